@@ -1,0 +1,208 @@
+"""The loss model against the spec: tables, validation run, scalar == vectorized."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from pytest_synthloss import (
+    Profile,
+    SynthLossError,
+    make_curve,
+    synthetic_loss,
+    synthetic_losses,
+)
+from pytest_synthloss.model import range_losses
+
+
+def spec_synthetic_loss(step: int, profile: str) -> float:
+    """The spec's function, verbatim."""
+    baseline = max(1.05, 2.25 - (0.07 * step))
+    if profile == "spiky":
+        if step == 4:
+            return 9.7
+        if step == 5:
+            return 9.5
+    return baseline
+
+
+# The spec's "Step-by-Step Baseline Values" table (two decimals, as printed there).
+SPEC_TABLE = {1: 2.18, 2: 2.11, 3: 2.04, 4: 1.97, 5: 1.90, 10: 1.55, 15: 1.20, 17: 1.06, 18: 1.05}
+
+
+@pytest.mark.parametrize(("step", "expected"), sorted(SPEC_TABLE.items()))
+def test_spec_baseline_table(step: int, expected: float) -> None:
+    value = synthetic_loss(step, "stable")
+    assert value == spec_synthetic_loss(step, "stable")
+    assert round(value, 2) == expected
+
+
+@pytest.mark.parametrize("step", [18, 19, 50, 10**6, 10**12])
+def test_floor_from_step_18(step: int) -> None:
+    assert synthetic_loss(step) == 1.05
+    assert synthetic_loss(step, "spiky") == 1.05
+
+
+def test_spec_values_that_print_rounded() -> None:
+    # The table rounds: step 10 and 17 are not exactly 1.55 and 1.06 in IEEE-754.
+    assert synthetic_loss(10) == 2.25 - 0.07 * 10 == 1.5499999999999998
+    assert synthetic_loss(17) == 1.0599999999999998
+
+
+def test_spiky_profile_spikes() -> None:
+    assert synthetic_loss(4, "spiky") == 9.7
+    assert synthetic_loss(5, "spiky") == 9.5
+    assert synthetic_loss(3, "spiky") == synthetic_loss(3, "stable")
+    assert synthetic_loss(6, "spiky") == synthetic_loss(6, "stable")
+
+
+def test_spec_validation_run() -> None:
+    # python train_gpt2.py --steps 5 --sleep-seconds 0.1 --profile stable
+    curve = make_curve(5, "stable")
+    lines = [f"Step {step}: loss={loss:.2f}" for step, loss in curve]
+    assert lines == [
+        "Step 1: loss=2.18",
+        "Step 2: loss=2.11",
+        "Step 3: loss=2.04",
+        "Step 4: loss=1.97",
+        "Step 5: loss=1.90",
+    ]
+
+
+@pytest.mark.parametrize("profile", ["stable", "spiky"])
+def test_vectorized_equals_scalar_for_a_million_steps(profile: str) -> None:
+    steps = np.arange(1, 10**6 + 1)
+    expected = np.array([spec_synthetic_loss(int(s), profile) for s in steps])
+    assert expected.dtype == np.float64
+    assert np.array_equal(synthetic_losses(steps, profile), expected)
+    assert np.array_equal(range_losses(make_curve(1, profile).profile, 1, 10**6), expected)
+    assert np.array_equal(make_curve(10**6, profile).losses, expected)
+
+
+def test_vectorized_keeps_shape_and_dtype() -> None:
+    steps = np.array([[1, 4], [5, 18]])
+    out = synthetic_losses(steps, "spiky")
+    assert out.shape == (2, 2)
+    assert out.dtype == np.float64
+    assert out.tolist() == [[2.18, 9.7], [9.5, 1.05]]
+    assert synthetic_losses(4, "spiky").shape == ()
+    assert float(synthetic_losses(4, "spiky")) == 9.7
+    assert synthetic_losses([], "stable").shape == (0,)
+    assert synthetic_losses(np.array([3], dtype=np.uint8)).tolist() == [2.04]
+
+
+def test_python_int_list_and_numpy_int_scalar() -> None:
+    assert synthetic_losses([1, 2, 3]).tolist() == [2.18, 2.11, 2.04]
+    assert synthetic_loss(np.int64(4), "spiky") == 9.7
+
+
+custom_profiles = st.builds(
+    Profile,
+    name=st.just("custom"),
+    start=st.floats(0.5, 1e6),
+    decay=st.floats(0, 10) | st.just(0.07),
+    floor=st.floats(0, 0.5),
+    spikes=st.dictionaries(st.integers(1, 10**4), st.floats(0, 1e6), max_size=8),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    profile=custom_profiles,
+    steps=hnp.arrays(
+        np.int64,
+        hnp.array_shapes(min_dims=0, max_dims=3, max_side=6),
+        elements=st.integers(1, 2**40),
+    ),
+)
+def test_vectorized_equals_scalar_for_random_profiles_and_shapes(
+    profile: Profile, steps: np.ndarray
+) -> None:
+    out = synthetic_losses(steps, profile)
+    assert out.shape == steps.shape
+    expected = [synthetic_loss(int(s), profile) for s in steps.ravel()]
+    assert out.ravel().tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(profile=custom_profiles, start=st.integers(1, 3000), count=st.integers(1, 3000))
+def test_range_path_equals_scalar(profile: Profile, start: int, count: int) -> None:
+    out = range_losses(profile, start, count)
+    assert out.tolist() == [synthetic_loss(s, profile) for s in range(start, start + count)]
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (0, "step must be an integer >= 1, got 0"),
+        (-3, "step must be an integer >= 1, got -3"),
+        (2.5, "step must be an integer >= 1, got 2.5 (float)"),
+        (2.0, "step must be an integer >= 1, got 2.0 (float)"),
+        (True, "step must be an integer >= 1, got True (bool)"),
+        (math.nan, "step must be an integer >= 1, got nan (float)"),
+        ("3", "step must be an integer >= 1, got '3' (str)"),
+        (None, "step must be an integer >= 1, got None (NoneType)"),
+    ],
+)
+def test_scalar_bad_steps(step: object, message: str) -> None:
+    with pytest.raises(SynthLossError) as info:
+        synthetic_loss(step)  # type: ignore[arg-type]
+    assert str(info.value) == message
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ([1, 0, 3], "steps must be integers >= 1, got 0 at index 1"),
+        ([[1, 2], [-5, 4]], "steps must be integers >= 1, got -5 at index (1, 0)"),
+        ([1.0, 2.5], "steps must be integers >= 1, got 1.0 (float) at index 0"),
+        ([1, 2.5], "steps must be integers >= 1, got 2.5 (float) at index 1"),
+        ([1, True], "steps must be integers >= 1, got True (bool) at index 1"),
+        ([math.nan], "steps must be integers >= 1, got nan (float) at index 0"),
+        ([1, "2"], "steps must be integers >= 1, got '2' (str) at index 1"),
+        ([1, None], "steps must be integers >= 1, got None (NoneType) at index 1"),
+        ([[1, 2], [3]], "steps must be integers >= 1, got [1, 2] (list) at index 0"),
+        (
+            np.array([1.0, 2.0]),
+            "steps must be integers >= 1, got 1.0 (dtype float64); "
+            "floats, booleans, NaN and strings are not steps",
+        ),
+        (
+            np.array([True]),
+            "steps must be integers >= 1, got True (dtype bool); "
+            "floats, booleans, NaN and strings are not steps",
+        ),
+        (
+            np.array(["1"]),
+            "steps must be integers >= 1, got '1' (dtype <U1); "
+            "floats, booleans, NaN and strings are not steps",
+        ),
+        (np.array([5, 0]), "steps must be integers >= 1, got 0 at index 1"),
+        ([1, 2**63], f"steps must be <= {2**63 - 1}, got {2**63} at index 1"),
+        (
+            np.array([2**64 - 1], dtype=np.uint64),
+            f"steps must be <= {2**63 - 1}, got {2**64 - 1} at index 0",
+        ),
+    ],
+)
+def test_vector_bad_steps(steps: object, message: str) -> None:
+    with pytest.raises(SynthLossError) as info:
+        synthetic_losses(steps)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_unknown_profile_lists_known_and_suggests() -> None:
+    with pytest.raises(SynthLossError) as info:
+        synthetic_loss(1, "spikey")
+    assert str(info.value) == (
+        "unknown profile 'spikey'; known profiles: stable, spiky (did you mean 'spiky'?)"
+    )
+    with pytest.raises(SynthLossError) as info:
+        synthetic_losses([1], "zzz")
+    assert str(info.value) == "unknown profile 'zzz'; known profiles: stable, spiky"
