@@ -19,6 +19,9 @@ from pytest_synthloss import (
 )
 from pytest_synthloss.model import range_losses
 
+#: The built-in profiles, as error messages list them.
+KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"
+
 
 def spec_synthetic_loss(step: int, profile: str) -> float:
     """The spec's function, verbatim."""
@@ -201,8 +204,8 @@ def test_unknown_profile_lists_known_and_suggests() -> None:
     with pytest.raises(SynthLossError) as info:
         synthetic_loss(1, "spikey")
     assert str(info.value) == (
-        "unknown profile 'spikey'; known profiles: stable, spiky (did you mean 'spiky'?)"
+        f"unknown profile 'spikey'; known profiles: {KNOWN} (did you mean 'spiky'?)"
     )
     with pytest.raises(SynthLossError) as info:
         synthetic_losses([1], "zzz")
-    assert str(info.value) == "unknown profile 'zzz'; known profiles: stable, spiky"
+    assert str(info.value) == f"unknown profile 'zzz'; known profiles: {KNOWN}"
