@@ -218,7 +218,7 @@ class LossCurve:
             [self.start_step + (i * self._count) // columns for i in range(columns + 1)],
             dtype=np.int64,
         )
-        peaks = np.maximum(
+        peaks: np.ndarray = np.maximum(
             trend_losses(edges[:-1], self.profile), trend_losses(edges[1:] - 1, self.profile)
         )
         for step, loss in self.profile.spikes.items():
