@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: Noise is drawn in blocks of this many steps (part of the noise contract).
-NOISE_BLOCK = 65536
+NOISE_BLOCK = 4096
 
 
 # -- the scalar reference ---------------------------------------------------------------
@@ -122,7 +122,7 @@ def noise_at(seed: int, step: int) -> float:
     return float(_noise_block(seed, block)[offset])
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=64)
 def _noise_block(seed: int, block: int) -> np.ndarray:
     sequence = np.random.SeedSequence(seed, spawn_key=(block,))
     values = np.random.Generator(np.random.PCG64(sequence)).standard_normal(NOISE_BLOCK)
