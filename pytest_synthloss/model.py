@@ -68,7 +68,7 @@ def synthetic_loss(step: int, profile: Profile | str = "stable") -> float:
     loss = _trend_loss(prof, checked)
     noise = prof.noise
     if noise is not None:
-        z = noise_at(noise.seed, checked)
+        z = _normal_at(noise.seed, checked)
         if noise.mode == "multiplicative":
             loss = loss * (1.0 + noise.sigma * z)
         else:
@@ -116,9 +116,11 @@ def noise_at(seed: int, step: int) -> float:
     block ``b`` is ``Generator(PCG64(SeedSequence(seed, spawn_key=(b,)))).standard_normal(
     NOISE_BLOCK)``, i.e. drawn from the ``b``-th child of ``SeedSequence(seed)``.
     """
-    checked = check_step(step)
-    seed = Noise(0.0, seed).seed
-    block, offset = divmod(checked - 1, NOISE_BLOCK)
+    return _normal_at(Noise(0.0, seed).seed, check_step(step))
+
+
+def _normal_at(seed: int, step: int) -> float:
+    block, offset = divmod(step - 1, NOISE_BLOCK)
     return float(_noise_block(seed, block)[offset])
 
 
@@ -181,8 +183,8 @@ def range_losses(
     if profile.divergence is not None or profile.noise is not None:
         before = count
     else:
-        settle = profile._settle_step()
-        before = count if settle is None else min(count, max(0, settle - start_step))
+        floor_step = profile.floor_step  # without divergence or noise: constant from here
+        before = count if floor_step is None else min(count, max(0, floor_step - start_step))
     if before:
         head = out[:before]
         _trend_into(profile, np.arange(start_step, start_step + before, dtype=np.int64), head)
