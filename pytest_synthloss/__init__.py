@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from pytest_synthloss.curve import LossCurve, RunConfig, make_curve
     from pytest_synthloss.errors import SynthLossError
     from pytest_synthloss.model import synthetic_loss, synthetic_losses
-    from pytest_synthloss.profiles import SPIKY, STABLE, Profile
+    from pytest_synthloss.profiles import SPIKY, STABLE, Divergence, Noise, Profile
     from pytest_synthloss.registry import (
         available_profiles,
         get_profile,
@@ -33,6 +33,8 @@ _EXPORTS: dict[str, str] = {
     "synthetic_loss": "model",
     "synthetic_losses": "model",
     "Profile": "profiles",
+    "Divergence": "profiles",
+    "Noise": "profiles",
     "STABLE": "profiles",
     "SPIKY": "profiles",
     "available_profiles": "registry",
@@ -45,7 +47,9 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "SPIKY",
     "STABLE",
+    "Divergence",
     "LossCurve",
+    "Noise",
     "Profile",
     "RunConfig",
     "SynthLossError",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pytest_synthloss.errors import SynthLossError
-from pytest_synthloss.model import range_losses
+from pytest_synthloss.model import range_losses, synthetic_loss, trend_losses
 from pytest_synthloss.profiles import MAX_STEP, Profile, check_step
 from pytest_synthloss.registry import resolve_profile
 from pytest_synthloss.sparklines import sparkline
@@ -40,7 +40,8 @@ class LossCurve:
 
     Values are computed on first access and exposed as read-only arrays, so a curve of
     10**9 steps costs nothing until used (stream it with :meth:`iter_chunks`). Ground truth
-    (``spike_steps``, ``floor_step``, ``final_loss``...) is derived from the profile.
+    (``spike_steps``, ``nonfinite_steps``, ``divergence_step``, ``plateau_windows``,
+    ``floor_step``, ``final_loss``...) is derived from the profile, restricted to the run.
     Build curves with :func:`make_curve`.
     """
 
@@ -85,7 +86,7 @@ class LossCurve:
             raise SynthLossError(
                 f"step {checked} is outside this run (steps {self.start_step}..{self.last_step})"
             )
-        return self.profile.spikes.get(checked, self.profile.baseline(checked))
+        return synthetic_loss(checked, self.profile)
 
     def iter_chunks(self, chunk_size: int = 1_000_000) -> Iterator[LossCurve]:
         """Yield the run as consecutive sub-curves of at most ``chunk_size`` steps.
@@ -130,6 +131,31 @@ class LossCurve:
             else:
                 events.append((step, step))
         return tuple(events)
+
+    @property
+    def nonfinite_steps(self) -> tuple[int, ...]:
+        """The profile's NaN/inf/-inf steps that fall within this run, ascending."""
+        return tuple(s for s in self.profile.nonfinite if self.start_step <= s <= self.last_step)
+
+    @property
+    def divergence_step(self) -> int | None:
+        """The first step of this run at which the loss is diverging; ``None`` if it ends before.
+
+        That is the profile's divergence onset, or ``start_step`` for a run resumed after it.
+        """
+        onset = self.profile.divergence_step
+        if onset is None or onset > self.last_step:
+            return None
+        return max(onset, self.start_step)
+
+    @property
+    def plateau_windows(self) -> tuple[tuple[int, int], ...]:
+        """The profile's plateau windows cut to this run, as ``(first, last)`` pairs."""
+        return tuple(
+            (max(first, self.start_step), min(last, self.last_step))
+            for first, last in self.profile.plateaus
+            if first <= self.last_step and last >= self.start_step
+        )
 
     @property
     def floor(self) -> float:
@@ -184,14 +210,23 @@ class LossCurve:
         )
 
     def _bucket_peaks(self, width: int) -> np.ndarray:
-        # The baseline never rises, so a bucket's peak is its first step's value or a spike.
+        # The trend never rises before the divergence onset and never falls after it, so a
+        # bucket's peak is the trend at its first or last step, or a spike; a non-finite step
+        # makes it NaN (shown as ×). Noise is not drawn: a long noisy curve shows its trend.
         columns = min(width, self._count)
-        edges = self.start_step + (np.arange(columns + 1) * self._count) // columns
-        peaks = np.array([self.profile.baseline(int(e)) for e in edges[:-1]])
+        edges = np.array(
+            [self.start_step + (i * self._count) // columns for i in range(columns + 1)],
+            dtype=np.int64,
+        )
+        peaks: np.ndarray = np.maximum(
+            trend_losses(edges[:-1], self.profile), trend_losses(edges[1:] - 1, self.profile)
+        )
         for step, loss in self.profile.spikes.items():
             if self.start_step <= step <= self.last_step:
                 column = int(np.searchsorted(edges, step, side="right")) - 1
                 peaks[column] = max(peaks[column], loss)
+        for step in self.nonfinite_steps:
+            peaks[int(np.searchsorted(edges, step, side="right")) - 1] = np.nan
         return peaks
 
     def __repr__(self) -> str:

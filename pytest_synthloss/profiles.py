@@ -1,30 +1,73 @@
-"""Loss profiles as data: the ``Profile`` type and the spec's built-ins ``stable`` and ``spiky``.
+"""Loss profiles as data: ``Profile``, its failure-mode events, and the built-in profiles.
 
 A profile holds the parameters of the spec's formula::
 
     baseline(step) = max(floor, start - (decay * step))
     loss(step)     = spikes[step] if step in spikes else baseline(step)
 
-Everything a test may want to know about a run (spike steps, the first step at the
-floor, the final loss of an ``n``-step run) is *derived* from these fields, never typed
-twice.
+and, optionally, declared failure-mode events. They compose in this order (the contract;
+:mod:`pytest_synthloss.model` implements it, scalar and vectorized, bit for bit):
+
+1. **plateaus** ``((first, last), ...)``: every step of a window holds the baseline of the
+   window's first step, ``baseline(first)``; after ``last`` the baseline resumes (a drop,
+   as after an LR cut).
+2. **divergence** ``Divergence(start_step=k, rate, mode)``: from step ``k`` on the loss
+   rises for good from ``anchor``, the step ``k - 1`` value of (1) (``start`` if k == 1):
+   ``anchor * (1 + rate) ** (step - k + 1)`` ("exponential", the power taken by repeated
+   squaring) or ``anchor + rate * (step - k + 1)`` ("linear"), capped at ``LOSS_CEILING``.
+3. **noise** ``Noise(sigma, seed, mode)``: ``loss * (1 + sigma * z)`` ("multiplicative")
+   or ``loss + sigma * z`` ("additive"), clipped to ``[0, LOSS_CEILING]``, where ``z`` is a
+   pure function of ``(seed, step)`` (see :func:`pytest_synthloss.model.noise_at`).
+4. **spikes** ``{step: loss}`` replace the value at their step.
+5. **non-finite steps** ``{step: nan | inf | -inf}`` replace the value at their step.
+
+Without events a profile is exactly the spec's formula (``stable`` and ``spiky`` are bit for
+bit the spec's). Everything a test may want to know (spike steps, non-finite steps, the
+divergence onset, plateau windows, the first step at the floor) is *derived* from these
+fields, never typed twice.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from pytest_synthloss.errors import SynthLossError
 
-__all__ = ["MAX_STEP", "SPIKY", "STABLE", "Profile", "check_step"]
+__all__ = [
+    "BUILTINS",
+    "DIVERGING",
+    "INF",
+    "LOSS_CEILING",
+    "MAX_STEP",
+    "NAN",
+    "NOISY",
+    "NOISY_SPIKY",
+    "PLATEAU",
+    "SPIKY",
+    "STABLE",
+    "Divergence",
+    "Noise",
+    "Profile",
+    "check_step",
+]
 
 #: Largest step the model accepts: steps are stored as int64.
 MAX_STEP = 2**63 - 1
+#: Diverging and noisy losses are capped here, so they never overflow to inf: a run's
+#: non-finite losses are exactly its declared ``nonfinite`` steps.
+LOSS_CEILING = 1e300
+#: Noise seeds are integers in ``[0, MAX_SEED]``.
+MAX_SEED = 2**128 - 1
+
+DIVERGENCE_MODES = ("exponential", "linear")
+NOISE_MODES = ("multiplicative", "additive")
 
 
 def check_step(step: object, what: str = "step") -> int:
@@ -43,25 +86,85 @@ def check_step(step: object, what: str = "step") -> int:
 
 
 def _check_param(name: str, value: object, profile: str) -> float:
+    return _check_number(f"profile {profile!r}: {name}", value, ">= 0")
+
+
+def _check_number(what: str, value: object, allowed: str) -> float:
+    """A finite real number, ``> 0`` or ``>= 0`` as ``allowed`` says; bools are refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise SynthLossError(
-            f"profile {profile!r}: {name} must be a finite number >= 0, "
-            f"got {value!r} ({type(value).__name__})"
+            f"{what} must be a finite number {allowed}, got {value!r} ({type(value).__name__})"
         )
     number = float(value)
-    if not math.isfinite(number) or number < 0:
-        raise SynthLossError(
-            f"profile {profile!r}: {name} must be a finite number >= 0, got {value!r}"
-        )
+    if not math.isfinite(number) or number < 0 or (allowed == "> 0" and number == 0):
+        raise SynthLossError(f"{what} must be a finite number {allowed}, got {value!r}")
     return number + 0.0  # normalises -0.0 to 0.0
+
+
+def _check_mode(what: str, mode: object, allowed: tuple[str, ...]) -> str:
+    if not isinstance(mode, str) or mode not in allowed:
+        choices = " or ".join(repr(m) for m in allowed)
+        raise SynthLossError(f"{what} must be {choices}, got {mode!r}")
+    return mode
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """The loss rises for good from ``start_step`` (the divergence onset) at ``rate``.
+
+    From step ``k = start_step`` on, the loss is ``anchor * (1 + rate) ** (step - k + 1)``
+    ("exponential") or ``anchor + rate * (step - k + 1)`` ("linear"), where ``anchor`` is the
+    loss the run had reached at step ``k - 1``; it is capped at ``LOSS_CEILING`` (1e300).
+    So step ``k`` is the first step whose loss is above the one before.
+    """
+
+    start_step: int
+    rate: float
+    mode: str = "exponential"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start_step", check_step(self.start_step, "divergence start_step"))
+        object.__setattr__(self, "rate", _check_number("divergence rate", self.rate, "> 0"))
+        mode = _check_mode("divergence mode", self.mode, DIVERGENCE_MODES)
+        object.__setattr__(self, "mode", mode)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Seeded Gaussian noise of scale ``sigma`` on every step (never from global RNG state).
+
+    "multiplicative": ``loss * (1 + sigma * z)``; "additive": ``loss + sigma * z``; the result
+    is clipped to ``[0, LOSS_CEILING]``. ``z`` is a pure function of ``(seed, step)``: see
+    :func:`pytest_synthloss.model.noise_at` for the exact scheme.
+    """
+
+    sigma: float
+    seed: int
+    mode: str = "multiplicative"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sigma", _check_number("noise sigma", self.sigma, ">= 0"))
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise SynthLossError(
+                f"noise seed must be an integer in [0, 2**128), got {seed!r} "
+                f"({type(seed).__name__})"
+            )
+        if not 0 <= int(seed) <= MAX_SEED:
+            raise SynthLossError(f"noise seed must be an integer in [0, 2**128), got {int(seed)}")
+        object.__setattr__(self, "seed", int(seed))
+        object.__setattr__(self, "mode", _check_mode("noise mode", self.mode, NOISE_MODES))
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A named, immutable loss profile (the spec's formula with its parameters).
+    """A named, immutable loss profile: the spec's formula, its parameters and its events.
 
-    ``spikes`` maps a step to the loss that replaces the baseline at that step.
-    Instances are hashable and compare by value.
+    ``spikes`` maps a step to the loss that replaces the value at that step;
+    ``nonfinite`` maps a step to ``nan``, ``inf`` or ``-inf``; ``divergence`` (a
+    :class:`Divergence`), ``plateaus`` (``(first, last)`` windows) and ``noise`` (a
+    :class:`Noise`) are optional. See the module docstring for how they compose.
+    Instances are hashable and compare by value; contradictory events are refused.
     """
 
     name: str
@@ -70,6 +173,10 @@ class Profile:
     floor: float = 1.05
     spikes: Mapping[int, float] = field(default_factory=dict)
     description: str = ""
+    nonfinite: Mapping[int, float] = field(default_factory=dict)
+    divergence: Divergence | None = None
+    plateaus: tuple[tuple[int, int], ...] = ()
+    noise: Noise | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip() or "," in self.name:
@@ -90,6 +197,26 @@ class Profile:
                 f"profile {self.name!r}: floor {floor!r} is above start {start!r}; "
                 "the floor must be <= start"
             )
+        spikes = self._checked_spikes()
+        nonfinite = self._checked_nonfinite(spikes)
+        for what, value, kind in (
+            ("divergence", self.divergence, Divergence),
+            ("noise", self.noise, Noise),
+        ):
+            if value is not None and not isinstance(value, kind):
+                raise SynthLossError(
+                    f"profile {self.name!r}: {what} must be a {kind.__name__} or None, "
+                    f"got {value!r}"
+                )
+        plateaus = self._checked_plateaus(spikes, nonfinite)
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "decay", decay)
+        object.__setattr__(self, "floor", floor)
+        object.__setattr__(self, "spikes", MappingProxyType(spikes))
+        object.__setattr__(self, "nonfinite", MappingProxyType(nonfinite))
+        object.__setattr__(self, "plateaus", plateaus)
+
+    def _checked_spikes(self) -> dict[int, float]:
         if not isinstance(self.spikes, Mapping):
             raise SynthLossError(
                 f"profile {self.name!r}: spikes must be a mapping {{step: loss}}, "
@@ -100,10 +227,84 @@ class Profile:
             where = f"profile {self.name!r}: spike step"
             checked = check_step(step, where)
             spikes[checked] = _check_param(f"spike loss at step {checked}", loss, self.name)
-        object.__setattr__(self, "start", start)
-        object.__setattr__(self, "decay", decay)
-        object.__setattr__(self, "floor", floor)
-        object.__setattr__(self, "spikes", MappingProxyType(spikes))
+        return spikes
+
+    def _checked_nonfinite(self, spikes: Mapping[int, float]) -> dict[int, float]:
+        if not isinstance(self.nonfinite, Mapping):
+            raise SynthLossError(
+                f"profile {self.name!r}: nonfinite must be a mapping "
+                f"{{step: nan | inf | -inf}}, got {self.nonfinite!r}"
+            )
+        nonfinite: dict[int, float] = {}
+        for step, value in sorted(self.nonfinite.items(), key=lambda kv: _sort_key(kv[0])):
+            checked = check_step(step, f"profile {self.name!r}: non-finite step")
+            canonical = _canonical_nonfinite(value)
+            if canonical is None:
+                raise SynthLossError(
+                    f"profile {self.name!r}: non-finite loss at step {checked} must be "
+                    f"nan, inf or -inf, got {value!r}"
+                )
+            if checked in spikes:
+                raise SynthLossError(
+                    f"profile {self.name!r}: step {checked} is both a spike and a non-finite "
+                    "step; a step takes one override"
+                )
+            nonfinite[checked] = canonical
+        return nonfinite
+
+    def _checked_plateaus(
+        self, spikes: Mapping[int, float], nonfinite: Mapping[int, float]
+    ) -> tuple[tuple[int, int], ...]:
+        raw = self.plateaus
+        if isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Iterable):
+            raise SynthLossError(
+                f"profile {self.name!r}: plateaus must be a sequence of (first, last) "
+                f"windows, got {raw!r}"
+            )
+        windows: list[tuple[int, int]] = []
+        for window in raw:
+            if isinstance(window, (str, bytes)) or not isinstance(window, Iterable):
+                raise SynthLossError(
+                    f"profile {self.name!r}: a plateau must be a (first, last) pair of "
+                    f"steps, got {window!r}"
+                )
+            pair = tuple(window)
+            if len(pair) != 2:
+                raise SynthLossError(
+                    f"profile {self.name!r}: a plateau must be a (first, last) pair of "
+                    f"steps, got {window!r}"
+                )
+            first = check_step(pair[0], f"profile {self.name!r}: plateau first step")
+            last = check_step(pair[1], f"profile {self.name!r}: plateau last step")
+            if first > last:
+                raise SynthLossError(
+                    f"profile {self.name!r}: plateau ({first}, {last}) ends before it starts; "
+                    "a window is (first, last) with first <= last"
+                )
+            windows.append((first, last))
+        windows.sort()
+        for before, after in itertools.pairwise(windows):
+            if after[0] <= before[1]:
+                raise SynthLossError(
+                    f"profile {self.name!r}: plateaus {before} and {after} overlap; "
+                    "plateau windows must be disjoint"
+                )
+        for first, last in windows:
+            for kind, steps in (("spike", spikes), ("non-finite", nonfinite)):
+                inside = [s for s in steps if first <= s <= last]
+                if inside:
+                    raise SynthLossError(
+                        f"profile {self.name!r}: plateau ({first}, {last}) contains {kind} "
+                        f"step {inside[0]}; spikes and non-finite steps must lie outside "
+                        "plateau windows"
+                    )
+            if self.divergence is not None and last >= self.divergence.start_step:
+                raise SynthLossError(
+                    f"profile {self.name!r}: plateau ({first}, {last}) reaches the divergence "
+                    f"from step {self.divergence.start_step}; a plateau must end before the "
+                    "divergence starts"
+                )
+        return tuple(windows)
 
     def __hash__(self) -> int:
         return hash(
@@ -114,15 +315,28 @@ class Profile:
                 self.floor,
                 tuple(self.spikes.items()),
                 self.description,
+                tuple((step, repr(value)) for step, value in self.nonfinite.items()),
+                self.divergence,
+                self.plateaus,
+                self.noise,
             )
         )
 
     def __repr__(self) -> str:
         spikes = dict(self.spikes)
-        return (
+        text = (
             f"Profile(name={self.name!r}, start={self.start!r}, decay={self.decay!r}, "
-            f"floor={self.floor!r}, spikes={spikes!r})"
+            f"floor={self.floor!r}, spikes={spikes!r}"
         )
+        if self.nonfinite:
+            text += f", nonfinite={dict(self.nonfinite)!r}"
+        if self.divergence is not None:
+            text += f", divergence={self.divergence!r}"
+        if self.plateaus:
+            text += f", plateaus={self.plateaus!r}"
+        if self.noise is not None:
+            text += f", noise={self.noise!r}"
+        return text + ")"
 
     # -- ground truth, derived ---------------------------------------------------------
 
@@ -130,19 +344,59 @@ class Profile:
         """The spec's baseline ``max(floor, start - (decay * step))`` at ``step``."""
         return max(self.floor, self.start - (self.decay * step))
 
+    def held_step(self, step: int) -> int:
+        """The step whose baseline ``step`` shows: its plateau window's first step, or itself."""
+        if self.plateaus:
+            index = bisect.bisect_right(self.plateaus, (step, MAX_STEP)) - 1
+            if index >= 0 and self.plateaus[index][1] >= step:
+                return self.plateaus[index][0]
+        return step
+
     @property
     def spike_steps(self) -> tuple[int, ...]:
         """The steps whose loss is a spike, ascending."""
         return tuple(self.spikes)
 
     @property
-    def floor_step(self) -> int | None:
-        """The first step whose baseline is at the floor (18 for the built-ins).
+    def nonfinite_steps(self) -> tuple[int, ...]:
+        """The steps whose loss is NaN, inf or -inf, ascending."""
+        return tuple(self.nonfinite)
 
-        ``None`` if the baseline never reaches the floor (``decay == 0`` and
-        ``start > floor``, or not within the int64 step range).
+    @property
+    def divergence_step(self) -> int | None:
+        """The divergence onset (first step above the one before, for good), or ``None``."""
+        return None if self.divergence is None else self.divergence.start_step
+
+    @property
+    def plateau_windows(self) -> tuple[tuple[int, int], ...]:
+        """The plateau windows as ``(first, last)`` pairs, ascending."""
+        return self.plateaus
+
+    @property
+    def floor_step(self) -> int | None:
+        """The first step from which the noise-free loss sits at the floor (18 for ``stable``).
+
+        A plateau holding a value above the floor postpones it to the step after the window;
+        noise is ignored (the noisy loss wobbles around the floor). ``None`` if the loss never
+        gets there: ``decay == 0`` and ``start > floor``, beyond the int64 step range, or a
+        divergence that starts at or before that step.
         """
-        return _floor_step(self.start, self.decay, self.floor)
+        first = self._settle_step()
+        if first is None:
+            return None
+        if self.divergence is not None and self.divergence.start_step <= first:
+            return None
+        return first
+
+    def _settle_step(self) -> int | None:
+        # The first step from which baseline, with plateaus, is the floor for good.
+        first = _floor_step(self.start, self.decay, self.floor)
+        if first is None:
+            return None
+        for window_first, last in self.plateaus:
+            if window_first < first <= last:
+                return last + 1 if last < MAX_STEP else None
+        return first
 
     def final_loss(self, steps: int, start_step: int = 1) -> float:
         """The loss at the last step of a run of ``steps`` steps starting at ``start_step``."""
@@ -151,7 +405,24 @@ class Profile:
         last = first + count - 1
         if last > MAX_STEP:
             raise SynthLossError(f"the run ends at step {last}, past the last step {MAX_STEP}")
-        return self.spikes.get(last, self.baseline(last))
+        from pytest_synthloss.model import synthetic_loss  # the model imports this module
+
+        return synthetic_loss(last, self)
+
+
+def _canonical_nonfinite(value: object) -> float | None:
+    """``math.nan``, ``math.inf`` or ``-math.inf`` for a non-finite real, else ``None``.
+
+    NaN is stored as the one ``math.nan`` object so that equal profiles compare equal.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    if math.isnan(number):
+        return math.nan
+    if math.isinf(number):
+        return math.inf if number > 0 else -math.inf
+    return None
 
 
 def _sort_key(step: Any) -> tuple[int, Any]:
@@ -188,3 +459,46 @@ SPIKY = Profile(
     spikes={4: 9.7, 5: 9.5},
     description="As stable, with a loss spike at step 4 (9.7) decaying at step 5 (9.5).",
 )
+NAN = Profile(
+    name="nan",
+    nonfinite={12: math.nan},
+    description="As stable, but the loss is NaN at step 12 (nonfinite_steps (12,)); no spikes.",
+)
+INF = Profile(
+    name="inf",
+    nonfinite={12: math.inf},
+    description="As stable, but the loss is +inf at step 12 (nonfinite_steps (12,)); no spikes.",
+)
+DIVERGING = Profile(
+    name="diverging",
+    divergence=Divergence(start_step=10, rate=0.2),
+    description=(
+        "As stable to step 9 (1.62), then diverges for good: from step 10 (divergence_step) "
+        "the loss grows 20% a step (1.944, 2.3328, ...); never reaches the floor."
+    ),
+)
+PLATEAU = Profile(
+    name="plateau",
+    plateaus=((6, 12),),
+    description=(
+        "As stable, but steps 6..12 hold step 6's loss (1.83), then it drops to 1.34 at "
+        "step 13 (plateau_windows ((6, 12),)); floor from step 18."
+    ),
+)
+NOISY = Profile(
+    name="noisy",
+    noise=Noise(sigma=0.02, seed=0),
+    description=(
+        "As stable, with 2% multiplicative Gaussian noise (seed 0): no spikes, no "
+        "non-finite steps; a monitor must not alert (false-alarm test)."
+    ),
+)
+NOISY_SPIKY = Profile(
+    name="noisy-spiky",
+    spikes={4: 9.7, 5: 9.5},
+    noise=Noise(sigma=0.02, seed=0),
+    description="As noisy, with spiky's spike at step 4 (9.7) and step 5 (9.5): one event.",
+)
+
+#: The built-in profiles, in the order ``available_profiles()`` lists them.
+BUILTINS = (STABLE, SPIKY, NAN, INF, DIVERGING, PLATEAU, NOISY, NOISY_SPIKY)

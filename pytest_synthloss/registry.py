@@ -14,7 +14,7 @@ import pluggy
 
 from pytest_synthloss import hookspecs
 from pytest_synthloss.errors import SynthLossError
-from pytest_synthloss.profiles import SPIKY, STABLE, Profile
+from pytest_synthloss.profiles import BUILTINS, Profile
 
 __all__ = [
     "available_profiles",
@@ -25,8 +25,8 @@ __all__ = [
     "unregister_profile",
 ]
 
-BUILTIN_NAMES = frozenset({STABLE.name, SPIKY.name})
-_registry: dict[str, Profile] = {STABLE.name: STABLE, SPIKY.name: SPIKY}
+BUILTIN_NAMES = frozenset(profile.name for profile in BUILTINS)
+_registry: dict[str, Profile] = {profile.name: profile for profile in BUILTINS}
 _entry_points_loaded = False
 
 

@@ -10,6 +10,9 @@ import pytest
 
 from pytest_synthloss import LossCurve, RunConfig, SynthLossError, make_curve, synthetic_losses
 
+#: The built-in profiles, as error messages list them.
+KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"
+
 
 def test_spiky_curve_ground_truth() -> None:
     curve = make_curve(20, "spiky", lr=3e-4, batch_size=32)
@@ -124,7 +127,7 @@ def test_iter_chunks_streams_a_billion_steps_in_constant_memory() -> None:
             "steps (the number of steps in the run) must be an integer >= 1, got 2.5 (float)",
         ),
         ((10,), {"start_step": 0}, "start_step must be an integer >= 1, got 0"),
-        ((10, "nope"), {}, "unknown profile 'nope'; known profiles: stable, spiky"),
+        ((10, "nope"), {}, f"unknown profile 'nope'; known profiles: {KNOWN}"),
         ((10,), {"lr": -0.1}, "lr must be a finite number > 0 or None, got -0.1"),
         ((10,), {"lr": math.nan}, "lr must be a finite number > 0 or None, got nan"),
         ((10,), {"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),

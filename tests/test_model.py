@@ -11,13 +11,19 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from pytest_synthloss import (
+    Divergence,
+    Noise,
     Profile,
     SynthLossError,
     make_curve,
     synthetic_loss,
     synthetic_losses,
 )
-from pytest_synthloss.model import range_losses
+from pytest_synthloss.model import NOISE_BLOCK, range_losses
+from pytest_synthloss.profiles import MAX_STEP
+
+#: The built-in profiles, as error messages list them.
+KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"
 
 
 def spec_synthetic_loss(step: int, profile: str) -> float:
@@ -136,6 +142,114 @@ def test_range_path_equals_scalar(profile: Profile, start: int, count: int) -> N
     assert out.tolist() == [synthetic_loss(s, profile) for s in range(start, start + count)]
 
 
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal bit for bit: NaN matches NaN, inf matches inf, 0.0 does not match -0.0."""
+    a64 = np.ascontiguousarray(a, dtype=np.float64)
+    b64 = np.ascontiguousarray(b, dtype=np.float64)
+    return a64.shape == b64.shape and np.array_equal(a64.view(np.uint64), b64.view(np.uint64))
+
+
+@st.composite
+def event_profiles(draw: st.DrawFn) -> Profile:
+    """Random valid profiles with every kind of event, each kind present or not."""
+    start = draw(st.floats(0.5, 1e6))
+    cuts = sorted(draw(st.sets(st.integers(1, 3000), max_size=6)))
+    windows = list(zip(cuts[::2], cuts[1::2], strict=False))
+    divergence = draw(
+        st.none()
+        | st.builds(
+            Divergence,
+            start_step=st.integers(1, 3000) | st.integers(1, MAX_STEP),
+            rate=st.floats(1e-9, 3.0) | st.floats(1.0, 1e300),
+            mode=st.sampled_from(["exponential", "linear"]),
+        )
+    )
+    if divergence is not None:
+        windows = [w for w in windows if w[1] < divergence.start_step]
+    held = {s for first, last in windows for s in range(first, last + 1)}
+    spike_steps = st.integers(1, 3000) | st.integers(1, MAX_STEP)
+    spikes = draw(st.dictionaries(spike_steps, st.floats(0, 1e6), max_size=6))
+    nonfinite = draw(
+        st.dictionaries(spike_steps, st.sampled_from([math.nan, math.inf, -math.inf]), max_size=4)
+    )
+    noise = draw(
+        st.none()
+        | st.builds(
+            Noise,
+            sigma=st.floats(0, 3.0),
+            seed=st.integers(0, 2) | st.just(2**128 - 1),
+            mode=st.sampled_from(["multiplicative", "additive"]),
+        )
+    )
+    return Profile(
+        "custom",
+        start=start,
+        decay=draw(st.floats(0, 10) | st.just(0.07)),
+        floor=draw(st.floats(0, 0.5)),
+        spikes={s: v for s, v in spikes.items() if s not in held},
+        nonfinite={s: v for s, v in nonfinite.items() if s not in held and s not in spikes},
+        divergence=divergence,
+        plateaus=tuple(windows),
+        noise=noise,
+    )
+
+
+# Steps near the start, around a noise block boundary and at the very end of the int64
+# range: few distinct noise blocks, so examples stay fast, yet every region is covered.
+event_steps = (
+    st.integers(1, 4000)
+    | st.integers(NOISE_BLOCK - 50, NOISE_BLOCK + 50)
+    | st.integers(MAX_STEP - 5000, MAX_STEP)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    profile=event_profiles(),
+    steps=hnp.arrays(
+        np.int64, hnp.array_shapes(min_dims=0, max_dims=3, max_side=6), elements=event_steps
+    ),
+)
+def test_vectorized_equals_scalar_for_profiles_with_events(
+    profile: Profile, steps: np.ndarray
+) -> None:
+    out = synthetic_losses(steps, profile)
+    assert out.shape == steps.shape
+    expected = np.array([synthetic_loss(int(s), profile) for s in steps.ravel()], dtype=float)
+    assert same_bits(out.ravel(), expected)
+    assert np.array_equal(out.ravel(), expected, equal_nan=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    profile=event_profiles(),
+    start=st.integers(1, 3000)
+    | st.integers(NOISE_BLOCK - 600, NOISE_BLOCK)
+    | st.just(MAX_STEP - 1200),
+    count=st.integers(1, 1200),
+)
+def test_range_path_equals_scalar_for_profiles_with_events(
+    profile: Profile, start: int, count: int
+) -> None:
+    out = range_losses(profile, start, count)
+    expected = np.array([synthetic_loss(s, profile) for s in range(start, start + count)])
+    assert same_bits(out, expected)
+    assert same_bits(synthetic_losses(np.arange(start, start + count), profile), expected)
+
+
+@pytest.mark.parametrize(
+    "profile", ["stable", "spiky", "nan", "inf", "diverging", "plateau", "noisy", "noisy-spiky"]
+)
+def test_builtins_vectorized_equals_scalar_over_two_noise_blocks(profile: str) -> None:
+    steps = np.arange(1, 2 * NOISE_BLOCK + 10)
+    expected = np.array([synthetic_loss(int(s), profile) for s in steps])
+    assert same_bits(synthetic_losses(steps, profile), expected)
+    assert same_bits(range_losses(make_curve(1, profile).profile, 1, steps.size), expected)
+    assert same_bits(make_curve(steps.size, profile).losses, expected)
+    shuffled = np.random.default_rng(7).permutation(steps)
+    assert same_bits(synthetic_losses(shuffled, profile), expected[shuffled - 1])
+
+
 @pytest.mark.parametrize(
     ("step", "message"),
     [
@@ -201,8 +315,8 @@ def test_unknown_profile_lists_known_and_suggests() -> None:
     with pytest.raises(SynthLossError) as info:
         synthetic_loss(1, "spikey")
     assert str(info.value) == (
-        "unknown profile 'spikey'; known profiles: stable, spiky (did you mean 'spiky'?)"
+        f"unknown profile 'spikey'; known profiles: {KNOWN} (did you mean 'spiky'?)"
     )
     with pytest.raises(SynthLossError) as info:
         synthetic_losses([1], "zzz")
-    assert str(info.value) == "unknown profile 'zzz'; known profiles: stable, spiky"
+    assert str(info.value) == f"unknown profile 'zzz'; known profiles: {KNOWN}"
