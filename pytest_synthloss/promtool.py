@@ -217,7 +217,8 @@ def promtool_test_file(
         ]
         for step in range(curve.start_step, curve.last_step + 1):
             lines += [
-                f"      - eval_time: {format_duration((step - curve.start_step) * interval_ms)}",
+                f"      - eval_time: {format_duration((step - curve.start_step) * interval_ms)}"
+                f"  # step {step}",
                 f"        alertname: {_q(alertname)}",
             ]
             if step in firing:
