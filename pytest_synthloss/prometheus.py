@@ -35,7 +35,7 @@ __all__ = ["LossGauge", "serve_loss_gauge"]
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Scrapes are not logged."""
 
 
@@ -59,16 +59,17 @@ class LossGauge:
     Use it as a context manager, or call :meth:`close` to stop serving and free the port.
     """
 
-    def __init__(
-        self, server: WSGIServer, loss: Gauge, step: Gauge, host: str, port: int
-    ) -> None:
+    def __init__(self, server: WSGIServer, loss: Gauge, step: Gauge, host: str, port: int) -> None:
         self._server = server
         self._loss = loss
         self._step = step
         self.host = host
         self.port = port
         self._thread = threading.Thread(
-            target=server.serve_forever, name=f"synthloss-metrics-{port}", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"synthloss-metrics-{port}",
+            daemon=True,
         )
         self._thread.start()
         self._closed = False

@@ -80,7 +80,9 @@ def parse_duration(value: str | datetime.timedelta, what: str = "interval") -> i
         int(part) * unit for part, (_, unit) in zip(match.groups(), _UNITS_MS, strict=True) if part
     )
     if total <= 0:
-        raise SynthLossError(f"{what} must be a positive duration ({_DURATION_FORM}), got {value!r}")
+        raise SynthLossError(
+            f"{what} must be a positive duration ({_DURATION_FORM}), got {value!r}"
+        )
     return total
 
 
@@ -99,9 +101,7 @@ def format_duration(ms: int) -> str:
 def check_metric_name(name: object) -> str:
     """Return ``name`` if it is a valid Prometheus metric name, else raise ``SynthLossError``."""
     if not isinstance(name, str) or not _METRIC_NAME.match(name):
-        raise SynthLossError(
-            f"metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*, got {name!r}"
-        )
+        raise SynthLossError(f"metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*, got {name!r}")
     return name
 
 
@@ -126,7 +126,9 @@ def check_labels(labels: Mapping[str, str] | None, what: str = "labels") -> dict
     return checked
 
 
-def expected_firing_steps(curve: LossCurve, *, interval: str = "1m", for_: str | None = None) -> tuple[int, ...]:
+def expected_firing_steps(
+    curve: LossCurve, *, interval: str = "1m", for_: str | None = None
+) -> tuple[int, ...]:
     """The steps at which an alert with ``for: for_`` should fire, from ground truth."""
     interval_ms = parse_duration(interval)
     hold_ms = 0 if for_ is None else _hold(for_)
@@ -228,9 +230,7 @@ def promtool_test_file(
                     lines[-1] += " {}"
                 if annotations:
                     lines.append("            exp_annotations:")
-                    lines += [
-                        f"              {k}: {_q(v)}" for k, v in sorted(annotations.items())
-                    ]
+                    lines += [f"              {k}: {_q(v)}" for k, v in sorted(annotations.items())]
     return "\n".join(lines) + "\n"
 
 
@@ -255,7 +255,7 @@ def run_promtool_test(
             "prometheus) or pass promtool='/path/to/promtool'"
         )
     return subprocess.run(
-        [executable, "test", "rules", *map(os.fspath, paths)],
+        [executable, "test", "rules", *(os.fspath(p) for p in paths)],
         capture_output=True,
         text=True,
         timeout=timeout,

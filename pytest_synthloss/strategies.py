@@ -56,9 +56,7 @@ def _check_counts(min_events: int, max_events: int, max_event_length: int) -> No
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise SynthLossError(f"{name} must be an integer >= {least}, got {value!r}")
     if min_events > max_events:
-        raise SynthLossError(
-            f"min_events ({min_events}) must be <= max_events ({max_events})"
-        )
+        raise SynthLossError(f"min_events ({min_events}) must be <= max_events ({max_events})")
 
 
 @st.composite
@@ -78,9 +76,7 @@ def _profiles(
     base = Profile(name, start=start, decay=decay, floor=floor)
     events = draw(
         st.lists(
-            st.tuples(
-                st.integers(first_step, last_step), st.integers(1, max_event_length)
-            ),
+            st.tuples(st.integers(first_step, last_step), st.integers(1, max_event_length)),
             min_size=min_events,
             max_size=max_events,
         )

@@ -89,9 +89,7 @@ def write_tensorboard(
                 else:
                     value = event.summary.value.add(
                         tag=tag,
-                        tensor=tensor_pb2.TensorProto(
-                            dtype=types_pb2.DT_DOUBLE, double_val=[loss]
-                        ),
+                        tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_DOUBLE, double_val=[loss]),
                     )
                     if first:
                         value.metadata.CopyFrom(metadata)

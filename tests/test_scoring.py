@@ -69,9 +69,7 @@ def test_consecutive_alert_steps_are_one_alarm_for_event_precision() -> None:
     assert (score.point_true_positives, score.point_false_positives) == (2, 4)
     assert score.point_precision == pytest.approx(1 / 3)
     # NAB: 3 precedes every window (full FP cost); 6, 7, 12 follow the window ending at 5.
-    expected = (
-        1.0 - 0.11 + 0.11 * (sigma(1 / 1) + sigma(2 / 1) + sigma(7 / 1)) + 0 * sigma(-1.0)
-    )
+    expected = 1.0 - 0.11 + 0.11 * (sigma(1 / 1) + sigma(2 / 1) + sigma(7 / 1)) + 0 * sigma(-1.0)
     assert score.nab_raw == pytest.approx(expected)
 
 
@@ -82,7 +80,8 @@ def test_missed_event_and_false_alarm() -> None:
     assert score.latencies == (None,)
     assert (score.event_precision, score.event_recall, score.event_f1) == (0.0, 0.0, 0.0)
     assert score.nab_raw == pytest.approx(-1.0 + 0.11 * sigma((9 - 5) / 1))
-    assert score.nab_score is not None and score.nab_score < 0
+    assert score.nab_score is not None
+    assert score.nab_score < 0
     assert score.mean_latency is None
     assert score.ok is False
 
@@ -197,20 +196,34 @@ def test_long_lists_are_bounded() -> None:
 @pytest.mark.parametrize(
     ("alerts", "message"),
     [
-        ([4, True], "alert steps must be integers within the run's steps 1..20, "
-         "got True (bool) at index 1"),
-        ([4.0], "alert steps must be integers within the run's steps 1..20, "
-         "got 4.0 (float) at index 0"),
-        (["4"], "alert steps must be integers within the run's steps 1..20, "
-         "got '4' (str) at index 0"),
+        (
+            [4, True],
+            "alert steps must be integers within the run's steps 1..20, got True (bool) at index 1",
+        ),
+        (
+            [4.0],
+            "alert steps must be integers within the run's steps 1..20, got 4.0 (float) at index 0",
+        ),
+        (
+            ["4"],
+            "alert steps must be integers within the run's steps 1..20, got '4' (str) at index 0",
+        ),
         ([3, 21], "alert step 21 (index 1) is outside the run's steps 1..20"),
         ([0], "alert step 0 (index 0) is outside the run's steps 1..20"),
-        (np.array([4.5]), "alert steps must be integers within the run's steps 1..20, "
-         "got 4.5 (dtype float64) at index 0"),
-        (np.array([True]), "alert steps must be integers within the run's steps 1..20, "
-         "got True (dtype bool) at index 0"),
-        (np.array([2, 2**40]), "alert step 1099511627776 (index 1) is outside the run's "
-         "steps 1..20"),
+        (
+            np.array([4.5]),
+            "alert steps must be integers within the run's steps 1..20, "
+            "got 4.5 (dtype float64) at index 0",
+        ),
+        (
+            np.array([True]),
+            "alert steps must be integers within the run's steps 1..20, "
+            "got True (dtype bool) at index 0",
+        ),
+        (
+            np.array([2, 2**40]),
+            "alert step 1099511627776 (index 1) is outside the run's steps 1..20",
+        ),
         ([2**70], f"alert step {2**70} (index 0) is outside the run's steps 1..20"),
         (4, "alert_steps must be an iterable of integer step numbers, got 4 (int)"),
         ("45", "alert_steps must be an iterable of integer step numbers, got '45' (str)"),
@@ -223,8 +236,11 @@ def test_bad_alert_steps(alerts: object, message: str) -> None:
 
 
 def test_bad_alert_step_in_a_resumed_run_names_its_range() -> None:
-    with pytest.raises(SynthLossError, match=r"^alert step 4 \(index 0\) is outside the run's "
-                       r"steps 5\.\.14$"):
+    with pytest.raises(
+        SynthLossError,
+        match=r"^alert step 4 \(index 0\) is outside the run's "
+        r"steps 5\.\.14$",
+    ):
         score_alerts([4], make_curve(10, "spiky", start_step=5))
 
 
@@ -235,8 +251,10 @@ def test_bad_alert_step_in_a_resumed_run_names_its_range() -> None:
         ({"tolerance": 1.5}, "tolerance must be an integer >= 0 (steps), got 1.5 (float)"),
         ({"tolerance": True}, "tolerance must be an integer >= 0 (steps), got True (bool)"),
         ({"max_latency": -2}, "max_latency must be an integer >= 0 (steps), got -2 (int)"),
-        ({"nab_profile": "strict"}, "unknown nab_profile 'strict'; known: standard, "
-         "reward_low_fp, reward_low_fn"),
+        (
+            {"nab_profile": "strict"},
+            "unknown nab_profile 'strict'; known: standard, reward_low_fp, reward_low_fn",
+        ),
     ],
 )
 def test_bad_options(kwargs: dict[str, object], message: str) -> None:
@@ -246,8 +264,11 @@ def test_bad_options(kwargs: dict[str, object], message: str) -> None:
 
 
 def test_curve_must_be_a_loss_curve() -> None:
-    with pytest.raises(SynthLossError, match=r"^curve must be a LossCurve \(see make_curve\), "
-                       r"got 'spiky' \(str\)$"):
+    with pytest.raises(
+        SynthLossError,
+        match=r"^curve must be a LossCurve \(see make_curve\), "
+        r"got 'spiky' \(str\)$",
+    ):
         score_alerts([4], "spiky")  # type: ignore[arg-type]
 
 
