@@ -264,3 +264,10 @@ def test_real_promtool_with_a_30s_interval_and_a_resumed_run(tmp_path: Path) -> 
     )
     result = run_promtool_test(test_file)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_bad_export_writes_no_file(tmp_path: Path) -> None:
+    target = tmp_path / "t.yml"
+    with pytest.raises(SynthLossError, match=r"^interval must be a positive duration"):
+        write_promtool_test(target, make_curve(5), interval="0m", **BASE)
+    assert not target.exists()
