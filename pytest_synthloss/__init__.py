@@ -14,12 +14,14 @@ if TYPE_CHECKING:
     from pytest_synthloss.errors import SynthLossError
     from pytest_synthloss.model import synthetic_loss, synthetic_losses
     from pytest_synthloss.profiles import SPIKY, STABLE, Divergence, Noise, Profile
+    from pytest_synthloss.promtool import promtool_test_file, write_promtool_test
     from pytest_synthloss.registry import (
         available_profiles,
         get_profile,
         register_profile,
         unregister_profile,
     )
+    from pytest_synthloss.scoring import AlertScore, assert_alerts_match, score_alerts
     from pytest_synthloss.sparklines import sparkline
 
 __version__ = "0.1.0"
@@ -41,26 +43,36 @@ _EXPORTS: dict[str, str] = {
     "get_profile": "registry",
     "register_profile": "registry",
     "unregister_profile": "registry",
+    "promtool_test_file": "promtool",
+    "write_promtool_test": "promtool",
+    "AlertScore": "scoring",
+    "assert_alerts_match": "scoring",
+    "score_alerts": "scoring",
     "sparkline": "sparklines",
 }
 
 __all__ = [
     "SPIKY",
     "STABLE",
+    "AlertScore",
     "Divergence",
     "LossCurve",
     "Noise",
     "Profile",
     "RunConfig",
     "SynthLossError",
+    "assert_alerts_match",
     "available_profiles",
     "get_profile",
     "make_curve",
+    "promtool_test_file",
     "register_profile",
+    "score_alerts",
     "sparkline",
     "synthetic_loss",
     "synthetic_losses",
     "unregister_profile",
+    "write_promtool_test",
 ]
 
 

@@ -1,0 +1,282 @@
+"""score_alerts and assert_alerts_match: definitions, exact figures, messages, bad input."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pytest_synthloss import (
+    AlertScore,
+    Profile,
+    SynthLossError,
+    assert_alerts_match,
+    make_curve,
+    score_alerts,
+)
+from pytest_synthloss.scoring import NAB_PROFILES
+
+SPIKY = make_curve(20, "spiky")
+STABLE = make_curve(20, "stable")
+
+
+def sigma(y: float) -> float:
+    """NAB's scaled sigmoid, written out independently."""
+    return 2 / (1 + math.exp(5 * y)) - 1
+
+
+def test_perfect_detection_of_spiky() -> None:
+    score = score_alerts([4, 5], SPIKY)
+    assert score.events == ((4, 5),)
+    assert score.alert_groups == ((4, 5),)
+    assert score.detected_events == ((4, 5),)
+    assert score.missed_events == score.false_alarms == score.late_detections == ()
+    assert score.latencies == (0,)
+    assert (score.event_precision, score.event_recall, score.event_f1) == (1.0, 1.0, 1.0)
+    assert (score.point_true_positives, score.point_false_positives) == (2, 0)
+    assert score.point_false_negatives == 0
+    assert (score.point_precision, score.point_recall, score.point_f1) == (1.0, 1.0, 1.0)
+    assert score.nab_raw == 1.0
+    assert score.nab_score == 100.0
+    assert score.ok is True
+    assert score.mean_latency == 0.0
+
+
+def test_one_alert_on_the_second_spike_step_is_a_late_but_valid_hit() -> None:
+    score = score_alerts([5], SPIKY)
+    assert score.latencies == (1,)
+    assert score.event_recall == 1.0
+    assert score.event_precision == 1.0
+    assert (score.point_precision, score.point_recall) == (1.0, 0.5)
+    assert score.point_f1 == pytest.approx(2 / 3)
+    # Window [4, 5], W = 2: the alert at 5 has relative position -(5 - 5 + 1) / 2.
+    assert score.nab_raw == pytest.approx(sigma(-0.5) / sigma(-1.0))
+    assert score.nab_raw == pytest.approx(0.859793, abs=1e-6)
+    assert score.nab_score == pytest.approx(100 * (score.nab_raw + 1) / 2)
+
+
+def test_consecutive_alert_steps_are_one_alarm_for_event_precision() -> None:
+    score = score_alerts([3, 4, 5, 6, 7, 12], SPIKY)
+    assert score.alert_groups == ((3, 7), (12, 12))
+    assert score.false_alarms == ((12, 12),)
+    assert score.event_precision == 0.5
+    assert score.event_recall == 1.0
+    assert score.latencies == (0,)
+    # Points are strict: 3, 6, 7 and 12 are not spike steps.
+    assert (score.point_true_positives, score.point_false_positives) == (2, 4)
+    assert score.point_precision == pytest.approx(1 / 3)
+    # NAB: 3 precedes every window (full FP cost); 6, 7, 12 follow the window ending at 5.
+    expected = 1.0 - 0.11 + 0.11 * (sigma(1 / 1) + sigma(2 / 1) + sigma(7 / 1)) + 0 * sigma(-1.0)
+    assert score.nab_raw == pytest.approx(expected)
+
+
+def test_missed_event_and_false_alarm() -> None:
+    score = score_alerts([9], SPIKY)
+    assert score.missed_events == ((4, 5),)
+    assert score.false_alarms == ((9, 9),)
+    assert score.latencies == (None,)
+    assert (score.event_precision, score.event_recall, score.event_f1) == (0.0, 0.0, 0.0)
+    assert score.nab_raw == pytest.approx(-1.0 + 0.11 * sigma((9 - 5) / 1))
+    assert score.nab_score is not None
+    assert score.nab_score < 0
+    assert score.mean_latency is None
+    assert score.ok is False
+
+
+def test_tolerance_extends_the_window_and_max_latency_flags_late_detections() -> None:
+    assert score_alerts([6], SPIKY).missed_events == ((4, 5),)
+    score = score_alerts([6], SPIKY, tolerance=1)
+    assert score.detected_events == ((4, 5),)
+    assert score.latencies == (2,)
+    assert score.late_detections == ()
+    assert (score.point_true_positives, score.point_false_positives) == (0, 1)
+    late = score_alerts([6], SPIKY, tolerance=1, max_latency=1)
+    assert late.late_detections == ((4, 5),)
+    assert late.ok is False
+    assert score_alerts([6], SPIKY, tolerance=1, max_latency=2).ok is True
+
+
+def test_windows_stop_before_the_next_event() -> None:
+    curve = make_curve(12, Profile("two", spikes={4: 9.0, 8: 9.0}))
+    score = score_alerts([8], curve, tolerance=10)
+    assert score.events == ((4, 4), (8, 8))
+    assert score.missed_events == ((4, 4),)
+    assert score.latency_by_event == {(4, 4): None, (8, 8): 0}
+    # The second window is cut at the run's last step: [8, 12], W = 5, the alert is first.
+    assert score.nab_raw == pytest.approx(-1.0 + 1.0)
+
+
+def test_empty_cases_are_defined_as_one() -> None:
+    silent = score_alerts([], STABLE)
+    assert (silent.event_precision, silent.event_recall, silent.event_f1) == (1.0, 1.0, 1.0)
+    assert (silent.point_precision, silent.point_recall, silent.point_f1) == (1.0, 1.0, 1.0)
+    assert silent.nab_raw == 0.0
+    assert silent.nab_score is None
+    noisy = score_alerts([3], STABLE)
+    assert (noisy.event_precision, noisy.event_recall, noisy.event_f1) == (0.0, 1.0, 0.0)
+    assert noisy.nab_raw == pytest.approx(-0.11)
+    blind = score_alerts([], SPIKY)
+    assert (blind.event_precision, blind.event_recall, blind.event_f1) == (1.0, 0.0, 0.0)
+    assert blind.nab_score == 0.0
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [("standard", -1.0), ("reward_low_fp", -1.0), ("reward_low_fn", -2.0)],
+)
+def test_nab_profiles_weigh_a_miss(profile: str, expected: float) -> None:
+    assert NAB_PROFILES[profile][2] == -expected
+    assert score_alerts([], SPIKY, nab_profile=profile).nab_raw == expected
+
+
+def test_order_duplicates_and_numpy_input_do_not_matter() -> None:
+    a = score_alerts([5, 4, 4, 12], SPIKY)
+    b = score_alerts(np.array([12, 4, 5], dtype=np.uint16), SPIKY)
+    c = score_alerts((np.int64(s) for s in (4, 5, 12)), SPIKY)
+    assert a == b == c
+    assert a.alert_steps == (4, 5, 12)
+    assert isinstance(a, AlertScore)
+
+
+def test_resumed_and_huge_runs() -> None:
+    resumed = make_curve(10, "spiky", start_step=5)
+    assert score_alerts([5], resumed).events == ((5, 5),)
+    assert score_alerts([5], resumed).ok
+    huge = make_curve(10**9, "spiky")
+    score = score_alerts(np.array([4, 10**9]), huge)
+    assert score.false_alarms == ((10**9, 10**9),)
+    assert score.latencies == (0,)
+
+
+def test_assert_alerts_match_passes_and_returns_the_score() -> None:
+    assert assert_alerts_match([4, 5], SPIKY).event_f1 == 1.0
+    assert assert_alerts_match([], STABLE).ok
+    assert assert_alerts_match([6], SPIKY, tolerance=1).latencies == (2,)
+
+
+def test_assert_alerts_match_message() -> None:
+    with pytest.raises(AssertionError) as info:
+        assert_alerts_match([9], SPIKY)
+    assert str(info.value) == (
+        "Alerts do not match ground truth (profile 'spiky', steps 1..20, tolerance 0):\n"
+        "missed events: 1 / 1 — steps 4-5\n"
+        "false alarms: 1 / 1 alert groups — step 9 (loss 1.62)\n"
+        "late detections: 0\n"
+        "event precision 0.00 recall 0.00 F1 0.00; point precision 0.00 recall 0.00 F1 0.00\n"
+        "loss (▲ = alert step):\n"
+        "▂▁▁██▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁\n"
+        "        ▲"
+    )
+
+
+def test_assert_alerts_match_reports_late_detections() -> None:
+    with pytest.raises(AssertionError) as info:
+        assert_alerts_match([6, 7], SPIKY, tolerance=3, max_latency=1)
+    assert str(info.value).splitlines()[:4] == [
+        "Alerts do not match ground truth "
+        "(profile 'spiky', steps 1..20, tolerance 3, max_latency 1):",
+        "missed events: 0 / 1",
+        "false alarms: 0 / 1 alert groups",
+        "late detections: 1 — steps 4-5 first alerted at step 6 (latency 2 > 1)",
+    ]
+
+
+def test_long_lists_are_bounded() -> None:
+    with pytest.raises(AssertionError) as info:
+        assert_alerts_match(list(range(8, 60, 2)), make_curve(60, "spiky"), width=30)
+    lines = str(info.value).splitlines()
+    assert lines[2].startswith("false alarms: 26 / 26 alert groups — step 8 (loss 1.69), ")
+    assert lines[2].endswith("step 26 (loss 1.05), … (+16 more)")
+    assert len(lines[-2]) == 30
+
+
+@pytest.mark.parametrize(
+    ("alerts", "message"),
+    [
+        (
+            [4, True],
+            "alert steps must be integers within the run's steps 1..20, got True (bool) at index 1",
+        ),
+        (
+            [4.0],
+            "alert steps must be integers within the run's steps 1..20, got 4.0 (float) at index 0",
+        ),
+        (
+            ["4"],
+            "alert steps must be integers within the run's steps 1..20, got '4' (str) at index 0",
+        ),
+        ([3, 21], "alert step 21 (index 1) is outside the run's steps 1..20"),
+        ([0], "alert step 0 (index 0) is outside the run's steps 1..20"),
+        (
+            np.array([4.5]),
+            "alert steps must be integers within the run's steps 1..20, "
+            "got 4.5 (dtype float64) at index 0",
+        ),
+        (
+            np.array([True]),
+            "alert steps must be integers within the run's steps 1..20, "
+            "got True (dtype bool) at index 0",
+        ),
+        (
+            np.array([2, 2**40]),
+            "alert step 1099511627776 (index 1) is outside the run's steps 1..20",
+        ),
+        ([2**70], f"alert step {2**70} (index 0) is outside the run's steps 1..20"),
+        (4, "alert_steps must be an iterable of integer step numbers, got 4 (int)"),
+        ("45", "alert_steps must be an iterable of integer step numbers, got '45' (str)"),
+    ],
+)
+def test_bad_alert_steps(alerts: object, message: str) -> None:
+    with pytest.raises(SynthLossError) as info:
+        score_alerts(alerts, SPIKY)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_bad_alert_step_in_a_resumed_run_names_its_range() -> None:
+    with pytest.raises(
+        SynthLossError,
+        match=r"^alert step 4 \(index 0\) is outside the run's "
+        r"steps 5\.\.14$",
+    ):
+        score_alerts([4], make_curve(10, "spiky", start_step=5))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"tolerance": -1}, "tolerance must be an integer >= 0 (steps), got -1 (int)"),
+        ({"tolerance": 1.5}, "tolerance must be an integer >= 0 (steps), got 1.5 (float)"),
+        ({"tolerance": True}, "tolerance must be an integer >= 0 (steps), got True (bool)"),
+        ({"max_latency": -2}, "max_latency must be an integer >= 0 (steps), got -2 (int)"),
+        (
+            {"nab_profile": "strict"},
+            "unknown nab_profile 'strict'; known: standard, reward_low_fp, reward_low_fn",
+        ),
+    ],
+)
+def test_bad_options(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(SynthLossError) as info:
+        score_alerts([4], SPIKY, **kwargs)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_curve_must_be_a_loss_curve() -> None:
+    with pytest.raises(
+        SynthLossError,
+        match=r"^curve must be a LossCurve \(see make_curve\), "
+        r"got 'spiky' \(str\)$",
+    ):
+        score_alerts([4], "spiky")  # type: ignore[arg-type]
+
+
+def test_core_modules_do_not_import_optional_extras() -> None:
+    code = (
+        "import sys, pytest_synthloss.scoring, pytest_synthloss.promtool;"
+        "print(sorted(m for m in ('hypothesis', 'prometheus_client', 'tensorboard', 'pytest')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
