@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_synthloss.curve import LossCurve, RunConfig, make_curve
     from pytest_synthloss.errors import SynthLossError
+    from pytest_synthloss.formats import ParsedLog, read_log, write_log
     from pytest_synthloss.model import synthetic_loss, synthetic_losses
     from pytest_synthloss.profiles import SPIKY, STABLE, Profile
     from pytest_synthloss.registry import (
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
         register_profile,
         unregister_profile,
     )
+    from pytest_synthloss.runner import TrainingRun
     from pytest_synthloss.sparklines import sparkline
+    from pytest_synthloss.sweep import BestConfig, SweepResults, SweepRow, best_config, sweep
 
 __version__ = "0.1.0"
 
@@ -40,23 +43,41 @@ _EXPORTS: dict[str, str] = {
     "register_profile": "registry",
     "unregister_profile": "registry",
     "sparkline": "sparklines",
+    "ParsedLog": "formats",
+    "read_log": "formats",
+    "write_log": "formats",
+    "TrainingRun": "runner",
+    "BestConfig": "sweep",
+    "SweepResults": "sweep",
+    "SweepRow": "sweep",
+    "best_config": "sweep",
+    "sweep": "sweep",
 }
 
 __all__ = [
     "SPIKY",
     "STABLE",
+    "BestConfig",
     "LossCurve",
+    "ParsedLog",
     "Profile",
     "RunConfig",
+    "SweepResults",
+    "SweepRow",
     "SynthLossError",
+    "TrainingRun",
     "available_profiles",
+    "best_config",
     "get_profile",
     "make_curve",
+    "read_log",
     "register_profile",
     "sparkline",
+    "sweep",
     "synthetic_loss",
     "synthetic_losses",
     "unregister_profile",
+    "write_log",
 ]
 
 
