@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     )
     from pytest_synthloss.runner import TrainingRun
     from pytest_synthloss.sparklines import sparkline
-    from pytest_synthloss.sweep import BestConfig, SweepResults, SweepRow, best_config, sweep
+    from pytest_synthloss.sweeps import BestConfig, SweepResults, SweepRow, best_config, sweep
 
 __version__ = "0.1.0"
 
@@ -47,11 +47,11 @@ _EXPORTS: dict[str, str] = {
     "read_log": "formats",
     "write_log": "formats",
     "TrainingRun": "runner",
-    "BestConfig": "sweep",
-    "SweepResults": "sweep",
-    "SweepRow": "sweep",
-    "best_config": "sweep",
-    "sweep": "sweep",
+    "BestConfig": "sweeps",
+    "SweepResults": "sweeps",
+    "SweepRow": "sweeps",
+    "best_config": "sweeps",
+    "sweep": "sweeps",
 }
 
 __all__ = [

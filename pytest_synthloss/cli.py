@@ -171,7 +171,7 @@ def _profiles(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from pytest_synthloss.sweep import best_config, sweep
+    from pytest_synthloss.sweeps import best_config, sweep
 
     results = sweep(
         profiles=args.profiles.split(",") if args.profiles else None,
@@ -205,9 +205,10 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     from pytest_synthloss.curve import make_curve
-    from pytest_synthloss.plotting import save_plot
+    from pytest_synthloss.plotting import require_matplotlib, save_plot
 
     curve = make_curve(args.steps, args.profile, start_step=args.start_step)
+    require_matplotlib()
     directory = os.path.dirname(os.path.abspath(args.output))
     try:
         handle, temp = tempfile.mkstemp(suffix=".png", prefix=".synthloss-", dir=directory)

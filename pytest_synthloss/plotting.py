@@ -14,12 +14,13 @@ from pytest_synthloss.errors import SynthLossError
 if TYPE_CHECKING:
     from pytest_synthloss.curve import LossCurve
 
-__all__ = ["INSTALL_HINT", "plot_curve", "save_plot"]
+__all__ = ["INSTALL_HINT", "plot_curve", "require_matplotlib", "save_plot"]
 
 INSTALL_HINT = "pip install 'pytest-synthloss[plot]'"
 
 
-def _require_matplotlib() -> None:
+def require_matplotlib() -> None:
+    """Raise ``SynthLossError`` naming the ``[plot]`` extra if matplotlib is missing."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -34,7 +35,7 @@ def plot_curve(curve: LossCurve, ax: Any = None) -> Any:
     Spike steps get red markers, the floor step a dashed vertical line and the floor a
     dotted horizontal one.
     """
-    _require_matplotlib()
+    require_matplotlib()
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -72,7 +73,7 @@ def save_plot(
 
     Uses a bare ``Figure``, so no GUI backend is involved.
     """
-    _require_matplotlib()
+    require_matplotlib()
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=size, dpi=100)

@@ -128,7 +128,8 @@ class TrainingRun:
     def terminate(self, timeout: float = 5.0) -> int | None:
         """Send SIGTERM, wait up to ``timeout`` s, then SIGKILL. Returns the exit code.
 
-        A no-op returning ``None`` for a run never started.
+        143 once the run is logging; ``-15`` if SIGTERM came while the child was still
+        starting up (before any line). A no-op returning ``None`` for a run never started.
         """
         if self._process is None:
             return None

@@ -392,7 +392,8 @@ def test_a_closed_pipe_ends_the_run_quietly() -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     assert process.stdout.readline().startswith("# synthloss run: profile=stable")
     process.stdout.close()
     assert process.wait(timeout=60) == 141

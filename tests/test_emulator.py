@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import signal
 import threading
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,9 @@ class Stream(io.StringIO):
         return super().write(text)
 
 
-def _run(steps: int, sleep_seconds: float, clock: FakeClock, stream: Stream, **kw) -> RunResult:
+def _run(
+    steps: int, sleep_seconds: float, clock: FakeClock, stream: Stream, **kw: Any
+) -> RunResult:
     curve = make_curve(steps, kw.pop("profile", "stable"))
     writer = LogWriter(stream, kw.pop("fmt", "text"), curve.config)
     with StopSignals(sleep=kw.pop("sleep", clock.sleep)) as stop:

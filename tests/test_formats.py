@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_synthloss import ParsedLog, SynthLossError, make_curve, read_log, write_log
+from pytest_synthloss import LossCurve, ParsedLog, SynthLossError, make_curve, read_log, write_log
 from pytest_synthloss.curve import RunConfig
 from pytest_synthloss.formats import LogWriter
 
 
-def _log(curve, fmt: str) -> list[str]:
+def _log(curve: LossCurve, fmt: str) -> list[str]:
     buffer = io.StringIO()
     write_log(curve, buffer, fmt)
     return buffer.getvalue().splitlines(keepends=True)
@@ -60,7 +60,7 @@ def test_csv_lines() -> None:
         make_curve(5, "spiky", lr=1e-300),
     ],
 )
-def test_jsonl_and_csv_round_trip_exactly(curve, fmt: str, tmp_path: Path) -> None:
+def test_jsonl_and_csv_round_trip_exactly(curve: LossCurve, fmt: str, tmp_path: Path) -> None:
     path = tmp_path / f"run.{fmt}"
     write_log(curve, path, fmt)
     parsed = read_log(path)
@@ -113,8 +113,8 @@ def test_parsed_log_is_curve_like_and_read_only() -> None:
 
 
 def test_to_curve_needs_consecutive_steps() -> None:
-    parsed = read_log(["# synthloss run: profile=stable steps=3 start_step=1 lr=None batch_size=None",
-                       "Step 1: loss=2.18", "Step 3: loss=2.04"])  # fmt: skip
+    header = "# synthloss run: profile=stable steps=3 start_step=1 lr=None batch_size=None"
+    parsed = read_log([header, "Step 1: loss=2.18", "Step 3: loss=2.04"])
     with pytest.raises(
         SynthLossError,
         match=r"^the logged steps are not consecutive: step 3 at position 1, expected 2$",
@@ -155,7 +155,7 @@ def test_to_curve_needs_consecutive_steps() -> None:
             ['{"step": true, "loss": 1.0}'],
             "jsonl",
             "line 1: step must be an integer >= 1, got True in jsonl log: "
-            "'{\"step\": true, \"loss\": 1.0}'",
+            '\'{"step": true, "loss": 1.0}\'',
         ),
         (
             ["[1, 2]"],
@@ -163,7 +163,11 @@ def test_to_curve_needs_consecutive_steps() -> None:
             "line 1: not a JSON object in jsonl log: '[1, 2]'",
         ),
         (
-            ['{"step": 1, "loss": 2.18, "profile": "stable"}', "", '{"step": 2, "loss": 2.11, "profile": "spiky"}'],  # fmt: skip
+            [
+                '{"step": 1, "loss": 2.18, "profile": "stable"}',
+                "",
+                '{"step": 2, "loss": 2.11, "profile": "spiky"}',
+            ],
             None,
             "line 3: profile 'spiky' differs from 'stable' on line 1 in jsonl log: "
             '\'{"step": 2, "loss": 2.11, "profile": "spiky"}\'',
@@ -171,8 +175,7 @@ def test_to_curve_needs_consecutive_steps() -> None:
         (
             ["step,loss", "1,2.18"],
             "csv",
-            "line 1: expected the header 'step,loss,profile,lr,batch_size' in csv log: "
-            "'step,loss'",
+            "line 1: expected the header 'step,loss,profile,lr,batch_size' in csv log: 'step,loss'",
         ),
         (
             ["step,loss,profile,lr,batch_size", "1,2.18,stable"],
@@ -182,8 +185,7 @@ def test_to_curve_needs_consecutive_steps() -> None:
         (
             ["step,loss,profile,lr,batch_size", "1,2.18,stable,,0"],
             None,
-            "line 2: batch_size must be an integer >= 1, got '0' in csv log: "
-            "'1,2.18,stable,,0'",
+            "line 2: batch_size must be an integer >= 1, got '0' in csv log: '1,2.18,stable,,0'",
         ),
         (
             ["Step 1: loss=2.18"],
@@ -192,7 +194,9 @@ def test_to_curve_needs_consecutive_steps() -> None:
         ),
     ],
 )
-def test_malformed_lines_name_line_number_and_content(lines, fmt, message: str) -> None:
+def test_malformed_lines_name_line_number_and_content(
+    lines: list[str], fmt: str | None, message: str
+) -> None:
     with pytest.raises(SynthLossError) as info:
         read_log(lines, fmt)
     assert str(info.value) == message
@@ -200,7 +204,7 @@ def test_malformed_lines_name_line_number_and_content(lines, fmt, message: str) 
 
 def test_malformed_lines_are_skipped_only_on_request() -> None:
     lines = ["Step 1: loss=2.18", "Step 2: loss=", "noise", "Step 3: loss=2.04"]
-    with pytest.raises(SynthLossError, match="^line 2: "):
+    with pytest.raises(SynthLossError, match=r"^line 2: "):
         read_log(lines)
     parsed = read_log(lines, skip_malformed=True)
     assert parsed.steps.tolist() == [1, 3]
@@ -221,7 +225,7 @@ def test_undetectable_format_and_bad_arguments(tmp_path: Path) -> None:
         read_log(tmp_path / "missing.log")
     with pytest.raises(SynthLossError, match="takes a path or an iterable of lines, got 42"):
         read_log(42)  # type: ignore[arg-type]
-    with pytest.raises(SynthLossError, match="^line 1: expected a string, got 1"):
+    with pytest.raises(SynthLossError, match=r"^line 1: expected a string, got 1"):
         read_log([1])  # type: ignore[list-item]
     with pytest.raises(SynthLossError, match="unknown log format 'xml'"):
         write_log(make_curve(3), io.StringIO(), "xml")

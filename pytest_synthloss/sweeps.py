@@ -143,7 +143,8 @@ def sweep(
     registered profile. Rows come in grid order (profile, then steps, lr, batch_size).
     """
     profs = _profiles(profiles)
-    steps_arr = np.atleast_1d(as_steps(_listed(steps))).astype(np.int64)
+    raw = np.atleast_1d(steps) if isinstance(steps, np.ndarray) else _listed(steps)
+    steps_arr = as_steps(raw if isinstance(raw, (list, np.ndarray)) else [raw]).astype(np.int64)
     if steps_arr.ndim != 1 or not steps_arr.size:
         raise SynthLossError(f"steps must be one or more integers >= 1, got {steps!r}")
     first = check_step(start_step, "start_step")
