@@ -22,6 +22,8 @@ from pytest_synthloss.errors import SynthLossError
 __all__ = ["main", "train_main"]
 
 EXIT_USAGE = 2
+#: Longest --sleep-seconds accepted: a day per step.
+MAX_SLEEP_SECONDS = 86_400
 #: Exit code when the reader of stdout goes away (as if killed by SIGPIPE).
 EXIT_BROKEN_PIPE = 128 + 13
 
@@ -53,8 +55,10 @@ def _sleep_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, got {text!r}")
+    if not 0 <= value <= MAX_SLEEP_SECONDS:  # False for NaN
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds from 0 to {MAX_SLEEP_SECONDS}, got {text!r}"
+        )
     return value
 
 
