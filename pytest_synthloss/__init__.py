@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_synthloss.curve import LossCurve, RunConfig, make_curve
     from pytest_synthloss.errors import SynthLossError
+    from pytest_synthloss.formats import ParsedLog, read_log, write_log
     from pytest_synthloss.model import synthetic_loss, synthetic_losses
     from pytest_synthloss.profiles import SPIKY, STABLE, Divergence, Noise, Profile
     from pytest_synthloss.promtool import promtool_test_file, write_promtool_test
@@ -21,8 +22,10 @@ if TYPE_CHECKING:
         register_profile,
         unregister_profile,
     )
+    from pytest_synthloss.runner import TrainingRun
     from pytest_synthloss.scoring import AlertScore, assert_alerts_match, score_alerts
     from pytest_synthloss.sparklines import sparkline
+    from pytest_synthloss.sweeps import BestConfig, SweepResults, SweepRow, best_config, sweep
 
 __version__ = "0.1.0"
 
@@ -49,29 +52,47 @@ _EXPORTS: dict[str, str] = {
     "assert_alerts_match": "scoring",
     "score_alerts": "scoring",
     "sparkline": "sparklines",
+    "ParsedLog": "formats",
+    "read_log": "formats",
+    "write_log": "formats",
+    "TrainingRun": "runner",
+    "BestConfig": "sweeps",
+    "SweepResults": "sweeps",
+    "SweepRow": "sweeps",
+    "best_config": "sweeps",
+    "sweep": "sweeps",
 }
 
 __all__ = [
     "SPIKY",
     "STABLE",
     "AlertScore",
+    "BestConfig",
     "Divergence",
     "LossCurve",
     "Noise",
+    "ParsedLog",
     "Profile",
     "RunConfig",
+    "SweepResults",
+    "SweepRow",
     "SynthLossError",
+    "TrainingRun",
     "assert_alerts_match",
     "available_profiles",
+    "best_config",
     "get_profile",
     "make_curve",
     "promtool_test_file",
+    "read_log",
     "register_profile",
     "score_alerts",
     "sparkline",
+    "sweep",
     "synthetic_loss",
     "synthetic_losses",
     "unregister_profile",
+    "write_log",
     "write_promtool_test",
 ]
 

@@ -7,6 +7,7 @@ import math
 import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -235,6 +236,12 @@ class LossCurve:
             f"<LossCurve {self.profile.name} steps {self.start_step}..{self.last_step} "
             f"final={self.final_loss:.4g} {floor} {self.preview()}>"
         )
+
+    def plot(self, ax: Any = None) -> Any:
+        """Draw the curve with its spikes and floor step on ``ax`` (needs matplotlib)."""
+        from pytest_synthloss.plotting import plot_curve
+
+        return plot_curve(self, ax)
 
 
 @functools.lru_cache(maxsize=128)

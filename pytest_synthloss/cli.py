@@ -1,0 +1,474 @@
+"""The ``synthloss`` command line (also ``python -m pytest_synthloss``): a thin argparse layer.
+
+Every bad input is reported as one ``synthloss CMD: error: ...`` line on stderr with exit
+code 2, before any output file is created. A run stopped by SIGINT or SIGTERM exits with
+130 or 143 after its last complete line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TextIO
+
+from pytest_synthloss.errors import SynthLossError
+
+__all__ = ["main", "train_main"]
+
+EXIT_USAGE = 2
+#: Longest --sleep-seconds accepted: a day per step.
+MAX_SLEEP_SECONDS = 86_400
+#: Exit code when the reader of stdout goes away (as if killed by SIGPIPE).
+EXIT_BROKEN_PIPE = 128 + 13
+
+
+class _UsageError(Exception):
+    """A bad command line: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: error: {message}")
+
+
+# -- argument types (each raises ArgumentTypeError with a one-line reason) ---------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def _sleep_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_SLEEP_SECONDS:  # False for NaN
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds from 0 to {MAX_SLEEP_SECONDS}, got {text!r}"
+        )
+    return value
+
+
+def _lr(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    """``"5,10,18..20"`` -> ``[5, 10, 18, 19, 20]`` (``A..B`` is inclusive)."""
+    values: list[int] = []
+    for part in text.split(","):
+        low, dots, high = part.strip().partition("..")
+        try:
+            first = _positive_int(low)
+            last = _positive_int(high) if dots else first
+        except argparse.ArgumentTypeError:
+            first = last = 0
+        if not first or last < first:
+            raise argparse.ArgumentTypeError(
+                f"must be integers >= 1 or ranges A..B, comma-separated, got {part.strip()!r}"
+            )
+        values.extend(range(first, last + 1))
+    return values
+
+
+def _optional_list(convert: Callable[[str], object]) -> Callable[[str], list[object]]:
+    def parse(text: str) -> list[object]:
+        return [
+            None if part.strip().lower() == "none" else convert(part.strip())
+            for part in text.split(",")
+        ]
+
+    return parse
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace, sleep_seconds: float) -> int:
+    from pytest_synthloss.curve import make_curve
+    from pytest_synthloss.emulator import Progress, StopSignals, emulate
+    from pytest_synthloss.formats import LogWriter
+
+    curve = make_curve(
+        args.steps,
+        args.profile,
+        start_step=args.start_step,
+        lr=args.lr,
+        batch_size=args.batch_size,
+    )
+    writer = LogWriter(sys.stdout, args.format, curve.config)  # validates before any file
+    output: TextIO | None = None
+    if args.output is not None:
+        output = _open_output(args.output)
+        writer.stream = output
+    try:
+        show = args.progress
+        if show is None:  # auto: a person at a terminal whose data is not on that terminal
+            show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
+        progress = Progress(sys.stderr) if show else None
+        with StopSignals() as stop:
+            result = emulate(
+                curve, writer, sleep_seconds=sleep_seconds, stop=stop, progress=progress
+            )
+    finally:
+        if output is not None:
+            output.close()
+    if result.signum is not None:
+        name = signal.Signals(result.signum).name
+        print(
+            f"{args.prog}: stopped by {name} after {result.steps_written} of "
+            f"{result.total_steps} steps",
+            file=sys.stderr,
+        )
+    return result.exit_code
+
+
+def _open_output(path: str) -> TextIO:
+    try:
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise SynthLossError(f"cannot write output file {path!r}: {exc.strerror}") from None
+
+
+def _train(args: argparse.Namespace) -> int:
+    return _run(args, args.sleep_seconds)
+
+
+def _curve(args: argparse.Namespace) -> int:
+    return _run(args, 0.0)
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from pytest_synthloss.curve import make_curve
+    from pytest_synthloss.registry import available_profiles, get_profile
+
+    rows = [("profile", "spikes (step: loss)", "floor", "floor step", "description")]
+    for name in available_profiles():
+        prof = get_profile(name)
+        spikes = ", ".join(f"{s}: {v:g}" for s, v in prof.spikes.items()) or "none"
+        floor_step = "never" if prof.floor_step is None else str(prof.floor_step)
+        rows.append((name, spikes, f"{prof.floor:g}", floor_step, prof.description))
+    print(_table(rows, right=(2, 3)))
+    if args.verbose:
+        for name in available_profiles():
+            print(f"{name}: {make_curve(30, name).preview(30)}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from pytest_synthloss.sweeps import best_config, sweep
+
+    results = sweep(
+        profiles=(
+            None
+            if not args.profiles
+            else "all"
+            if args.profiles == "all"
+            else args.profiles.split(",")
+        ),
+        steps=args.steps,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        start_step=args.start_step,
+    )
+    ranked = results.ranked()
+    rows = [("rank", "profile", "steps", "lr", "batch_size", "final_loss", "spikes", "floor")]
+    for rank, row in enumerate(ranked.rows()[: args.top], start=1):
+        rows.append(
+            (
+                str(rank),
+                row.profile,
+                str(row.steps),
+                "-" if row.lr is None else f"{row.lr:g}",
+                "-" if row.batch_size is None else str(row.batch_size),
+                f"{row.final_loss:.6g}",
+                str(row.spikes),
+                "yes" if row.reaches_floor else "no",
+            )
+        )
+    print(_table(rows, right=(0, 2, 3, 4, 5, 6)))
+    if len(ranked) > args.top:
+        print(f"... {len(ranked) - args.top} more configs (--top N shows more)")
+    print()
+    print(best_config(results).report())
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from pytest_synthloss.curve import make_curve
+    from pytest_synthloss.plotting import require_matplotlib, save_plot
+
+    curve = make_curve(args.steps, args.profile, start_step=args.start_step)
+    require_matplotlib()
+    directory = os.path.dirname(os.path.abspath(args.output))
+    try:
+        handle, temp = tempfile.mkstemp(suffix=".png", prefix=".synthloss-", dir=directory)
+    except OSError as exc:
+        raise SynthLossError(f"cannot write output file {args.output!r}: {exc.strerror}") from None
+    os.close(handle)
+    try:
+        save_plot(curve, temp)
+        os.replace(temp, args.output)
+    except OSError as exc:
+        raise SynthLossError(f"cannot write output file {args.output!r}: {exc.strerror}") from None
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _table(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:
+    """Rows as aligned columns (two spaces apart); columns in ``right`` align right."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(width) if i in right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+# -- parser -----------------------------------------------------------------------------
+
+_FORMAT_HELP = (
+    "log format: text ('Step N: loss=X.XX', 2 decimals, after a '# synthloss run:' header), "
+    "jsonl (one JSON object per step, exact floats) or csv (header then one row per step, "
+    "exact floats); default: text"
+)
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser, *, sleep: bool) -> None:
+    from pytest_synthloss.formats import FORMATS
+
+    parser.add_argument(
+        "--steps", type=_positive_int, required=True, metavar="N", help="number of steps"
+    )
+    if sleep:
+        parser.add_argument(
+            "--sleep-seconds",
+            type=_sleep_seconds,
+            default=0.0,
+            metavar="S",
+            help="seconds each step takes before its line is logged (default: 0)",
+        )
+    parser.add_argument(
+        "--profile",
+        default="stable",
+        metavar="NAME",
+        help="loss profile (see 'synthloss profiles'; default: stable)",
+    )
+    parser.add_argument(
+        "--lr", type=_lr, metavar="X", help="learning rate to log (never changes the loss)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        help="batch size to log (never changes the loss)",
+    )
+    parser.add_argument(
+        "--start-step",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="first step, as in a run resumed from a checkpoint (default: 1)",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, default="text", metavar="{text,jsonl,csv}", help=_FORMAT_HELP
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the log to FILE (line by line, flushed) instead of stdout",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress line on stderr (default: only if stderr is a terminal and the log "
+        "is not written to it)",
+    )
+
+
+_TRAIN_DESCRIPTION = """\
+Emulate a training run: each step takes --sleep-seconds, then its loss is logged
+and flushed as one complete line, so a monitor tailing the output sees a live run.
+SIGINT and SIGTERM stop the run after its last complete line (exit 130 and 143)."""
+
+_TRAIN_EPILOG = """\
+examples:
+  synthloss train --steps 5 --sleep-seconds 0.1 --profile stable
+  synthloss train --steps 40 --sleep-seconds 0.5 --profile spiky --format jsonl -o run.jsonl"""
+
+
+def _build_train(parser: argparse.ArgumentParser) -> None:
+    _add_run_arguments(parser, sleep=True)
+    parser.set_defaults(handler=_train)
+
+
+def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
+    """The ``synthloss`` argument parser with its subcommands."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=prog,
+        description="Deterministic synthetic training runs: emulate, inspect, sweep and plot.",
+        epilog="'synthloss COMMAND --help' describes each command.",
+        formatter_class=formatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = commands.add_parser(
+        "train",
+        help="emulate a live training run (one line per step)",
+        description=_TRAIN_DESCRIPTION,
+        epilog=_TRAIN_EPILOG,
+        formatter_class=formatter,
+    )
+    _build_train(train)
+
+    curve = commands.add_parser(
+        "curve",
+        help="print a run's log at once (as train, without sleeping)",
+        description="Print the same log as 'synthloss train', all at once.",
+        epilog="example:\n  synthloss curve --steps 20 --profile spiky --format csv",
+        formatter_class=formatter,
+    )
+    _add_run_arguments(curve, sleep=False)
+    curve.set_defaults(handler=_curve)
+
+    profiles = commands.add_parser(
+        "profiles",
+        help="list the registered profiles and their ground truth",
+        description="List the registered profiles: spikes, floor, floor step, description.",
+        formatter_class=formatter,
+    )
+    profiles.add_argument(
+        "--verbose", "-v", action="store_true", help="also show a sparkline of 30 steps"
+    )
+    profiles.set_defaults(handler=_profiles)
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="rank a grid of configs and show the best one",
+        description="Run every config of profiles x steps x lr x batch_size, print them "
+        "ranked (lowest final loss, fewest spike steps, fewest steps, profile order, "
+        "smallest lr and batch_size), then the best config and what the sweep implies.",
+        epilog="example:\n  synthloss sweep --steps 1..30 --lr 1e-4,3e-4 --batch-size 16,32",
+        formatter_class=formatter,
+    )
+    sweep.add_argument(
+        "--profiles",
+        metavar="A,B",
+        help="comma-separated profiles, or 'all' for every registered one (default: stable,spiky)",
+    )
+    sweep.add_argument(
+        "--steps",
+        type=_int_list,
+        default=list(range(1, 31)),
+        metavar="LIST",
+        help="step counts, e.g. 5,10,18..30 (A..B inclusive; default: 1..30)",
+    )
+    sweep.add_argument(
+        "--lr",
+        type=_optional_list(_lr),
+        default=[None],
+        metavar="LIST",
+        help="learning rates, e.g. 1e-4,3e-4 ('none': not logged; default: none)",
+    )
+    sweep.add_argument(
+        "--batch-size",
+        type=_optional_list(_positive_int),
+        default=[None],
+        metavar="LIST",
+        help="batch sizes, e.g. 16,32 ('none': not logged; default: none)",
+    )
+    sweep.add_argument(
+        "--start-step", type=_positive_int, default=1, metavar="K", help="first step (default: 1)"
+    )
+    sweep.add_argument(
+        "--top", type=_positive_int, default=10, metavar="N", help="rows to show (default: 10)"
+    )
+    sweep.set_defaults(handler=_sweep)
+
+    plot = commands.add_parser(
+        "plot",
+        help="draw a curve with its spikes and floor step to a PNG (needs matplotlib)",
+        description="Write a PNG of a curve with the ground-truth spikes and floor step "
+        "marked. Needs matplotlib: pip install 'pytest-synthloss[plot]'.",
+        epilog="example:\n  synthloss plot --profile spiky --steps 40 -o curve.png",
+        formatter_class=formatter,
+    )
+    plot.add_argument(
+        "--steps", type=_positive_int, required=True, metavar="N", help="number of steps"
+    )
+    plot.add_argument("--profile", default="stable", metavar="NAME", help="default: stable")
+    plot.add_argument(
+        "--start-step", type=_positive_int, default=1, metavar="K", help="first step (default: 1)"
+    )
+    plot.add_argument("--output", "-o", required=True, metavar="FILE.png", help="the PNG to write")
+    plot.set_defaults(handler=_plot)
+    return parser
+
+
+def _dispatch(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, standalone: bool = False
+) -> int:
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
+    args.prog = parser.prog if standalone else f"{parser.prog} {args.command}"
+    try:
+        code: int = args.handler(args)
+    except SynthLossError as exc:
+        print(f"{args.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader of stdout went away: stop quietly (and keep Python's final flush quiet).
+        with contextlib.suppress(OSError, ValueError):  # stdout without a file descriptor
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``synthloss`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    return _dispatch(build_parser(), argv)
+
+
+def train_main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run ``synthloss train`` as a standalone script (as ``examples/train_gpt2.py`` does)."""
+    parser = _Parser(
+        prog=prog or os.path.basename(sys.argv[0]),
+        description=_TRAIN_DESCRIPTION,
+        epilog=_TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _build_train(parser)
+    return _dispatch(parser, argv, standalone=True)

@@ -1,0 +1,429 @@
+"""Training-log formats: writing a run as text, JSONL or CSV lines, and ``read_log`` back.
+
+=========  =====================================================================  ==========
+format     one line per step                                                      precision
+=========  =====================================================================  ==========
+``text``   ``Step 4: loss=9.70`` (the spec's format) after a ``# synthloss run:``  2 decimals
+           header line holding the config
+``jsonl``  ``{"step": 4, "loss": 9.7, "profile": "spiky", "lr": null,             exact
+           "batch_size": null}``
+``csv``    ``4,9.7,spiky,,`` after the header ``step,loss,profile,lr,batch_size``  exact
+=========  =====================================================================  ==========
+
+Floats in JSONL and CSV are written with ``repr``, so both round-trip bit for bit. Text
+rounds every loss to two decimals *by design* (it is what the spec's script prints), so a
+text log reads back as ``round(loss, 2)``. Every line is built whole and written with one
+``write`` and a ``flush``, so a reader tailing the file never sees half a line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import numpy as np
+
+from pytest_synthloss.curve import LossCurve, RunConfig, make_curve
+from pytest_synthloss.errors import SynthLossError
+from pytest_synthloss.profiles import MAX_STEP
+
+__all__ = [
+    "CSV_HEADER",
+    "FORMATS",
+    "LogWriter",
+    "ParsedLog",
+    "check_format",
+    "read_log",
+    "write_log",
+]
+
+#: The formats, in the order the CLI lists them.
+FORMATS = ("text", "jsonl", "csv")
+#: The first line of a CSV log.
+CSV_HEADER = "step,loss,profile,lr,batch_size"
+
+_TEXT_HEADER = "# synthloss run:"
+_TEXT_LINE = re.compile(r"Step (\d+): loss=(\S+)")
+_TEXT_HEADER_LINE = re.compile(
+    r"# synthloss run: profile=(.+?) steps=(\d+) start_step=(\d+) lr=(\S+) batch_size=(\S+)"
+)
+_NONE = "None"
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def check_format(name: object) -> str:
+    """Return ``name`` if it is one of :data:`FORMATS`, else raise ``SynthLossError``."""
+    if name not in FORMATS:
+        raise SynthLossError(f"unknown log format {name!r}; known formats: {', '.join(FORMATS)}")
+    return str(name)
+
+
+# -- writing ----------------------------------------------------------------------------
+
+
+class LogWriter:
+    """Writes one run's log lines to ``stream``: whole lines only, one write and flush per call.
+
+    ``config`` supplies the profile name, ``lr`` and ``batch_size`` logged on every line
+    (JSONL, CSV) or in the header line (text).
+    """
+
+    def __init__(self, stream: TextIO, fmt: str, config: RunConfig) -> None:
+        self.stream = stream
+        self.format = check_format(fmt)
+        self.config = config
+        if "\n" in config.profile or "\r" in config.profile:
+            raise SynthLossError(
+                f"profile name {config.profile!r} contains a line break and cannot be logged"
+            )
+        self._csv_suffix = _csv_row([config.profile, _csv_value(config.lr), config.batch_size])
+        self._json_tail = {
+            "profile": config.profile,
+            "lr": config.lr,
+            "batch_size": config.batch_size,
+        }
+
+    def header(self) -> str:
+        """The header line of the log (with its newline); empty for JSONL."""
+        cfg = self.config
+        if self.format == "text":
+            return (
+                f"{_TEXT_HEADER} profile={cfg.profile} steps={cfg.steps} "
+                f"start_step={cfg.start_step} lr={cfg.lr!r} batch_size={cfg.batch_size!r}\n"
+            )
+        if self.format == "csv":
+            return CSV_HEADER + "\n"
+        return ""
+
+    def line(self, step: int, loss: float) -> str:
+        """The complete log line (with its newline) for one step."""
+        if self.format == "text":
+            return f"Step {step}: loss={loss:.2f}\n"
+        if self.format == "jsonl":
+            return json.dumps({"step": step, "loss": loss, **self._json_tail}) + "\n"
+        return f"{step},{loss!r},{self._csv_suffix}\n"
+
+    def write_header(self) -> None:
+        """Write the header line, if the format has one."""
+        self._emit(self.header())
+
+    def write(self, steps: Sequence[int], losses: Sequence[float]) -> None:
+        """Write the lines of these steps with a single ``write`` and flush."""
+        self._emit("".join(self.line(s, v) for s, v in zip(steps, losses, strict=True)))
+
+    def _emit(self, text: str) -> None:
+        if text:
+            self.stream.write(text)
+            self.stream.flush()
+
+
+def _csv_value(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _csv_row(values: Sequence[object]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(["" if v is None else v for v in values])
+    return buffer.getvalue()
+
+
+def write_log(
+    curve: LossCurve, target: str | os.PathLike[str] | TextIO, format: str = "jsonl"
+) -> None:
+    """Write the whole of ``curve`` as a log to a path or an open text stream."""
+    fmt = check_format(format)
+    if isinstance(target, (str, os.PathLike)):
+        with open(target, "w", encoding="utf-8", newline="") as stream:
+            _write_curve(curve, stream, fmt)
+    else:
+        _write_curve(curve, target, fmt)
+
+
+def _write_curve(curve: LossCurve, stream: TextIO, fmt: str) -> None:
+    writer = LogWriter(stream, fmt, curve.config)
+    writer.write_header()
+    for chunk in curve.iter_chunks(1 << 14):
+        writer.write(chunk.steps.tolist(), chunk.losses.tolist())
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedLog:
+    """A training log read back by :func:`read_log`: LossCurve-like, with what the log says.
+
+    ``steps`` (int64) and ``losses`` (float64) are read-only arrays in log order.
+    ``profile`` is the logged profile *name* (``None`` if the log does not say, as in a
+    text log without its header). ``skipped`` holds ``(line_number, line)`` of malformed
+    lines skipped with ``skip_malformed=True``.
+    """
+
+    steps: np.ndarray
+    losses: np.ndarray
+    profile: str | None
+    lr: float | None
+    batch_size: int | None
+    format: str | None
+    skipped: tuple[tuple[int, str], ...] = field(default=())
+
+    def __len__(self) -> int:
+        return int(self.steps.size)
+
+    def __iter__(self) -> Iterator[tuple[int, float]]:
+        """Iterate over ``(step, loss)`` pairs as Python ints and floats."""
+        return zip(self.steps.tolist(), self.losses.tolist(), strict=True)
+
+    @property
+    def last_step(self) -> int | None:
+        """The last logged step (``None`` for an empty log)."""
+        return int(self.steps[-1]) if self.steps.size else None
+
+    @property
+    def final_loss(self) -> float | None:
+        """The last logged loss (``None`` for an empty log)."""
+        return float(self.losses[-1]) if self.losses.size else None
+
+    def to_curve(self) -> LossCurve:
+        """The :class:`LossCurve` this log is a run of (its ground truth).
+
+        Needs a known, registered profile and consecutive steps; compare with ``==`` or
+        check ``.losses`` against the curve's (text logs hold rounded values).
+        """
+        if self.profile is None:
+            raise SynthLossError("this log does not name its profile; cannot rebuild its curve")
+        if not self.steps.size:
+            raise SynthLossError("this log has no steps; cannot rebuild its curve")
+        first = int(self.steps[0])
+        expected = np.arange(first, first + self.steps.size, dtype=np.int64)
+        if not np.array_equal(self.steps, expected):
+            index = int(np.argmax(self.steps != expected))
+            raise SynthLossError(
+                f"the logged steps are not consecutive: step {int(self.steps[index])} "
+                f"at position {index}, expected {int(expected[index])}"
+            )
+        return make_curve(
+            int(self.steps.size),
+            self.profile,
+            start_step=first,
+            lr=self.lr,
+            batch_size=self.batch_size,
+        )
+
+
+def read_log(
+    path_or_lines: str | os.PathLike[str] | Iterable[str],
+    format: str | None = None,
+    *,
+    skip_malformed: bool = False,
+) -> ParsedLog:
+    """Read a text, JSONL or CSV training log back into a :class:`ParsedLog`.
+
+    ``path_or_lines`` is a file path (``str`` or ``PathLike``) or an iterable of lines.
+    ``format=None`` detects it from the first non-blank line (``{`` is JSONL, the CSV
+    header is CSV, ``Step``/``#`` is text). Blank lines and ``#`` comments are skipped.
+    A malformed line raises ``SynthLossError`` naming its line number and content, unless
+    ``skip_malformed=True``, which skips it and records it in ``.skipped``.
+    """
+    fmt = None if format is None else check_format(format)
+    if isinstance(path_or_lines, (str, os.PathLike)):
+        try:
+            with open(path_or_lines, encoding="utf-8", newline="") as handle:
+                return _parse(handle, fmt, skip_malformed)
+        except OSError as exc:
+            raise SynthLossError(
+                f"cannot read log {os.fspath(path_or_lines)!r}: {exc.strerror}"
+            ) from None
+    if isinstance(path_or_lines, bytes) or not isinstance(path_or_lines, Iterable):
+        raise SynthLossError(
+            f"read_log() takes a path or an iterable of lines, got {path_or_lines!r}"
+        )
+    return _parse(path_or_lines, fmt, skip_malformed)
+
+
+class _MalformedLineError(Exception):
+    pass
+
+
+class _Parser:
+    def __init__(self, fmt: str | None, skip_malformed: bool) -> None:
+        self.format = fmt
+        self.skip_malformed = skip_malformed
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.skipped: list[tuple[int, str]] = []
+        self.meta: dict[str, Any] = {}
+        self.meta_line: dict[str, int] = {}
+        self.csv_header_seen = False
+
+    def feed(self, number: int, raw: str) -> None:
+        if not isinstance(raw, str):
+            raise SynthLossError(f"line {number}: expected a string, got {raw!r}")
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            return
+        if self.format is None:
+            self.format = _detect(number, line)
+        try:
+            if self.format == "text":
+                self._text(number, line)
+            elif self.format == "jsonl":
+                self._jsonl(number, line)
+            else:
+                self._csv(number, line)
+        except _MalformedLineError as exc:
+            if not self.skip_malformed:
+                raise SynthLossError(
+                    f"line {number}: {exc} in {self.format} log: {line!r}"
+                ) from None
+            self.skipped.append((number, line))
+
+    def _record(self, number: int, step: int, loss: float, meta: dict[str, Any]) -> None:
+        for key, value in meta.items():
+            if key not in self.meta:
+                self.meta[key], self.meta_line[key] = value, number
+            elif self.meta[key] != value and not _both_nan(self.meta[key], value):
+                raise _MalformedLineError(
+                    f"{key} {value!r} differs from {self.meta[key]!r} on line {self.meta_line[key]}"
+                )
+        self.steps.append(step)
+        self.losses.append(loss)
+
+    def _text(self, number: int, line: str) -> None:
+        if line.startswith("#"):
+            match = _TEXT_HEADER_LINE.fullmatch(line.rstrip())
+            if match:
+                profile, _steps, _start, lr, batch_size = match.groups()
+                self.meta.update(
+                    profile=profile,
+                    lr=None if lr == _NONE else _float(lr, "lr"),
+                    batch_size=None if batch_size == _NONE else _step(batch_size, "batch_size"),
+                )
+                self.meta_line.update(profile=number, lr=number, batch_size=number)
+            return
+        match = _TEXT_LINE.fullmatch(line.rstrip())
+        if not match:
+            raise _MalformedLineError("not a 'Step N: loss=X.XX' line")
+        self._record(number, _step(match[1], "step"), _float(match[2], "loss"), {})
+
+    def _jsonl(self, number: int, line: str) -> None:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise _MalformedLineError(f"invalid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise _MalformedLineError("not a JSON object")
+        missing = [key for key in ("step", "loss") if key not in record]
+        if missing:
+            raise _MalformedLineError(f"missing key {missing[0]!r}")
+        step = record["step"]
+        if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= MAX_STEP:
+            raise _MalformedLineError(f"step must be an integer >= 1, got {step!r}")
+        loss = record["loss"]
+        if isinstance(loss, bool) or not isinstance(loss, (int, float)):
+            raise _MalformedLineError(f"loss must be a number, got {loss!r}")
+        meta: dict[str, Any] = {}
+        if "profile" in record:
+            if record["profile"] is not None and not isinstance(record["profile"], str):
+                raise _MalformedLineError(
+                    f"profile must be a string or null, got {record['profile']!r}"
+                )
+            meta["profile"] = record["profile"]
+        if "lr" in record:
+            lr = record["lr"]
+            if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))):
+                raise _MalformedLineError(f"lr must be a number or null, got {lr!r}")
+            meta["lr"] = None if lr is None else float(lr)
+        if "batch_size" in record:
+            batch_size = record["batch_size"]
+            if batch_size is not None and (
+                isinstance(batch_size, bool)
+                or not isinstance(batch_size, int)
+                or not 1 <= batch_size <= MAX_STEP
+            ):
+                raise _MalformedLineError(
+                    f"batch_size must be an integer >= 1 or null, got {batch_size!r}"
+                )
+            meta["batch_size"] = batch_size
+        self._record(number, step, float(loss), meta)
+
+    def _csv(self, number: int, line: str) -> None:
+        if not self.csv_header_seen:
+            if line.rstrip() != CSV_HEADER:
+                raise _MalformedLineError(f"expected the header {CSV_HEADER!r}")
+            self.csv_header_seen = True
+            return
+        fields = next(csv.reader([line]))
+        if len(fields) != 5:
+            raise _MalformedLineError(f"expected 5 fields, got {len(fields)}")
+        step, loss, profile, lr, batch_size = fields
+        self._record(
+            number,
+            _step(step, "step"),
+            _float(loss, "loss"),
+            {
+                "profile": profile or None,
+                "lr": _float(lr, "lr") if lr else None,
+                "batch_size": _step(batch_size, "batch_size") if batch_size else None,
+            },
+        )
+
+    def result(self) -> ParsedLog:
+        steps = np.array(self.steps, dtype=np.int64)
+        losses = np.array(self.losses, dtype=np.float64)
+        steps.flags.writeable = False
+        losses.flags.writeable = False
+        return ParsedLog(
+            steps=steps,
+            losses=losses,
+            profile=self.meta.get("profile"),
+            lr=self.meta.get("lr"),
+            batch_size=self.meta.get("batch_size"),
+            format=self.format,
+            skipped=tuple(self.skipped),
+        )
+
+
+def _parse(lines: Iterable[str], fmt: str | None, skip_malformed: bool) -> ParsedLog:
+    parser = _Parser(fmt, skip_malformed)
+    for number, raw in enumerate(lines, start=1):
+        parser.feed(number, raw)
+    return parser.result()
+
+
+def _detect(number: int, line: str) -> str:
+    stripped = line.lstrip()
+    if stripped.startswith("{"):
+        return "jsonl"
+    if stripped.rstrip() == CSV_HEADER:
+        return "csv"
+    if stripped.startswith(("Step ", "#")):
+        return "text"
+    raise SynthLossError(
+        f"line {number}: cannot tell the log format (text, jsonl or csv) from {line!r}; "
+        "pass format="
+    )
+
+
+def _step(text: str, what: str) -> int:
+    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_STEP:
+        raise _MalformedLineError(f"{what} must be an integer >= 1, got {text!r}")
+    return int(text)
+
+
+def _float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise _MalformedLineError(f"{what} must be a number, got {text!r}") from None
+
+
+def _both_nan(a: object, b: object) -> bool:
+    return isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)

@@ -1,0 +1,219 @@
+"""``TrainingRun``: the emulator as a real child process writing its log to a file.
+
+Point log-tailing monitoring code at :attr:`TrainingRun.path` while the run is live, then
+:meth:`~TrainingRun.wait` for it. Used as a context manager (or through the
+``synthloss_run`` fixture) the process is always ended, even when the test fails.
+
+This module imports no numpy (it runs inside pytest's plugin loading); :meth:`read`
+imports the log parser on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING
+
+from pytest_synthloss.errors import SynthLossError
+
+if TYPE_CHECKING:
+    from pytest_synthloss.formats import ParsedLog
+
+__all__ = ["LOG_SUFFIXES", "TrainingRun"]
+
+#: The usual file name suffix of each log format.
+LOG_SUFFIXES = {"text": ".log", "jsonl": ".jsonl", "csv": ".csv"}
+
+_POLL_SECONDS = 0.01
+
+
+class TrainingRun:
+    """A ``synthloss train`` child process logging ``steps`` steps to the file ``path``.
+
+    The arguments are those of ``synthloss train``. The process starts with
+    :meth:`start` (or on entering the ``with`` block); the log file appears once it has
+    validated its arguments, and grows by one complete line per step.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        steps: int,
+        profile: str = "stable",
+        sleep_seconds: float = 0.0,
+        format: str = "text",
+        lr: float | None = None,
+        batch_size: int | None = None,
+        start_step: int = 1,
+        python: str = sys.executable,
+    ) -> None:
+        self.path = Path(path)
+        self.format = format
+        self.args = [
+            "train",
+            f"--steps={steps}",
+            f"--profile={profile}",
+            f"--sleep-seconds={sleep_seconds}",
+            f"--format={format}",
+            f"--start-step={start_step}",
+            f"--output={self.path}",
+            "--no-progress",
+        ]
+        if lr is not None:
+            self.args.append(f"--lr={lr}")
+        if batch_size is not None:
+            self.args.append(f"--batch-size={batch_size}")
+        self.command = [python, "-m", "pytest_synthloss", *self.args]
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+
+    def __repr__(self) -> str:
+        state = "not started" if self._process is None else f"pid {self._process.pid}"
+        if self.returncode is not None:
+            state += f", exited {self.returncode}"
+        return f"<TrainingRun {' '.join(self.args[:4])} -> {self.path} ({state})>"
+
+    # -- process ------------------------------------------------------------------------
+
+    def start(self) -> TrainingRun:
+        """Start the child process (once) and return ``self``."""
+        if self._process is None:
+            self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  # closed by close()
+            self._process = subprocess.Popen(
+                self.command, stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr
+            )
+        return self
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        """The child process (started on first use)."""
+        self.start()
+        assert self._process is not None
+        return self._process
+
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code, or ``None`` while the run is live (or not started)."""
+        return None if self._process is None else self._process.poll()
+
+    @property
+    def running(self) -> bool:
+        """Whether the child process is started and has not exited."""
+        return self._process is not None and self._process.poll() is None
+
+    def wait(self, timeout: float | None = 30.0) -> int:
+        """Wait for the run to end and return its exit code (0, or 130/143 if signalled).
+
+        Raises ``TimeoutError`` if it is still running after ``timeout`` seconds (it keeps
+        running: call :meth:`terminate`).
+        """
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(
+                f"training run still live after {timeout} s: {self!r}; stderr: {self.stderr()!r}"
+            ) from None
+
+    def terminate(self, timeout: float = 5.0) -> int | None:
+        """Send SIGTERM, wait up to ``timeout`` s, then SIGKILL. Returns the exit code.
+
+        143 once the run is logging; ``-15`` if SIGTERM came while the child was still
+        starting up (before any line). A no-op returning ``None`` for a run never started.
+        """
+        if self._process is None:
+            return None
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        return self._process.returncode
+
+    def send_signal(self, signum: int) -> None:
+        """Send ``signum`` to the child (e.g. ``signal.SIGINT``)."""
+        self.process.send_signal(signum)
+
+    def stderr(self) -> str:
+        """What the child wrote to stdout/stderr so far (errors, the stop message)."""
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def close(self) -> None:
+        """Terminate the process and release its stderr file."""
+        self.terminate()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def __enter__(self) -> TrainingRun:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the log ------------------------------------------------------------------------
+
+    def lines(self) -> list[str]:
+        """The complete lines of the log so far, without newlines (``[]`` before it exists)."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        if not text.endswith("\n"):  # never the case for this writer; be safe anyway
+            text = text[: text.rfind("\n") + 1]
+        return text.splitlines()
+
+    def wait_for_lines(self, count: int, timeout: float = 30.0) -> list[str]:
+        """Wait until the log has at least ``count`` lines (header included); return them.
+
+        Raises ``TimeoutError`` if they do not appear in time, ``SynthLossError`` if the run
+        exits with fewer.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.lines()
+            if len(lines) >= count:
+                return lines
+            if self.returncode is not None:
+                lines = self.lines()
+                if len(lines) >= count:
+                    return lines
+                raise SynthLossError(
+                    f"the run exited with code {self.returncode} after {len(lines)} lines, "
+                    f"before line {count}; stderr: {self.stderr()!r}"
+                )
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{len(lines)} of {count} lines after {timeout} s: {self!r}")
+            time.sleep(_POLL_SECONDS)
+
+    def wait_for_steps(self, count: int, timeout: float = 30.0) -> ParsedLog:
+        """Wait until ``count`` steps are logged; return the log so far, parsed."""
+        header = 0 if self.format == "jsonl" else 1
+        self.wait_for_lines(count + header, timeout)
+        return self.read()
+
+    def read(self) -> ParsedLog:
+        """The log so far, parsed (see :func:`pytest_synthloss.formats.read_log`)."""
+        from pytest_synthloss.formats import read_log
+
+        return read_log(self.lines(), self.format)

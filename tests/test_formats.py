@@ -1,0 +1,271 @@
+"""Log formats: exact lines, exact round trips, format detection and parser errors."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_synthloss import LossCurve, ParsedLog, SynthLossError, make_curve, read_log, write_log
+from pytest_synthloss.curve import RunConfig
+from pytest_synthloss.formats import LogWriter
+
+
+def _log(curve: LossCurve, fmt: str) -> list[str]:
+    buffer = io.StringIO()
+    write_log(curve, buffer, fmt)
+    return buffer.getvalue().splitlines(keepends=True)
+
+
+def test_text_lines_are_the_specs() -> None:
+    assert _log(make_curve(6, "spiky"), "text") == [
+        "# synthloss run: profile=spiky steps=6 start_step=1 lr=None batch_size=None\n",
+        "Step 1: loss=2.18\n",
+        "Step 2: loss=2.11\n",
+        "Step 3: loss=2.04\n",
+        "Step 4: loss=9.70\n",
+        "Step 5: loss=9.50\n",
+        "Step 6: loss=1.83\n",
+    ]
+
+
+def test_jsonl_lines() -> None:
+    assert _log(make_curve(2), "jsonl") == [
+        '{"step": 1, "loss": 2.18, "profile": "stable", "lr": null, "batch_size": null}\n',
+        '{"step": 2, "loss": 2.11, "profile": "stable", "lr": null, "batch_size": null}\n',
+    ]
+    lines = _log(make_curve(1, start_step=10, lr=3e-4, batch_size=32), "jsonl")
+    assert lines == [
+        '{"step": 10, "loss": 1.5499999999999998, "profile": "stable", "lr": 0.0003, '
+        '"batch_size": 32}\n'
+    ]
+
+
+def test_csv_lines() -> None:
+    assert _log(make_curve(2, "spiky", start_step=4, lr=0.1, batch_size=8), "csv") == [
+        "step,loss,profile,lr,batch_size\n",
+        "4,9.7,spiky,0.1,8\n",
+        "5,9.5,spiky,0.1,8\n",
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@pytest.mark.parametrize(
+    "curve",
+    [
+        make_curve(40, "spiky"),
+        make_curve(25, "stable", start_step=3, lr=3e-4, batch_size=32),
+        make_curve(5, "spiky", lr=1e-300),
+    ],
+)
+def test_jsonl_and_csv_round_trip_exactly(curve: LossCurve, fmt: str, tmp_path: Path) -> None:
+    path = tmp_path / f"run.{fmt}"
+    write_log(curve, path, fmt)
+    parsed = read_log(path)
+    assert parsed.format == fmt
+    assert parsed.steps.tolist() == curve.steps.tolist()
+    assert parsed.losses.tobytes() == curve.losses.tobytes()  # bit for bit
+    assert (parsed.profile, parsed.lr, parsed.batch_size) == (
+        curve.profile.name,
+        curve.lr,
+        curve.batch_size,
+    )
+    assert parsed.to_curve() == curve
+    from_lines = read_log(path.read_text().splitlines())
+    assert from_lines.losses.tobytes() == parsed.losses.tobytes()
+
+
+def test_text_round_trip_keeps_two_decimals_and_the_config() -> None:
+    curve = make_curve(20, "spiky", lr=3e-4, batch_size=32)
+    parsed = read_log(_log(curve, "text"))
+    assert parsed.format == "text"
+    assert parsed.steps.tolist() == list(range(1, 21))
+    assert parsed.losses.tolist() == [round(x, 2) for x in curve.losses.tolist()]
+    assert parsed.losses[9] == 1.55  # the exact loss is 1.5499999999999998
+    assert (parsed.profile, parsed.lr, parsed.batch_size) == ("spiky", 3e-4, 32)
+    assert parsed.to_curve() == curve
+
+
+def test_text_without_header_and_with_crlf() -> None:
+    parsed = read_log(["Step 1: loss=2.18\r\n", "\n", "Step 2: loss=2.11\r\n"])
+    assert parsed.steps.tolist() == [1, 2]
+    assert parsed.losses.tolist() == [2.18, 2.11]
+    assert parsed.profile is None
+    assert parsed.lr is None
+    with pytest.raises(SynthLossError, match="does not name its profile"):
+        parsed.to_curve()
+
+
+def test_parsed_log_is_curve_like_and_read_only() -> None:
+    parsed = read_log(_log(make_curve(5, "spiky"), "jsonl"))
+    assert isinstance(parsed, ParsedLog)
+    assert len(parsed) == 5
+    assert list(parsed)[3] == (4, 9.7)
+    assert parsed.last_step == 5
+    assert parsed.final_loss == 9.5
+    with pytest.raises(ValueError, match="read-only"):
+        parsed.losses[0] = 0.0
+    empty = read_log([])
+    assert (len(empty), empty.format, empty.last_step, empty.final_loss) == (0, None, None, None)
+    assert read_log([], "csv").format == "csv"
+
+
+def test_to_curve_needs_consecutive_steps() -> None:
+    header = "# synthloss run: profile=stable steps=3 start_step=1 lr=None batch_size=None"
+    parsed = read_log([header, "Step 1: loss=2.18", "Step 3: loss=2.04"])
+    with pytest.raises(
+        SynthLossError,
+        match=r"^the logged steps are not consecutive: step 3 at position 1, expected 2$",
+    ):
+        parsed.to_curve()
+
+
+@pytest.mark.parametrize(
+    ("lines", "fmt", "message"),
+    [
+        (
+            ["Step 1: loss=2.18", "Epoch 1 done"],
+            None,
+            "line 2: not a 'Step N: loss=X.XX' line in text log: 'Epoch 1 done'",
+        ),
+        (
+            ["Step 1: loss=2.18", "Step 2: loss=abc"],
+            None,
+            "line 2: loss must be a number, got 'abc' in text log: 'Step 2: loss=abc'",
+        ),
+        (
+            ["Step 0: loss=2.18"],
+            "text",
+            "line 1: step must be an integer >= 1, got '0' in text log: 'Step 0: loss=2.18'",
+        ),
+        (
+            ['{"step": 1, "loss": 2.18}', '{"step": 2, "loss": 2.1'],
+            None,
+            "line 2: invalid JSON (Expecting ',' delimiter) in jsonl log: "
+            '\'{"step": 2, "loss": 2.1\'',
+        ),
+        (
+            ['{"step": 1}'],
+            "jsonl",
+            "line 1: missing key 'loss' in jsonl log: '{\"step\": 1}'",
+        ),
+        (
+            ['{"step": true, "loss": 1.0}'],
+            "jsonl",
+            "line 1: step must be an integer >= 1, got True in jsonl log: "
+            '\'{"step": true, "loss": 1.0}\'',
+        ),
+        (
+            ["[1, 2]"],
+            "jsonl",
+            "line 1: not a JSON object in jsonl log: '[1, 2]'",
+        ),
+        (
+            [
+                '{"step": 1, "loss": 2.18, "profile": "stable"}',
+                "",
+                '{"step": 2, "loss": 2.11, "profile": "spiky"}',
+            ],
+            None,
+            "line 3: profile 'spiky' differs from 'stable' on line 1 in jsonl log: "
+            '\'{"step": 2, "loss": 2.11, "profile": "spiky"}\'',
+        ),
+        (
+            ["step,loss", "1,2.18"],
+            "csv",
+            "line 1: expected the header 'step,loss,profile,lr,batch_size' in csv log: 'step,loss'",
+        ),
+        (
+            ["step,loss,profile,lr,batch_size", "1,2.18,stable"],
+            None,
+            "line 2: expected 5 fields, got 3 in csv log: '1,2.18,stable'",
+        ),
+        (
+            ["step,loss,profile,lr,batch_size", "1,2.18,stable,,0"],
+            None,
+            "line 2: batch_size must be an integer >= 1, got '0' in csv log: '1,2.18,stable,,0'",
+        ),
+        (
+            ["Step 1: loss=2.18"],
+            "jsonl",
+            "line 1: invalid JSON (Expecting value) in jsonl log: 'Step 1: loss=2.18'",
+        ),
+    ],
+)
+def test_malformed_lines_name_line_number_and_content(
+    lines: list[str], fmt: str | None, message: str
+) -> None:
+    with pytest.raises(SynthLossError) as info:
+        read_log(lines, fmt)
+    assert str(info.value) == message
+
+
+def test_malformed_lines_are_skipped_only_on_request() -> None:
+    lines = ["Step 1: loss=2.18", "Step 2: loss=", "noise", "Step 3: loss=2.04"]
+    with pytest.raises(SynthLossError, match=r"^line 2: "):
+        read_log(lines)
+    parsed = read_log(lines, skip_malformed=True)
+    assert parsed.steps.tolist() == [1, 3]
+    assert parsed.skipped == ((2, "Step 2: loss="), (3, "noise"))
+
+
+def test_undetectable_format_and_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(SynthLossError) as info:
+        read_log(["", "epoch=1 loss=2.0"])
+    assert str(info.value) == (
+        "line 2: cannot tell the log format (text, jsonl or csv) from 'epoch=1 loss=2.0'; "
+        "pass format="
+    )
+    with pytest.raises(SynthLossError) as info:
+        read_log([], "xml")
+    assert str(info.value) == "unknown log format 'xml'; known formats: text, jsonl, csv"
+    with pytest.raises(SynthLossError, match=r"^cannot read log '.*missing\.log': No such file"):
+        read_log(tmp_path / "missing.log")
+    with pytest.raises(SynthLossError, match="takes a path or an iterable of lines, got 42"):
+        read_log(42)  # type: ignore[arg-type]
+    with pytest.raises(SynthLossError, match=r"^line 1: expected a string, got 1"):
+        read_log([1])  # type: ignore[list-item]
+    with pytest.raises(SynthLossError, match="unknown log format 'xml'"):
+        write_log(make_curve(3), io.StringIO(), "xml")
+
+
+def test_writer_writes_whole_lines_once_per_call() -> None:
+    class Recorder(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writes: list[str] = []
+            self.flushes = 0
+
+        def write(self, text: str) -> int:
+            self.writes.append(text)
+            return super().write(text)
+
+        def flush(self) -> None:
+            self.flushes += 1
+
+    stream = Recorder()
+    writer = LogWriter(stream, "jsonl", RunConfig("stable", 3))
+    writer.write_header()  # JSONL has no header: nothing written
+    writer.write([1], [2.18])
+    writer.write([2, 3], [2.11, 2.04])
+    assert len(stream.writes) == 2
+    assert all(text.endswith("\n") for text in stream.writes)
+    assert stream.writes[1].count("\n") == 2
+    assert stream.flushes == 2
+
+
+def test_profile_names_with_line_breaks_cannot_be_logged() -> None:
+    with pytest.raises(SynthLossError, match=r"profile name 'a\\nb' contains a line break"):
+        LogWriter(io.StringIO(), "text", RunConfig("a\nb", 3))
+
+
+def test_csv_quotes_odd_profile_names() -> None:
+    config = RunConfig('my "run"', 1)
+    buffer = io.StringIO()
+    LogWriter(buffer, "csv", config).write([1], [2.18])
+    assert buffer.getvalue() == '1,2.18,"my ""run""",,\n'
+    parsed = read_log(["step,loss,profile,lr,batch_size", buffer.getvalue()])
+    assert parsed.profile == 'my "run"'
+    assert np.array_equal(parsed.losses, [2.18])

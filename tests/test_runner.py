@@ -1,0 +1,175 @@
+"""``TrainingRun`` and the ``synthloss_run`` fixture: a real child process, always cleaned up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_synthloss import SynthLossError, TrainingRun, make_curve, read_log
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def tail_for_spikes(path: Path, process: subprocess.Popen[bytes], threshold: float) -> list[int]:
+    """A stand-in for real monitoring code: tails a JSONL log and alerts on high losses."""
+    import json
+
+    alerts: list[int] = []
+    while not path.exists():
+        time.sleep(0.005)
+    with open(path, encoding="utf-8") as handle:
+        pending = ""
+        while True:
+            chunk = handle.readline()
+            if not chunk:
+                if process.poll() is not None and not handle.read(1):
+                    return alerts
+                time.sleep(0.005)
+                continue
+            pending += chunk
+            if not pending.endswith("\n"):
+                continue
+            record = json.loads(pending)
+            pending = ""
+            if record["loss"] > threshold:
+                alerts.append(record["step"])
+
+
+def test_a_tailing_monitor_sees_the_live_run(tmp_path: Path) -> None:
+    with TrainingRun(
+        tmp_path / "run.jsonl", steps=12, profile="spiky", sleep_seconds=0.02, format="jsonl"
+    ) as run:
+        first = run.wait_for_steps(2)
+        assert run.running  # still live: 10 steps of 0.02 s to go
+        assert first.steps.tolist()[:2] == [1, 2]
+        alerts = tail_for_spikes(run.path, run.process, threshold=5.0)
+        assert run.wait() == 0
+    assert alerts == [4, 5]
+    assert run.read().to_curve() == make_curve(12, "spiky")
+    assert run.read().losses.tolist() == make_curve(12, "spiky").losses.tolist()
+    assert run.returncode == 0
+    assert not run.running
+
+
+def test_lines_and_config_reach_the_file(tmp_path: Path) -> None:
+    run = TrainingRun(tmp_path / "run.log", steps=3, lr=3e-4, batch_size=32, start_step=4)
+    assert run.lines() == []
+    assert run.returncode is None
+    with run:
+        assert run.wait() == 0
+        assert run.lines() == [
+            "# synthloss run: profile=stable steps=3 start_step=4 lr=0.0003 batch_size=32",
+            "Step 4: loss=1.97",
+            "Step 5: loss=1.90",
+            "Step 6: loss=1.83",
+        ]
+        assert run.stderr() == ""
+    parsed = read_log(run.path)
+    assert (parsed.lr, parsed.batch_size) == (3e-4, 32)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signals_stop_the_run_with_complete_lines(tmp_path: Path, signum: int, code: int) -> None:
+    with TrainingRun(tmp_path / "run.csv", steps=5000, sleep_seconds=0.01, format="csv") as run:
+        run.wait_for_steps(3)
+        run.send_signal(signum)
+        assert run.wait() == code
+        assert run.path.read_text().endswith("\n")
+        parsed = run.read()
+        assert parsed.steps.tolist() == list(range(1, len(parsed) + 1))
+        name = signal.Signals(signum).name
+        assert (
+            run.stderr()
+            == f"synthloss train: stopped by {name} after {len(parsed)} of 5000 steps\n"
+        )
+
+
+def test_terminate_and_timeouts(tmp_path: Path) -> None:
+    run = TrainingRun(tmp_path / "run.log", steps=10_000, sleep_seconds=0.05)
+    assert run.terminate() is None  # never started
+    run.start()
+    with pytest.raises(TimeoutError, match=r"training run still live after 0\.05 s"):
+        run.wait(timeout=0.05)
+    with pytest.raises(TimeoutError, match=r"of 10000 lines after 0\.05 s"):
+        run.wait_for_lines(10_000, timeout=0.05)
+    run.wait_for_steps(1)  # before its signal handlers are installed, SIGTERM just kills it
+    assert run.terminate() == 143
+    assert not _alive(run.pid)
+    run.close()
+
+
+def test_a_bad_run_reports_its_error(tmp_path: Path) -> None:
+    with TrainingRun(tmp_path / "run.log", steps=5, profile="nope") as run:
+        with pytest.raises(SynthLossError) as info:
+            run.wait_for_steps(1)
+        assert run.wait() == 2
+    assert str(info.value).startswith("the run exited with code 2 after 0 lines, before line 2;")
+    assert "unknown profile 'nope'" in str(info.value)
+    assert not run.path.exists()
+
+
+def test_the_context_manager_ends_the_process(tmp_path: Path) -> None:
+    run = TrainingRun(tmp_path / "run.log", steps=10_000, sleep_seconds=0.05)
+
+    def failing_test() -> None:
+        with run:
+            run.wait_for_steps(1)
+            raise RuntimeError("test failed")
+
+    with pytest.raises(RuntimeError, match="test failed"):
+        failing_test()
+    assert not _alive(run.pid)
+    assert run.returncode == 143
+    assert "pid" in repr(run)
+
+
+def test_importing_the_fixture_module_does_not_import_numpy() -> None:
+    code = (
+        "import sys, pytest_synthloss.plugin, pytest_synthloss.plugin_run, pytest_synthloss.runner;"
+        "print('numpy' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "False\n"
+
+
+def test_fixture_cleans_up_even_when_the_test_fails(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_live(synthloss_run, tmp_path):
+            run = synthloss_run(steps=10_000, profile="spiky", sleep_seconds=0.05, format="jsonl")
+            log = run.wait_for_steps(4)
+            assert log.losses.tolist()[3] == 9.7
+            assert run.path.parent == tmp_path and run.path.suffix == ".jsonl"
+            open(os.environ["PID_FILE"], "w").write(str(run.pid))
+            assert False, "deliberate failure while the run is live"
+
+        def test_finishes(synthloss_run):
+            run = synthloss_run(steps=3)
+            assert run.wait() == 0
+            assert run.lines()[1:] == [
+                "Step 1: loss=2.18", "Step 2: loss=2.11", "Step 3: loss=2.04"
+            ]
+        """
+    )
+    pid_file = pytester.path / "pid.txt"
+    monkeypatch.setenv("PID_FILE", str(pid_file))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*deliberate failure while the run is live*"])
+    assert not _alive(int(pid_file.read_text()))
