@@ -52,7 +52,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """The ``synthloss`` option group and its ini keys."""
-    group = parser.getgroup("synthloss", "synthetic loss curves (pytest-synthloss)")
+    group = parser.getgroup("synthloss", "synthloss: synthetic loss curves (pytest-synthloss)")
     group.addoption(
         "--synthloss-profile",
         metavar="NAME",
