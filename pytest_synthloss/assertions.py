@@ -335,11 +335,7 @@ def assert_monotonic_decreasing(
     found = np.flatnonzero(bad)
     if not found.size:
         return
-    rule = (
-        f"each loss < previous - atol (atol={tolerance!r})"
-        if strict
-        else (f"each loss <= previous + atol (atol={tolerance!r})")
-    )
+    rule = f"loss < previous - {tolerance!r}" if strict else f"loss <= previous + {tolerance!r}"
     ranked = np.where(np.isfinite(change[found]), change[found], np.inf)
     worst = int(found[int(np.argmax(ranked))])
     rows = [
