@@ -59,9 +59,10 @@ def test_alerts_carry_the_stream_time(synthloss_stream: LossStream) -> None:
     ]
 
 
-def test_stall_alert_without_sleeping(synthloss_curve: LossCurve) -> None:
-    stalled = synthloss_curve.start_step + 6
-    stream = LossStream(synthloss_curve, interval=10.0, delays={stalled: 600.0})
+def test_stall_alert_without_sleeping(synthloss_factory: CurveFactory) -> None:
+    curve = synthloss_factory(steps=20)
+    stalled = 7
+    stream = LossStream(curve, interval=10.0, delays={stalled: 600.0})
     monitor = LossSpikeMonitor(stall_after=300.0, clock=stream.clock.time)
     for event in stream:
         monitor.observe(event.step, event.loss)

@@ -1,5 +1,8 @@
 """Assertions: pass/fail on the built-ins, every input form, exact failure messages."""
 
+# Exact failure messages are long lines by nature.
+# ruff: noqa: E501
+
 from __future__ import annotations
 
 import math
@@ -81,7 +84,8 @@ def test_no_spikes_message_is_bounded_for_long_series() -> None:
     assert lines[12] == "   38  5     1          5x"
     assert lines[13] == " ... 20 more"
     assert len(lines) == 16  # no reproduce line for an array
-    assert lines[14].startswith("▁▁▁▁▁▁█▁█") and len(lines[14]) == 60
+    assert lines[14].startswith("▁▁▁▁▁▁█▁█")
+    assert len(lines[14]) == 60
 
 
 def test_no_spikes_with_another_rule_and_a_pair() -> None:
@@ -265,7 +269,7 @@ def test_matches_profile_message() -> None:
             "expected spike step 21 is not in the series (profile 'spiky', steps 1..20)",
         ),
         (
-            lambda: assert_spikes_at(SPIKY, [4.0]),
+            lambda: assert_spikes_at(SPIKY, [4.0]),  # type: ignore[list-item]
             "expected spike step must be an integer >= 1, got 4.0 (float)",
         ),
         (

@@ -98,7 +98,8 @@ def test_zscore_equals_a_loop(losses: list[float]) -> None:
     for i, loss in enumerate(losses):
         window = losses[max(0, i - 8) : i]
         if len(window) < 3:
-            assert math.isnan(report.score[i]) and not report.mask[i]
+            assert math.isnan(report.score[i])
+            assert not report.mask[i]
             continue
         mean = float(np.mean(window))
         std = float(np.std(window))
@@ -173,7 +174,7 @@ def test_describe() -> None:
         ),
         (lambda: RunningMinRatio(window=0), "running-min: window must be an integer >= 1, got 0"),
         (
-            lambda: RunningMeanRatio(window=2.5),
+            lambda: RunningMeanRatio(window=2.5),  # type: ignore[arg-type]
             "running-mean: window must be an integer >= 1, got 2.5",
         ),
         (
@@ -187,7 +188,7 @@ def test_describe() -> None:
             "unknown spike rule 'spike'; known rules: running-min, running-mean, ema, zscore",
         ),
         (
-            lambda: get_rule(3.0),
+            lambda: get_rule(3.0),  # type: ignore[arg-type]
             "rule must be a spike rule or one of running-min, running-mean, ema, zscore, got 3.0",
         ),
         (lambda: detect_spikes([[1.0]]), "losses must be 1-D, got shape (1, 1)"),

@@ -1,5 +1,8 @@
 """Profile selection, steps and marker parsing: pure functions, exact messages."""
 
+# Exact failure messages are long lines by nature.
+# ruff: noqa: E501
+
 from __future__ import annotations
 
 import pytest

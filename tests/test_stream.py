@@ -90,7 +90,7 @@ def test_factory() -> None:
             "interval must be a finite number of seconds >= 0, got inf",
         ),
         (
-            lambda: LossStream(make_curve(3), clock=object()),
+            lambda: LossStream(make_curve(3), clock=object()),  # type: ignore[arg-type]
             "clock must have time() and sleep() methods, got <object object at",
         ),
         (
@@ -98,7 +98,7 @@ def test_factory() -> None:
             "delays step 4 is outside the run (steps 1..3)",
         ),
         (
-            lambda: LossStream(make_curve(3), delays={2: "1"}),
+            lambda: LossStream(make_curve(3), delays={2: "1"}),  # type: ignore[dict-item]
             "delays[2] must be a finite number of seconds >= 0, got '1'",
         ),
         (
