@@ -150,7 +150,9 @@ def _num(value: float) -> str:
 
 
 def _percent(part: int, whole: int) -> str:
-    return f"{part} / {whole} steps ({100.0 * part / whole:.1f}%)"
+    share = 100.0 * part / whole
+    shown = "<0.1" if 0 < share < 0.05 else f"{share:.1f}"
+    return f"{part} / {whole} steps ({shown}%)"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], total: int) -> list[str]:

@@ -134,7 +134,11 @@ def _selection_for(config: pytest.Config, node: pytest.Item) -> Selection:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run each test using a synthloss fixture once per selected profile (ids = names)."""
+    """Run each test using a synthloss fixture once per selected profile (ids = names).
+
+    A synthloss marker is validated on every test, used or not.
+    """
+    selection = _selection_for(metafunc.config, metafunc.definition)
     if "synthloss_profile_name" not in metafunc.fixturenames:
         return
     for marker in metafunc.definition.iter_markers("parametrize"):
@@ -142,9 +146,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         names = argnames.split(",") if isinstance(argnames, str) else list(argnames)
         if "synthloss_profile_name" in (n.strip() for n in names):
             return  # the test chose its profiles itself
-    profiles = _selection_for(metafunc.config, metafunc.definition).profiles
-    if len(profiles) > 1:
-        metafunc.parametrize("synthloss_profile_name", profiles, ids=profiles, indirect=True)
+    if len(selection.profiles) > 1:
+        metafunc.parametrize(
+            "synthloss_profile_name", selection.profiles, ids=selection.profiles, indirect=True
+        )
 
 
 @pytest.fixture

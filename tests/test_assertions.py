@@ -299,6 +299,12 @@ def test_bad_input_is_not_an_assertion_failure(call: object, text: str) -> None:
     assert str(excinfo.value) == text
 
 
+def test_tiny_shares_are_not_rounded_to_zero() -> None:
+    with pytest.raises(LossAssertionError) as excinfo:
+        assert_no_spikes(make_curve(100_000, "spiky"))
+    assert message(excinfo).startswith("Loss spikes found: 2 / 100000 steps (<0.1%) by rule")
+
+
 def test_two_scalars_are_losses_not_a_pair() -> None:
     with pytest.raises(LossAssertionError, match=r"steps 1\.\.2"):
         assert_no_spikes((1.0, 5.0))

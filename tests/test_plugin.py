@@ -334,6 +334,15 @@ def test_bad_marker_is_a_clear_collection_error(pytester: pytest.Pytester) -> No
             pass
         """
     )
+    pytester.makepyfile(
+        test_unused="""
+        import pytest
+
+        @pytest.mark.synthloss(profile="spikey")
+        def test_c():
+            pass
+        """
+    )
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(
@@ -341,6 +350,9 @@ def test_bad_marker_is_a_clear_collection_error(pytester: pytest.Pytester) -> No
             "*ERROR collecting test_marked.py*",
             "@pytest.mark.synthloss on test_marked.py::test_a: unknown keyword 'step'; "
             "allowed: profile, steps (did you mean 'steps'?)",
+            "*ERROR collecting test_unused.py*",
+            "@pytest.mark.synthloss on test_unused.py::test_c: profile: unknown profile "
+            "'spikey'; known profiles: stable, spiky (did you mean 'spiky'?)",
         ]
     )
     assert "Traceback" not in result.stdout.str()
