@@ -10,8 +10,31 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pytest_synthloss.assertions import (
+        LossAssertionError,
+        LossSeries,
+        assert_curve_equal,
+        assert_final_loss,
+        assert_matches_profile,
+        assert_monotonic_decreasing,
+        assert_no_spikes,
+        assert_reaches_floor,
+        assert_spikes_at,
+        find_spikes,
+    )
     from pytest_synthloss.curve import LossCurve, RunConfig, make_curve
+    from pytest_synthloss.detectors import (
+        SPIKE_RULES,
+        EMARatio,
+        RollingZScore,
+        RunningMeanRatio,
+        RunningMinRatio,
+        SpikeReport,
+        SpikeRule,
+        detect_spikes,
+    )
     from pytest_synthloss.errors import SynthLossError
+    from pytest_synthloss.factory import CurveFactory
     from pytest_synthloss.formats import ParsedLog, read_log, write_log
     from pytest_synthloss.model import synthetic_loss, synthetic_losses
     from pytest_synthloss.profiles import SPIKY, STABLE, Divergence, Noise, Profile
@@ -25,16 +48,36 @@ if TYPE_CHECKING:
     from pytest_synthloss.runner import TrainingRun
     from pytest_synthloss.scoring import AlertScore, assert_alerts_match, score_alerts
     from pytest_synthloss.sparklines import sparkline
+    from pytest_synthloss.stream import Clock, FakeClock, LossStream, StreamStep, SystemClock
     from pytest_synthloss.sweeps import BestConfig, SweepResults, SweepRow, best_config, sweep
 
 __version__ = "0.1.0"
 
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "LossAssertionError": "assertions",
+    "LossSeries": "assertions",
+    "assert_curve_equal": "assertions",
+    "assert_final_loss": "assertions",
+    "assert_matches_profile": "assertions",
+    "assert_monotonic_decreasing": "assertions",
+    "assert_no_spikes": "assertions",
+    "assert_reaches_floor": "assertions",
+    "assert_spikes_at": "assertions",
+    "find_spikes": "assertions",
     "LossCurve": "curve",
     "RunConfig": "curve",
     "make_curve": "curve",
+    "SPIKE_RULES": "detectors",
+    "EMARatio": "detectors",
+    "RollingZScore": "detectors",
+    "RunningMeanRatio": "detectors",
+    "RunningMinRatio": "detectors",
+    "SpikeReport": "detectors",
+    "SpikeRule": "detectors",
+    "detect_spikes": "detectors",
     "SynthLossError": "errors",
+    "CurveFactory": "factory",
     "synthetic_loss": "model",
     "synthetic_losses": "model",
     "Profile": "profiles",
@@ -61,26 +104,55 @@ _EXPORTS: dict[str, str] = {
     "SweepRow": "sweeps",
     "best_config": "sweeps",
     "sweep": "sweeps",
+    "Clock": "stream",
+    "FakeClock": "stream",
+    "LossStream": "stream",
+    "StreamStep": "stream",
+    "SystemClock": "stream",
 }
 
 __all__ = [
+    "SPIKE_RULES",
     "SPIKY",
     "STABLE",
     "AlertScore",
     "BestConfig",
+    "Clock",
+    "CurveFactory",
     "Divergence",
+    "EMARatio",
+    "FakeClock",
+    "LossAssertionError",
     "LossCurve",
+    "LossSeries",
+    "LossStream",
     "Noise",
     "ParsedLog",
     "Profile",
+    "RollingZScore",
     "RunConfig",
+    "RunningMeanRatio",
+    "RunningMinRatio",
+    "SpikeReport",
+    "SpikeRule",
+    "StreamStep",
     "SweepResults",
     "SweepRow",
     "SynthLossError",
+    "SystemClock",
     "TrainingRun",
     "assert_alerts_match",
+    "assert_curve_equal",
+    "assert_final_loss",
+    "assert_matches_profile",
+    "assert_monotonic_decreasing",
+    "assert_no_spikes",
+    "assert_reaches_floor",
+    "assert_spikes_at",
     "available_profiles",
     "best_config",
+    "detect_spikes",
+    "find_spikes",
     "get_profile",
     "make_curve",
     "promtool_test_file",

@@ -1,0 +1,585 @@
+"""Assertions about loss curves, with numpy.testing-style failure messages.
+
+Each assertion takes a :class:`~pytest_synthloss.LossCurve`, a 1-D array-like of losses
+(steps ``1..n``) or a ``(steps, losses)`` pair, and raises :class:`LossAssertionError`
+(an ``AssertionError``) with a message naming the rule and thresholds, the counts, each
+offending step with its value and reference (at most :data:`MAX_ROWS` rows), the worst
+one, a sparkline with the offenders marked, and how to reproduce a curve. They work
+without pytest; under pytest their own frames are hidden from tracebacks.
+
+Bad input (not a failed check) raises :class:`~pytest_synthloss.SynthLossError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_synthloss.curve import LossCurve, make_curve
+from pytest_synthloss.detectors import SpikeReport, SpikeRule, detect_spikes, get_rule
+from pytest_synthloss.errors import SynthLossError
+from pytest_synthloss.model import as_steps, synthetic_losses
+from pytest_synthloss.profiles import Profile, check_step
+from pytest_synthloss.registry import resolve_profile
+from pytest_synthloss.sparklines import sparkline
+
+__all__ = [
+    "MAX_ROWS",
+    "LossAssertionError",
+    "LossSeries",
+    "assert_curve_equal",
+    "assert_final_loss",
+    "assert_matches_profile",
+    "assert_monotonic_decreasing",
+    "assert_no_spikes",
+    "assert_reaches_floor",
+    "assert_spikes_at",
+    "find_spikes",
+]
+
+#: Offending steps listed in a failure message before "... N more".
+MAX_ROWS = 10
+#: Columns of the sparkline in failure messages.
+SPARK_WIDTH = 60
+
+#: What the assertions accept: a curve, 1-D losses (steps 1..n), or ``(steps, losses)``.
+LossSeries = LossCurve | npt.ArrayLike | tuple[npt.ArrayLike, npt.ArrayLike]
+
+
+class LossAssertionError(AssertionError):
+    """A loss-curve assertion failed; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class _Series:
+    steps: np.ndarray
+    losses: np.ndarray
+    curve: LossCurve | None
+
+    @property
+    def where(self) -> str:
+        span = f"steps {int(self.steps[0])}..{int(self.steps[-1])}"
+        return f"profile {self.curve.profile.name!r}, {span}" if self.curve else span
+
+    def position(self, step: int) -> int:
+        return int(np.searchsorted(self.steps, step))
+
+    def spark(self, marks: Iterable[int] = ()) -> str:
+        marked = tuple(int(m) for m in marks)
+        if self.curve is not None:
+            return self.curve.preview(SPARK_WIDTH, marks=marked)
+        return sparkline(self.losses, width=SPARK_WIDTH, marks=[self.position(m) for m in marked])
+
+    def reproduce(self) -> list[str]:
+        curve = self.curve
+        if curve is None:
+            return []
+        name, count, first = curve.profile.name, len(curve), curve.start_step
+        if first != 1:
+            return [f"Reproduce: make_curve({count}, {name!r}, start_step={first})"]
+        return [
+            f"Reproduce: make_curve({count}, {name!r}) / "
+            f"pytest --synthloss-profile {name} --synthloss-steps {count}"
+        ]
+
+
+def _series(data: LossSeries, what: str = "losses") -> _Series:
+    if isinstance(data, LossCurve):
+        return _Series(data.steps, data.losses, data)
+    steps: np.ndarray | None = None
+    raw: object = data
+    if _is_pair(data):
+        assert isinstance(data, tuple)
+        steps = as_steps(data[0])
+        raw = data[1]
+    try:
+        arr = np.asarray(raw)
+    except (ValueError, TypeError) as exc:
+        raise SynthLossError(f"{what} must be a 1-D array-like of numbers: {exc}") from None
+    if arr.ndim != 1:
+        raise SynthLossError(
+            f"{what} must be a LossCurve, 1-D losses or a (steps, losses) pair, "
+            f"got an array of shape {arr.shape}"
+        )
+    if arr.dtype.kind not in "iuf":
+        raise SynthLossError(
+            f"{what} must be numbers, got dtype {arr.dtype} (first value {arr[:1].tolist()})"
+            if arr.size
+            else f"{what} is empty: there is no step to check"
+        )
+    if arr.size == 0:
+        raise SynthLossError(f"{what} is empty: there is no step to check")
+    losses = arr.astype(np.float64)
+    if steps is None:
+        steps = np.arange(1, losses.size + 1, dtype=np.int64)
+    elif steps.shape != losses.shape:
+        raise SynthLossError(
+            f"{what}: steps and losses differ in length ({steps.size} steps, {losses.size} losses)"
+        )
+    else:
+        steps = steps.astype(np.int64)
+        back = np.flatnonzero(np.diff(steps) <= 0)
+        if back.size:
+            i = int(back[0]) + 1
+            raise SynthLossError(
+                f"{what}: steps must be strictly increasing, got {int(steps[i])} "
+                f"after {int(steps[i - 1])} at index {i}"
+            )
+    return _Series(steps, losses, None)
+
+
+def _is_pair(data: object) -> bool:
+    """A ``(steps, losses)`` pair: a 2-tuple of 1-D sequences (not two scalar losses)."""
+    if not (isinstance(data, tuple) and len(data) == 2):
+        return False
+    try:
+        return all(np.ndim(part) == 1 for part in data)
+    except ValueError:  # ragged
+        return False
+
+
+# -- formatting ----------------------------------------------------------------------
+
+
+def _num(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _percent(part: int, whole: int) -> str:
+    share = 100.0 * part / whole
+    shown = "<0.1" if 0 < share < 0.05 else f"{share:.1f}"
+    return f"{part} / {whole} steps ({shown}%)"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], total: int) -> list[str]:
+    """Columns padded to their widest cell; step column right-aligned; bounded rows."""
+    shown = list(rows[:MAX_ROWS])
+    widths = [max(len(r[i]) for r in [header, *shown]) for i in range(len(header))]
+    lines = []
+    for row in [header, *shown]:
+        cells = [row[0].rjust(widths[0])]
+        cells += [cell.ljust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        lines.append(" " + "  ".join(cells).rstrip())
+    if total > len(shown):
+        lines.append(f" ... {total - len(shown)} more")
+    return lines
+
+
+def _fail(lines: Iterable[str]) -> None:
+    __tracebackhide__ = True
+    raise LossAssertionError("\n".join(lines))
+
+
+# -- spikes ----------------------------------------------------------------------------
+
+
+def _prior_min(profile: Profile, last: int) -> float:
+    """The lowest loss of ``profile`` over steps ``1..last``, in closed form.
+
+    The baseline never rises, so the lowest non-spike loss is at the last non-spike step.
+    """
+    step = last
+    while step >= 1 and step in profile.spikes:
+        step -= 1
+    candidates = [loss for s, loss in profile.spikes.items() if s <= last and math.isfinite(loss)]
+    if step >= 1:
+        candidates.append(profile.baseline(step))
+    return min(candidates)
+
+
+def _context(series: _Series, rule: SpikeRule) -> np.ndarray:
+    curve = series.curve
+    if curve is None or curve.start_step == 1:
+        return np.empty(0)
+    before = curve.start_step - 1
+    if rule.lookback is None:
+        return np.array([_prior_min(curve.profile, before)])
+    count = min(rule.lookback, before)
+    return make_curve(count, curve.profile, start_step=curve.start_step - count).losses
+
+
+def find_spikes(curve: LossSeries, rule: SpikeRule | str | None = None) -> SpikeReport:
+    """Run a spike rule (default: running-min ratio >= 3.0) over a curve or losses.
+
+    A LossCurve that starts after step 1 is checked with its profile's earlier steps as
+    context, as the rest of its run: a step is a spike or not whatever step the run
+    starts at. Arrays have no history: their first step is never a spike.
+    """
+    return _find(_series(curve), rule)
+
+
+def _find(series: _Series, rule: SpikeRule | str | None) -> SpikeReport:
+    chosen = get_rule(rule)
+    return detect_spikes(
+        series.losses, chosen, steps=series.steps, context=_context(series, chosen)
+    )
+
+
+def _spike_row(report: SpikeReport, index: int, note: str = "") -> list[str]:
+    loss = float(report.losses[index])
+    reference = float(report.reference[index])
+    score = float(report.score[index])
+    row = [
+        str(int(report.steps[index])),
+        _num(loss),
+        "none" if math.isnan(reference) else _num(reference),
+        "non-finite" if not math.isfinite(loss) else report.rule.format_score(score),
+    ]
+    return [*row, note] if note else row
+
+
+def _spike_header(report: SpikeReport, *extra: str) -> list[str]:
+    return ["step", "loss", "reference", report.rule.score_label, *extra]
+
+
+def _worst(report: SpikeReport, indices: np.ndarray) -> str:
+    scores = np.where(np.isfinite(report.losses[indices]), report.score[indices], np.inf)
+    index = int(indices[int(np.argmax(scores))])
+    step, loss = int(report.steps[index]), float(report.losses[index])
+    if not math.isfinite(loss):
+        return f"Worst: step {step} loss={_num(loss)} (non-finite)"
+    score = report.rule.format_score(float(report.score[index]))
+    reference = _num(report.reference[index])
+    return f"Worst: step {step} loss={_num(loss)} vs reference {reference} ({score})"
+
+
+def assert_no_spikes(curve: LossSeries, *, rule: SpikeRule | str | None = None) -> None:
+    """Assert that ``rule`` (default: running-min ratio >= 3.0) flags no step."""
+    __tracebackhide__ = True
+    series = _series(curve)
+    report = _find(series, rule)
+    found = np.flatnonzero(report.mask)
+    if not found.size:
+        return
+    _fail(
+        [
+            f"Loss spikes found: {_percent(found.size, series.steps.size)} by rule "
+            f"{report.rule.describe()} ({series.where})",
+            _worst(report, found),
+            *_table(_spike_header(report), [_spike_row(report, int(i)) for i in found], found.size),
+            series.spark(report.steps[found].tolist()),
+            *series.reproduce(),
+        ]
+    )
+
+
+def assert_spikes_at(
+    curve: LossSeries, steps: Iterable[int], *, rule: SpikeRule | str | None = None
+) -> None:
+    """Assert that ``rule`` flags exactly ``steps`` (e.g. ``curve.spike_steps``)."""
+    __tracebackhide__ = True
+    series = _series(curve)
+    expected = sorted({check_step(s, "expected spike step") for s in steps})
+    outside = [s for s in expected if not (series.steps == s).any()]
+    if outside:
+        raise SynthLossError(
+            f"expected spike step {outside[0]} is not in the series ({series.where})"
+        )
+    report = _find(series, rule)
+    found = set(report.spike_steps)
+    missing = [s for s in expected if s not in found]
+    extra = sorted(found - set(expected))
+    if not missing and not extra:
+        return
+    wrong = sorted([*missing, *extra])
+    rows = [
+        _spike_row(report, series.position(s), "missing" if s in missing else "unexpected")
+        for s in wrong
+    ]
+    _fail(
+        [
+            f"Spikes differ from the expected steps by rule {report.rule.describe()} "
+            f"({series.where})",
+            f"Expected: {_steps_text(expected)}; found: {_steps_text(sorted(found))}",
+            f"Missing: {len(missing)}, unexpected: {len(extra)}",
+            *_table(_spike_header(report, ""), rows, len(rows)),
+            series.spark(wrong),
+            *series.reproduce(),
+        ]
+    )
+
+
+def _steps_text(steps: Sequence[int]) -> str:
+    if not steps:
+        return "no spikes"
+    shown = ", ".join(str(s) for s in steps[:MAX_ROWS])
+    more = f", ... {len(steps) - MAX_ROWS} more" if len(steps) > MAX_ROWS else ""
+    return f"steps {shown}{more}"
+
+
+# -- shape of the curve ----------------------------------------------------------------
+
+
+def assert_monotonic_decreasing(
+    curve: LossSeries, *, strict: bool = False, atol: float = 0.0
+) -> None:
+    """Assert that no loss rises above the one before it by more than ``atol``.
+
+    With ``strict=True`` every loss must be lower than the one before. Non-finite losses
+    always fail.
+    """
+    __tracebackhide__ = True
+    series = _series(curve)
+    tolerance = _tolerance("atol", atol)
+    losses = series.losses
+    if losses.size < 2:
+        if not np.isfinite(losses).all():
+            _fail([f"Loss is not finite: step {int(series.steps[0])} loss={_num(losses[0])}"])
+        return
+    change = losses[1:] - losses[:-1]
+    with np.errstate(invalid="ignore"):
+        bad = change >= -tolerance if strict else change > tolerance
+    bad |= ~np.isfinite(losses[1:]) | ~np.isfinite(losses[:-1])
+    found = np.flatnonzero(bad)
+    if not found.size:
+        return
+    rule = f"loss < previous - {tolerance!r}" if strict else f"loss <= previous + {tolerance!r}"
+    ranked = np.where(np.isfinite(change[found]), change[found], np.inf)
+    worst = int(found[int(np.argmax(ranked))])
+    rows = [
+        [
+            str(int(series.steps[i + 1])),
+            _num(losses[i + 1]),
+            _num(losses[i]),
+            f"{change[i]:+.6g}",
+        ]
+        for i in found.tolist()
+    ]
+    _fail(
+        [
+            f"Loss is not monotonic decreasing: {_percent(found.size, change.size)} "
+            f"break {rule} ({series.where})",
+            f"Worst: step {int(series.steps[worst + 1])} loss={_num(losses[worst + 1])} "
+            f"vs previous {_num(losses[worst])} ({change[worst]:+.6g})",
+            *_table(["step", "loss", "previous", "change"], rows, len(rows)),
+            series.spark(series.steps[found + 1].tolist()),
+            *series.reproduce(),
+        ]
+    )
+
+
+def assert_reaches_floor(
+    curve: LossSeries,
+    floor: float | None = None,
+    by_step: int | None = None,
+    *,
+    atol: float = 0.0,
+) -> None:
+    """Assert that some loss is ``<= floor + atol`` at or before ``by_step``.
+
+    ``floor`` defaults to the curve's profile floor (required for arrays); ``by_step`` to
+    the last step.
+    """
+    __tracebackhide__ = True
+    series = _series(curve)
+    tolerance = _tolerance("atol", atol)
+    if floor is None:
+        if series.curve is None:
+            raise SynthLossError("assert_reaches_floor() needs floor= for losses without a profile")
+        target = series.curve.floor
+    else:
+        target = _finite("floor", floor)
+    first, last = int(series.steps[0]), int(series.steps[-1])
+    deadline = last if by_step is None else check_step(by_step, "by_step")
+    if deadline < first:
+        raise SynthLossError(f"by_step {deadline} is before the first step ({series.where})")
+    window = series.losses[series.steps <= deadline]
+    with np.errstate(invalid="ignore"):
+        at_floor = series.losses <= target + tolerance
+    if at_floor[: window.size].any():
+        return
+    finite = np.where(np.isfinite(window), window, np.inf)
+    low = int(np.argmin(finite))
+    lowest = float(window[low])
+    later = np.flatnonzero(at_floor)
+    after = (
+        f"It first reaches it at step {int(series.steps[later[0]])}."
+        if later.size
+        else f"It never reaches it in steps {first}..{last}."
+    )
+    _fail(
+        [
+            f"Loss does not reach the floor {_num(target)} (atol={tolerance!r}) by step {deadline} "
+            f"({series.where})",
+            f"Lowest by step {deadline}: step {int(series.steps[low])} loss={_num(lowest)} "
+            f"({_num(lowest - target)} above the floor). {after}",
+            series.spark([int(series.steps[low])]),
+            *series.reproduce(),
+        ]
+    )
+
+
+# -- values ------------------------------------------------------------------------------
+
+
+def _tolerance(name: str, value: float) -> float:
+    number = _finite(name, value)
+    if number < 0:
+        raise SynthLossError(f"{name} must be >= 0, got {value!r}")
+    return number
+
+
+def _finite(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise SynthLossError(f"{name} must be a finite number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise SynthLossError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+def _close(actual: np.ndarray, desired: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        close = np.abs(actual - desired) <= atol + rtol * np.abs(desired)
+    same = (actual == desired) | (np.isnan(actual) & np.isnan(desired))
+    return np.asarray(close | same)
+
+
+def assert_final_loss(
+    curve: LossSeries, expected: float, *, rtol: float = 1e-7, atol: float = 0.0
+) -> None:
+    """Assert that the last loss is ``expected`` within ``atol + rtol * abs(expected)``."""
+    __tracebackhide__ = True
+    series = _series(curve)
+    desired = _finite("expected", expected)
+    rel, absolute = _tolerance("rtol", rtol), _tolerance("atol", atol)
+    actual = float(series.losses[-1])
+    if _close(np.array([actual]), np.array([desired]), rel, absolute)[0]:
+        return
+    diff = abs(actual - desired)
+    rel_text = _num(diff / abs(desired)) if desired else "inf"
+    last = int(series.steps[-1])
+    _fail(
+        [
+            f"Final loss not equal to tolerance rtol={rel!r}, atol={absolute!r} ({series.where})",
+            f"Step {last}: ACTUAL {_num(actual)}, DESIRED {_num(desired)} "
+            f"(abs diff {_num(diff)}, rel diff {rel_text})",
+            series.spark([last]),
+            *series.reproduce(),
+        ]
+    )
+
+
+def _compare(
+    title: str,
+    actual: _Series,
+    desired: np.ndarray,
+    rtol: float,
+    atol: float,
+    expected_spark: str,
+    reproduce: list[str],
+) -> None:
+    __tracebackhide__ = True
+    rel, absolute = _tolerance("rtol", rtol), _tolerance("atol", atol)
+    ok = _close(actual.losses, desired, rel, absolute)
+    found = np.flatnonzero(~ok)
+    if not found.size:
+        return
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = np.abs(actual.losses - desired)
+        relative = diff / np.abs(desired)
+    ranked = np.where(np.isnan(diff[found]), np.inf, diff[found])
+    worst = int(found[int(np.argmax(ranked))])
+    rows = [
+        [
+            str(int(actual.steps[i])),
+            _num(actual.losses[i]),
+            _num(desired[i]),
+            _num(diff[i]),
+            _num(relative[i]),
+        ]
+        for i in found.tolist()
+    ]
+    marks = actual.steps[found].tolist()
+    spark_actual = actual.spark(marks).split("\n")
+    _fail(
+        [
+            f"{title} to tolerance rtol={rel!r}, atol={absolute!r} ({actual.where})",
+            f"Mismatched steps: {_percent(found.size, actual.steps.size)}",
+            f"Worst: step {int(actual.steps[worst])} actual={_num(actual.losses[worst])} "
+            f"expected={_num(desired[worst])} (abs diff {_num(diff[worst])}, "
+            f"rel diff {_num(relative[worst])})",
+            *_table(["step", "actual", "expected", "abs diff", "rel diff"], rows, len(rows)),
+            f" ACTUAL:   {spark_actual[0]}",
+            *(f"           {line}" for line in spark_actual[1:]),
+            f" EXPECTED: {expected_spark}",
+            *reproduce,
+        ]
+    )
+
+
+def assert_curve_equal(
+    actual: LossSeries, expected: LossSeries, *, rtol: float = 1e-7, atol: float = 0.0
+) -> None:
+    """Assert two curves have the same steps and losses within ``atol + rtol * abs(expected)``.
+
+    NaN equals NaN. Defaults as ``numpy.testing.assert_allclose``.
+    """
+    __tracebackhide__ = True
+    left, right = _series(actual, "actual"), _series(expected, "expected")
+    if left.steps.shape != right.steps.shape or (left.steps != right.steps).any():
+        _fail(
+            [
+                f"Loss curves cover different steps: actual {_span(left)}, expected {_span(right)}",
+                f" ACTUAL:   {left.spark()}",
+                f" EXPECTED: {right.spark()}",
+            ]
+        )
+    _compare(
+        "Loss curves not equal",
+        left,
+        right.losses,
+        rtol,
+        atol,
+        right.spark(),
+        left.reproduce() or right.reproduce(),
+    )
+
+
+def _span(series: _Series) -> str:
+    count = series.steps.size
+    return f"steps {int(series.steps[0])}..{int(series.steps[-1])} ({count} steps)"
+
+
+def assert_matches_profile(
+    losses: LossSeries,
+    profile: Profile | str,
+    *,
+    start_step: int | None = None,
+    rtol: float = 1e-7,
+    atol: float = 0.0,
+) -> None:
+    """Assert that ``losses`` are ``profile``'s losses at the same steps.
+
+    Arrays are steps ``start_step..`` (default 1); a ``(steps, losses)`` pair or a curve
+    brings its own steps.
+    """
+    __tracebackhide__ = True
+    prof = resolve_profile(profile)
+    series = _series(losses)
+    if start_step is not None:
+        first = check_step(start_step, "start_step")
+        if isinstance(losses, LossCurve) or _is_pair(losses):
+            raise SynthLossError(
+                "start_step= is only for plain losses; a curve or (steps, losses) has its steps"
+            )
+        series = _Series(series.steps + (first - 1), series.losses, None)
+    desired = synthetic_losses(series.steps, prof)
+    first_step, count = int(series.steps[0]), series.steps.size
+    contiguous = int(series.steps[-1]) - first_step + 1 == count
+    expected_spark = sparkline(desired, width=SPARK_WIDTH)
+    start = "" if first_step == 1 else f", start_step={first_step}"
+    reproduce = [f"Reproduce: make_curve({count}, {prof.name!r}{start})"] if contiguous else []
+    _compare(
+        f"Losses do not match profile {prof.name!r}",
+        series,
+        desired,
+        rtol,
+        atol,
+        expected_spark,
+        reproduce,
+    )

@@ -1,0 +1,444 @@
+"""The pytest plugin through pytester: options, ini, marker, precedence, errors, fixtures."""
+
+from __future__ import annotations
+
+import hypothesis  # noqa: F401  # loaded once here, not re-imported by each inner run's summary
+import pytest
+
+from pytest_synthloss import available_profiles
+
+KNOWN = ", ".join(available_profiles())  # the built-ins, as error messages list them
+
+CONFTEST_PROFILE = """
+from pytest_synthloss import Profile
+
+def pytest_synthloss_profiles():
+    return [Profile("late-spike", spikes={30: 8.0}, description="One spike at step 30.")]
+"""
+
+REPORTING_TEST = """
+import pytest
+
+def test_report(synthloss_profile, synthloss_curve, synthloss_profile_name):
+    assert synthloss_profile.name == synthloss_profile_name == synthloss_curve.profile.name
+    print(f"RESULT {synthloss_profile.name} {len(synthloss_curve)}")
+"""
+
+
+def results(result: pytest.RunResult) -> list[str]:
+    return [line.split("RESULT ", 1)[1] for line in result.outlines if "RESULT " in line]
+
+
+def test_help_shows_the_synthloss_group_and_ini_keys(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "synthloss: synthetic loss curves (pytest-synthloss):",
+            "  --synthloss-profile=NAME",
+            "*profile of the synthloss fixtures: a registered name, a*",
+            "  --synthloss-steps=N   steps of synthloss_curve and the other fixtures (integer",
+        ]
+    )
+    result.stdout.fnmatch_lines(["  synthloss_profile (string):", "  synthloss_steps (string):"])
+
+
+def test_marker_is_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers", "--strict-markers")
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.synthloss(profile=None, steps=None): run this test's synthloss fixtures*"]
+    )
+
+
+def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--fixtures")
+    result.stdout.fnmatch_lines(
+        [
+            "synthloss_profile_name -- *plugin.py:*",
+            "    The name of the profile this test runs with.",
+            "synthloss_profile -- *plugin.py:*",
+            "    The selected :class:`~pytest_synthloss.Profile` (frozen): ground truth by name.",
+            "synthloss_curve -- *plugin.py:*",
+            "    The selected profile's :class:`~pytest_synthloss.LossCurve` from step 1.",
+            "synthloss_factory -- *plugin.py:*",
+            "    A :class:`~pytest_synthloss.CurveFactory` making any curve.",
+            "synthloss_stream -- *plugin.py:*",
+            "    A :class:`~pytest_synthloss.LossStream` over ``synthloss_curve`` on a fake clock.",
+        ]
+    )
+
+
+def test_defaults_and_header(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(REPORTING_TEST)
+    result = pytester.runpytest("-v", "-s")
+    result.assert_outcomes(passed=1)
+    assert results(result) == ["stable 20"]
+    result.stdout.fnmatch_lines(
+        [f"synthloss: profile=stable steps=20 (registered: {KNOWN})", "*::test_report RESULT*"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("ini", "args", "marker", "expected"),
+    [
+        ("", [], "", "stable 20"),
+        ("synthloss_profile = spiky\nsynthloss_steps = 5", [], "", "spiky 5"),
+        (
+            "synthloss_profile = spiky\nsynthloss_steps = 5",
+            ["--synthloss-steps", "7"],
+            "",
+            "spiky 7",
+        ),
+        (
+            "synthloss_profile = spiky\nsynthloss_steps = 5",
+            ["--synthloss-profile", "stable", "--synthloss-steps", "7"],
+            "",
+            "stable 7",
+        ),
+        (
+            "synthloss_profile = stable\nsynthloss_steps = 5",
+            ["--synthloss-profile", "stable", "--synthloss-steps", "7"],
+            "profile='spiky', steps=3",
+            "spiky 3",
+        ),
+        ("synthloss_steps = 5", ["--synthloss-profile", "spiky"], "steps=9", "spiky 9"),
+        ("synthloss_profile = spiky", ["--synthloss-steps", "4"], "profile='stable'", "stable 4"),
+        ("synthloss_profile =", [], "", "stable 20"),  # an empty ini value means unset
+    ],
+)
+def test_precedence_marker_then_cli_then_ini_then_default(
+    pytester: pytest.Pytester, ini: str, args: list[str], marker: str, expected: str
+) -> None:
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    decorator = f"@pytest.mark.synthloss({marker})\n" if marker else ""
+    pytester.makepyfile(REPORTING_TEST.replace("def test_report", decorator + "def test_report"))
+    result = pytester.runpytest("-s", *args)
+    result.assert_outcomes(passed=1)
+    assert results(result) == [expected]
+
+
+def test_class_and_module_markers_apply_closest_first(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        pytestmark = pytest.mark.synthloss(steps=3)
+
+        @pytest.mark.synthloss(profile="spiky")
+        class TestRun:
+            def test_a(self, synthloss_curve):
+                print(f"RESULT {synthloss_curve.profile.name} {len(synthloss_curve)}")
+        """
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=1)
+    assert results(result) == ["spiky 20"]  # the class marker gives the profile; steps unset
+
+
+MARKER_TEST = """
+def test_sentinel(tmp_path_factory):
+    (tmp_path_factory.getbasetemp().parent / "ran").write_text("yes")
+"""
+
+
+@pytest.mark.parametrize(
+    ("ini", "args", "line"),
+    [
+        (
+            "",
+            ["--synthloss-profile", "spikey"],
+            f"ERROR: --synthloss-profile: unknown profile 'spikey'; known profiles: {KNOWN} "
+            "(did you mean 'spiky'?)",
+        ),
+        (
+            "",
+            ["--synthloss-profile", "stable,,spiky"],
+            "ERROR: --synthloss-profile: empty profile name in 'stable,,spiky'; give a name, a "
+            f"comma list or 'all' (registered profiles: {KNOWN})",
+        ),
+        (
+            "synthloss_profile = stabel",
+            [],
+            "ERROR: ini option synthloss_profile: unknown profile 'stabel'; known profiles: "
+            f"{KNOWN} (did you mean 'stable'?)",
+        ),
+        (
+            "",
+            ["--synthloss-steps", "0"],
+            "ERROR: --synthloss-steps: steps must be an integer >= 1, got 0",
+        ),
+        (
+            "",
+            ["--synthloss-steps", "ten"],
+            "ERROR: --synthloss-steps: steps must be an integer >= 1, got 'ten'",
+        ),
+        (
+            "synthloss_steps = 2.5",
+            [],
+            "ERROR: ini option synthloss_steps: steps must be an integer >= 1, got '2.5'",
+        ),
+    ],
+)
+def test_bad_values_are_usage_errors_before_any_test(
+    pytester: pytest.Pytester, ini: str, args: list[str], line: str
+) -> None:
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile(MARKER_TEST)
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.errlines == [line, ""]
+    assert "sentinel" not in result.stdout.str()
+    assert not list(pytester.path.parent.glob("**/ran"))
+
+
+def test_conftest_profiles_are_choices_and_are_forgotten_after_the_run(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(CONFTEST_PROFILE)
+    pytester.makepyfile(REPORTING_TEST)
+    result = pytester.runpytest(
+        "-s", "--synthloss-profile", "late-spike", "--synthloss-steps", "31"
+    )
+    result.assert_outcomes(passed=1)
+    assert results(result) == ["late-spike 31"]
+    result.stdout.fnmatch_lines(
+        [f"synthloss: profile=late-spike steps=31 (registered: {KNOWN}, late-spike)"]
+    )
+    assert ", ".join(available_profiles()) == KNOWN
+
+    bad = pytester.runpytest("--synthloss-profile", "late-spik")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert bad.errlines == [
+        f"ERROR: --synthloss-profile: unknown profile 'late-spik'; known profiles: {KNOWN}, "
+        "late-spike (did you mean 'late-spike'?)",
+        "",
+    ]
+    assert ", ".join(available_profiles()) == KNOWN
+
+
+def test_a_bad_profile_hook_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        from pytest_synthloss import SPIKY
+
+        def pytest_synthloss_profiles():
+            return SPIKY
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.errlines == [
+        "ERROR: pytest_synthloss_profiles: pytest_synthloss_profiles() in a conftest.py or "
+        "pytest plugin must return a list of Profile objects, got "
+        "Profile(name='spiky', start=2.25, decay=0.07, floor=1.05, spikes={4: 9.7, 5: 9.5})",
+        "",
+    ]
+    assert ", ".join(available_profiles()) == KNOWN
+
+
+PARAM_TESTS = """
+import pytest
+
+def test_curve(synthloss_curve):
+    pass
+
+def test_stream(synthloss_stream):
+    pass
+
+def test_plain():
+    pass
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_both(n, synthloss_factory):
+    pass
+
+@pytest.mark.synthloss(profile="spiky")
+def test_pinned(synthloss_profile):
+    assert synthloss_profile.name == "spiky"
+
+@pytest.mark.parametrize("synthloss_profile_name", ["spiky"])
+def test_self_chosen(synthloss_profile):
+    assert synthloss_profile.name == "spiky"
+"""
+
+
+def test_comma_list_runs_each_fixture_test_once_per_profile(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_ids=PARAM_TESTS)
+    result = pytester.runpytest("--collect-only", "-q", "--synthloss-profile", "stable,spiky")
+    assert result.outlines[: result.outlines.index("")] == [
+        "test_ids.py::test_curve[stable]",
+        "test_ids.py::test_curve[spiky]",
+        "test_ids.py::test_stream[stable]",
+        "test_ids.py::test_stream[spiky]",
+        "test_ids.py::test_plain",
+        "test_ids.py::test_both[stable-1]",
+        "test_ids.py::test_both[stable-2]",
+        "test_ids.py::test_both[spiky-1]",
+        "test_ids.py::test_both[spiky-2]",
+        "test_ids.py::test_pinned",
+        "test_ids.py::test_self_chosen[spiky]",
+    ]
+
+
+def test_single_profile_adds_no_ids(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_ids=PARAM_TESTS)
+    result = pytester.runpytest("--collect-only", "-q", "--synthloss-profile", "spiky")
+    assert result.outlines[: result.outlines.index("")] == [
+        "test_ids.py::test_curve",
+        "test_ids.py::test_stream",
+        "test_ids.py::test_plain",
+        "test_ids.py::test_both[1]",
+        "test_ids.py::test_both[2]",
+        "test_ids.py::test_pinned",
+        "test_ids.py::test_self_chosen[spiky]",
+    ]
+
+
+def test_all_includes_conftest_profiles_and_marker_lists(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST_PROFILE)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_alert(synthloss_curve):
+            pass
+
+        @pytest.mark.synthloss(profile="stable,late-spike")
+        def test_listed(synthloss_curve):
+            pass
+        """
+    )
+    result = pytester.runpytest("-v", "--synthloss-profile", "all")
+    names = [*available_profiles(), "late-spike"]
+    result.assert_outcomes(passed=len(names) + 2)
+    result.stdout.fnmatch_lines(
+        [
+            f"synthloss: profile={','.join(names)} steps=20 (registered: {KNOWN}, late-spike)",
+            *(f"*::test_alert[[]{name}[]] PASSED*" for name in names),
+            "*::test_listed[[]stable[]] PASSED*",
+            "*::test_listed[[]late-spike[]] PASSED*",
+        ]
+    )
+
+
+def test_bad_marker_is_a_clear_collection_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_marked="""
+        import pytest
+
+        @pytest.mark.synthloss(step=5)
+        def test_a(synthloss_curve):
+            pass
+
+        def test_b():
+            pass
+        """
+    )
+    pytester.makepyfile(
+        test_unused="""
+        import pytest
+
+        @pytest.mark.synthloss(profile="spikey")
+        def test_c():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR collecting test_marked.py*",
+            "@pytest.mark.synthloss on test_marked.py::test_a: unknown keyword 'step'; "
+            "allowed: profile, steps (did you mean 'steps'?)",
+            "*ERROR collecting test_unused.py*",
+            "@pytest.mark.synthloss on test_unused.py::test_c: profile: unknown profile "
+            f"'spikey'; known profiles: {KNOWN} (did you mean 'spiky'?)",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_fixture_values(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from pytest_synthloss import (
+            CurveFactory, FakeClock, LossCurve, LossStream, Profile, StreamStep, make_curve,
+        )
+
+        def test_values(
+            synthloss_profile: Profile,
+            synthloss_curve: LossCurve,
+            synthloss_factory: CurveFactory,
+            synthloss_stream: LossStream,
+        ):
+            assert synthloss_curve == make_curve(12, "spiky")
+            assert synthloss_factory() == synthloss_curve
+            assert synthloss_factory("stable", steps=40, start_step=10) == make_curve(
+                40, "stable", start_step=10
+            )
+            assert isinstance(synthloss_stream.clock, FakeClock)
+            assert synthloss_stream.curve == synthloss_curve
+            first = next(synthloss_stream)
+            assert first == StreamStep(1, 2.18, 1.0)
+            assert [e.time for e in synthloss_stream][-1] == 12.0
+        """
+    )
+    result = pytester.runpytest("--synthloss-profile", "spiky", "--synthloss-steps", "12")
+    result.assert_outcomes(passed=1)
+
+
+def test_fixture_data_is_read_only(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_1_mutate(synthloss_curve, synthloss_factory):
+            with pytest.raises(ValueError, match="read-only"):
+                synthloss_curve.losses[0] = 0.0
+            with pytest.raises(ValueError, match="read-only"):
+                synthloss_factory(steps=20).losses[:] = 0.0
+            with pytest.raises(ValueError, match="read-only"):
+                synthloss_curve.steps[0] = 5
+
+        def test_2_untouched(synthloss_curve):
+            assert synthloss_curve.losses[0] == 2.18
+            assert synthloss_curve.losses.tolist()[3:5] == [1.97, 1.9]
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
+def test_failure_message_in_pytest_output_hides_plugin_frames(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_fail="""
+        from pytest_synthloss import assert_no_spikes
+
+        def test_alert(synthloss_curve):
+            assert_no_spikes(synthloss_curve)
+        """
+    )
+    result = pytester.runpytest("--synthloss-profile", "stable,spiky")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_alert[[]spiky[]] _*",
+            "    def test_alert(synthloss_curve):",
+            ">       assert_no_spikes(synthloss_curve)",
+            "E       pytest_synthloss.assertions.LossAssertionError: Loss spikes found: 2 / 20 "
+            "steps (10.0%) by rule running-min ratio >= 3.0 (profile 'spiky', steps 1..20)",
+            "E       Worst: step 4 loss=9.7 vs reference 2.04 (4.75x)",
+            "E        step  loss  reference  ratio",
+            "E           4  9.7   2.04       4.75x",
+            "E           5  9.5   2.04       4.66x",
+            "E       ▂▁▁██▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁",
+            "E          ▲▲",
+            "E       Reproduce: make_curve(20, 'spiky') / pytest --synthloss-profile spiky "
+            "--synthloss-steps 20",
+            "",
+            "test_fail.py:4: LossAssertionError",
+            "*short test summary info*",
+            "FAILED test_fail.py::test_alert[[]spiky[]] - pytest_synthloss.assertions.LossAsse*",
+        ]
+    )
+    assert "assertions.py" not in result.stdout.str()
