@@ -16,7 +16,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from pytest_synthloss.errors import SynthLossError
 
@@ -110,7 +110,7 @@ def _fault_type(kind: str, form: str) -> Callable[[str], Faults]:
             numbers = []
         if not numbers or len(parts) > 2 or (kind != "crash" and len(parts) != 2):
             raise argparse.ArgumentTypeError(f"must be {form}, got {text!r}")
-        value: object = numbers[0] if len(numbers) == 1 else tuple(numbers)
+        value: Any = numbers[0] if len(numbers) == 1 else tuple(numbers)
         try:
             return Faults(**{kind: value})
         except SynthLossError as exc:
@@ -123,7 +123,7 @@ def _drop(text: str) -> Faults:
     from pytest_synthloss.faults import Faults
 
     try:
-        return Faults(drop=_int_list(text))
+        return Faults(drop=tuple(_int_list(text)))
     except SynthLossError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

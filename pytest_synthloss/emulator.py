@@ -182,13 +182,13 @@ def emulate(
         segments: tuple[Segment, ...] = (Segment(curve.start_step, curve.last_step),)
     else:
         segments = faults.segments(len(curve), curve.start_step)
-    total = sum(segment.count for segment in segments)
+    total = sum(segment.size for segment in segments)
     done = 0
     writer.write_header()
     started = clock()
     stalled = 0.0  # stall seconds so far: later deadlines move by as much
     for segment in segments:
-        part = LossCurve(curve.profile, segment.count, segment.first, curve.lr, curve.batch_size)
+        part = LossCurve(curve.profile, segment.size, segment.first, curve.lr, curve.batch_size)
         if sleep_seconds > 0:
             stalled += segment.pause
             for step, loss in part:

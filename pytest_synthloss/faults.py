@@ -49,7 +49,7 @@ class Segment(NamedTuple):
     pause: float = 0.0
 
     @property
-    def count(self) -> int:
+    def size(self) -> int:
         """How many steps the segment logs."""
         return self.last - self.first + 1
 
@@ -135,8 +135,11 @@ class Faults:
         if self.restart is None:
             return ()
         dropped = set(self.drop)
-        return tuple(s for s in range(self.restart[0] - self.restart[1] + 1, self.restart[0] + 1)
-                     if s not in dropped)
+        return tuple(
+            s
+            for s in range(self.restart[0] - self.restart[1] + 1, self.restart[0] + 1)
+            if s not in dropped
+        )
 
     @property
     def missing_steps(self) -> tuple[int, ...]:
@@ -225,7 +228,7 @@ class Faults:
 
     def lines_logged(self, steps: int, start_step: int = 1) -> int:
         """How many step lines the run logs."""
-        return sum(segment.count for segment in self.segments(steps, start_step))
+        return sum(segment.size for segment in self.segments(steps, start_step))
 
     def merged(self, override: Faults | None) -> Faults:
         """These faults with each kind ``override`` declares replaced by ``override``'s."""
@@ -257,9 +260,7 @@ class Faults:
         if self.stall is not None:
             parts.append(f"stall {self.stall[1]:g} s before step {self.stall[0]}")
         if self.restart is not None:
-            parts.append(
-                f"restart after step {self.restart[0]} from step {self.resume_step}"
-            )
+            parts.append(f"restart after step {self.restart[0]} from step {self.resume_step}")
         if self.drop:
             parts.append(f"drop {', '.join(map(str, self.drop))}")
         if self.crash is not None:
@@ -299,8 +300,7 @@ def _checked_stall(value: object) -> tuple[int, float] | None:
         seconds = float(raw_seconds)
     if not 0 < seconds <= MAX_STALL_SECONDS:  # False for NaN
         raise SynthLossError(
-            f"stall seconds must be a number > 0 and <= {MAX_STALL_SECONDS:g}, "
-            f"got {raw_seconds!r}"
+            f"stall seconds must be a number > 0 and <= {MAX_STALL_SECONDS:g}, got {raw_seconds!r}"
         )
     return step, seconds
 
@@ -343,7 +343,6 @@ def _checked_crash(value: object) -> tuple[int, int] | None:
     if code is None or not 1 <= code <= 255 or code in RESERVED_EXIT_CODES:
         reserved = ", ".join(f"{c} ({why})" for c, why in RESERVED_EXIT_CODES.items())
         raise SynthLossError(
-            f"crash exit code must be an integer from 1 to 255 except {reserved}, "
-            f"got {raw_code!r}"
+            f"crash exit code must be an integer from 1 to 255 except {reserved}, got {raw_code!r}"
         )
     return step, code

@@ -437,9 +437,7 @@ def _repeats_and_gaps(
     unique, counts = np.unique(steps, return_counts=True)
     repeated = tuple(unique[counts > 1].tolist())
     jumps = np.flatnonzero(np.diff(unique) > 1)
-    gaps = tuple(
-        (int(unique[i]) + 1, int(unique[i + 1]) - 1) for i in jumps.tolist()
-    )
+    gaps = tuple((int(unique[i]) + 1, int(unique[i + 1]) - 1) for i in jumps.tolist())
     return repeated, gaps
 
 
