@@ -216,12 +216,13 @@ class Profile:
                     f"got {value!r}"
                 )
         plateaus = self._checked_plateaus(spikes, nonfinite)
-        from pytest_synthloss.faults import Faults  # the faults module imports this one
+        if self.faults is not None:
+            from pytest_synthloss.faults import Faults  # the faults module imports this one
 
-        if self.faults is not None and not isinstance(self.faults, Faults):
-            raise SynthLossError(
-                f"profile {self.name!r}: faults must be a Faults or None, got {self.faults!r}"
-            )
+            if not isinstance(self.faults, Faults):
+                raise SynthLossError(
+                    f"profile {self.name!r}: faults must be a Faults or None, got {self.faults!r}"
+                )
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "decay", decay)
         object.__setattr__(self, "floor", floor)
