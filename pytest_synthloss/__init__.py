@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_synthloss.curve import LossCurve, RunConfig, make_curve
     from pytest_synthloss.errors import SynthLossError
+    from pytest_synthloss.faults import Faults
     from pytest_synthloss.formats import ParsedLog, read_log, write_log
     from pytest_synthloss.model import synthetic_loss, synthetic_losses
     from pytest_synthloss.profiles import SPIKY, STABLE, Divergence, Noise, Profile
@@ -35,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "RunConfig": "curve",
     "make_curve": "curve",
     "SynthLossError": "errors",
+    "Faults": "faults",
     "synthetic_loss": "model",
     "synthetic_losses": "model",
     "Profile": "profiles",
@@ -69,6 +71,7 @@ __all__ = [
     "AlertScore",
     "BestConfig",
     "Divergence",
+    "Faults",
     "LossCurve",
     "Noise",
     "ParsedLog",
