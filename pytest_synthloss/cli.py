@@ -123,7 +123,7 @@ def _drop(text: str) -> Faults:
     from pytest_synthloss.faults import Faults
 
     try:
-        return Faults(drop=tuple(_int_list(text)))
+        return Faults(drop=_int_list(text))
     except SynthLossError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

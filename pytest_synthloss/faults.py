@@ -54,7 +54,7 @@ class Segment(NamedTuple):
         return self.last - self.first + 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Faults:
     """Declared faults of an emulated run (all optional); frozen, hashable, validated.
 
@@ -69,11 +69,17 @@ class Faults:
     drop: tuple[int, ...] = ()
     crash: tuple[int, int] | None = None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "stall", _checked_stall(self.stall))
-        object.__setattr__(self, "restart", _checked_restart(self.restart))
-        object.__setattr__(self, "drop", _checked_drop(self.drop))
-        object.__setattr__(self, "crash", _checked_crash(self.crash))
+    def __init__(
+        self,
+        stall: tuple[int, float] | None = None,
+        restart: tuple[int, int] | None = None,
+        drop: Iterable[int] = (),
+        crash: int | tuple[int, int] | None = None,
+    ) -> None:
+        object.__setattr__(self, "stall", _checked_stall(stall))
+        object.__setattr__(self, "restart", _checked_restart(restart))
+        object.__setattr__(self, "drop", _checked_drop(drop))
+        object.__setattr__(self, "crash", _checked_crash(crash))
         self._check_consistent()
 
     def _check_consistent(self) -> None:

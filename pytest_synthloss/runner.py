@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
@@ -63,7 +64,7 @@ class TrainingRun:
         start_step: int = 1,
         stall: tuple[int, float] | None = None,
         restart: tuple[int, int] | None = None,
-        drop: tuple[int, ...] | list[int] = (),
+        drop: Iterable[int] = (),
         crash: int | tuple[int, int] | None = None,
         metrics_port: int | None = None,
         python: str = sys.executable,
@@ -74,8 +75,7 @@ class TrainingRun:
         self.profile = profile
         self.start_step = start_step
         self.metrics_port = metrics_port
-        crash_pair = (crash, 1) if isinstance(crash, int) else crash
-        given = Faults(stall=stall, restart=restart, drop=tuple(drop), crash=crash_pair)
+        given = Faults(stall=stall, restart=restart, drop=drop, crash=crash)
         self._given_faults = given.check_run(steps, start_step) if given else None
         self.args = [
             "train",

@@ -140,7 +140,7 @@ def test_no_faults_and_defaults() -> None:
     assert (none.exit_code, none.stall_seconds, none.describe()) == (0, 0.0, "no faults")
     assert Faults(crash=7).crash == (7, 1)
     assert Faults(drop=[9, 3]).drop == (3, 9)
-    assert Faults(stall=[2, 1]).stall == (2, 1.0)
+    assert Faults(stall=[2, 1]).stall == (2, 1.0)  # type: ignore[arg-type]
 
 
 def test_faults_are_frozen_hashable_values() -> None:
