@@ -10,7 +10,8 @@ interrupts only the sleep, never a write, so every line written is complete. The
 reports the signal and the caller exits with ``128 + signum`` (130, 143).
 
 Declared :class:`~pytest_synthloss.faults.Faults` change what is logged and when: a stall
-adds its seconds to the wait before its step, a restart logs steps again, dropped steps
+sleeps its seconds after the last line written, then its step takes the usual time (later
+deadlines move with it), a restart logs steps again, dropped steps
 are skipped, and a crash ends the run after its step's line with the crash's exit code.
 """
 
@@ -186,13 +187,16 @@ def emulate(
     done = 0
     writer.write_header()
     started = clock()
-    stalled = 0.0  # stall seconds so far: later deadlines move by as much
     for segment in segments:
         part = LossCurve(curve.profile, segment.size, segment.first, curve.lr, curve.batch_size)
         if sleep_seconds > 0:
-            stalled += segment.pause
+            if segment.pause:
+                # The stall counts from the last line written, whatever the pacing's slack:
+                # no output for at least ``pause`` seconds, then the usual step time.
+                stop.pause(segment.pause)
+                started = clock() - done * sleep_seconds
             for step, loss in part:
-                stop.pause(started + stalled + (done + 1) * sleep_seconds - clock())
+                stop.pause(started + (done + 1) * sleep_seconds - clock())
                 if stop.stopped:
                     break
                 writer.write((step,), (loss,))

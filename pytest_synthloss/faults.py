@@ -5,8 +5,9 @@ A :class:`Faults` declares, for ``synthloss train`` and ``synthloss_run``:
 =============================  ==================================================================
 fault                          what the run does
 =============================  ==================================================================
-``stall=(k, S)``               hangs ``S`` extra seconds before logging step ``k`` (the hung job):
-                               no line for at least ``S`` seconds, then step ``k``
+``stall=(k, S)``               hangs ``S`` seconds after the line before step ``k`` (the hung
+                               job): no output for at least ``S`` seconds, then step ``k``
+                               takes its usual time
 ``restart=(k, r)``             after logging step ``k`` it resumes from the checkpoint of step
                                ``k - r``: steps ``k - r + 1 .. k`` are logged again (``r`` repeated
                                steps), then the run goes on to its last step

@@ -322,8 +322,33 @@ def test_cli_faults_replace_the_profiles_of_their_kind(
 def test_a_stall_delays_its_step_and_everything_after_it() -> None:
     result, stream, clock = _emulate(Faults(stall=(3, 2.0)), steps=5)
     assert result == RunResult(5, 5, None, None)
-    assert clock.sleeps == pytest.approx([0.1, 0.1, 2.1, 0.1, 0.1])
+    assert clock.sleeps == pytest.approx([0.1, 0.1, 2.0, 0.1, 0.1, 0.1])
     assert [t for t, _ in stream.writes[1:]] == pytest.approx([0.1, 0.2, 2.3, 2.4, 2.5])
+
+
+def test_a_stall_is_silence_after_the_last_line_even_when_the_run_is_late() -> None:
+    clock = FakeClock()
+    stream = TimedStream(clock)
+    curve = make_curve(5)
+
+    class SlowWriter(LogWriter):
+        def write(self, steps: Any, losses: Any) -> None:
+            super().write(steps, losses)
+            if steps[0] == 2:
+                clock.now += 0.15  # step 2's write is slow: the run is 0.15 s behind
+
+    with StopSignals(sleep=clock.sleep) as stop:
+        emulate(
+            curve,
+            SlowWriter(stream, "text", curve.config),
+            sleep_seconds=0.1,
+            clock=clock,
+            stop=stop,
+            faults=Faults(stall=(3, 1.0)),
+        )
+    times = [t for t, _ in stream.writes[1:]]
+    # Silence of the full 1.0 s after step 2's write ended (at 0.35), not 1.0 minus the lag.
+    assert times == pytest.approx([0.1, 0.2, 1.45, 1.55, 1.65])
 
 
 def test_bulk_mode_pauses_once_for_the_stall_and_keeps_whole_lines() -> None:
