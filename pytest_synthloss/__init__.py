@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     )
     from pytest_synthloss.errors import SynthLossError
     from pytest_synthloss.factory import CurveFactory
+    from pytest_synthloss.faults import Faults
     from pytest_synthloss.formats import ParsedLog, read_log, write_log
     from pytest_synthloss.model import synthetic_loss, synthetic_losses
     from pytest_synthloss.profiles import SPIKY, STABLE, Divergence, Noise, Profile
@@ -78,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     "detect_spikes": "detectors",
     "SynthLossError": "errors",
     "CurveFactory": "factory",
+    "Faults": "faults",
     "synthetic_loss": "model",
     "synthetic_losses": "model",
     "Profile": "profiles",
@@ -122,6 +124,7 @@ __all__ = [
     "Divergence",
     "EMARatio",
     "FakeClock",
+    "Faults",
     "LossAssertionError",
     "LossCurve",
     "LossSeries",

@@ -2,7 +2,8 @@
 
 Every bad input is reported as one ``synthloss CMD: error: ...`` line on stderr with exit
 code 2, before any output file is created. A run stopped by SIGINT or SIGTERM exits with
-130 or 143 after its last complete line.
+130 or 143 after its last complete line; a run with a declared crash exits with the
+crash's code after the crash step's line.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from pytest_synthloss.errors import SynthLossError
+
+if TYPE_CHECKING:
+    from pytest_synthloss.faults import Faults
+    from pytest_synthloss.prometheus import LossGauge
 
 __all__ = ["main", "train_main"]
 
@@ -90,6 +95,48 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _fault_type(kind: str, form: str) -> Callable[[str], Faults]:
+    """An argparse type: ``"12:0.5"`` -> ``Faults(stall=(12, 0.5))`` and the like."""
+
+    def parse(text: str) -> Faults:
+        from pytest_synthloss.faults import Faults
+
+        parts = text.split(":")
+        try:
+            numbers = [int(p) for p in parts[:1]] + [
+                float(p) if kind == "stall" else int(p) for p in parts[1:]
+            ]
+        except ValueError:
+            numbers = []
+        if not numbers or len(parts) > 2 or (kind != "crash" and len(parts) != 2):
+            raise argparse.ArgumentTypeError(f"must be {form}, got {text!r}")
+        value: Any = numbers[0] if len(numbers) == 1 else tuple(numbers)
+        try:
+            return Faults(**{kind: value})
+        except SynthLossError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _drop(text: str) -> Faults:
+    from pytest_synthloss.faults import Faults
+
+    try:
+        return Faults(drop=_int_list(text))
+    except SynthLossError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(text: str) -> int:
+    value = int(text) if text.isdigit() else -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"must be a port number from 0 to 65535 (0: any free port), got {text!r}"
+        )
+    return value
+
+
 def _optional_list(convert: Callable[[str], object]) -> Callable[[str], list[object]]:
     def parse(text: str) -> list[object]:
         return [
@@ -103,7 +150,7 @@ def _optional_list(convert: Callable[[str], object]) -> Callable[[str], list[obj
 # -- commands ---------------------------------------------------------------------------
 
 
-def _run(args: argparse.Namespace, sleep_seconds: float) -> int:
+def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) -> int:
     from pytest_synthloss.curve import make_curve
     from pytest_synthloss.emulator import Progress, StopSignals, emulate
     from pytest_synthloss.formats import LogWriter
@@ -116,22 +163,34 @@ def _run(args: argparse.Namespace, sleep_seconds: float) -> int:
         batch_size=args.batch_size,
     )
     writer = LogWriter(sys.stdout, args.format, curve.config)  # validates before any file
+    faults = _faults(args, curve.profile.faults) if live else None
+    if faults is not None:
+        faults.check_run(args.steps, args.start_step)
+    gauge = _serve_metrics(args, curve.profile.name) if live else None
     output: TextIO | None = None
-    if args.output is not None:
-        output = _open_output(args.output)
-        writer.stream = output
     try:
+        if args.output is not None:
+            output = _open_output(args.output)
+            writer.stream = output
         show = args.progress
         if show is None:  # auto: a person at a terminal whose data is not on that terminal
             show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
         progress = Progress(sys.stderr) if show else None
         with StopSignals() as stop:
             result = emulate(
-                curve, writer, sleep_seconds=sleep_seconds, stop=stop, progress=progress
+                curve,
+                writer,
+                sleep_seconds=sleep_seconds,
+                stop=stop,
+                progress=progress,
+                faults=faults,
+                observer=None if gauge is None else gauge.set,
             )
     finally:
         if output is not None:
             output.close()
+        if gauge is not None:
+            gauge.close()
     if result.signum is not None:
         name = signal.Signals(result.signum).name
         print(
@@ -139,7 +198,46 @@ def _run(args: argparse.Namespace, sleep_seconds: float) -> int:
             f"{result.total_steps} steps",
             file=sys.stderr,
         )
+    elif result.crash_code is not None and faults is not None:
+        print(
+            f"{args.prog}: crashed after step {faults.crash_step} (injected fault), "
+            f"exit code {result.crash_code}",
+            file=sys.stderr,
+        )
     return result.exit_code
+
+
+def _faults(args: argparse.Namespace, declared: Faults | None) -> Faults | None:
+    """The profile's faults, each kind given on the command line replacing the profile's."""
+    from pytest_synthloss.faults import Faults
+
+    if all(f is None for f in (args.stall, args.restart, args.drop, args.crash)):
+        return declared
+    command_line = Faults(
+        stall=None if args.stall is None else args.stall.stall,
+        restart=None if args.restart is None else args.restart.restart,
+        drop=() if args.drop is None else args.drop.drop,
+        crash=None if args.crash is None else args.crash.crash,
+    )
+    return (declared or Faults()).merged(command_line)
+
+
+def _serve_metrics(args: argparse.Namespace, profile: str) -> LossGauge | None:
+    """Start the ``--metrics-port`` endpoint on loopback and say where it is, on stderr."""
+    if args.metrics_port is None:
+        return None
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        raise SynthLossError(
+            "--metrics-port needs prometheus_client, which is not installed: "
+            "pip install 'pytest-synthloss[prometheus]'"
+        ) from None
+    from pytest_synthloss.prometheus import serve_loss_gauge
+
+    gauge = serve_loss_gauge(args.metrics_port, "127.0.0.1", labels={"profile": profile})
+    print(f"{args.prog}: serving metrics on {gauge.url}", file=sys.stderr, flush=True)
+    return gauge
 
 
 def _open_output(path: str) -> TextIO:
@@ -150,7 +248,7 @@ def _open_output(path: str) -> TextIO:
 
 
 def _train(args: argparse.Namespace) -> int:
-    return _run(args, args.sleep_seconds)
+    return _run(args, args.sleep_seconds, live=True)
 
 
 def _curve(args: argparse.Namespace) -> int:
@@ -321,11 +419,46 @@ SIGINT and SIGTERM stop the run after its last complete line (exit 130 and 143).
 _TRAIN_EPILOG = """\
 examples:
   synthloss train --steps 5 --sleep-seconds 0.1 --profile stable
-  synthloss train --steps 40 --sleep-seconds 0.5 --profile spiky --format jsonl -o run.jsonl"""
+  synthloss train --steps 40 --sleep-seconds 0.5 --profile spiky --format jsonl -o run.jsonl
+  synthloss train --steps 20 --sleep-seconds 0.1 --stall 8:5 --restart 12:3 --crash 16:3
+  synthloss train --steps 600 --sleep-seconds 1 --metrics-port 9109"""
 
 
 def _build_train(parser: argparse.ArgumentParser) -> None:
     _add_run_arguments(parser, sleep=True)
+    faults = parser.add_argument_group(
+        "faults (each replaces the profile's fault of its kind; see the README)"
+    )
+    faults.add_argument(
+        "--stall",
+        type=_fault_type("stall", "STEP:SECONDS, e.g. 12:0.5"),
+        metavar="STEP:SECONDS",
+        help="hang SECONDS before logging STEP: no output meanwhile (a hung job)",
+    )
+    faults.add_argument(
+        "--restart",
+        type=_fault_type("restart", "STEP:BACK, e.g. 10:3"),
+        metavar="STEP:BACK",
+        help="after logging STEP, resume from the checkpoint BACK steps earlier: "
+        "steps STEP-BACK+1..STEP are logged again",
+    )
+    faults.add_argument(
+        "--drop", type=_drop, metavar="LIST", help="never log these steps, e.g. 7,8 or 7..9"
+    )
+    faults.add_argument(
+        "--crash",
+        type=_fault_type("crash", "STEP or STEP:CODE, e.g. 15:3"),
+        metavar="STEP[:CODE]",
+        help="exit with CODE (default 1) right after logging STEP",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="PORT",
+        help="serve the live loss as Prometheus gauges train_loss and train_loss_step on "
+        "http://127.0.0.1:PORT/metrics while the run lasts (0: any free port; the URL is "
+        "printed on stderr). Needs pip install 'pytest-synthloss[prometheus]'",
+    )
     parser.set_defaults(handler=_train)
 
 

@@ -8,6 +8,11 @@ do not add up. ``clock`` and ``sleep`` are injectable for tests.
 SIGINT and SIGTERM (with :class:`StopSignals`) stop the run at a line boundary: a signal
 interrupts only the sleep, never a write, so every line written is complete. The run
 reports the signal and the caller exits with ``128 + signum`` (130, 143).
+
+Declared :class:`~pytest_synthloss.faults.Faults` change what is logged and when: a stall
+sleeps its seconds after the last line written, then its step takes the usual time (later
+deadlines move with it), a restart logs steps again, dropped steps
+are skipped, and a crash ends the run after its step's line with the crash's exit code.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from types import FrameType, TracebackType
 from typing import TextIO
 
 from pytest_synthloss.curve import LossCurve
+from pytest_synthloss.faults import Faults, Segment
 from pytest_synthloss.formats import LogWriter
 
 __all__ = ["Progress", "RunResult", "StopSignals", "emulate"]
@@ -30,6 +36,8 @@ BULK_CHUNK = 4096
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+#: Called with the last ``(step, loss)`` of every write (a live metrics gauge, say).
+Observer = Callable[[int, float], None]
 
 
 class _SleepInterruptedError(Exception):
@@ -133,16 +141,23 @@ class Progress:
 
 @dataclass(frozen=True)
 class RunResult:
-    """How an emulated run ended: lines written and the signal that stopped it, if any."""
+    """How an emulated run ended: lines written, the signal that stopped it, a crash.
+
+    ``total_steps`` counts the lines the run would log in full (faults included);
+    ``crash_code`` is set when the run reached its declared crash.
+    """
 
     steps_written: int
     total_steps: int
     signum: int | None = None
+    crash_code: int | None = None
 
     @property
     def exit_code(self) -> int:
-        """0 for a finished run, ``128 + signum`` for one stopped by a signal (130, 143)."""
-        return 0 if self.signum is None else 128 + self.signum
+        """0 for a finished run, ``128 + signum`` if stopped by a signal, else the crash's."""
+        if self.signum is not None:
+            return 128 + self.signum
+        return 0 if self.crash_code is None else self.crash_code
 
 
 def emulate(
@@ -153,36 +168,60 @@ def emulate(
     clock: Clock = time.monotonic,
     stop: StopSignals | None = None,
     progress: Progress | None = None,
+    faults: Faults | None = None,
+    observer: Observer | None = None,
 ) -> RunResult:
     """Write ``curve`` through ``writer`` as a live run: a line per step, each after a sleep.
 
     With ``sleep_seconds == 0`` the lines are written in chunks of :data:`BULK_CHUNK`
     (still whole lines per write). ``stop`` (a :class:`StopSignals`, which also does the
-    sleeping) ends the run early at a line boundary.
+    sleeping) ends the run early at a line boundary. ``faults`` are checked against the
+    run first; ``observer`` sees the last step and loss of every write.
     """
     stop = stop if stop is not None else StopSignals()
-    total = len(curve)
+    if faults is None:
+        segments: tuple[Segment, ...] = (Segment(curve.start_step, curve.last_step),)
+    else:
+        segments = faults.segments(len(curve), curve.start_step)
+    total = sum(segment.size for segment in segments)
     done = 0
     writer.write_header()
-    if sleep_seconds > 0:
-        started = clock()
-        for step, loss in curve:
-            stop.pause(started + (done + 1) * sleep_seconds - clock())
-            if stop.stopped:
-                break
-            writer.write((step,), (loss,))
-            done += 1
-            if progress is not None:
-                progress.update(done, total, step, loss)
-    else:
-        for chunk in curve.iter_chunks(BULK_CHUNK):
-            if stop.stopped:
-                break
-            steps, losses = chunk.steps.tolist(), chunk.losses.tolist()
-            writer.write(steps, losses)
-            done += len(steps)
-            if progress is not None:
-                progress.update(done, total, steps[-1], losses[-1])
+    started = clock()
+    for segment in segments:
+        part = LossCurve(curve.profile, segment.size, segment.first, curve.lr, curve.batch_size)
+        if sleep_seconds > 0:
+            if segment.pause:
+                # The stall counts from the last line written, whatever the pacing's slack:
+                # no output for at least ``pause`` seconds, then the usual step time.
+                stop.pause(segment.pause)
+                started = clock() - done * sleep_seconds
+            for step, loss in part:
+                stop.pause(started + (done + 1) * sleep_seconds - clock())
+                if stop.stopped:
+                    break
+                writer.write((step,), (loss,))
+                done += 1
+                if observer is not None:
+                    observer(step, loss)
+                if progress is not None:
+                    progress.update(done, total, step, loss)
+        else:
+            stop.pause(segment.pause)
+            for chunk in part.iter_chunks(BULK_CHUNK):
+                if stop.stopped:
+                    break
+                steps, losses = chunk.steps.tolist(), chunk.losses.tolist()
+                writer.write(steps, losses)
+                done += len(steps)
+                if observer is not None:
+                    observer(steps[-1], losses[-1])
+                if progress is not None:
+                    progress.update(done, total, steps[-1], losses[-1])
+        if stop.stopped:
+            break
     if progress is not None:
         progress.close()
-    return RunResult(done, total, stop.signum)
+    crash_code = None
+    if faults is not None and faults.crash is not None and not stop.stopped:
+        crash_code = faults.crash[1]
+    return RunResult(done, total, stop.signum, crash_code)

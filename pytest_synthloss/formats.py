@@ -19,6 +19,7 @@ text log reads back as ``round(loss, 2)``. Every line is built whole and written
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -160,7 +161,11 @@ def _write_curve(curve: LossCurve, stream: TextIO, fmt: str) -> None:
 class ParsedLog:
     """A training log read back by :func:`read_log`: LossCurve-like, with what the log says.
 
-    ``steps`` (int64) and ``losses`` (float64) are read-only arrays in log order.
+    ``steps`` (int64) and ``losses`` (float64) are read-only arrays with one entry per
+    logged line, in log order: a step logged twice (after a restart) appears twice.
+    ``repeated_steps`` are the steps logged more than once and ``gaps`` the ``(first, last)``
+    windows of steps never logged between the lowest and highest logged step (expanded by
+    :attr:`missing_steps`); :meth:`deduplicated` keeps one line per step, the last.
     ``profile`` is the logged profile *name* (``None`` if the log does not say, as in a
     text log without its header). ``skipped`` holds ``(line_number, line)`` of malformed
     lines skipped with ``skip_malformed=True``.
@@ -173,6 +178,8 @@ class ParsedLog:
     batch_size: int | None
     format: str | None
     skipped: tuple[tuple[int, str], ...] = field(default=())
+    repeated_steps: tuple[int, ...] = field(default=())
+    gaps: tuple[tuple[int, int], ...] = field(default=())
 
     def __len__(self) -> int:
         return int(self.steps.size)
@@ -191,11 +198,32 @@ class ParsedLog:
         """The last logged loss (``None`` for an empty log)."""
         return float(self.losses[-1]) if self.losses.size else None
 
+    @property
+    def missing_steps(self) -> tuple[int, ...]:
+        """Every step in :attr:`gaps`, ascending (large for a log of every 100th step)."""
+        return tuple(step for first, last in self.gaps for step in range(first, last + 1))
+
+    def deduplicated(self) -> ParsedLog:
+        """One line per step in step order, keeping each step's *last* logged loss.
+
+        What a monitor that overwrites by step (a dashboard, a metrics store) holds after
+        a restart. ``repeated_steps`` is empty; ``gaps`` are unchanged.
+        """
+        if not self.repeated_steps and bool(np.all(np.diff(self.steps) > 0)):
+            return self
+        backwards = self.steps[::-1]
+        steps, index = np.unique(backwards, return_index=True)
+        losses = self.losses[::-1][index]
+        steps.flags.writeable = False
+        losses.flags.writeable = False
+        return dataclasses.replace(self, steps=steps, losses=losses, repeated_steps=())
+
     def to_curve(self) -> LossCurve:
         """The :class:`LossCurve` this log is a run of (its ground truth).
 
         Needs a known, registered profile and consecutive steps; compare with ``==`` or
-        check ``.losses`` against the curve's (text logs hold rounded values).
+        check ``.losses`` against the curve's (text logs hold rounded values). For a log
+        with repeated steps use ``log.deduplicated().to_curve()``.
         """
         if self.profile is None:
             raise SynthLossError("this log does not name its profile; cannot rebuild its curve")
@@ -205,9 +233,15 @@ class ParsedLog:
         expected = np.arange(first, first + self.steps.size, dtype=np.int64)
         if not np.array_equal(self.steps, expected):
             index = int(np.argmax(self.steps != expected))
+            hint = ""
+            if self.repeated_steps:
+                hint = (
+                    f" (steps {_step_list(self.repeated_steps)} repeat; "
+                    "use .deduplicated().to_curve())"
+                )
             raise SynthLossError(
                 f"the logged steps are not consecutive: step {int(self.steps[index])} "
-                f"at position {index}, expected {int(expected[index])}"
+                f"at position {index}, expected {int(expected[index])}{hint}"
             )
         return make_curve(
             int(self.steps.size),
@@ -380,6 +414,7 @@ class _Parser:
         losses = np.array(self.losses, dtype=np.float64)
         steps.flags.writeable = False
         losses.flags.writeable = False
+        repeated, gaps = _repeats_and_gaps(steps)
         return ParsedLog(
             steps=steps,
             losses=losses,
@@ -388,7 +423,27 @@ class _Parser:
             batch_size=self.meta.get("batch_size"),
             format=self.format,
             skipped=tuple(self.skipped),
+            repeated_steps=repeated,
+            gaps=gaps,
         )
+
+
+def _repeats_and_gaps(
+    steps: np.ndarray,
+) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+    """The steps logged more than once, and the windows of unlogged steps within the range."""
+    if steps.size and bool(np.all(np.diff(steps) == 1)):
+        return (), ()  # the usual log: one line per step, in order
+    unique, counts = np.unique(steps, return_counts=True)
+    repeated = tuple(unique[counts > 1].tolist())
+    jumps = np.flatnonzero(np.diff(unique) > 1)
+    gaps = tuple((int(unique[i]) + 1, int(unique[i + 1]) - 1) for i in jumps.tolist())
+    return repeated, gaps
+
+
+def _step_list(steps: Sequence[int], limit: int = 10) -> str:
+    shown = ", ".join(map(str, steps[:limit]))
+    return shown + (f", ... ({len(steps)} steps)" if len(steps) > limit else "")
 
 
 def _parse(lines: Iterable[str], fmt: str | None, skip_malformed: bool) -> ParsedLog:

@@ -22,8 +22,10 @@ def synthloss_run(tmp_path: Path) -> Iterator[Callable[..., TrainingRun]]:
     """Start ``synthloss train`` as a child process logging to a file in ``tmp_path``.
 
     Call it with the arguments of :class:`~pytest_synthloss.runner.TrainingRun` (``steps``,
-    ``profile``, ``sleep_seconds``, ``format``, ``lr``, ``batch_size``, ``start_step``);
-    it returns the started run. Point your log-tailing code at ``run.path``, then
+    ``profile``, ``sleep_seconds``, ``format``, ``lr``, ``batch_size``, ``start_step``,
+    the faults ``stall``, ``restart``, ``drop``, ``crash`` and ``metrics_port``); it
+    returns the started run, whose ``faults`` and ``logged_steps`` are the ground truth.
+    Point your log-tailing code at ``run.path``, then
     ``run.wait()``. Every run is terminated at teardown, even if the test failed::
 
         def test_my_tailer_sees_the_spike(synthloss_run):

@@ -36,9 +36,12 @@ import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_synthloss.errors import SynthLossError
+
+if TYPE_CHECKING:
+    from pytest_synthloss.faults import Faults
 
 __all__ = [
     "BUILTINS",
@@ -164,6 +167,9 @@ class Profile:
     ``nonfinite`` maps a step to ``nan``, ``inf`` or ``-inf``; ``divergence`` (a
     :class:`Divergence`), ``plateaus`` (``(first, last)`` windows) and ``noise`` (a
     :class:`Noise`) are optional. See the module docstring for how they compose.
+    ``faults`` (a :class:`~pytest_synthloss.faults.Faults`) are emulator-level faults of
+    a run of this profile (stall, restart, dropped steps, crash): they change what the
+    emulator logs and when, never the loss of a step.
     Instances are hashable and compare by value; contradictory events are refused.
     """
 
@@ -177,6 +183,7 @@ class Profile:
     divergence: Divergence | None = None
     plateaus: tuple[tuple[int, int], ...] = ()
     noise: Noise | None = None
+    faults: Faults | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip() or "," in self.name:
@@ -209,6 +216,13 @@ class Profile:
                     f"got {value!r}"
                 )
         plateaus = self._checked_plateaus(spikes, nonfinite)
+        if self.faults is not None:
+            from pytest_synthloss.faults import Faults  # the faults module imports this one
+
+            if not isinstance(self.faults, Faults):
+                raise SynthLossError(
+                    f"profile {self.name!r}: faults must be a Faults or None, got {self.faults!r}"
+                )
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "decay", decay)
         object.__setattr__(self, "floor", floor)
@@ -319,6 +333,7 @@ class Profile:
                 self.divergence,
                 self.plateaus,
                 self.noise,
+                self.faults,
             )
         )
 
@@ -336,6 +351,8 @@ class Profile:
             text += f", plateaus={self.plateaus!r}"
         if self.noise is not None:
             text += f", noise={self.noise!r}"
+        if self.faults is not None:
+            text += f", faults={self.faults!r}"
         return text + ")"
 
     # -- ground truth, derived ---------------------------------------------------------

@@ -1,7 +1,9 @@
 """``TrainingRun``: the emulator as a real child process writing its log to a file.
 
 Point log-tailing monitoring code at :attr:`TrainingRun.path` while the run is live, then
-:meth:`~TrainingRun.wait` for it. Used as a context manager (or through the
+:meth:`~TrainingRun.wait` for it. Declared faults (stall, restart, dropped steps, crash)
+come with their ground truth in :attr:`TrainingRun.faults` and
+:attr:`TrainingRun.logged_steps`. Used as a context manager (or through the
 ``synthloss_run`` fixture) the process is always ended, even when the test fails.
 
 This module imports no numpy (it runs inside pytest's plugin loading); :meth:`read`
@@ -11,15 +13,18 @@ imports the log parser on first use.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
 from pytest_synthloss.errors import SynthLossError
+from pytest_synthloss.faults import Faults
 
 if TYPE_CHECKING:
     from pytest_synthloss.formats import ParsedLog
@@ -30,6 +35,7 @@ __all__ = ["LOG_SUFFIXES", "TrainingRun"]
 LOG_SUFFIXES = {"text": ".log", "jsonl": ".jsonl", "csv": ".csv"}
 
 _POLL_SECONDS = 0.01
+_METRICS_LINE = re.compile(r"serving metrics on (http://\S+)")
 
 
 class TrainingRun:
@@ -38,6 +44,11 @@ class TrainingRun:
     The arguments are those of ``synthloss train``. The process starts with
     :meth:`start` (or on entering the ``with`` block); the log file appears once it has
     validated its arguments, and grows by one complete line per step.
+
+    Faults: ``stall=(step, seconds)``, ``restart=(step, back)``, ``drop=(steps...)``,
+    ``crash=step`` or ``(step, exit_code)`` (see :class:`~pytest_synthloss.faults.Faults`);
+    each replaces the profile's fault of its kind. They are checked here, before the
+    child starts. ``metrics_port`` serves the live loss (see :meth:`metrics_url`).
     """
 
     def __init__(
@@ -51,10 +62,21 @@ class TrainingRun:
         lr: float | None = None,
         batch_size: int | None = None,
         start_step: int = 1,
+        stall: tuple[int, float] | None = None,
+        restart: tuple[int, int] | None = None,
+        drop: Iterable[int] = (),
+        crash: int | tuple[int, int] | None = None,
+        metrics_port: int | None = None,
         python: str = sys.executable,
     ) -> None:
         self.path = Path(path)
         self.format = format
+        self.steps = steps
+        self.profile = profile
+        self.start_step = start_step
+        self.metrics_port = metrics_port
+        given = Faults(stall=stall, restart=restart, drop=drop, crash=crash)
+        self._given_faults = given.check_run(steps, start_step) if given else None
         self.args = [
             "train",
             f"--steps={steps}",
@@ -69,6 +91,10 @@ class TrainingRun:
             self.args.append(f"--lr={lr}")
         if batch_size is not None:
             self.args.append(f"--batch-size={batch_size}")
+        if self._given_faults is not None:
+            self.args.extend(self._given_faults.to_args())
+        if metrics_port is not None:
+            self.args.append(f"--metrics-port={metrics_port}")
         self.command = [python, "-m", "pytest_synthloss", *self.args]
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
@@ -113,7 +139,9 @@ class TrainingRun:
         return self._process is not None and self._process.poll() is None
 
     def wait(self, timeout: float | None = 30.0) -> int:
-        """Wait for the run to end and return its exit code (0, or 130/143 if signalled).
+        """Wait for the run to end and return its exit code.
+
+        0, 130/143 if signalled, or a declared crash's code (``faults.exit_code``).
 
         Raises ``TimeoutError`` if it is still running after ``timeout`` seconds (it keeps
         running: call :meth:`terminate`).
@@ -171,6 +199,43 @@ class TrainingRun:
     ) -> None:
         self.close()
 
+    # -- ground truth ---------------------------------------------------------------------
+
+    @property
+    def faults(self) -> Faults:
+        """The run's faults: the profile's, each kind given here replacing the profile's.
+
+        Its ground truth: ``stall_step``, ``repeated_steps``, ``missing_steps``,
+        ``crash_step``, ``exit_code`` (what :meth:`wait` returns for a run left to finish).
+        """
+        from pytest_synthloss.registry import resolve_profile
+
+        declared = resolve_profile(self.profile).faults or Faults()
+        return declared.merged(self._given_faults)
+
+    @property
+    def logged_steps(self) -> tuple[int, ...]:
+        """Every step the run logs, in order, one per line (repeats and gaps included)."""
+        return self.faults.logged_steps(self.steps, self.start_step)
+
+    def metrics_url(self, timeout: float = 30.0) -> str:
+        """Wait for the ``metrics_port`` endpoint and return its ``http://.../metrics`` URL."""
+        if self.metrics_port is None:
+            raise SynthLossError("this run serves no metrics; pass metrics_port= (0: any port)")
+        deadline = time.monotonic() + timeout
+        while True:
+            match = _METRICS_LINE.search(self.stderr())
+            if match:
+                return match[1]
+            if self.returncode is not None:
+                raise SynthLossError(
+                    f"the run exited with code {self.returncode} before serving metrics; "
+                    f"stderr: {self.stderr()!r}"
+                )
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no metrics endpoint after {timeout} s: {self!r}")
+            time.sleep(_POLL_SECONDS)
+
     # -- the log ------------------------------------------------------------------------
 
     def lines(self) -> list[str]:
@@ -207,7 +272,7 @@ class TrainingRun:
             time.sleep(_POLL_SECONDS)
 
     def wait_for_steps(self, count: int, timeout: float = 30.0) -> ParsedLog:
-        """Wait until ``count`` steps are logged; return the log so far, parsed."""
+        """Wait until ``count`` step lines are logged; return the log so far, parsed."""
         header = 0 if self.format == "jsonl" else 1
         self.wait_for_lines(count + header, timeout)
         return self.read()
