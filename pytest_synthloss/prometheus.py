@@ -9,7 +9,9 @@ only when :func:`serve_loss_gauge` is called::
         print(gauge.url)                                         # http://127.0.0.1:PORT/metrics
 
 Each ``set(step, loss)`` updates ``<metric>{labels}`` to the loss and ``<metric>_step``
-to the step. Every handle has its own registry, so several can run side by side.
+to the step, as one pair: a scrape never sees a step with another step's loss. Before the
+first ``set`` the metrics have no samples (a loss of 0 would be a lie). Every handle has
+its own registry, so several can run side by side.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from pytest_synthloss.profiles import check_step
 from pytest_synthloss.promtool import check_labels, check_metric_name
 
 if TYPE_CHECKING:
-    from prometheus_client import Gauge
+    from collections.abc import Iterator
+
+    from prometheus_client.core import Metric
 
 __all__ = ["LossGauge", "serve_loss_gauge"]
 
@@ -53,16 +57,43 @@ class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
+class _LastStep:
+    """A prometheus_client collector of the last ``(step, loss)``, kept under one lock."""
+
+    def __init__(self, name: str, labels: Mapping[str, str]) -> None:
+        self._name = name
+        self._labels = dict(labels)
+        self._lock = threading.Lock()
+        self._last: tuple[int, float] | None = None
+
+    def set(self, step: int, loss: float) -> None:
+        with self._lock:
+            self._last = (step, loss)
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        with self._lock:
+            last = self._last
+        names, values = list(self._labels), list(self._labels.values())
+        loss = GaugeMetricFamily(self._name, "Training loss at the last step.", labels=names)
+        step = GaugeMetricFamily(f"{self._name}_step", "Last training step.", labels=names)
+        if last is not None:
+            step.add_metric(values, float(last[0]))
+            loss.add_metric(values, last[1])
+        yield loss
+        yield step
+
+
 class LossGauge:
     """A running metrics endpoint; ``set(step, loss)`` publishes a step's loss.
 
     Use it as a context manager, or call :meth:`close` to stop serving and free the port.
     """
 
-    def __init__(self, server: WSGIServer, loss: Gauge, step: Gauge, host: str, port: int) -> None:
+    def __init__(self, server: WSGIServer, last: _LastStep, host: str, port: int) -> None:
         self._server = server
-        self._loss = loss
-        self._step = step
+        self._last = last
         self.host = host
         self.port = port
         self._thread = threading.Thread(
@@ -88,8 +119,7 @@ class LossGauge:
         value = float(loss)
         if self._closed:
             raise SynthLossError(f"the metrics endpoint on port {self.port} is closed")
-        self._loss.set(value)
-        self._step.set(checked)
+        self._last.set(checked, value)
 
     def close(self) -> None:
         """Stop serving and free the port. Closing twice is harmless."""
@@ -137,19 +167,15 @@ def serve_loss_gauge(
     name = check_metric_name(metric)
     constant = check_labels(labels)
     try:
-        from prometheus_client import CollectorRegistry, Gauge, make_wsgi_app
+        from prometheus_client import CollectorRegistry, make_wsgi_app
     except ImportError:  # pragma: no cover - depends on the environment
         raise SynthLossError(
             'serve_loss_gauge needs prometheus_client: pip install "pytest-synthloss[prometheus]"'
         ) from None
 
     registry = CollectorRegistry()
-    names = list(constant)
-    loss_gauge = Gauge(name, "Training loss at the last step.", names, registry=registry)
-    step_gauge = Gauge(f"{name}_step", "Last training step.", names, registry=registry)
-    if constant:
-        loss_gauge = loss_gauge.labels(**constant)
-        step_gauge = step_gauge.labels(**constant)
+    last = _LastStep(name, constant)
+    registry.register(last)
     server_class = _Server6 if ":" in host else _Server
     try:
         server = make_server(
@@ -168,4 +194,4 @@ def serve_loss_gauge(
         raise SynthLossError(
             f"cannot serve metrics on {host} port {int(port)}: {exc.strerror or exc}"
         ) from None
-    return LossGauge(server, loss_gauge, step_gauge, host, int(server.server_address[1]))
+    return LossGauge(server, last, host, int(server.server_address[1]))

@@ -72,9 +72,10 @@ def test_a_finished_run_stops_serving(synthloss_run: StartRun) -> None:
     pytest.importorskip("prometheus_client", reason="needs the prometheus extra")
     run = synthloss_run(steps=30, sleep_seconds=0.01, metrics_port=0, format="csv", crash=20)
     url = run.metrics_url()
-    seen = scrape(url)  # live: some step from 0 (nothing logged yet) to 20
-    step = int(seen['train_loss_step{profile="stable"}'])
+    seen = scrape(url)  # live: no sample before the first step, then some step up to 20
+    step = int(seen.get('train_loss_step{profile="stable"}', 0))
     assert 0 <= step <= 20
+    assert ('train_loss{profile="stable"}' in seen) == (step > 0)
     assert run.wait() == 1
     assert refused(url)
     assert read_log(run.path).final_loss == make_curve(20).final_loss

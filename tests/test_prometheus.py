@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -48,7 +49,7 @@ def test_scrape_shows_the_last_step_exactly(gauge: LossGauge) -> None:
 
 def test_nan_and_custom_metric_without_labels() -> None:
     with serve_loss_gauge(0, metric="loss") as handle:
-        assert samples(scrape(handle.url)) == ["loss 0.0", "loss_step 0.0"]
+        assert samples(scrape(handle.url)) == []  # no sample before the first step
         handle.set(3, float("nan"))
         assert samples(scrape(handle.url)) == ["loss NaN", "loss_step 3.0"]
 
@@ -141,3 +142,27 @@ def test_bad_set(gauge: LossGauge, step: object, loss: object, message: str) -> 
     with pytest.raises(SynthLossError) as info:
         gauge.set(step, loss)  # type: ignore[arg-type]
     assert str(info.value) == message
+
+
+def test_a_scrape_never_pairs_a_step_with_another_steps_loss(gauge: LossGauge) -> None:
+    stop = threading.Event()
+
+    def publish() -> None:
+        step = 1
+        while not stop.is_set():
+            gauge.set(step, 10.0 * step)
+            step += 1
+
+    writer = threading.Thread(target=publish)
+    writer.start()
+    try:
+        pairs = []
+        for _ in range(200):
+            values = dict(line.rsplit(" ", 1) for line in samples(scrape(gauge.url)))
+            if values:
+                pairs.append((values['train_loss_step{run="r1"}'], values['train_loss{run="r1"}']))
+    finally:
+        stop.set()
+        writer.join()
+    assert len({step for step, _ in pairs}) > 1  # the writer really moved during the scrapes
+    assert all(float(loss) == 10.0 * float(step) for step, loss in pairs)
