@@ -38,7 +38,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from pytest_synthloss.checks import (
+    LOSS_CEILING,
+    MAX_STEP,
+    check_number,
+    check_step,
+)
 from pytest_synthloss.errors import SynthLossError
+from pytest_synthloss.events import Divergence, Noise
 
 if TYPE_CHECKING:
     from pytest_synthloss.faults import Faults
@@ -61,102 +68,9 @@ __all__ = [
     "check_step",
 ]
 
-#: Largest step the model accepts: steps are stored as int64.
-MAX_STEP = 2**63 - 1
-#: Diverging and noisy losses are capped here, so they never overflow to inf: a run's
-#: non-finite losses are exactly its declared ``nonfinite`` steps.
-LOSS_CEILING = 1e300
-#: Noise seeds are integers in ``[0, MAX_SEED]``.
-MAX_SEED = 2**128 - 1
-
-DIVERGENCE_MODES = ("exponential", "linear")
-NOISE_MODES = ("multiplicative", "additive")
-
-
-def check_step(step: object, what: str = "step") -> int:
-    """Return ``step`` as an ``int`` if it is an integer >= 1, else raise ``SynthLossError``.
-
-    Booleans, floats (even ``2.0``), NaN and strings are refused: nothing is coerced.
-    """
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise SynthLossError(
-            f"{what} must be an integer >= 1, got {step!r} ({type(step).__name__})"
-        )
-    value = int(step)
-    if value < 1 or value > MAX_STEP:
-        raise SynthLossError(f"{what} must be an integer >= 1, got {value}")
-    return value
-
 
 def _check_param(name: str, value: object, profile: str) -> float:
-    return _check_number(f"profile {profile!r}: {name}", value, ">= 0")
-
-
-def _check_number(what: str, value: object, allowed: str) -> float:
-    """A finite real number, ``> 0`` or ``>= 0`` as ``allowed`` says; bools are refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SynthLossError(
-            f"{what} must be a finite number {allowed}, got {value!r} ({type(value).__name__})"
-        )
-    number = float(value)
-    if not math.isfinite(number) or number < 0 or (allowed == "> 0" and number == 0):
-        raise SynthLossError(f"{what} must be a finite number {allowed}, got {value!r}")
-    return number + 0.0  # normalises -0.0 to 0.0
-
-
-def _check_mode(what: str, mode: object, allowed: tuple[str, ...]) -> str:
-    if not isinstance(mode, str) or mode not in allowed:
-        choices = " or ".join(repr(m) for m in allowed)
-        raise SynthLossError(f"{what} must be {choices}, got {mode!r}")
-    return mode
-
-
-@dataclass(frozen=True)
-class Divergence:
-    """The loss rises for good from ``start_step`` (the divergence onset) at ``rate``.
-
-    From step ``k = start_step`` on, the loss is ``anchor * (1 + rate) ** (step - k + 1)``
-    ("exponential") or ``anchor + rate * (step - k + 1)`` ("linear"), where ``anchor`` is the
-    loss the run had reached at step ``k - 1``; it is capped at ``LOSS_CEILING`` (1e300).
-    So step ``k`` is the first step whose loss is above the one before.
-    """
-
-    start_step: int
-    rate: float
-    mode: str = "exponential"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "start_step", check_step(self.start_step, "divergence start_step"))
-        object.__setattr__(self, "rate", _check_number("divergence rate", self.rate, "> 0"))
-        mode = _check_mode("divergence mode", self.mode, DIVERGENCE_MODES)
-        object.__setattr__(self, "mode", mode)
-
-
-@dataclass(frozen=True)
-class Noise:
-    """Seeded Gaussian noise of scale ``sigma`` on every step (never from global RNG state).
-
-    "multiplicative": ``loss * (1 + sigma * z)``; "additive": ``loss + sigma * z``; the result
-    is clipped to ``[0, LOSS_CEILING]``. ``z`` is a pure function of ``(seed, step)``: see
-    :func:`pytest_synthloss.model.noise_at` for the exact scheme.
-    """
-
-    sigma: float
-    seed: int
-    mode: str = "multiplicative"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sigma", _check_number("noise sigma", self.sigma, ">= 0"))
-        seed = self.seed
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise SynthLossError(
-                f"noise seed must be an integer in [0, 2**128), got {seed!r} "
-                f"({type(seed).__name__})"
-            )
-        if not 0 <= int(seed) <= MAX_SEED:
-            raise SynthLossError(f"noise seed must be an integer in [0, 2**128), got {int(seed)}")
-        object.__setattr__(self, "seed", int(seed))
-        object.__setattr__(self, "mode", _check_mode("noise mode", self.mode, NOISE_MODES))
+    return check_number(f"profile {profile!r}: {name}", value, ">= 0")
 
 
 @dataclass(frozen=True)
