@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PASS, MISS, INFO, UNAVAILABLE, ERROR = "PASS", "MISS", "INFO", "UNAVAILABLE", "ERROR"
-#: A timing loops over enough calls to last about this long (seconds).
-MIN_TIMING = 0.02
 
 
 @dataclass(frozen=True)
@@ -32,13 +30,16 @@ class Settings:
     collect_repeats: int
     sweep_shape: tuple[int, int, int]  # steps values, lr values, batch sizes per profile
     repeats: int
+    min_timing: float  # a timing loops over enough calls to last this long (seconds)
 
     @classmethod
     def make(cls, quick: bool) -> Settings:
         """The full settings of the issue, or small ones for ``--quick``."""
         if quick:
-            return cls(True, (10**3, 10**4, 10**5), 10**5, 10**7, 10**5, 30, 1, (5, 2, 2), 3)
-        return cls(False, (10**3, 10**6, 10**7), 10**7, 10**9, 1_000_000, 1000, 7, (25, 10, 5), 7)
+            return cls(True, (10**3, 10**4, 10**5), 10**5, 10**7, 10**5, 30, 1, (5, 2, 2), 2, 0.002)
+        return cls(
+            False, (10**3, 10**6, 10**7), 10**7, 10**9, 1_000_000, 1000, 7, (25, 10, 5), 7, 0.02
+        )
 
 
 @dataclass
@@ -121,17 +122,20 @@ def missing(needs: tuple[str, ...]) -> str | None:
     return None
 
 
-def best_of(funcs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+def best_of(
+    funcs: dict[str, Callable[[], object]], repeats: int, min_timing: float = 0.02
+) -> dict[str, float]:
     """The best wall time (s) per call of each function over ``repeats`` interleaved rounds.
 
     Each function first runs once untimed (warm-up), then once timed to choose how many
-    calls one timing loops over: enough for about ``MIN_TIMING`` seconds. The order of the functions rotates
-    every round so none always runs first; the garbage collector is off while timing.
+    calls one timing loops over: enough for about ``min_timing`` seconds. The order of the
+    functions rotates every round so none always runs first; the garbage collector is off
+    while timing.
     """
     names = list(funcs)
     for func in funcs.values():
         func()
-    number = {name: max(1, int(MIN_TIMING / _timed(funcs[name], 1))) for name in names}
+    number = {name: max(1, int(min_timing / _timed(funcs[name], 1))) for name in names}
     best = dict.fromkeys(names, math.inf)
     for round_ in range(repeats):
         shift = round_ % len(names)

@@ -63,6 +63,17 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def markdown(report: dict[str, Any], rows: list[Row]) -> str:
+    """The recorded results: command, machine and table."""
+    machine = ", ".join(f"{key} {value}" for key, value in report["machine"].items())
+    return (
+        "# Benchmark results\n\n"
+        f"Recorded with `{report['command']}` ({report['seconds']} s). "
+        "Ratio = ours / baseline, both measured in the same run.\n\n"
+        f"Machine: {machine}.\n\n{table(rows)}\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every registered case, print the table and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -70,9 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", type=Path, default=HERE / "results.json", help="where to write the JSON"
     )
+    parser.add_argument("--markdown", type=Path, help="also write the table and machine here")
     args = parser.parse_args(argv)
-    if not args.json.parent.is_dir():
-        parser.error(f"--json: directory {str(args.json.parent)!r} does not exist")
+    for option, path in (("--json", args.json), ("--markdown", args.markdown)):
+        if path is not None and not path.parent.is_dir():
+            print(f"run.py: {option}: no directory {str(path.parent)!r}", file=sys.stderr)
+            return 2
     settings = Settings.make(args.quick)
     started = time.perf_counter()
     rows: list[Row] = []
@@ -89,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(table(rows))
     args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if args.markdown is not None:
+        args.markdown.write_text(markdown(report, rows))
     print(f"\nwritten to {args.json} in {report['seconds']} s")
     return 0
 
