@@ -73,20 +73,18 @@ def collected(stdout: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-def best_pair(
-    root: Path, a: Sequence[str], b: Sequence[str], repeats: int, warm: bool
-) -> tuple[float, float]:
-    """Best collection times of argument lists ``a`` and ``b``, interleaved (a b, b a, ...)."""
+def best_runs(runs: Sequence[tuple[Path, Sequence[str]]], repeats: int, warm: bool) -> list[float]:
+    """Best collection time of each ``(suite, arguments)``, interleaved, order rotating."""
     if warm:
-        collect(root, a)
-        collect(root, b)
-    best = {0: float("inf"), 1: float("inf")}
+        for root, extra in runs:
+            collect(root, extra)
+    best = [float("inf")] * len(runs)
     for round_ in range(repeats):
-        order = (0, 1) if round_ % 2 == 0 else (1, 0)
-        for side in order:
-            seconds, _, _, _ = collect(root, a if side == 0 else b)
-            best[side] = min(best[side], seconds)
-    return best[0], best[1]
+        shift = round_ % len(runs)
+        for index in [*range(shift, len(runs)), *range(shift)]:
+            root, extra = runs[index]
+            best[index] = min(best[index], collect(root, extra)[0])
+    return best
 
 
 def _one_line(text: str) -> str:
@@ -115,7 +113,7 @@ def collect_plain(s: Settings, rows: list[Row]) -> None:
         root = Path(tmp)
         write_suite(root, s.suite_tests)
         repeats = 2 * s.collect_repeats  # the goal is tight: more rounds
-        with_plugin, without = best_pair(root, _PLUGIN, [], repeats, not s.quick)
+        with_plugin, without = best_runs([(root, _PLUGIN), (root, [])], repeats, not s.quick)
         numpy_by_plugin = numpy_loaded(root, _PLUGIN) and not numpy_loaded(root, [])
     row.ours_s, row.baseline_s = with_plugin, without
     row.judge(1.03)
@@ -139,6 +137,11 @@ def _param_layout(s: Settings) -> list[Row]:
         Row(
             "collect.parametrized.per_profile",
             "the same, per profile (raw ratio / number of profiles in 'all')",
+            "≤ 1.1",
+        ),
+        Row(
+            "collect.parametrized.per_item",
+            "the same, per collected item (pytest's start, an empty suite, subtracted)",
             "≤ 1.1 (no extra per-test cost)",
         ),
     ]
@@ -147,7 +150,7 @@ def _param_layout(s: Settings) -> list[Row]:
 @case(_param_layout, needs=("pytest_synthloss.plugin",))
 def collect_parametrized(s: Settings, rows: list[Row]) -> None:
     """Collection of fixture-using tests with every profile against one profile."""
-    raw, per_profile = rows
+    raw, per_profile, per_item = rows
     with tempfile.TemporaryDirectory(prefix="synthloss-bench-") as tmp:
         root = Path(tmp)
         write_suite(root, s.suite_tests, "synthloss_curve")
@@ -164,12 +167,19 @@ def collect_parametrized(s: Settings, rows: list[Row]) -> None:
         if count_one != s.suite_tests or count_all % s.suite_tests:
             raise RuntimeError(f"collected {count_one} and {count_all} tests, not multiples")
         profiles = count_all // s.suite_tests
-        t_all, t_one = best_pair(root, every, one, s.collect_repeats, warm=False)
+        empty = root / "empty"
+        write_suite(empty, 0)
+        t_all, t_one, t_empty = best_runs(
+            [(root, every), (root, one), (empty, every)], s.collect_repeats, warm=False
+        )
     raw.ours_s, raw.baseline_s = t_all, t_one
     raw.judge(None)
     raw.notes = f"{profiles} profiles: {count_all} vs {count_one} items"
     per_profile.ours_s, per_profile.baseline_s = t_all, t_one * profiles
     per_profile.judge(1.1)
     per_profile.notes = f"raw / {profiles}"
+    per_item.ours_s, per_item.baseline_s = t_all - t_empty, (t_one - t_empty) * profiles
+    per_item.judge(1.1)
+    per_item.notes = f"(all - start) / ({profiles} × (one - start)); start {t_empty:.3f} s"
     for row in rows:
         row.details.update(tests=s.suite_tests, profiles=profiles)

@@ -29,6 +29,7 @@ FIGURES = [
     "collect.plain",
     "collect.parametrized.raw",
     "collect.parametrized.per_profile",
+    "collect.parametrized.per_item",
 ]
 
 
