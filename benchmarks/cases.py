@@ -259,10 +259,10 @@ def _sweep_layout(s: Settings) -> list[Row]:
     return [Row("sweep.10000", figure, "< 1 (vectorized: beats a loop)")]
 
 
-@case(_sweep_layout, needs=("pytest_synthloss.sweep:sweep",))
+@case(_sweep_layout, needs=("pytest_synthloss.sweeps:sweep",))
 def sweep(s: Settings, rows: list[Row]) -> None:
     """``sweep(...)`` over the grid against a Python loop making one curve per config."""
-    run_sweep: Callable[..., object] = importlib.import_module("pytest_synthloss.sweep").sweep
+    run_sweep: Callable[..., object] = importlib.import_module("pytest_synthloss.sweeps").sweep
     profiles, steps, lrs, batches = _sweep_grid(s)
 
     def loop() -> list[float]:
