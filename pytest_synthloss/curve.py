@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from pytest_synthloss.errors import SynthLossError
-from pytest_synthloss.model import range_losses, synthetic_loss, trend_losses
+from pytest_synthloss.model import flat_from, range_losses, synthetic_loss, trend_losses
 from pytest_synthloss.profiles import MAX_STEP, Profile, check_step
 from pytest_synthloss.registry import resolve_profile
 from pytest_synthloss.sparklines import sparkline
@@ -46,7 +46,7 @@ class LossCurve:
     Build curves with :func:`make_curve`.
     """
 
-    __slots__ = ("__dict__", "_count", "batch_size", "lr", "profile", "start_step")
+    __slots__ = ("__dict__", "_count", "_shared", "batch_size", "lr", "profile", "start_step")
 
     def __init__(
         self,
@@ -61,6 +61,7 @@ class LossCurve:
         self.start_step = start_step
         self.lr = lr
         self.batch_size = batch_size
+        self._shared = True  # keep the losses in the shared cache (chunks do not)
 
     # -- data ---------------------------------------------------------------------------
 
@@ -74,11 +75,7 @@ class LossCurve:
     @functools.cached_property
     def losses(self) -> np.ndarray:
         """The loss at each step (read-only float64 array, bit-identical to the spec)."""
-        if self._count <= CACHE_MAX_STEPS:
-            return _cached_losses(self.profile, self.start_step, self._count)
-        arr = range_losses(self.profile, self.start_step, self._count)
-        arr.flags.writeable = False
-        return arr
+        return _losses(self.profile, self.start_step, self._count, self._shared)
 
     def loss_at(self, step: int) -> float:
         """The loss at ``step``, which must lie within this run."""
@@ -93,13 +90,16 @@ class LossCurve:
         """Yield the run as consecutive sub-curves of at most ``chunk_size`` steps.
 
         Memory stays constant whatever the run's length, as long as the caller drops
-        each chunk before taking the next.
+        each chunk before taking the next: chunks stay out of the shared cache, and chunks
+        wholly at the floor share one read-only array.
         """
         size = check_step(chunk_size, "chunk_size")
         first = self.start_step
         while first <= self.last_step:
             count = min(size, self.last_step - first + 1)
-            yield LossCurve(self.profile, count, first, self.lr, self.batch_size)
+            chunk = LossCurve(self.profile, count, first, self.lr, self.batch_size)
+            chunk._shared = False
+            yield chunk
             first += count
 
     def __len__(self) -> int:
@@ -242,6 +242,36 @@ class LossCurve:
         from pytest_synthloss.plotting import plot_curve
 
         return plot_curve(self, ax)
+
+
+def _losses(profile: Profile, start_step: int, count: int, shared: bool) -> np.ndarray:
+    """The read-only losses of a run: a shared array if the run is short, else a new one.
+
+    A short run wholly at the floor (no spike or non-finite step in it) gets the one
+    floor array of its length; other short runs are cached when ``shared``.
+    """
+    if count <= CACHE_MAX_STEPS:
+        start = flat_from(profile)
+        last = start_step + count - 1
+        if (
+            start is not None
+            and start_step >= start
+            and not any(start_step <= s <= last for s in profile.spikes)
+            and not any(start_step <= s <= last for s in profile.nonfinite)
+        ):
+            return _floor_run(profile.floor, count)
+        if shared:
+            return _cached_losses(profile, start_step, count)
+    arr = range_losses(profile, start_step, count)
+    arr.flags.writeable = False
+    return arr
+
+
+@functools.lru_cache(maxsize=4)
+def _floor_run(floor: float, count: int) -> np.ndarray:
+    arr = np.full(count, floor)
+    arr.flags.writeable = False
+    return arr
 
 
 @functools.lru_cache(maxsize=128)

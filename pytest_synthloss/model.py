@@ -34,6 +34,7 @@ from pytest_synthloss.registry import resolve_profile
 
 __all__ = [
     "NOISE_BLOCK",
+    "flat_from",
     "noise_at",
     "range_losses",
     "synthetic_loss",
@@ -43,6 +44,9 @@ __all__ = [
 
 #: Noise is drawn in blocks of this many steps (part of the noise contract).
 NOISE_BLOCK = 4096
+#: ``synthetic_losses`` works through large arrays in blocks of this many steps, so that its
+#: temporaries stay in the CPU cache: about one read of the steps and one write of the losses.
+_BLOCK = 1 << 15
 
 
 # -- the scalar reference ---------------------------------------------------------------
@@ -142,18 +146,56 @@ def synthetic_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") ->
     Booleans, floats, NaN and strings are refused with ``SynthLossError``.
     """
     prof = resolve_profile(profile)
-    arr = as_steps(steps).astype(np.int64, copy=False)
+    if prof.noise is not None:  # noise is drawn per noise block, so over the whole array
+        return _noisy_losses(prof, prof.noise, as_steps(steps).astype(np.int64, copy=False))
+    # Integer arrays are validated block by block below; the rest goes through as_steps.
+    arr = steps if isinstance(steps, np.ndarray) and steps.dtype.kind in "iu" else as_steps(steps)
     out = np.empty(arr.shape, dtype=np.float64)
     if arr.size == 0:
         return out
     flat_steps = arr.reshape(-1)
     flat_out = out.reshape(-1)  # a view: ``out`` is freshly allocated, so contiguous
+    flat_start = flat_from(prof)
+    last_override = max(max(prof.spikes, default=0), max(prof.nonfinite, default=0))
+    for first in range(0, flat_steps.size, _BLOCK):  # temporaries stay in the CPU cache
+        block = flat_steps[first : first + _BLOCK]
+        low = int(block.min())
+        if low < 1 or (block.dtype.kind == "u" and block.max() > MAX_STEP):
+            as_steps(arr)  # raises the error naming the bad value of the whole array
+        block = block.astype(np.int64, copy=False)
+        block_out = flat_out[first : first + _BLOCK]
+        if flat_start is not None and low >= flat_start:
+            block_out.fill(prof.floor)
+        else:
+            _trend_into(prof, block, block_out)
+        if low <= last_override:
+            _override(prof.spikes, block, block_out)
+            _override(prof.nonfinite, block, block_out)
+    return out
+
+
+def _noisy_losses(prof: Profile, noise: Noise, steps: np.ndarray) -> np.ndarray:
+    """``synthetic_losses`` for a profile with noise, on validated int64 ``steps``."""
+    out = np.empty(steps.shape, dtype=np.float64)
+    if steps.size == 0:
+        return out
+    flat_steps = steps.reshape(-1)
+    flat_out = out.reshape(-1)
     _trend_into(prof, flat_steps, flat_out)
-    if prof.noise is not None:
-        _noise_into(prof.noise, _normals(prof.noise.seed, flat_steps), flat_out)
+    _noise_into(noise, _normals(noise.seed, flat_steps), flat_out)
     _override(prof.spikes, flat_steps, flat_out)
     _override(prof.nonfinite, flat_steps, flat_out)
     return out
+
+
+def flat_from(prof: Profile) -> int | None:
+    """The step from which ``prof``'s loss is its floor but at spikes and non-finite steps.
+
+    That is the floor step of a profile without divergence or noise; ``None`` for others.
+    """
+    if prof.divergence is not None or prof.noise is not None:
+        return None
+    return prof.floor_step
 
 
 def trend_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") -> np.ndarray:
@@ -180,11 +222,8 @@ def range_losses(
     """
     if out is None:
         out = np.empty(count, dtype=np.float64)
-    if profile.divergence is not None or profile.noise is not None:
-        before = count
-    else:
-        floor_step = profile.floor_step  # without divergence or noise: constant from here
-        before = count if floor_step is None else min(count, max(0, floor_step - start_step))
+    flat_start = flat_from(profile)
+    before = count if flat_start is None else min(count, max(0, flat_start - start_step))
     if before:
         head = out[:before]
         _trend_into(profile, np.arange(start_step, start_step + before, dtype=np.int64), head)

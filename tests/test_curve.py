@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pytest_synthloss import LossCurve, RunConfig, SynthLossError, make_curve, synthetic_losses
+from pytest_synthloss.curve import CACHE_MAX_STEPS, _cached_losses
 
 #: The built-in profiles, as error messages list them.
 KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"
@@ -154,3 +155,24 @@ def test_iter_chunks_bad_size() -> None:
 
 def test_curve_type_is_exported_for_annotations() -> None:
     assert isinstance(make_curve(3), LossCurve)
+
+
+def test_chunks_stay_out_of_the_shared_cache_and_floor_chunks_share_one_array() -> None:
+    curve = make_curve(10 * CACHE_MAX_STEPS, "spiky")
+    _cached_losses.cache_clear()
+    chunks = list(curve.iter_chunks(CACHE_MAX_STEPS))
+    arrays = [chunk.losses for chunk in chunks]
+    assert _cached_losses.cache_info().currsize == 0  # a stream does not fill the cache
+    assert arrays[0][3:5].tolist() == [9.7, 9.5]  # the head is computed
+    assert all(a is arrays[1] for a in arrays[2:])  # the rest is the one floor array
+    assert arrays[1].tolist() == [1.05] * CACHE_MAX_STEPS
+    assert not arrays[1].flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        arrays[1][0] = 0.0
+
+
+def test_a_short_run_at_the_floor_is_the_shared_floor_array() -> None:
+    late = make_curve(1000, "nan", start_step=18)  # the floor step
+    assert late.losses is make_curve(1000, "stable", start_step=5000).losses
+    assert make_curve(1000, "nan", start_step=12).losses[0] != 1.05  # NaN step 12 is inside
+    assert make_curve(1000, "diverging", start_step=5000).losses[0] == 1e300

@@ -19,6 +19,7 @@ from pytest_synthloss import (
     synthetic_loss,
     synthetic_losses,
 )
+from pytest_synthloss.model import _BLOCK as BLOCK
 from pytest_synthloss.model import NOISE_BLOCK, range_losses
 from pytest_synthloss.profiles import MAX_STEP
 
@@ -320,3 +321,42 @@ def test_unknown_profile_lists_known_and_suggests() -> None:
     with pytest.raises(SynthLossError) as info:
         synthetic_losses([1], "zzz")
     assert str(info.value) == f"unknown profile 'zzz'; known profiles: {KNOWN}"
+
+
+@pytest.mark.parametrize("profile", ["stable", "spiky", "nan", "diverging", "plateau"])
+def test_blocked_engine_equals_scalar_across_blocks(profile: str) -> None:
+    # Large arrays are computed block by block; blocks wholly past the floor are filled.
+    rng = np.random.default_rng(3)
+    steps = np.concatenate(
+        [np.arange(5 * BLOCK, 6 * BLOCK), rng.integers(1, 30, BLOCK), rng.integers(1, 2**31, 8)]
+    ).astype(np.int32 if profile == "plateau" else np.int64, copy=False)
+    unique = np.unique(steps)
+    table = dict(
+        zip(unique.tolist(), [synthetic_loss(int(s), profile) for s in unique], strict=True)
+    )
+    expected = np.array([table[s] for s in steps.tolist()])
+    assert same_bits(synthetic_losses(steps, profile), expected)
+    assert same_bits(
+        synthetic_losses(steps.reshape(8, -1)[::-1], profile), expected.reshape(8, -1)[::-1]
+    )
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        (
+            np.r_[np.arange(1, BLOCK + 5), -7, 0],
+            f"steps must be integers >= 1, got -7 at index {BLOCK + 4}",
+        ),
+        (
+            np.r_[np.arange(1, 3 * BLOCK, dtype=np.uint64), np.uint64(2**63)],
+            f"steps must be <= {2**63 - 1}, got {2**63} at index {3 * BLOCK - 1}",
+        ),
+    ],
+)
+def test_blocked_engine_reports_a_bad_step_in_a_later_block(
+    steps: np.ndarray, message: str
+) -> None:
+    with pytest.raises(SynthLossError) as info:
+        synthetic_losses(steps)
+    assert str(info.value) == message
