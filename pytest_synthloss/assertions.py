@@ -368,8 +368,7 @@ def assert_spikes_at(
     ]
     _fail(
         [
-            f"Spikes differ from the expected steps by rule {_rule_text(report)} "
-            f"({series.where})",
+            f"Spikes differ from the expected steps by rule {_rule_text(report)} ({series.where})",
             f"Expected: {_steps_text(expected)}; found: {_steps_text(sorted(found))}",
             f"Missing: {len(missing)}, unexpected: {len(extra)}",
             *_table(_spike_header(report, ""), rows, len(rows)),

@@ -201,11 +201,12 @@ def score_alerts(
     """Score ``alert_steps`` (the steps at which a monitor alerted) against ``curve``.
 
     ``events`` picks the ground truth: ``"spikes"`` (default), ``"nonfinite"``,
-    ``"divergence"`` or ``"plateaus"`` (see :func:`ground_truth_events`). ``tolerance`` (steps, >= 0) extends each event's window past its last step, for
-    monitors that may only notice a spike afterwards. ``max_latency`` (steps, >= 0 or
-    ``None``) marks detections that came later than that as late. ``nab_profile`` picks
-    the NAB weights. Alert steps must be integers within the run; order and duplicates
-    do not matter. Definitions are in the module documentation.
+    ``"divergence"`` or ``"plateaus"`` (see :func:`ground_truth_events`). ``tolerance``
+    (steps, >= 0) extends each event's window past its last step, for monitors that may
+    only notice an event afterwards. ``max_latency`` (steps, >= 0 or ``None``) marks
+    detections that came later than that as late. ``nab_profile`` picks the NAB weights.
+    Alert steps must be integers within the run; order and duplicates do not matter.
+    Definitions are in the module documentation.
     """
     truth = ground_truth_events(curve, events)
     tol = _check_count(tolerance, "tolerance")

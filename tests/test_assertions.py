@@ -496,7 +496,7 @@ def test_all_finite_bad_input() -> None:
 
 def test_loss_assertion_error_is_one_class() -> None:
     import pytest_synthloss
-    from pytest_synthloss import assertions, errors, scoring
+    from pytest_synthloss import assertions, errors
 
     assert pytest_synthloss.LossAssertionError is assertions.LossAssertionError
-    assert assertions.LossAssertionError is errors.LossAssertionError is scoring.LossAssertionError
+    assert assertions.LossAssertionError is errors.LossAssertionError

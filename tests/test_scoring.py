@@ -389,7 +389,7 @@ def test_assert_alerts_match_names_the_event_type() -> None:
 def test_unknown_event_type(events: object) -> None:
     for call in (score_alerts, assert_alerts_match):
         with pytest.raises(SynthLossError) as info:
-            call([4], SPIKY, events=events)  # type: ignore[operator]
+            call([4], SPIKY, events=events)  # type: ignore[arg-type]
         assert str(info.value) == (
             f"unknown event type {events!r} for events=; "
             "known: spikes, nonfinite, divergence, plateaus"
