@@ -11,3 +11,8 @@ class SynthLossError(ValueError):
 
 class LossAssertionError(AssertionError):
     """A loss-curve assertion failed; the message says where and why."""
+
+
+# Defined here so that the spike rules and scoring can raise it without importing the
+# assertions; it is published (and shown in tracebacks) as it always was.
+LossAssertionError.__module__ = "pytest_synthloss.assertions"

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -500,3 +501,11 @@ def test_loss_assertion_error_is_one_class() -> None:
 
     assert pytest_synthloss.LossAssertionError is assertions.LossAssertionError
     assert assertions.LossAssertionError is errors.LossAssertionError
+    # Tracebacks name it as before, and it pickles (e.g. across xdist workers).
+    error = assertions.LossAssertionError("Loss spikes found")
+    assert repr(error) == "LossAssertionError('Loss spikes found')"
+    qualified = f"{type(error).__module__}.{type(error).__qualname__}"
+    assert qualified == "pytest_synthloss.assertions.LossAssertionError"
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is assertions.LossAssertionError
+    assert str(copy) == "Loss spikes found"
