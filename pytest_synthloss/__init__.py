@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pytest_synthloss.assertions import (
         LossAssertionError,
         LossSeries,
+        assert_all_finite,
         assert_curve_equal,
         assert_final_loss,
         assert_matches_profile,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     )
     from pytest_synthloss.curve import LossCurve, RunConfig, make_curve
     from pytest_synthloss.detectors import (
+        NONFINITE_POLICIES,
         SPIKE_RULES,
         EMARatio,
         RollingZScore,
@@ -47,7 +49,13 @@ if TYPE_CHECKING:
         unregister_profile,
     )
     from pytest_synthloss.runner import TrainingRun
-    from pytest_synthloss.scoring import AlertScore, assert_alerts_match, score_alerts
+    from pytest_synthloss.scoring import (
+        EVENT_TYPES,
+        AlertScore,
+        assert_alerts_match,
+        ground_truth_events,
+        score_alerts,
+    )
     from pytest_synthloss.sparklines import sparkline
     from pytest_synthloss.stream import Clock, FakeClock, LossStream, StreamStep, SystemClock
     from pytest_synthloss.sweeps import BestConfig, SweepResults, SweepRow, best_config, sweep
@@ -58,6 +66,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "LossAssertionError": "assertions",
     "LossSeries": "assertions",
+    "assert_all_finite": "assertions",
     "assert_curve_equal": "assertions",
     "assert_final_loss": "assertions",
     "assert_matches_profile": "assertions",
@@ -69,6 +78,7 @@ _EXPORTS: dict[str, str] = {
     "LossCurve": "curve",
     "RunConfig": "curve",
     "make_curve": "curve",
+    "NONFINITE_POLICIES": "detectors",
     "SPIKE_RULES": "detectors",
     "EMARatio": "detectors",
     "RollingZScore": "detectors",
@@ -93,7 +103,9 @@ _EXPORTS: dict[str, str] = {
     "unregister_profile": "registry",
     "promtool_test_file": "promtool",
     "write_promtool_test": "promtool",
+    "EVENT_TYPES": "scoring",
     "AlertScore": "scoring",
+    "ground_truth_events": "scoring",
     "assert_alerts_match": "scoring",
     "score_alerts": "scoring",
     "sparkline": "sparklines",
@@ -114,6 +126,8 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "EVENT_TYPES",
+    "NONFINITE_POLICIES",
     "SPIKE_RULES",
     "SPIKY",
     "STABLE",
@@ -145,6 +159,7 @@ __all__ = [
     "SystemClock",
     "TrainingRun",
     "assert_alerts_match",
+    "assert_all_finite",
     "assert_curve_equal",
     "assert_final_loss",
     "assert_matches_profile",
@@ -157,6 +172,7 @@ __all__ = [
     "detect_spikes",
     "find_spikes",
     "get_profile",
+    "ground_truth_events",
     "make_curve",
     "promtool_test_file",
     "read_log",

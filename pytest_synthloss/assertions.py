@@ -7,6 +7,12 @@ offending step with its value and reference (at most :data:`MAX_ROWS` rows), the
 one, a sparkline with the offenders marked, and how to reproduce a curve. They work
 without pytest; under pytest their own frames are hidden from tracebacks.
 
+Non-finite losses (NaN, inf, -inf): :func:`assert_all_finite` fails on any. The spike
+checks (:func:`find_spikes`, :func:`assert_no_spikes`, :func:`assert_spikes_at`) follow
+their ``nonfinite`` policy: ``"spike"`` (default, like Lightning's ``SpikeDetection``: a
+non-finite loss is a spike), ``"ignore"`` (never a spike, never in a reference) or
+``"error"`` (fail, naming the first non-finite step, before any spike is looked for).
+
 Bad input (not a failed check) raises :class:`~pytest_synthloss.SynthLossError`.
 """
 
@@ -20,9 +26,15 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_synthloss.curve import LossCurve, make_curve
-from pytest_synthloss.detectors import SpikeReport, SpikeRule, detect_spikes, get_rule
-from pytest_synthloss.errors import SynthLossError
-from pytest_synthloss.model import as_steps, synthetic_losses
+from pytest_synthloss.detectors import (
+    SpikeReport,
+    SpikeRule,
+    check_nonfinite_policy,
+    detect_spikes,
+    get_rule,
+)
+from pytest_synthloss.errors import LossAssertionError, SynthLossError
+from pytest_synthloss.model import as_steps, range_losses, synthetic_losses, trend_losses
 from pytest_synthloss.profiles import Profile, check_step
 from pytest_synthloss.registry import resolve_profile
 from pytest_synthloss.sparklines import sparkline
@@ -31,6 +43,7 @@ __all__ = [
     "MAX_ROWS",
     "LossAssertionError",
     "LossSeries",
+    "assert_all_finite",
     "assert_curve_equal",
     "assert_final_loss",
     "assert_matches_profile",
@@ -46,12 +59,11 @@ MAX_ROWS = 10
 #: Columns of the sparkline in failure messages.
 SPARK_WIDTH = 60
 
+#: Steps computed per pass when a noisy profile's history has to be scanned.
+_HISTORY_CHUNK = 1 << 16
+
 #: What the assertions accept: a curve, 1-D losses (steps 1..n), or ``(steps, losses)``.
 LossSeries = LossCurve | npt.ArrayLike | tuple[npt.ArrayLike, npt.ArrayLike]
-
-
-class LossAssertionError(AssertionError):
-    """A loss-curve assertion failed; the message says where and why."""
 
 
 @dataclass(frozen=True)
@@ -178,17 +190,35 @@ def _fail(lines: Iterable[str]) -> None:
 
 
 def _prior_min(profile: Profile, last: int) -> float:
-    """The lowest loss of ``profile`` over steps ``1..last``, in closed form.
+    """The lowest finite loss of ``profile`` over steps ``1..last`` (NaN if none).
 
-    The baseline never rises, so the lowest non-spike loss is at the last non-spike step.
+    Without noise, in closed form: the trend never rises before the divergence onset and
+    never falls from it, so its lowest value is at the last step before the onset (or the
+    nearest step on either side not replaced by a spike or non-finite loss). With noise
+    there is no shortcut: the earlier losses are computed, a chunk at a time.
     """
-    step = last
-    while step >= 1 and step in profile.spikes:
-        step -= 1
-    candidates = [loss for s, loss in profile.spikes.items() if s <= last and math.isfinite(loss)]
-    if step >= 1:
-        candidates.append(profile.baseline(step))
-    return min(candidates)
+    if profile.noise is not None:
+        low = math.inf
+        buffer = np.empty(min(last, _HISTORY_CHUNK))
+        for first in range(1, last + 1, _HISTORY_CHUNK):
+            chunk = range_losses(profile, first, min(_HISTORY_CHUNK, last - first + 1), buffer)
+            finite = chunk[np.isfinite(chunk)]
+            if finite.size:
+                low = min(low, float(finite.min()))
+        return low if math.isfinite(low) else math.nan
+    replaced = profile.spikes.keys() | profile.nonfinite.keys()
+    onset = profile.divergence_step
+    turn = last if onset is None or onset > last else max(onset - 1, 1)
+    candidates = [loss for step, loss in profile.spikes.items() if step <= last]
+    below = turn
+    while below >= 1 and below in replaced:
+        below -= 1
+    above = turn + 1
+    while above <= last and above in replaced:
+        above += 1
+    lowest = [s for s in (below, above) if 1 <= s <= last]
+    candidates += trend_losses(np.array(lowest, dtype=np.int64), profile).tolist()
+    return min(candidates) if candidates else math.nan
 
 
 def _context(series: _Series, rule: SpikeRule) -> np.ndarray:
@@ -197,26 +227,58 @@ def _context(series: _Series, rule: SpikeRule) -> np.ndarray:
         return np.empty(0)
     before = curve.start_step - 1
     if rule.lookback is None:
-        return np.array([_prior_min(curve.profile, before)])
+        return np.array([_prior_min(curve.profile, before)])  # NaN is dropped as no history
     count = min(rule.lookback, before)
     return make_curve(count, curve.profile, start_step=curve.start_step - count).losses
 
 
-def find_spikes(curve: LossSeries, rule: SpikeRule | str | None = None) -> SpikeReport:
+def find_spikes(
+    curve: LossSeries, rule: SpikeRule | str | None = None, *, nonfinite: str = "spike"
+) -> SpikeReport:
     """Run a spike rule (default: running-min ratio >= 3.0) over a curve or losses.
 
     A LossCurve that starts after step 1 is checked with its profile's earlier steps as
     context, as the rest of its run: a step is a spike or not whatever step the run
-    starts at. Arrays have no history: their first step is never a spike.
+    starts at. Arrays have no history: their first step is never a spike. ``nonfinite``
+    is the NaN/inf policy: ``"spike"`` (default), ``"ignore"`` or ``"error"`` (raises
+    :class:`LossAssertionError` naming the first non-finite step).
     """
-    return _find(_series(curve), rule)
+    __tracebackhide__ = True
+    return _find(_series(curve), rule, nonfinite)
 
 
-def _find(series: _Series, rule: SpikeRule | str | None) -> SpikeReport:
+def _find(series: _Series, rule: SpikeRule | str | None, nonfinite: str) -> SpikeReport:
+    """The spike report; under ``nonfinite="error"``, first fail on any non-finite loss."""
+    __tracebackhide__ = True
     chosen = get_rule(rule)
+    policy = check_nonfinite_policy(nonfinite)
+    if policy == "error":
+        bad = np.flatnonzero(~np.isfinite(series.losses))
+        if bad.size:
+            first = int(bad[0])
+            summary, rest = _nonfinite_details(series, bad)
+            _fail(
+                [
+                    f"Loss is not finite at step {int(series.steps[first])} "
+                    f"(loss={_num(series.losses[first])}) and nonfinite='error': "
+                    f"spikes by rule {chosen.describe()} not checked ({series.where})",
+                    f"Non-finite losses: {summary}",
+                    *rest,
+                ]
+            )
     return detect_spikes(
-        series.losses, chosen, steps=series.steps, context=_context(series, chosen)
+        series.losses,
+        chosen,
+        steps=series.steps,
+        context=_context(series, chosen),
+        nonfinite=policy,
     )
+
+
+def _rule_text(report: SpikeReport) -> str:
+    """The rule, and the NaN policy when it is not the default."""
+    text = report.rule.describe()
+    return text if report.nonfinite == "spike" else f"{text}, nonfinite={report.nonfinite!r}"
 
 
 def _spike_row(report: SpikeReport, index: int, note: str = "") -> list[str]:
@@ -247,18 +309,24 @@ def _worst(report: SpikeReport, indices: np.ndarray) -> str:
     return f"Worst: step {step} loss={_num(loss)} vs reference {reference} ({score})"
 
 
-def assert_no_spikes(curve: LossSeries, *, rule: SpikeRule | str | None = None) -> None:
-    """Assert that ``rule`` (default: running-min ratio >= 3.0) flags no step."""
+def assert_no_spikes(
+    curve: LossSeries, *, rule: SpikeRule | str | None = None, nonfinite: str = "spike"
+) -> None:
+    """Assert that ``rule`` (default: running-min ratio >= 3.0) flags no step.
+
+    ``nonfinite``: a NaN/inf loss is a spike (``"spike"``, default), is skipped
+    (``"ignore"``), or fails the assertion as non-finite (``"error"``).
+    """
     __tracebackhide__ = True
     series = _series(curve)
-    report = _find(series, rule)
+    report = _find(series, rule, nonfinite)
     found = np.flatnonzero(report.mask)
     if not found.size:
         return
     _fail(
         [
             f"Loss spikes found: {_percent(found.size, series.steps.size)} by rule "
-            f"{report.rule.describe()} ({series.where})",
+            f"{_rule_text(report)} ({series.where})",
             _worst(report, found),
             *_table(_spike_header(report), [_spike_row(report, int(i)) for i in found], found.size),
             series.spark(report.steps[found].tolist()),
@@ -268,9 +336,17 @@ def assert_no_spikes(curve: LossSeries, *, rule: SpikeRule | str | None = None) 
 
 
 def assert_spikes_at(
-    curve: LossSeries, steps: Iterable[int], *, rule: SpikeRule | str | None = None
+    curve: LossSeries,
+    steps: Iterable[int],
+    *,
+    rule: SpikeRule | str | None = None,
+    nonfinite: str = "spike",
 ) -> None:
-    """Assert that ``rule`` flags exactly ``steps`` (e.g. ``curve.spike_steps``)."""
+    """Assert that ``rule`` flags exactly ``steps`` (e.g. ``curve.spike_steps``).
+
+    ``nonfinite`` as for :func:`assert_no_spikes`: under the default ``"spike"`` a
+    non-finite step must be among ``steps``; under ``"ignore"`` it must not.
+    """
     __tracebackhide__ = True
     series = _series(curve)
     expected = sorted({check_step(s, "expected spike step") for s in steps})
@@ -279,7 +355,7 @@ def assert_spikes_at(
         raise SynthLossError(
             f"expected spike step {outside[0]} is not in the series ({series.where})"
         )
-    report = _find(series, rule)
+    report = _find(series, rule, nonfinite)
     found = set(report.spike_steps)
     missing = [s for s in expected if s not in found]
     extra = sorted(found - set(expected))
@@ -292,8 +368,7 @@ def assert_spikes_at(
     ]
     _fail(
         [
-            f"Spikes differ from the expected steps by rule {report.rule.describe()} "
-            f"({series.where})",
+            f"Spikes differ from the expected steps by rule {_rule_text(report)} ({series.where})",
             f"Expected: {_steps_text(expected)}; found: {_steps_text(sorted(found))}",
             f"Missing: {len(missing)}, unexpected: {len(extra)}",
             *_table(_spike_header(report, ""), rows, len(rows)),
@@ -309,6 +384,62 @@ def _steps_text(steps: Sequence[int]) -> str:
     shown = ", ".join(str(s) for s in steps[:MAX_ROWS])
     more = f", ... {len(steps) - MAX_ROWS} more" if len(steps) > MAX_ROWS else ""
     return f"steps {shown}{more}"
+
+
+# -- non-finite losses ----------------------------------------------------------------
+
+
+def _nonfinite_details(series: _Series, bad: np.ndarray) -> tuple[str, list[str]]:
+    """For non-finite positions ``bad``: a count summary, and the table, sparkline, reproduce."""
+    losses = series.losses
+    values = losses[bad]
+    kinds = [
+        f"{count} {name}"
+        for name, count in (
+            ("nan", int(np.isnan(values).sum())),
+            ("inf", int(np.isposinf(values).sum())),
+            ("-inf", int(np.isneginf(values).sum())),
+        )
+        if count
+    ]
+    summary = f"{_percent(bad.size, losses.size)}: {', '.join(kinds)}"
+    positions = np.arange(losses.size)
+    last_finite = np.maximum.accumulate(np.where(np.isfinite(losses), positions, -1))[bad]
+    rows = [
+        [
+            str(int(series.steps[i])),
+            _num(losses[i]),
+            "none" if j < 0 else f"{_num(losses[j])} (step {int(series.steps[j])})",
+        ]
+        for i, j in zip(bad.tolist(), last_finite.tolist(), strict=True)
+    ]
+    return summary, [
+        *_table(["step", "loss", "last finite loss"], rows, len(rows)),
+        series.spark(series.steps[bad].tolist()),
+        *series.reproduce(),
+    ]
+
+
+def assert_all_finite(curve: LossSeries) -> None:
+    """Assert that no loss is NaN, inf or -inf.
+
+    The failure lists the non-finite steps (how many of each kind, each with its value and
+    the last finite loss before it), with ``×`` in the sparkline and ``▲`` under them.
+    """
+    __tracebackhide__ = True
+    series = _series(curve)
+    bad = np.flatnonzero(~np.isfinite(series.losses))
+    if not bad.size:
+        return
+    first = int(bad[0])
+    summary, rest = _nonfinite_details(series, bad)
+    _fail(
+        [
+            f"Non-finite losses found: {summary} ({series.where})",
+            f"First: step {int(series.steps[first])} loss={_num(series.losses[first])}",
+            *rest,
+        ]
+    )
 
 
 # -- shape of the curve ----------------------------------------------------------------

@@ -1,9 +1,17 @@
 """Spike rules: when is a loss a spike? The default rule and the rules real training stacks use.
 
 Every rule compares each loss with a *reference* built from the losses before it and
-flags the step when the loss is too far above it. Non-finite losses (NaN, inf) are always
-spikes and never enter a reference. A step with no reference (the first step of a run, or
-a step inside a rule's warm-up) is never a spike.
+flags the step when the loss is too far above it. Non-finite losses (NaN, inf, -inf) never
+enter a reference; what they count as is the ``nonfinite`` policy of :func:`detect_spikes`
+(:data:`NONFINITE_POLICIES`):
+
+* ``"spike"`` (default, like Lightning's ``SpikeDetection``): every non-finite loss is a spike;
+* ``"ignore"``: non-finite losses are skipped: never spikes, never in a reference;
+* ``"error"``: a non-finite loss raises :class:`~pytest_synthloss.LossAssertionError`
+  naming the first one.
+
+A step with no reference (the first step of a run, or a step inside a rule's warm-up) is
+never a spike (except a non-finite one under ``"spike"``).
 
 ========================  ==============================================  ================
 name                      spike when                                      modelled on
@@ -32,10 +40,11 @@ from typing import ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from pytest_synthloss.errors import SynthLossError
+from pytest_synthloss.errors import LossAssertionError, SynthLossError
 
 __all__ = [
     "DEFAULT_RULE",
+    "NONFINITE_POLICIES",
     "SPIKE_RULES",
     "EMARatio",
     "RollingZScore",
@@ -43,9 +52,13 @@ __all__ = [
     "RunningMinRatio",
     "SpikeReport",
     "SpikeRule",
+    "check_nonfinite_policy",
     "detect_spikes",
     "get_rule",
 ]
+
+#: What a non-finite loss counts as: see the module docs. ``"spike"`` is the default.
+NONFINITE_POLICIES = ("spike", "ignore", "error")
 
 #: Rows of the previous-window matrix built per pass (bounds memory for long curves).
 _CHUNK_ROWS = 1 << 14
@@ -306,6 +319,14 @@ def get_rule(rule: SpikeRule | str | None) -> SpikeRule:
     return rule
 
 
+def check_nonfinite_policy(policy: object) -> str:
+    """``policy`` if it is one of :data:`NONFINITE_POLICIES`, else a ``SynthLossError``."""
+    if not isinstance(policy, str) or policy not in NONFINITE_POLICIES:
+        allowed = ", ".join(repr(p) for p in NONFINITE_POLICIES)
+        raise SynthLossError(f"nonfinite must be one of {allowed}, got {policy!r}")
+    return policy
+
+
 @dataclass(frozen=True)
 class SpikeReport:
     """The outcome of a rule over a series: the reference and score of every step."""
@@ -316,6 +337,8 @@ class SpikeReport:
     reference: np.ndarray
     score: np.ndarray
     mask: np.ndarray
+    #: How non-finite losses were counted (one of :data:`NONFINITE_POLICIES`).
+    nonfinite: str = "spike"
 
     @property
     def spike_steps(self) -> tuple[int, ...]:
@@ -329,14 +352,18 @@ def detect_spikes(
     *,
     steps: npt.ArrayLike | None = None,
     context: npt.ArrayLike = (),
+    nonfinite: str = "spike",
 ) -> SpikeReport:
     """Apply ``rule`` to a 1-D series of losses (steps ``1..n`` unless ``steps`` is given).
 
     ``context`` holds the losses of the steps before the series (oldest first), as a
     resumed run's history: the assertions pass a resumed LossCurve's earlier steps here,
-    so a step is a spike or not whatever step the run starts at.
+    so a step is a spike or not whatever step the run starts at. ``nonfinite`` says what
+    a NaN/inf/-inf loss is: ``"spike"`` (default), ``"ignore"`` (never a spike) or
+    ``"error"`` (raise :class:`~pytest_synthloss.LossAssertionError` at the first one).
     """
     chosen = get_rule(rule)
+    policy = check_nonfinite_policy(nonfinite)
     values = np.asarray(losses, dtype=np.float64)
     if values.ndim != 1:
         raise SynthLossError(f"losses must be 1-D, got shape {values.shape}")
@@ -345,11 +372,19 @@ def detect_spikes(
         if steps is None
         else np.asarray(steps, dtype=np.int64)
     )
+    finite = np.isfinite(values)
+    if policy == "error" and not finite.all():
+        first = int(np.argmin(finite))
+        raise LossAssertionError(
+            f"Loss is not finite at step {int(steps_arr[first])} (loss={float(values[first])!r}) "
+            f"and nonfinite='error'"
+        )
     ctx = np.asarray(context, dtype=np.float64).ravel()
     ctx = ctx[np.isfinite(ctx)]
     reference, score = chosen.evaluate(values, ctx)
-    mask = chosen.is_spike(score) | ~np.isfinite(values)
-    return SpikeReport(chosen, steps_arr, values, reference, score, mask)
+    mask = chosen.is_spike(score)
+    mask = mask | ~finite if policy == "spike" else mask & finite
+    return SpikeReport(chosen, steps_arr, values, reference, score, mask, policy)
 
 
 # -- vectorized helpers ----------------------------------------------------------------

@@ -1,9 +1,26 @@
-"""Score a monitor's alerts against a curve's ground-truth spike events.
+"""Score a monitor's alerts against a curve's ground-truth events of one type.
 
-Definitions (all steps are the run's step numbers):
+``events=`` picks the type (:data:`EVENT_TYPES`); each gives ``(first, last)`` events,
+disjoint and ascending, restricted to the run (:func:`ground_truth_events`):
 
-* **event**: a maximal run of consecutive spike steps; spiky's steps 4 and 5 are one event
-  ``(4, 5)`` (``LossCurve.spike_events``).
+==============  ==========================================================================
+``events=``     ground-truth events
+==============  ==========================================================================
+``"spikes"``    (default) maximal runs of consecutive spike steps: spiky's steps 4 and 5
+                are one event ``(4, 5)`` (``LossCurve.spike_events``)
+``"nonfinite"`` maximal runs of consecutive NaN/inf/-inf steps: ``nan`` gives ``(12, 12)``
+``"divergence"`` one event from the onset to the run's last step, ``(onset, last_step)``:
+                ``diverging`` over 20 steps gives ``(10, 20)``; latency = first alert - onset
+``"plateaus"``  each plateau window cut to the run: ``plateau`` gives ``(6, 12)``
+==============  ==========================================================================
+
+So "my NaN guard fired at the first non-finite step" is
+``assert_alerts_match([12], make_curve(20, "nan"), events="nonfinite")``.
+
+Definitions (all steps are the run's step numbers; "event steps" are the steps inside
+the events):
+
+* **event**: as in the table above.
 * **window** of event ``(s, e)``: steps ``s .. e + tolerance``, cut short before the next
   event's first step and at the run's last step, so windows never overlap.
 * an alert at step ``a`` **hits** the event whose window holds ``a``.
@@ -15,10 +32,11 @@ Definitions (all steps are the run's step numbers):
 * **missed events**: events no alert hit. **false alarms**: alert groups that hit no event.
   **late detections**: detected events whose latency exceeds ``max_latency`` (if given).
 * **point metrics** count steps, strictly, without tolerance: a true positive is an alert
-  step that is a spike step; a false positive any other alert step; a false negative a
-  spike step without an alert.
+  step that is an event step; a false positive any other alert step; a false negative an
+  event step without an alert (for ``"divergence"`` every step from the onset on is an
+  event step, so a guard that alerts once has a low point recall: read event metrics).
 * with nothing to find or nothing raised, the ratio has an empty denominator: recall is
-  defined as 1.0 when there are no events (no spike steps), precision as 1.0 when there
+  defined as 1.0 when there are no events (no event steps), precision as 1.0 when there
   are no alerts. F1 is ``2PR / (P + R)``, 0.0 when ``P + R == 0``. So a silent monitor on a
   stable run scores 1.0 everywhere; one alert on a stable run gives precision 0.0, F1 0.0.
 * **NAB score** (Numenta Anomaly Benchmark, Lavin & Ahmad 2015), on the windows above: the
@@ -46,9 +64,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from pytest_synthloss.curve import LossCurve
-from pytest_synthloss.errors import SynthLossError
+from pytest_synthloss.errors import LossAssertionError, SynthLossError
 
-__all__ = ["NAB_PROFILES", "AlertScore", "assert_alerts_match", "score_alerts"]
+__all__ = [
+    "EVENT_TYPES",
+    "NAB_PROFILES",
+    "AlertScore",
+    "assert_alerts_match",
+    "ground_truth_events",
+    "score_alerts",
+]
+
+#: The event types ``events=`` accepts; ``"spikes"`` is the default.
+EVENT_TYPES = ("spikes", "nonfinite", "divergence", "plateaus")
 
 #: NAB's scoring profiles: ``(tp_weight, fp_weight, fn_weight)``.
 NAB_PROFILES: dict[str, tuple[float, float, float]] = {
@@ -65,14 +93,14 @@ Span = tuple[int, int]
 
 @dataclass(frozen=True)
 class AlertScore:
-    """How a monitor's alerts compare with a curve's spike events (see the module docs)."""
+    """How a monitor's alerts compare with a curve's events of one type (see the module docs)."""
 
     profile: str
     start_step: int
     last_step: int
     tolerance: int
     max_latency: int | None
-    #: Ground-truth events, ``(first, last)`` spike steps.
+    #: Ground-truth events, ``(first, last)`` steps.
     events: tuple[Span, ...]
     #: Alert steps, sorted, without duplicates.
     alert_steps: tuple[int, ...]
@@ -96,6 +124,8 @@ class AlertScore:
     nab_profile: str
     nab_raw: float
     nab_score: float | None
+    #: Which events were scored (one of :data:`EVENT_TYPES`).
+    event_type: str = "spikes"
 
     @property
     def ok(self) -> bool:
@@ -114,26 +144,71 @@ class AlertScore:
         return sum(found) / len(found) if found else None
 
 
+def ground_truth_events(curve: LossCurve, events: str = "spikes") -> tuple[Span, ...]:
+    """The curve's ground-truth events of type ``events`` as ``(first, last)`` steps.
+
+    ``"spikes"``: ``curve.spike_events``; ``"nonfinite"``: runs of consecutive non-finite
+    steps; ``"divergence"``: ``((divergence_step, last_step),)`` or ``()``;
+    ``"plateaus"``: ``curve.plateau_windows``.
+    """
+    _check_curve(curve)
+    kind = _check_events(events)
+    if kind == "spikes":
+        return curve.spike_events
+    if kind == "nonfinite":
+        return _runs(curve.nonfinite_steps)
+    if kind == "divergence":
+        onset = curve.divergence_step
+        return () if onset is None else ((onset, curve.last_step),)
+    return curve.plateau_windows
+
+
+def _check_curve(curve: object) -> None:
+    if not isinstance(curve, LossCurve):
+        raise SynthLossError(
+            f"curve must be a LossCurve (see make_curve), got {curve!r} ({type(curve).__name__})"
+        )
+
+
+def _check_events(events: object) -> str:
+    if not isinstance(events, str) or events not in EVENT_TYPES:
+        raise SynthLossError(
+            f"unknown event type {events!r} for events=; known: {', '.join(EVENT_TYPES)}"
+        )
+    return events
+
+
+def _runs(steps: Sequence[int]) -> tuple[Span, ...]:
+    """Maximal runs of consecutive steps as ``(first, last)`` pairs."""
+    spans: list[Span] = []
+    for step in steps:
+        if spans and spans[-1][1] == step - 1:
+            spans[-1] = (spans[-1][0], step)
+        else:
+            spans.append((step, step))
+    return tuple(spans)
+
+
 def score_alerts(
     alert_steps: Iterable[int],
     curve: LossCurve,
     *,
+    events: str = "spikes",
     tolerance: int = 0,
     max_latency: int | None = None,
     nab_profile: str = "standard",
 ) -> AlertScore:
     """Score ``alert_steps`` (the steps at which a monitor alerted) against ``curve``.
 
-    ``tolerance`` (steps, >= 0) extends each event's window past its last step, for
-    monitors that may only notice a spike afterwards. ``max_latency`` (steps, >= 0 or
-    ``None``) marks detections that came later than that as late. ``nab_profile`` picks
-    the NAB weights. Alert steps must be integers within the run; order and duplicates
-    do not matter. Definitions are in the module documentation.
+    ``events`` picks the ground truth: ``"spikes"`` (default), ``"nonfinite"``,
+    ``"divergence"`` or ``"plateaus"`` (see :func:`ground_truth_events`). ``tolerance``
+    (steps, >= 0) extends each event's window past its last step, for monitors that may
+    only notice an event afterwards. ``max_latency`` (steps, >= 0 or ``None``) marks
+    detections that came later than that as late. ``nab_profile`` picks the NAB weights.
+    Alert steps must be integers within the run; order and duplicates do not matter.
+    Definitions are in the module documentation.
     """
-    if not isinstance(curve, LossCurve):
-        raise SynthLossError(
-            f"curve must be a LossCurve (see make_curve), got {curve!r} ({type(curve).__name__})"
-        )
+    truth = ground_truth_events(curve, events)
     tol = _check_count(tolerance, "tolerance")
     late_after = None if max_latency is None else _check_count(max_latency, "max_latency")
     if nab_profile not in NAB_PROFILES:
@@ -142,9 +217,8 @@ def score_alerts(
         )
     alerts = _alert_array(alert_steps, curve)
 
-    events = curve.spike_events
-    starts = np.fromiter((s for s, _ in events), dtype=np.int64, count=len(events))
-    ends = np.fromiter((e for _, e in events), dtype=np.int64, count=len(events))
+    starts = np.fromiter((s for s, _ in truth), dtype=np.int64, count=len(truth))
+    ends = np.fromiter((e for _, e in truth), dtype=np.int64, count=len(truth))
     limits = np.append(starts[1:] - 1, curve.last_step)
     win_end = np.minimum(ends + tol, limits)
 
@@ -152,35 +226,36 @@ def score_alerts(
     owner = np.searchsorted(starts, alerts, side="right") - 1
     has_owner = owner >= 0
     owner_safe = np.where(has_owner, owner, 0)
-    hit = has_owner & (alerts <= win_end[owner_safe]) if events else np.zeros_like(has_owner)
+    hit = has_owner & (alerts <= win_end[owner_safe]) if truth else np.zeros_like(has_owner)
 
     hit_events, first_index = np.unique(owner[hit], return_index=True)
     first_alert = alerts[hit][first_index]
-    latency_arr = np.full(len(events), -1, dtype=np.int64)
+    latency_arr = np.full(len(truth), -1, dtype=np.int64)
     latency_arr[hit_events] = first_alert - starts[hit_events]
     latencies = tuple(None if v < 0 else v for v in latency_arr.tolist())
 
     groups, group_hit = _groups(alerts, hit)
 
-    detected = tuple(ev for ev, lat in zip(events, latencies, strict=True) if lat is not None)
-    missed = tuple(ev for ev, lat in zip(events, latencies, strict=True) if lat is None)
+    detected = tuple(ev for ev, lat in zip(truth, latencies, strict=True) if lat is not None)
+    missed = tuple(ev for ev, lat in zip(truth, latencies, strict=True) if lat is None)
     false_alarms = tuple(g for g, h in zip(groups, group_hit, strict=True) if not h)
     late = (
         ()
         if late_after is None
         else tuple(
             ev
-            for ev, lat in zip(events, latencies, strict=True)
+            for ev, lat in zip(truth, latencies, strict=True)
             if lat is not None and lat > late_after
         )
     )
     event_precision = _ratio(sum(group_hit), len(groups))
-    event_recall = _ratio(len(detected), len(events))
+    event_recall = _ratio(len(detected), len(truth))
 
-    spikes = np.fromiter(curve.spike_steps, dtype=np.int64, count=len(curve.spike_steps))
-    tp = int(np.isin(alerts, spikes).sum())
+    # Events are disjoint: an alert is an event step when it lies inside the event before it.
+    in_event = has_owner & (alerts <= ends[owner_safe]) if truth else np.zeros_like(has_owner)
+    tp = int(in_event.sum())
     fp = int(alerts.size) - tp
-    fn = int(spikes.size) - tp
+    fn = sum(last - first + 1 for first, last in truth) - tp
     point_precision = _ratio(tp, tp + fp)
     point_recall = _ratio(tp, tp + fn)
 
@@ -193,7 +268,7 @@ def score_alerts(
         last_step=curve.last_step,
         tolerance=tol,
         max_latency=late_after,
-        events=events,
+        events=truth,
         alert_steps=tuple(alerts.tolist()),
         alert_groups=groups,
         latencies=latencies,
@@ -213,6 +288,7 @@ def score_alerts(
         nab_profile=nab_profile,
         nab_raw=nab_raw,
         nab_score=nab_score,
+        event_type=events,
     )
 
 
@@ -220,26 +296,34 @@ def assert_alerts_match(
     alert_steps: Iterable[int],
     curve: LossCurve,
     *,
+    events: str = "spikes",
     tolerance: int = 0,
     max_latency: int | None = None,
     width: int = 60,
 ) -> AlertScore:
     """Fail unless every event is detected, no alert is a false alarm and none is late.
 
-    Returns the :class:`AlertScore` when the alerts match. The failure message lists
-    missed events, false alarms (with the loss at their first step) and late detections,
-    then the scores and a sparkline of the loss (``width`` columns at most) with ``▲``
-    under the alert steps.
+    ``events`` picks the ground truth as for :func:`score_alerts`. Returns the
+    :class:`AlertScore` when the alerts match; otherwise raises
+    :class:`~pytest_synthloss.LossAssertionError` (an ``AssertionError``) listing missed
+    events, false alarms (with the loss at their first step) and late detections, then
+    the scores and a sparkline of the loss (``width`` columns at most) with ``▲`` under
+    the alert steps.
     """
     __tracebackhide__ = True
-    score = score_alerts(alert_steps, curve, tolerance=tolerance, max_latency=max_latency)
+    score = score_alerts(
+        alert_steps, curve, events=events, tolerance=tolerance, max_latency=max_latency
+    )
     if not score.ok:
-        raise AssertionError(_failure_message(score, curve, width))
+        raise LossAssertionError(_failure_message(score, curve, width))
     return score
 
 
 def _failure_message(score: AlertScore, curve: LossCurve, width: int) -> str:
-    header = f"profile {score.profile!r}, steps {score.start_step}..{score.last_step}, "
+    header = f"profile {score.profile!r}, "
+    if score.event_type != "spikes":
+        header += f"events {score.event_type!r}, "
+    header += f"steps {score.start_step}..{score.last_step}, "
     header += f"tolerance {score.tolerance}"
     if score.max_latency is not None:
         header += f", max_latency {score.max_latency}"

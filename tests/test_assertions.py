@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -17,6 +18,7 @@ from pytest_synthloss import (
     LossAssertionError,
     RunningMeanRatio,
     SynthLossError,
+    assert_all_finite,
     assert_curve_equal,
     assert_final_loss,
     assert_matches_profile,
@@ -25,6 +27,7 @@ from pytest_synthloss import (
     assert_reaches_floor,
     assert_spikes_at,
     available_profiles,
+    find_spikes,
     make_curve,
 )
 
@@ -330,3 +333,179 @@ def test_works_without_pytest_and_raises_assertion_error() -> None:
         "LossAssertionError Loss spikes found: 2 / 20 steps (10.0%) by rule running-min ratio >= 3.0 (profile 'spiky', steps 1..20)",
         "False",
     ]
+
+
+# -- non-finite losses -----------------------------------------------------------------
+
+NAN_CURVE = make_curve(20, "nan")
+
+
+def test_all_finite_passes_on_finite_curves() -> None:
+    for name in ("stable", "spiky", "diverging", "plateau", "noisy", "noisy-spiky"):
+        assert_all_finite(make_curve(200, name))
+    assert_all_finite([1.0, 1e308])
+
+
+def test_all_finite_message_on_the_nan_profile() -> None:
+    with pytest.raises(LossAssertionError) as excinfo:
+        assert_all_finite(NAN_CURVE)
+    assert message(excinfo) == textwrap.dedent(
+        """\
+        Non-finite losses found: 1 / 20 steps (5.0%): 1 nan (profile 'nan', steps 1..20)
+        First: step 12 loss=nan
+         step  loss  last finite loss
+           12  nan   1.48 (step 11)
+        ███▇▇▆▆▅▅▄▄×▃▂▂▁▁▁▁▁
+                   ▲
+        Reproduce: make_curve(20, 'nan') / pytest --synthloss-profile nan --synthloss-steps 20"""
+    )
+
+
+def test_all_finite_message_counts_each_kind() -> None:
+    with pytest.raises(LossAssertionError) as excinfo:
+        assert_all_finite(([5, 6, 7, 8, 9], [math.nan, 1.0, math.inf, -math.inf, 2.0]))
+    assert message(excinfo) == textwrap.dedent(
+        """\
+        Non-finite losses found: 3 / 5 steps (60.0%): 1 nan, 1 inf, 1 -inf (steps 5..9)
+        First: step 5 loss=nan
+         step  loss  last finite loss
+            5  nan   none
+            7  inf   1 (step 6)
+            8  -inf  1 (step 6)
+        ×▁××█
+        ▲ ▲▲"""
+    )
+
+
+def test_all_finite_message_is_bounded() -> None:
+    losses = np.full(200, 1.5)
+    losses[50:80] = math.inf
+    with pytest.raises(LossAssertionError) as excinfo:
+        assert_all_finite(losses)
+    lines = message(excinfo).split("\n")
+    assert lines[0] == "Non-finite losses found: 30 / 200 steps (15.0%): 30 inf (steps 1..200)"
+    assert lines[1] == "First: step 51 loss=inf"
+    assert lines[2] == " step  loss  last finite loss"
+    assert lines[3] == "   51  inf   1.5 (step 50)"
+    assert lines[12] == "   60  inf   1.5 (step 50)"
+    assert lines[13] == " ... 20 more"
+    assert lines[14] == "▁" * 15 + "×" * 9 + "▁" * 36
+    assert lines[15] == " " * 15 + "▲" * 9
+    assert len(lines) == 16
+
+
+def test_no_spikes_default_policy_counts_nan_as_a_spike() -> None:
+    with pytest.raises(LossAssertionError) as excinfo:
+        assert_no_spikes(NAN_CURVE)
+    assert message(excinfo) == textwrap.dedent(
+        """\
+        Loss spikes found: 1 / 20 steps (5.0%) by rule running-min ratio >= 3.0 (profile 'nan', steps 1..20)
+        Worst: step 12 loss=nan (non-finite)
+         step  loss  reference  ratio
+           12  nan   1.48       non-finite
+        ███▇▇▆▆▅▅▄▄×▃▂▂▁▁▁▁▁
+                   ▲
+        Reproduce: make_curve(20, 'nan') / pytest --synthloss-profile nan --synthloss-steps 20"""
+    )
+    assert_spikes_at(NAN_CURVE, NAN_CURVE.nonfinite_steps)
+
+
+def test_no_spikes_ignore_policy_skips_non_finite_losses() -> None:
+    assert_no_spikes(NAN_CURVE, nonfinite="ignore")
+    assert_no_spikes(make_curve(20, "inf"), nonfinite="ignore")
+    assert_spikes_at(NAN_CURVE, (), nonfinite="ignore")
+    with pytest.raises(LossAssertionError) as excinfo:
+        assert_no_spikes([2.0, math.nan, 7.0], nonfinite="ignore")
+    assert message(excinfo) == textwrap.dedent(
+        """\
+        Loss spikes found: 1 / 3 steps (33.3%) by rule running-min ratio >= 3.0, nonfinite='ignore' (steps 1..3)
+        Worst: step 3 loss=7 vs reference 2 (3.5x)
+         step  loss  reference  ratio
+            3  7     2          3.5x
+        ▁×█
+          ▲"""
+    )
+    with pytest.raises(LossAssertionError) as excinfo:
+        assert_spikes_at(NAN_CURVE, [12], nonfinite="ignore")
+    assert message(excinfo) == textwrap.dedent(
+        """\
+        Spikes differ from the expected steps by rule running-min ratio >= 3.0, nonfinite='ignore' (profile 'nan', steps 1..20)
+        Expected: steps 12; found: no spikes
+        Missing: 1, unexpected: 0
+         step  loss  reference  ratio
+           12  nan   1.48       non-finite  missing
+        ███▇▇▆▆▅▅▄▄×▃▂▂▁▁▁▁▁
+                   ▲
+        Reproduce: make_curve(20, 'nan') / pytest --synthloss-profile nan --synthloss-steps 20"""
+    )
+
+
+def test_no_spikes_error_policy_fails_at_the_first_non_finite_step() -> None:
+    with pytest.raises(LossAssertionError) as excinfo:
+        assert_no_spikes(make_curve(20, "inf"), nonfinite="error")
+    expected = textwrap.dedent(
+        """\
+        Loss is not finite at step 12 (loss=inf) and nonfinite='error': spikes by rule running-min ratio >= 3.0 not checked (profile 'inf', steps 1..20)
+        Non-finite losses: 1 / 20 steps (5.0%): 1 inf
+         step  loss  last finite loss
+           12  inf   1.48 (step 11)
+        ███▇▇▆▆▅▅▄▄×▃▂▂▁▁▁▁▁
+                   ▲
+        Reproduce: make_curve(20, 'inf') / pytest --synthloss-profile inf --synthloss-steps 20"""
+    )
+    assert message(excinfo) == expected
+    for call in (
+        lambda: assert_spikes_at(make_curve(20, "inf"), [12], nonfinite="error"),
+        lambda: find_spikes(make_curve(20, "inf"), nonfinite="error"),
+    ):
+        with pytest.raises(LossAssertionError) as excinfo:
+            call()
+        assert message(excinfo) == expected
+    # Finite losses: "error" checks spikes as usual.
+    assert_no_spikes(STABLE, nonfinite="error")
+    assert_spikes_at(SPIKY, [4, 5], nonfinite="error")
+    with pytest.raises(
+        LossAssertionError,
+        match=r"^Loss is not finite at step 2 \(loss=-inf\) and nonfinite='error': spikes by rule EMA ratio >= 3.0 \(span 9\) not checked \(steps 1\.\.3\)\n",
+    ):
+        assert_no_spikes([1.0, -math.inf, math.nan], rule="ema", nonfinite="error")
+
+
+def test_find_spikes_report_carries_the_policy() -> None:
+    assert find_spikes(NAN_CURVE).spike_steps == (12,)
+    report = find_spikes(NAN_CURVE, nonfinite="ignore")
+    assert report.spike_steps == ()
+    assert report.nonfinite == "ignore"
+
+
+def test_bad_nonfinite_policy_is_bad_input() -> None:
+    for call in (
+        lambda: assert_no_spikes(STABLE, nonfinite="nan"),
+        lambda: assert_spikes_at(STABLE, (), nonfinite="skip"),
+        lambda: find_spikes(STABLE, nonfinite=False),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(
+            SynthLossError, match=r"^nonfinite must be one of 'spike', 'ignore', 'error', got "
+        ):
+            call()
+
+
+def test_all_finite_bad_input() -> None:
+    with pytest.raises(SynthLossError, match=r"^losses is empty: there is no step to check$"):
+        assert_all_finite([])
+
+
+def test_loss_assertion_error_is_one_class() -> None:
+    import pytest_synthloss
+    from pytest_synthloss import assertions, errors
+
+    assert pytest_synthloss.LossAssertionError is assertions.LossAssertionError
+    assert assertions.LossAssertionError is errors.LossAssertionError
+    # Tracebacks name it as before, and it pickles (e.g. across xdist workers).
+    error = assertions.LossAssertionError("Loss spikes found")
+    assert repr(error) == "LossAssertionError('Loss spikes found')"
+    qualified = f"{type(error).__module__}.{type(error).__qualname__}"
+    assert qualified == "pytest_synthloss.assertions.LossAssertionError"
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is assertions.LossAssertionError
+    assert str(copy) == "Loss spikes found"

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pytest_synthloss import (
     SPIKE_RULES,
     EMARatio,
+    LossAssertionError,
     RollingZScore,
     RunningMeanRatio,
     RunningMinRatio,
@@ -19,8 +20,9 @@ from pytest_synthloss import (
     detect_spikes,
     find_spikes,
     make_curve,
+    synthetic_loss,
 )
-from pytest_synthloss.detectors import DEFAULT_RULE, get_rule
+from pytest_synthloss.detectors import DEFAULT_RULE, NONFINITE_POLICIES, get_rule
 
 
 @settings(max_examples=300, deadline=None)
@@ -143,7 +145,7 @@ def test_window_rules_see_a_resumed_curve_as_the_tail_of_its_run(name: str, star
     assert tail.spike_steps == tuple(s for s in full.spike_steps if s >= start)
 
 
-def test_non_finite_losses_are_spikes_and_stay_out_of_references() -> None:
+def test_non_finite_losses_are_spikes_by_default_and_stay_out_of_references() -> None:
     for name in SPIKE_RULES:
         report = detect_spikes([2.0, math.nan, 1.9, math.inf, 1.8], name)
         assert report.spike_steps == (2, 4), name
@@ -198,3 +200,78 @@ def test_bad_rules(make: object, message: str) -> None:
     with pytest.raises(SynthLossError) as excinfo:
         make()  # type: ignore[operator]
     assert str(excinfo.value) == message
+
+
+# -- the non-finite policy ---------------------------------------------------------------
+
+MIXED = [2.0, math.nan, 1.9, math.inf, 1.8, -math.inf, 1.7]
+
+
+@pytest.mark.parametrize("name", list(SPIKE_RULES))
+def test_nonfinite_policies_on_every_rule(name: str) -> None:
+    spike = detect_spikes(MIXED, name)
+    ignore = detect_spikes(MIXED, name, nonfinite="ignore")
+    assert spike.spike_steps == (2, 4, 6)
+    assert spike.nonfinite == "spike"
+    assert ignore.spike_steps == ()
+    assert ignore.nonfinite == "ignore"
+    # Non-finite losses never enter a reference, whatever the policy.
+    np.testing.assert_array_equal(spike.reference, ignore.reference)
+    finite_only = detect_spikes([2.0, 1.9, 1.8, 1.7], name)
+    np.testing.assert_array_equal(ignore.reference[[0, 2, 4, 6]], finite_only.reference)
+
+
+def test_ignore_still_flags_finite_spikes_against_an_unpoisoned_reference() -> None:
+    report = detect_spikes([2.0, math.inf, math.nan, 6.0, 6.5], nonfinite="ignore")
+    assert report.spike_steps == (4, 5)
+    np.testing.assert_array_equal(report.reference, [math.nan, 2.0, 2.0, 2.0, 2.0])
+    assert detect_spikes([2.0, math.inf, 6.0], "running-mean", nonfinite="ignore").spike_steps == (
+        3,
+    )
+
+
+def test_error_policy_names_the_first_non_finite_step() -> None:
+    with pytest.raises(LossAssertionError) as excinfo:
+        detect_spikes([1.0, 2.0, -math.inf, math.nan], steps=[10, 20, 30, 40], nonfinite="error")
+    assert str(excinfo.value) == "Loss is not finite at step 30 (loss=-inf) and nonfinite='error'"
+    assert isinstance(excinfo.value, AssertionError)
+    finite = detect_spikes([1.0, 1.0, 5.0], nonfinite="error")
+    assert finite.spike_steps == (3,)
+    assert finite.nonfinite == "error"
+
+
+@pytest.mark.parametrize("policy", ["skip", "Spike", None, 1])
+def test_unknown_nonfinite_policy(policy: object) -> None:
+    with pytest.raises(SynthLossError) as excinfo:
+        detect_spikes([1.0], nonfinite=policy)  # type: ignore[arg-type]
+    assert str(excinfo.value) == (
+        f"nonfinite must be one of 'spike', 'ignore', 'error', got {policy!r}"
+    )
+    assert NONFINITE_POLICIES == ("spike", "ignore", "error")
+
+
+@pytest.mark.parametrize(("name", "policy"), [("nan", "spike"), ("inf", "spike")])
+def test_builtin_nonfinite_profiles(name: str, policy: str) -> None:
+    curve = make_curve(20, name)
+    assert find_spikes(curve, nonfinite=policy).spike_steps == curve.nonfinite_steps == (12,)
+    assert find_spikes(curve, nonfinite="ignore").spike_steps == ()
+
+
+@pytest.mark.parametrize(
+    "name", ["stable", "spiky", "nan", "inf", "diverging", "plateau", "noisy", "noisy-spiky"]
+)
+def test_every_builtin_resumed_run_is_the_tail_of_its_full_run(name: str) -> None:
+    # The default rule's history of a resumed curve is the profile's lowest earlier loss,
+    # computed exactly (the diverging trend turns at its onset; noise has no shortcut).
+    full = find_spikes(make_curve(60, name)).spike_steps
+    for start in range(2, 61):
+        tail = find_spikes(make_curve(61 - start, name, start_step=start)).spike_steps
+        assert tail == tuple(s for s in full if s >= start), (name, start)
+
+
+def test_resumed_diverging_run_has_its_true_best_loss_as_reference() -> None:
+    # The best loss before step 15 is step 9's 1.62, not the baseline 1.27 of step 14.
+    report = find_spikes(make_curve(5, "diverging", start_step=15))
+    assert report.reference[0] == synthetic_loss(9, "diverging") == pytest.approx(1.62)
+    assert report.spike_steps == (16, 17, 18, 19)
+    assert find_spikes(make_curve(19, "diverging")).spike_steps == (16, 17, 18, 19)

@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 
 from pytest_synthloss import (
+    EVENT_TYPES,
     AlertScore,
+    LossAssertionError,
     Profile,
     SynthLossError,
     assert_alerts_match,
+    ground_truth_events,
     make_curve,
     score_alerts,
 )
@@ -280,3 +283,116 @@ def test_core_modules_do_not_import_optional_extras() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- event types -----------------------------------------------------------------------
+
+
+def test_ground_truth_events_of_each_type() -> None:
+    assert ground_truth_events(SPIKY) == ground_truth_events(SPIKY, "spikes") == ((4, 5),)
+    assert ground_truth_events(make_curve(20, "nan"), "nonfinite") == ((12, 12),)
+    assert ground_truth_events(make_curve(20, "inf"), "nonfinite") == ((12, 12),)
+    assert ground_truth_events(make_curve(20, "diverging"), "divergence") == ((10, 20),)
+    assert ground_truth_events(make_curve(20, "plateau"), "plateaus") == ((6, 12),)
+    for kind in ("nonfinite", "divergence", "plateaus"):
+        assert ground_truth_events(SPIKY, kind) == ()
+    assert ground_truth_events(make_curve(9, "diverging"), "divergence") == ()
+    # Restricted to the run: a resumed run starts inside the event.
+    assert ground_truth_events(make_curve(5, "diverging", start_step=15), "divergence") == (
+        (15, 19),
+    )
+    assert ground_truth_events(make_curve(10, "plateau", start_step=8), "plateaus") == ((8, 12),)
+    runs = Profile("runs", nonfinite={3: math.nan, 4: math.inf, 5: -math.inf, 9: math.nan})
+    assert ground_truth_events(make_curve(20, runs), "nonfinite") == ((3, 5), (9, 9))
+    assert EVENT_TYPES == ("spikes", "nonfinite", "divergence", "plateaus")
+
+
+def test_nan_guard_fired_at_the_first_non_finite_step() -> None:
+    score = assert_alerts_match([12], make_curve(20, "nan"), events="nonfinite")
+    assert score.event_type == "nonfinite"
+    assert score.events == ((12, 12),)
+    assert (score.event_f1, score.point_f1, score.nab_score) == (1.0, 1.0, 100.0)
+    # On spikes, the same alert is a false alarm: the nan profile has no spike.
+    assert score_alerts([12], make_curve(20, "nan")).false_alarms == ((12, 12),)
+    assert score_alerts([12], make_curve(20, "nan")).event_type == "spikes"
+
+
+def test_a_run_of_non_finite_steps_is_one_event() -> None:
+    curve = make_curve(20, Profile("runs", nonfinite={3: math.nan, 4: math.inf, 5: -math.inf}))
+    score = score_alerts([4], curve, events="nonfinite")
+    assert score.latencies == (1,)
+    assert (score.point_true_positives, score.point_false_negatives) == (1, 2)
+    assert score.point_recall == pytest.approx(1 / 3)
+
+
+def test_divergence_is_one_event_to_the_end_of_the_run() -> None:
+    curve = make_curve(20, "diverging")
+    score = score_alerts([12, 13], curve, events="divergence", max_latency=1)
+    assert score.events == ((10, 20),)
+    assert score.latencies == (2,)
+    assert score.late_detections == ((10, 20),)
+    assert (score.event_precision, score.event_recall) == (1.0, 1.0)
+    # Every step from the onset on is an event step: 2 of 11 alerted.
+    assert (score.point_true_positives, score.point_false_negatives) == (2, 9)
+    # Window [10, 20], W = 11; the first alert, at 12, has position -(20 - 12 + 1) / 11.
+    assert score.nab_raw == pytest.approx(sigma(-9 / 11) / sigma(-1.0))
+    assert score_alerts([10], curve, events="divergence").nab_score == 100.0
+    assert score_alerts([9], curve, events="divergence").missed_events == ((10, 20),)
+    # A billion-step run does not materialise its event steps.
+    huge = score_alerts([10], make_curve(10**9, "diverging"), events="divergence")
+    assert huge.point_false_negatives == 10**9 - 10
+
+
+def test_plateaus_are_each_window() -> None:
+    curve = make_curve(40, Profile("two-plateaus", plateaus=((3, 5), (20, 24))))
+    score = score_alerts([5, 6, 26], curve, events="plateaus", tolerance=2)
+    assert score.events == ((3, 5), (20, 24))
+    assert score.alert_groups == ((5, 6), (26, 26))
+    # 26 is inside the second window's tolerance (20..24 + 2): a hit, 6 steps late.
+    assert score.latency_by_event == {(3, 5): 2, (20, 24): 6}
+    assert score.missed_events == score.false_alarms == ()
+    # Point metrics are strict: only 5 is a plateau step.
+    assert (score.point_true_positives, score.point_false_positives) == (1, 2)
+    assert score.point_false_negatives == 3 + 5 - 1
+    late = score_alerts([5, 6, 27], curve, events="plateaus", tolerance=2)
+    assert late.missed_events == ((20, 24),)
+    assert late.false_alarms == ((27, 27),)
+
+
+def test_assert_alerts_match_names_the_event_type() -> None:
+    with pytest.raises(LossAssertionError) as info:
+        assert_alerts_match([11], make_curve(20, "nan"), events="nonfinite")
+    assert str(info.value) == (
+        "Alerts do not match ground truth (profile 'nan', events 'nonfinite', steps 1..20, "
+        "tolerance 0):\n"
+        "missed events: 1 / 1 — step 12\n"
+        "false alarms: 1 / 1 alert groups — step 11 (loss 1.48)\n"
+        "late detections: 0\n"
+        "event precision 0.00 recall 0.00 F1 0.00; point precision 0.00 recall 0.00 F1 0.00\n"
+        "loss (▲ = alert step):\n"
+        "███▇▇▆▆▅▅▄▄×▃▂▂▁▁▁▁▁\n"
+        "          ▲"
+    )
+    with pytest.raises(LossAssertionError) as info:
+        assert_alerts_match([13], make_curve(20, "diverging"), events="divergence", max_latency=2)
+    assert str(info.value).splitlines()[:4] == [
+        "Alerts do not match ground truth (profile 'diverging', events 'divergence', "
+        "steps 1..20, tolerance 0, max_latency 2):",
+        "missed events: 0 / 1",
+        "false alarms: 0 / 1 alert groups",
+        "late detections: 1 — steps 10-20 first alerted at step 13 (latency 3 > 2)",
+    ]
+    assert assert_alerts_match([6], make_curve(20, "plateau"), events="plateaus").ok
+
+
+@pytest.mark.parametrize("events", ["spike", "nan", "", None, ("spikes",)])
+def test_unknown_event_type(events: object) -> None:
+    for call in (score_alerts, assert_alerts_match):
+        with pytest.raises(SynthLossError) as info:
+            call([4], SPIKY, events=events)  # type: ignore[arg-type]
+        assert str(info.value) == (
+            f"unknown event type {events!r} for events=; "
+            "known: spikes, nonfinite, divergence, plateaus"
+        )
+    with pytest.raises(SynthLossError, match=r"^unknown event type 'nan' for events="):
+        ground_truth_events(SPIKY, "nan")
