@@ -61,6 +61,9 @@ SPARK_WIDTH = 60
 
 #: Steps computed per pass when a noisy profile's history has to be scanned.
 _HISTORY_CHUNK = 1 << 16
+#: A noisy profile's history is scanned over at most this many steps before the run
+#: (about 0.1 s), so a run resumed at step 10**12 is checked as fast as one at 10**7.
+NOISY_HISTORY_WINDOW = 1 << 22
 
 #: What the assertions accept: a curve, 1-D losses (steps 1..n), or ``(steps, losses)``.
 LossSeries = LossCurve | npt.ArrayLike | tuple[npt.ArrayLike, npt.ArrayLike]
@@ -195,12 +198,13 @@ def _prior_min(profile: Profile, last: int) -> float:
     Without noise, in closed form: the trend never rises before the divergence onset and
     never falls from it, so its lowest value is at the last step before the onset (or the
     nearest step on either side not replaced by a spike or non-finite loss). With noise
-    there is no shortcut: the earlier losses are computed, a chunk at a time.
+    there is no shortcut: the losses of the last ``NOISY_HISTORY_WINDOW`` steps up to
+    ``last`` are computed, a chunk at a time (all of them for shorter histories).
     """
     if profile.noise is not None:
         low = math.inf
         buffer = np.empty(min(last, _HISTORY_CHUNK))
-        for first in range(1, last + 1, _HISTORY_CHUNK):
+        for first in range(max(1, last - NOISY_HISTORY_WINDOW + 1), last + 1, _HISTORY_CHUNK):
             chunk = range_losses(profile, first, min(_HISTORY_CHUNK, last - first + 1), buffer)
             finite = chunk[np.isfinite(chunk)]
             if finite.size:
@@ -239,7 +243,8 @@ def find_spikes(
 
     A LossCurve that starts after step 1 is checked with its profile's earlier steps as
     context, as the rest of its run: a step is a spike or not whatever step the run
-    starts at. Arrays have no history: their first step is never a spike. ``nonfinite``
+    starts at (for noisy profiles the history is the last ``NOISY_HISTORY_WINDOW``
+    steps, 2**22). Arrays have no history: their first step is never a spike. ``nonfinite``
     is the NaN/inf policy: ``"spike"`` (default), ``"ignore"`` or ``"error"`` (raises
     :class:`LossAssertionError` naming the first non-finite step).
     """

@@ -509,3 +509,17 @@ def test_loss_assertion_error_is_one_class() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is assertions.LossAssertionError
     assert str(copy) == "Loss spikes found"
+
+
+def test_noisy_history_is_a_bounded_window() -> None:
+    from pytest_synthloss import assertions
+
+    start = 10**12  # scanning 10**12 earlier steps would never finish
+    assert_no_spikes(make_curve(5, "noisy", start_step=start))
+    low = assertions._prior_min(make_curve(1, "noisy").profile, start - 1)
+    window = make_curve(
+        assertions.NOISY_HISTORY_WINDOW,
+        "noisy",
+        start_step=start - assertions.NOISY_HISTORY_WINDOW,
+    )
+    assert low == float(window.losses.min())
