@@ -81,7 +81,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker and conftest/plugin profiles; validate the selection (exit 4)."""
     config.addinivalue_line("markers", MARKER)
-    before = set(registry.available_profiles())
+    before = set(registry.registered_now())
     try:
         for profiles in config.hook.pytest_synthloss_profiles():
             registry.register_profiles(profiles, source="a conftest.py or pytest plugin")
@@ -89,7 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest_synthloss_profiles: {exc}") from None
     finally:
         config.stash[_ADDED] = tuple(
-            name for name in registry.available_profiles() if name not in before
+            name for name in registry.registered_now() if name not in before
         )
     if config.option.help:
         return
@@ -111,7 +111,7 @@ def _ini(config: pytest.Config, name: str) -> str | None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Forget the profiles this run's conftest.py files and plugins registered."""
-    known = set(registry.available_profiles())
+    known = set(registry.registered_now())
     for name in config.stash.get(_ADDED, ()):
         if name in known:
             registry.unregister_profile(name)
@@ -138,11 +138,14 @@ def _selection_for(config: pytest.Config, node: pytest.Item) -> Selection:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run each test using a synthloss fixture once per selected profile (ids = names).
 
-    A synthloss marker is validated on every test, used or not.
+    A synthloss marker is validated on every test that has one, used or not; tests with
+    neither a synthloss fixture nor the marker cost one lookup.
     """
-    selection = _selection_for(metafunc.config, metafunc.definition)
     if "synthloss_profile_name" not in metafunc.fixturenames:
+        if metafunc.definition.get_closest_marker("synthloss") is not None:
+            _selection_for(metafunc.config, metafunc.definition)  # validate it
         return
+    selection = _selection_for(metafunc.config, metafunc.definition)
     for marker in metafunc.definition.iter_markers("parametrize"):
         argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
         names = argnames.split(",") if isinstance(argnames, str) else list(argnames)

@@ -1,6 +1,7 @@
 """The ``synthloss_run`` fixture: start the emulator as a real child process (pytest only).
 
-Imports no numpy at import time: pytest loads this module with the plugin in every run.
+Imports nothing heavy at import time: pytest loads this module with the plugin in every
+run, so the runner is imported when the fixture is first used.
 """
 
 from __future__ import annotations
@@ -8,11 +9,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_synthloss.runner import LOG_SUFFIXES, TrainingRun
+if TYPE_CHECKING:
+    from pytest_synthloss.runner import TrainingRun
 
 __all__ = ["synthloss_run"]
 
@@ -34,6 +36,8 @@ def synthloss_run(tmp_path: Path) -> Iterator[Callable[..., TrainingRun]]:
             assert run.wait() == 0
             assert alerts == [4]
     """
+    from pytest_synthloss.runner import LOG_SUFFIXES, TrainingRun  # on first use only
+
     runs: list[TrainingRun] = []
     numbers = itertools.count(1)
 

@@ -21,6 +21,7 @@ __all__ = [
     "get_profile",
     "register_profile",
     "register_profiles",
+    "registered_now",
     "resolve_profile",
     "unregister_profile",
 ]
@@ -102,6 +103,11 @@ def unregister_profile(name: str) -> None:
     del _registry[name]
 
 
+def registered_now() -> tuple[str, ...]:
+    """The names registered so far, without scanning installed entry-point plugins."""
+    return tuple(_registry)
+
+
 def available_profiles() -> tuple[str, ...]:
     """The names of all registered profiles: built-ins first, then in registration order."""
     _load_entry_points()
@@ -112,7 +118,11 @@ def get_profile(name: str) -> Profile:
     """Return the registered profile called ``name``.
 
     An unknown name raises ``SynthLossError`` listing the known ones and the closest match.
+    Installed entry-point plugins are scanned only for a name not registered yet, so
+    looking up a built-in costs nothing at pytest start-up.
     """
+    if isinstance(name, str) and name in _registry:
+        return _registry[name]
     _load_entry_points()
     if not isinstance(name, str):
         raise SynthLossError(
