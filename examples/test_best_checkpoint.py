@@ -31,7 +31,7 @@ def earliest_finite_minimum(curve: LossCurve, steps: list[int] | None = None) ->
 def ground_truth_best(curve: LossCurve) -> int | None:
     """The best step of a noise-free curve, from its trend and event steps alone."""
     excluded = set(curve.spike_steps) | set(curve.nonfinite_steps)
-    clean = [step for step in curve.steps.tolist() if step not in excluded]
+    clean = [step for step in range(curve.start_step, curve.last_step + 1) if step not in excluded]
     if not clean:
         return None
     return clean[int(np.argmin(trend_losses(clean, curve.profile)))]  # argmin: the first
