@@ -1,0 +1,120 @@
+"""The examples/ directory, run as a user runs it: ``pytest examples --synthloss-profile all``.
+
+Each example's tests must pass under every profile. The run is a real subprocess against
+the real directory (with this repository's ini), so what the README promises is what is
+checked. Expected counts come from the number of registered profiles.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_synthloss import available_profiles
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@dataclass(frozen=True)
+class Module:
+    """An example test module and how many tests it holds."""
+
+    path: str
+    #: Tests using the synthloss fixtures without a pinned profile: run once per profile.
+    per_profile: int
+    #: Tests pinned to a profile by the marker, or using no synthloss fixture: run once.
+    once: int
+    #: Whether what the module needs is installed, and how many skips it reports if not.
+    available: bool = True
+    skipped_without: int = 0
+    skip_reason: str = ""
+
+
+MODULES = (
+    Module("test_loss_spike_monitor.py", per_profile=5, once=0),
+    Module("test_spike_alert.py", per_profile=8, once=3),
+    Module("test_early_stopping_guard.py", per_profile=6, once=3),
+    Module("test_best_checkpoint.py", per_profile=4, once=2),
+    Module(
+        "test_lr_plateau.py",
+        per_profile=5,
+        once=2,
+        available=importlib.util.find_spec("torch") is not None,
+        skipped_without=1,  # module-level importorskip
+        skip_reason="the ReduceLROnPlateau example needs torch",
+    ),
+    Module(
+        "test_property_spike_detector.py",
+        per_profile=0,
+        once=2,
+        available=importlib.util.find_spec("hypothesis") is not None,
+        skipped_without=1,
+        skip_reason="needs the hypothesis extra",
+    ),
+    Module(
+        "prometheus/test_prometheus_alert_rules.py",
+        per_profile=0,
+        once=3,
+        available=shutil.which("promtool") is not None,
+        skipped_without=3,  # a skipif mark on each test
+        skip_reason="promtool not found",
+    ),
+)
+
+
+def run_examples(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m pytest examples -rA ARGS`` from the repository root, in a clean env."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "examples", "-p", "no:cacheprovider", "-rA", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_table_lists_every_example_test_module() -> None:
+    found = sorted(p.relative_to(EXAMPLES).as_posix() for p in EXAMPLES.rglob("test_*.py"))
+    assert found == sorted(module.path for module in MODULES)
+
+
+@pytest.mark.parametrize("selection", ["all", "stable"])
+def test_every_example_passes_under_the_selected_profiles(selection: str) -> None:
+    profiles = available_profiles() if selection == "all" else (selection,)
+    done = run_examples("--synthloss-profile", selection)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"synthloss: profile={','.join(profiles)} steps=20" in done.stdout
+    passed = Counter(
+        line.split()[1].split("::")[0].removeprefix("examples/")
+        for line in done.stdout.splitlines()
+        if line.startswith("PASSED ")
+    )
+    expected = {
+        module.path: module.per_profile * len(profiles) + module.once
+        for module in MODULES
+        if module.available
+    }
+    assert dict(passed) == expected
+    skipped = sum(module.skipped_without for module in MODULES if not module.available)
+    summary = f"{sum(expected.values())} passed" + (f", {skipped} skipped" if skipped else "")
+    assert re.search(rf"=+ {summary} in [\d.]+s", done.stdout), done.stdout[-2000:]
+    for module in MODULES:
+        if not module.available:
+            assert module.skip_reason in done.stdout
