@@ -12,20 +12,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_synthloss import hookspecs, registry
+from pytest_synthloss import hookspecs
 from pytest_synthloss.errors import SynthLossError
 from pytest_synthloss.plugin_run import synthloss_run
-from pytest_synthloss.selection import (
-    MarkerSettings,
-    Selection,
-    parse_marker,
-    resolve_selection,
-)
 
 if TYPE_CHECKING:
     from pytest_synthloss.curve import LossCurve
     from pytest_synthloss.factory import CurveFactory
     from pytest_synthloss.profiles import Profile
+    from pytest_synthloss.selection import Selection
     from pytest_synthloss.stream import LossStream
 
 __all__ = [
@@ -43,7 +38,7 @@ MARKER = (
     "--synthloss-profile/--synthloss-steps and the ini keys."
 )
 
-_SELECTION = pytest.StashKey[Selection]()
+_SELECTION = pytest.StashKey["Selection"]()
 _ADDED = pytest.StashKey[tuple[str, ...]]()
 
 
@@ -79,8 +74,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker and conftest/plugin profiles; validate the selection (exit 4)."""
+    """Register the marker and conftest/plugin profiles; validate the selection (exit 4).
+
+    A run with no synthloss option, ini value or profile hook imports nothing more: the
+    default selection (stable, 20 steps) needs no checking and is made on first use.
+    """
     config.addinivalue_line("markers", MARKER)
+    if config.pluginmanager.hook.pytest_synthloss_profiles.get_hookimpls():
+        _register_hook_profiles(config)
+    if config.option.help:
+        return
+    given = (
+        config.option.synthloss_profile,
+        _ini(config, "synthloss_profile"),
+        config.option.synthloss_steps,
+        _ini(config, "synthloss_steps"),
+    )
+    if any(value is not None for value in given):
+        from pytest_synthloss.selection import resolve_selection
+
+        try:
+            config.stash[_SELECTION] = resolve_selection(*given)
+        except SynthLossError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def _register_hook_profiles(config: pytest.Config) -> None:
+    from pytest_synthloss import registry
+
     before = set(registry.registered_now())
     try:
         for profiles in config.hook.pytest_synthloss_profiles():
@@ -91,17 +112,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_ADDED] = tuple(
             name for name in registry.registered_now() if name not in before
         )
-    if config.option.help:
-        return
-    try:
-        config.stash[_SELECTION] = resolve_selection(
-            config.option.synthloss_profile,
-            _ini(config, "synthloss_profile"),
-            config.option.synthloss_steps,
-            _ini(config, "synthloss_steps"),
-        )
-    except SynthLossError as exc:
-        raise pytest.UsageError(str(exc)) from None
+
+
+def _selection(config: pytest.Config) -> Selection:
+    """The run's selection: made in ``pytest_configure``, or the default on first use."""
+    selection = config.stash.get(_SELECTION, None)
+    if selection is None:
+        from pytest_synthloss.selection import resolve_selection
+
+        selection = config.stash[_SELECTION] = resolve_selection(None, None, None, None)
+    return selection
 
 
 def _ini(config: pytest.Config, name: str) -> str | None:
@@ -111,25 +131,33 @@ def _ini(config: pytest.Config, name: str) -> str | None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Forget the profiles this run's conftest.py files and plugins registered."""
+    added = config.stash.get(_ADDED, ())
+    if not added:
+        return
+    from pytest_synthloss import registry
+
     known = set(registry.registered_now())
-    for name in config.stash.get(_ADDED, ()):
+    for name in added:
         if name in known:
             registry.unregister_profile(name)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     """``synthloss: profile=... steps=... (registered: ...)``."""
-    selection = config.stash.get(_SELECTION, None)
-    return None if selection is None else selection.header()
+    if config.option.help:
+        return None
+    return _selection(config).header()
 
 
 def _selection_for(config: pytest.Config, node: pytest.Item) -> Selection:
-    selection = config.stash[_SELECTION]
+    selection = _selection(config)
     marker = node.get_closest_marker("synthloss")
     if marker is None:
         return selection
+    from pytest_synthloss.selection import parse_marker
+
     try:
-        settings: MarkerSettings = parse_marker(marker.args, marker.kwargs, node.nodeid)
+        settings = parse_marker(marker.args, marker.kwargs, node.nodeid)
     except SynthLossError as exc:
         pytest.fail(str(exc), pytrace=False)
     return settings.apply(selection)
@@ -142,7 +170,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     neither a synthloss fixture nor the marker cost one lookup.
     """
     if "synthloss_profile_name" not in metafunc.fixturenames:
-        if metafunc.definition.get_closest_marker("synthloss") is not None:
+        if "synthloss" in metafunc.definition.keywords:  # a marker here or on a parent
             _selection_for(metafunc.config, metafunc.definition)  # validate it
         return
     selection = _selection_for(metafunc.config, metafunc.definition)
@@ -174,7 +202,9 @@ def synthloss_profile_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def synthloss_profile(synthloss_profile_name: str) -> Profile:
     """The selected :class:`~pytest_synthloss.Profile` (frozen): ground truth by name."""
-    return registry.get_profile(synthloss_profile_name)
+    from pytest_synthloss.registry import get_profile
+
+    return get_profile(synthloss_profile_name)
 
 
 @pytest.fixture
