@@ -164,9 +164,8 @@ class RunningMinRatio(_RatioRule):
         """The smallest finite loss among the earlier steps (``window`` of them if set)."""
         if self.window is not None:
             return _rolling(losses, context, self.window, 1, np.nanmin)
-        lead = [context.min()] if context.size else [np.nan]
-        running = np.fmin.accumulate(np.concatenate([lead, _finite_or_nan(losses)]))
-        return running[:-1]
+        lead = float(context.min()) if context.size else math.nan
+        return _running_min_before(_finite_or_nan(losses), lead)
 
 
 @dataclass(frozen=True)
@@ -391,7 +390,44 @@ def detect_spikes(
 
 
 def _finite_or_nan(values: np.ndarray) -> np.ndarray:
-    return np.where(np.isfinite(values), values, np.nan)
+    finite = np.isfinite(values)
+    return values if finite.all() else np.where(finite, values, np.nan)
+
+
+#: Block length of :func:`_running_min_before` (fits the L1 cache).
+_MIN_BLOCK = 1024
+
+
+def _running_min_before(values: np.ndarray, lead: float) -> np.ndarray:
+    """``out[i] = fmin(lead, values[0], ..., values[i - 1])``: NaN is ignored (NaN if none).
+
+    Same values as ``np.fmin.accumulate`` over ``[lead, *values]`` (shifted by one), but in
+    blocks: a block that sets no new minimum is one constant fill, and only blocks that do
+    are accumulated, a scalar loop. A loss curve sets new minima rarely, so this is a few
+    SIMD passes instead of one scalar pass over every step.
+    """
+    out = np.empty(values.size)
+    if values.size == 0:
+        return out
+    out[0] = lead
+    src = values[:-1]  # out[k + 1] is the minimum up to and including src[k]
+    count = src.size // _MIN_BLOCK
+    head = count * _MIN_BLOCK
+    before = np.array([lead])
+    if count:
+        blocks = src[:head].reshape(count, _MIN_BLOCK)
+        lows = np.fmin.reduce(blocks, axis=1)
+        before = np.fmin.accumulate(np.concatenate(([lead], lows)))
+        dest = out[1 : 1 + head].reshape(count, _MIN_BLOCK)
+        dest[:] = before[:-1, None]
+        with np.errstate(invalid="ignore"):
+            exact = np.flatnonzero(~(lows >= before[:-1]) & ~np.isnan(lows))
+        if exact.size:
+            running = np.fmin.accumulate(blocks[exact], axis=1)
+            dest[exact] = np.fmin(running, before[exact][:, None])
+    if head < src.size:
+        out[1 + head :] = np.fmin(np.fmin.accumulate(src[head:]), before[-1])
+    return out
 
 
 def _rolling(

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from pytest_synthloss import (
     SPIKE_RULES,
@@ -275,3 +276,24 @@ def test_resumed_diverging_run_has_its_true_best_loss_as_reference() -> None:
     assert report.reference[0] == synthetic_loss(9, "diverging") == pytest.approx(1.62)
     assert report.spike_steps == (16, 17, 18, 19)
     assert find_spikes(make_curve(19, "diverging")).spike_steps == (16, 17, 18, 19)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=hnp.arrays(
+        np.float64,
+        st.integers(0, 5000),
+        elements=st.floats(0, 100) | st.just(np.nan),
+    ),
+    lead=st.floats(0, 100) | st.just(np.nan),
+    descending=st.booleans(),
+)
+def test_blocked_running_min_equals_accumulate(
+    values: np.ndarray, lead: float, descending: bool
+) -> None:
+    from pytest_synthloss.detectors import _running_min_before
+
+    if descending:
+        values = np.sort(values)[::-1].copy()  # a new minimum in every block
+    expected = np.fmin.accumulate(np.concatenate([[lead], values]))[:-1]
+    assert np.array_equal(_running_min_before(values, lead), expected, equal_nan=True)
