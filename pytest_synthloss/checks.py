@@ -30,8 +30,10 @@ def check_step(step: object, what: str = "step") -> int:
             f"{what} must be an integer >= 1, got {step!r} ({type(step).__name__})"
         )
     value = int(step)
-    if value < 1 or value > MAX_STEP:
+    if value < 1:
         raise SynthLossError(f"{what} must be an integer >= 1, got {value}")
+    if value > MAX_STEP:
+        raise SynthLossError(f"{what} must be an integer from 1 to {MAX_STEP}, got {value}")
     return value
 
 

@@ -215,19 +215,19 @@ class LossCurve:
         # bucket's peak is the trend at its first or last step, or a spike; a non-finite step
         # makes it NaN (shown as ×). Noise is not drawn: a long noisy curve shows its trend.
         columns = min(width, self._count)
-        edges = np.array(
-            [self.start_step + (i * self._count) // columns for i in range(columns + 1)],
-            dtype=np.int64,
-        )
+        # Python ints: the edge after the last step can be 2**63, past int64.
+        edges = [self.start_step + (i * self._count) // columns for i in range(columns + 1)]
+        firsts = np.array(edges[:-1], dtype=np.int64)
+        lasts = np.array([edge - 1 for edge in edges[1:]], dtype=np.int64)
         peaks: np.ndarray = np.maximum(
-            trend_losses(edges[:-1], self.profile), trend_losses(edges[1:] - 1, self.profile)
+            trend_losses(firsts, self.profile), trend_losses(lasts, self.profile)
         )
         for step, loss in self.profile.spikes.items():
             if self.start_step <= step <= self.last_step:
-                column = int(np.searchsorted(edges, step, side="right")) - 1
+                column = int(np.searchsorted(firsts, step, side="right")) - 1
                 peaks[column] = max(peaks[column], loss)
         for step in self.nonfinite_steps:
-            peaks[int(np.searchsorted(edges, step, side="right")) - 1] = np.nan
+            peaks[int(np.searchsorted(firsts, step, side="right")) - 1] = np.nan
         return peaks
 
     def __repr__(self) -> str:

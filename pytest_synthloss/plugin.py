@@ -125,8 +125,18 @@ def _selection(config: pytest.Config) -> Selection:
 
 
 def _ini(config: pytest.Config, name: str) -> str | None:
-    value = config.getini(name)
-    return value.strip() or None if isinstance(value, str) else None
+    """An ini key as text (``None``: unset or empty). A TOML list of names is a comma list."""
+    try:
+        value = config.getini(name)
+    except (TypeError, ValueError) as exc:  # pytest's native TOML table checks types itself
+        raise pytest.UsageError(f"ini option {name}: {exc} (write it as a string)") from None
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        value = ",".join(value)
+    if not isinstance(value, str):
+        raise pytest.UsageError(
+            f"ini option {name}: expected a string, got {value!r} ({type(value).__name__})"
+        )
+    return value.strip() or None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -150,17 +160,24 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 def _selection_for(config: pytest.Config, node: pytest.Item) -> Selection:
+    """The run's selection with this test's synthloss markers applied.
+
+    Each key (``profile``, ``steps``) comes from the closest marker that sets it:
+    function, then class, then module; keys no marker sets keep the run's value.
+    """
     selection = _selection(config)
-    marker = node.get_closest_marker("synthloss")
-    if marker is None:
+    markers = list(node.iter_markers("synthloss"))  # closest first
+    if not markers:
         return selection
     from pytest_synthloss.selection import parse_marker
 
-    try:
-        settings = parse_marker(marker.args, marker.kwargs, node.nodeid)
-    except SynthLossError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    return settings.apply(selection)
+    for marker in reversed(markers):  # farthest first, so closer ones override
+        try:
+            settings = parse_marker(marker.args, marker.kwargs, node.nodeid)
+        except SynthLossError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        selection = settings.apply(selection)
+    return selection
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -176,3 +176,11 @@ def test_a_short_run_at_the_floor_is_the_shared_floor_array() -> None:
     assert late.losses is make_curve(1000, "stable", start_step=5000).losses
     assert make_curve(1000, "nan", start_step=12).losses[0] != 1.05  # NaN step 12 is inside
     assert make_curve(1000, "diverging", start_step=5000).losses[0] == 1e300
+
+
+def test_repr_of_the_longest_run() -> None:
+    # The bucket after the last step starts at 2**63, one past int64.
+    assert repr(make_curve(2**63 - 1, "spiky")) == (
+        "<LossCurve spiky steps 1..9223372036854775807 final=1.05 floor@18 "
+        "█▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁>"
+    )

@@ -360,3 +360,17 @@ def test_blocked_engine_reports_a_bad_step_in_a_later_block(
     with pytest.raises(SynthLossError) as info:
         synthetic_losses(steps)
     assert str(info.value) == message
+
+
+def test_a_step_past_int64_names_the_limit() -> None:
+    with pytest.raises(SynthLossError) as info:
+        synthetic_loss(10**30)
+    assert str(info.value) == (
+        f"step must be an integer from 1 to 9223372036854775807, got {10**30}"
+    )
+    with pytest.raises(SynthLossError) as info:
+        make_curve(10**30)
+    assert str(info.value) == (
+        "steps (the number of steps in the run) must be an integer from 1 to "
+        f"9223372036854775807, got {10**30}"
+    )

@@ -132,7 +132,7 @@ def test_class_and_module_markers_apply_closest_first(pytester: pytest.Pytester)
     )
     result = pytester.runpytest("-s")
     result.assert_outcomes(passed=1)
-    assert results(result) == ["spiky 20"]  # the class marker gives the profile; steps unset
+    assert results(result) == ["spiky 3"]  # profile from the class marker, steps from the module
 
 
 MARKER_TEST = """
@@ -442,3 +442,58 @@ def test_failure_message_in_pytest_output_hides_plugin_frames(pytester: pytest.P
         ]
     )
     assert "assertions.py" not in result.stdout.str()
+
+
+def test_marker_keys_resolve_separately_closest_first(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.synthloss(profile="spiky", steps=7)
+
+        @pytest.mark.synthloss(profile="nan")
+        def test_fn(synthloss_curve):
+            print(f"RESULT {synthloss_curve.profile.name} {len(synthloss_curve)}")
+
+        @pytest.mark.synthloss(steps=9)
+        class TestClass:
+            def test_method(self, synthloss_curve):
+                print(f"RESULT {synthloss_curve.profile.name} {len(synthloss_curve)}")
+
+            @pytest.mark.synthloss(profile="stable")
+            def test_pinned(self, synthloss_curve):
+                print(f"RESULT {synthloss_curve.profile.name} {len(synthloss_curve)}")
+        """
+    )
+    result = pytester.runpytest("-s", "-p", "no:randomly", "--synthloss-profile", "all")
+    result.assert_outcomes(passed=3)
+    # test_fn: profile from its own marker, steps from the module's; the class tests take
+    # steps from the class marker and the profile from the module's (or their own), and
+    # the module's pinned profile wins over --synthloss-profile all
+    assert results(result) == ["nan 7", "spiky 9", "stable 9"]
+
+
+def test_a_toml_list_of_profiles_is_a_comma_list(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(
+        '[tool.pytest.ini_options]\nsynthloss_profile = ["spiky", "stable"]\n'
+    )
+    pytester.makepyfile("def test_a(synthloss_curve):\n    pass\n")
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["synthloss: profile=spiky,stable steps=20 *", "*test_a[[]spiky[]] PASSED*"]
+    )
+
+
+@pytest.mark.skipif(
+    int(pytest.__version__.split(".")[0]) < 9, reason="the native [tool.pytest] table is pytest 9+"
+)
+def test_a_mistyped_native_toml_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.pytest]\nsynthloss_steps = 40\n")
+    pytester.makepyfile("def test_a(synthloss_curve):\n    pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.errlines[0] == (
+        f"ERROR: ini option synthloss_steps: {pytester.path / 'pyproject.toml'}: config option "
+        "'synthloss_steps' expects a string, got int: 40 (write it as a string)"
+    )
