@@ -548,7 +548,11 @@ def test_non_finite_losses_must_match_exactly() -> None:
         "Mismatched steps: 1 / 1 steps (100.0%)",
         "Worst: step 1 actual=inf expected=-inf (abs diff inf, rel diff nan)",
     ]
-    for actual, expected in [([math.nan], [math.inf]), ([math.inf], [math.nan]), ([5.0], [-math.inf])]:
+    for actual, expected in [
+        ([math.nan], [math.inf]),
+        ([math.inf], [math.nan]),
+        ([5.0], [-math.inf]),
+    ]:
         with pytest.raises(LossAssertionError, match=r"^Loss curves not equal"):
             assert_curve_equal(actual, expected, rtol=1.0, atol=1.0)
     assert_curve_equal(
@@ -604,7 +608,7 @@ def test_final_loss_non_finite_actual_never_matches() -> None:
             "steps must be an iterable of integer steps (e.g. curve.spike_steps), got 4 (int)",
         ),
         (
-            lambda: assert_spikes_at(SPIKY, "45"),
+            lambda: assert_spikes_at(SPIKY, "45"),  # type: ignore[arg-type]
             "steps must be an iterable of integer steps (e.g. curve.spike_steps), got '45' (str)",
         ),
         (
