@@ -35,7 +35,7 @@ from pytest_synthloss.detectors import (
 )
 from pytest_synthloss.errors import LossAssertionError, SynthLossError
 from pytest_synthloss.model import as_steps, range_losses, synthetic_losses, trend_losses
-from pytest_synthloss.profiles import Profile, check_step
+from pytest_synthloss.profiles import MAX_STEP, Profile, check_step
 from pytest_synthloss.registry import resolve_profile
 from pytest_synthloss.sparklines import sparkline
 
@@ -353,6 +353,11 @@ def assert_spikes_at(
     non-finite step must be among ``steps``; under ``"ignore"`` it must not.
     """
     __tracebackhide__ = True
+    if isinstance(steps, str | bytes) or not isinstance(steps, Iterable):
+        raise SynthLossError(
+            "steps must be an iterable of integer steps (e.g. curve.spike_steps), "
+            f"got {steps!r} ({type(steps).__name__})"
+        )
     series = _series(curve)
     expected = sorted({check_step(s, "expected spike step") for s in steps})
     outside = [s for s in expected if not (series.steps == s).any()]
@@ -508,7 +513,7 @@ def assert_reaches_floor(
     """Assert that some loss is ``<= floor + atol`` at or before ``by_step``.
 
     ``floor`` defaults to the curve's profile floor (required for arrays); ``by_step`` to
-    the last step.
+    the last step, and must lie within the series' steps.
     """
     __tracebackhide__ = True
     series = _series(curve)
@@ -523,6 +528,8 @@ def assert_reaches_floor(
     deadline = last if by_step is None else check_step(by_step, "by_step")
     if deadline < first:
         raise SynthLossError(f"by_step {deadline} is before the first step ({series.where})")
+    if deadline > last:
+        raise SynthLossError(f"by_step {deadline} is after the last step ({series.where})")
     window = series.losses[series.steps <= deadline]
     with np.errstate(invalid="ignore"):
         at_floor = series.losses <= target + tolerance
@@ -562,17 +569,27 @@ def _tolerance(name: str, value: float) -> float:
 def _finite(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise SynthLossError(f"{name} must be a finite number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range
+        number = math.inf
     if not math.isfinite(number):
         raise SynthLossError(f"{name} must be a finite number, got {value!r}")
     return number
 
 
 def _close(actual: np.ndarray, desired: np.ndarray, rtol: float, atol: float) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
+    """Finite pairs within ``atol + rtol * abs(desired)``; any other pair only if identical.
+
+    As ``numpy.testing.assert_allclose``: NaN matches NaN, inf only inf, -inf only -inf,
+    and a finite value never matches a non-finite one (the tolerance of an infinite
+    ``desired`` would be infinite).
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
         close = np.abs(actual - desired) <= atol + rtol * np.abs(desired)
     same = (actual == desired) | (np.isnan(actual) & np.isnan(desired))
-    return np.asarray(close | same)
+    finite = np.isfinite(actual) & np.isfinite(desired)
+    return np.asarray(np.where(finite, close, same))
 
 
 def assert_final_loss(
@@ -653,7 +670,8 @@ def assert_curve_equal(
 ) -> None:
     """Assert two curves have the same steps and losses within ``atol + rtol * abs(expected)``.
 
-    NaN equals NaN. Defaults as ``numpy.testing.assert_allclose``.
+    Non-finite losses must match exactly: NaN equals NaN, inf only inf, -inf only -inf.
+    Defaults as ``numpy.testing.assert_allclose``.
     """
     __tracebackhide__ = True
     left, right = _series(actual, "actual"), _series(expected, "expected")
@@ -692,7 +710,8 @@ def assert_matches_profile(
     """Assert that ``losses`` are ``profile``'s losses at the same steps.
 
     Arrays are steps ``start_step..`` (default 1); a ``(steps, losses)`` pair or a curve
-    brings its own steps.
+    brings its own steps. Tolerances as :func:`assert_curve_equal` (non-finite losses
+    must match exactly).
     """
     __tracebackhide__ = True
     prof = resolve_profile(profile)
@@ -703,6 +722,9 @@ def assert_matches_profile(
             raise SynthLossError(
                 "start_step= is only for plain losses; a curve or (steps, losses) has its steps"
             )
+        end = first + series.steps.size - 1
+        if end > MAX_STEP:
+            raise SynthLossError(f"the run would end at step {end}, past the last step {MAX_STEP}")
         series = _Series(series.steps + (first - 1), series.losses, None)
     desired = synthetic_losses(series.steps, prof)
     first_step, count = int(series.steps[0]), series.steps.size

@@ -27,7 +27,9 @@ running minimum only falls) and keeps flagging a spike that lasts several steps:
 ``spiky`` profile it flags exactly steps 4 and 5, on ``stable`` nothing, for any run length
 and start step (a resumed :class:`~pytest_synthloss.LossCurve` is checked with the
 profile's earlier steps as context, see :func:`detect_spikes`). Ratio rules assume
-positive losses; use ``zscore`` for losses that may be negative.
+positive losses; use ``zscore`` for losses that may be negative. Windows and warm-ups
+are at most :data:`MAX_WINDOW` steps (2**22), EMA spans at most :data:`MAX_SPAN` (2**18);
+a window longer than the series simply covers every earlier step.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from pytest_synthloss.errors import LossAssertionError, SynthLossError
 
 __all__ = [
     "DEFAULT_RULE",
+    "MAX_SPAN",
+    "MAX_WINDOW",
     "NONFINITE_POLICIES",
     "SPIKE_RULES",
     "EMARatio",
@@ -60,8 +64,16 @@ __all__ = [
 #: What a non-finite loss counts as: see the module docs. ``"spike"`` is the default.
 NONFINITE_POLICIES = ("spike", "ignore", "error")
 
+#: The longest window (and warm-up) a rule accepts, in steps: 2**22. A resumed curve's
+#: history is computed over the window, so this bounds that work.
+MAX_WINDOW = 1 << 22
+#: The largest EMA span, 2**18: its lookback (about 13.8 spans) stays within :data:`MAX_WINDOW`.
+MAX_SPAN = 1 << 18
+
 #: Rows of the previous-window matrix built per pass (bounds memory for long curves).
 _CHUNK_ROWS = 1 << 14
+#: Cells of the previous-window matrix per pass (bounds memory for wide windows).
+_CHUNK_CELLS = 1 << 22
 
 
 class SpikeRule(Protocol):
@@ -92,10 +104,27 @@ class SpikeRule(Protocol):
         """A score as shown in failure tables (``"4.75x"``, ``"z=7.1"``)."""
 
 
-def _number(name: str, value: object, rule: str, *, integer: bool = False, low: float = 0) -> float:
+def _number(
+    name: str,
+    value: object,
+    rule: str,
+    *,
+    integer: bool = False,
+    low: float = 0,
+    high: tuple[float, str] | None = None,
+) -> float:
+    """``value`` checked; ``high`` is ``(bound, name of the bound)`` when there is one."""
     allowed = int if integer else (int, float)
     valid = not isinstance(value, bool) and isinstance(value, allowed)
-    number = float(value) if valid else math.nan  # type: ignore[arg-type]
+    try:
+        number = float(value) if valid else math.nan  # type: ignore[arg-type]
+        huge = False
+    except OverflowError:  # an int beyond float range
+        number, huge = math.inf, True
+    if high is not None and (huge or high[0] < number < math.inf):
+        raise SynthLossError(
+            f"{rule}: {name} must be at most {int(high[0])} ({high[1]}), got {value!r}"
+        )
     if not math.isfinite(number) or number < low or (low == 0 and number == 0):
         kind = (
             f"an integer >= {low:g}"
@@ -104,6 +133,12 @@ def _number(name: str, value: object, rule: str, *, integer: bool = False, low: 
         )
         raise SynthLossError(f"{rule}: {name} must be {kind}, got {value!r}")
     return number
+
+
+def _steps(name: str, value: object, rule: str, low: int = 1) -> int:
+    """An integer count of steps from ``low`` to :data:`MAX_WINDOW`."""
+    window = (float(MAX_WINDOW), "MAX_WINDOW")
+    return int(_number(name, value, rule, integer=True, low=low, high=window))
 
 
 class _RatioRule:
@@ -146,9 +181,7 @@ class RunningMinRatio(_RatioRule):
     def __post_init__(self) -> None:
         object.__setattr__(self, "threshold", _number("threshold", self.threshold, self.name))
         if self.window is not None:
-            object.__setattr__(
-                self, "window", int(_number("window", self.window, self.name, integer=True, low=1))
-            )
+            object.__setattr__(self, "window", _steps("window", self.window, self.name))
 
     @property
     def lookback(self) -> int | None:
@@ -185,8 +218,8 @@ class RunningMeanRatio(_RatioRule):
     def __post_init__(self) -> None:
         object.__setattr__(self, "threshold", _number("threshold", self.threshold, self.name))
         for field_name in ("window", "warmup"):
-            value = _number(field_name, getattr(self, field_name), self.name, integer=True, low=1)
-            object.__setattr__(self, field_name, int(value))
+            value = _steps(field_name, getattr(self, field_name), self.name)
+            object.__setattr__(self, field_name, value)
 
     @property
     def lookback(self) -> int:
@@ -217,7 +250,8 @@ class EMARatio(_RatioRule):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "threshold", _number("threshold", self.threshold, self.name))
-        object.__setattr__(self, "span", _number("span", self.span, self.name, low=1))
+        span = _number("span", self.span, self.name, low=1, high=(float(MAX_SPAN), "MAX_SPAN"))
+        object.__setattr__(self, "span", span)
 
     @property
     def lookback(self) -> int:
@@ -252,9 +286,9 @@ class RollingZScore:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "threshold", _number("threshold", self.threshold, self.name))
-        for field_name, low in (("window", 2), ("warmup", 2)):
-            value = _number(field_name, getattr(self, field_name), self.name, integer=True, low=low)
-            object.__setattr__(self, field_name, int(value))
+        for field_name in ("window", "warmup"):
+            value = _steps(field_name, getattr(self, field_name), self.name, low=2)
+            object.__setattr__(self, field_name, value)
 
     @property
     def lookback(self) -> int:
@@ -443,11 +477,15 @@ def _rolling(
     if count == 0:
         return out
     ctx = context[-window:]
-    padded = np.concatenate([np.full(window - ctx.size, np.nan), ctx, _finite_or_nan(losses)])
-    # Row i of the view holds the ``window`` values before loss i.
-    view = np.lib.stride_tricks.sliding_window_view(padded[:-1], window)
-    for first in range(0, count, _CHUNK_ROWS):
-        rows = view[first : first + _CHUNK_ROWS]
+    # A window longer than everything before the last loss holds NaN padding only beyond
+    # that: cut to it, the rows hold the same values (NaN does not count or reduce).
+    width = min(window, max(ctx.size + count - 1, 1))
+    padded = np.concatenate([np.full(width - ctx.size, np.nan), ctx, _finite_or_nan(losses)])
+    # Row i of the view holds the ``width`` values before loss i.
+    view = np.lib.stride_tricks.sliding_window_view(padded[:-1], width)
+    per_pass = max(1, min(_CHUNK_ROWS, _CHUNK_CELLS // width))
+    for first in range(0, count, per_pass):
+        rows = view[first : first + per_pass]
         enough = np.count_nonzero(~np.isnan(rows), axis=1) >= warmup
         if enough.any():
             out[first : first + rows.shape[0]][enough] = reduce(rows[enough], axis=1)

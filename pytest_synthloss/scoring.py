@@ -65,6 +65,7 @@ import numpy as np
 
 from pytest_synthloss.curve import LossCurve
 from pytest_synthloss.errors import LossAssertionError, SynthLossError
+from pytest_synthloss.profiles import MAX_STEP
 
 __all__ = [
     "EVENT_TYPES",
@@ -202,14 +203,14 @@ def score_alerts(
 
     ``events`` picks the ground truth: ``"spikes"`` (default), ``"nonfinite"``,
     ``"divergence"`` or ``"plateaus"`` (see :func:`ground_truth_events`). ``tolerance``
-    (steps, >= 0) extends each event's window past its last step, for monitors that may
-    only notice an event afterwards. ``max_latency`` (steps, >= 0 or ``None``) marks
-    detections that came later than that as late. ``nab_profile`` picks the NAB weights.
-    Alert steps must be integers within the run; order and duplicates do not matter.
-    Definitions are in the module documentation.
+    (steps, 0 to ``MAX_STEP`` = 2**63 - 1) extends each event's window past its last
+    step, for monitors that may only notice an event afterwards. ``max_latency`` (steps,
+    >= 0 or ``None``) marks detections that came later than that as late.
+    ``nab_profile`` picks the NAB weights. Alert steps must be integers within the run;
+    order and duplicates do not matter. Definitions are in the module documentation.
     """
     truth = ground_truth_events(curve, events)
-    tol = _check_count(tolerance, "tolerance")
+    tol = _check_count(tolerance, "tolerance", limit=MAX_STEP)
     late_after = None if max_latency is None else _check_count(max_latency, "max_latency")
     if nab_profile not in NAB_PROFILES:
         raise SynthLossError(
@@ -220,7 +221,7 @@ def score_alerts(
     starts = np.fromiter((s for s, _ in truth), dtype=np.int64, count=len(truth))
     ends = np.fromiter((e for _, e in truth), dtype=np.int64, count=len(truth))
     limits = np.append(starts[1:] - 1, curve.last_step)
-    win_end = np.minimum(ends + tol, limits)
+    win_end = ends + np.minimum(limits - ends, tol)  # never past limits, never overflows
 
     # Which event window (if any) holds each alert.
     owner = np.searchsorted(starts, alerts, side="right") - 1
@@ -307,15 +308,16 @@ def assert_alerts_match(
     :class:`AlertScore` when the alerts match; otherwise raises
     :class:`~pytest_synthloss.LossAssertionError` (an ``AssertionError``) listing missed
     events, false alarms (with the loss at their first step) and late detections, then
-    the scores and a sparkline of the loss (``width`` columns at most) with ``▲`` under
-    the alert steps.
+    the scores and a sparkline of the loss (``width`` columns at most, an integer >= 1)
+    with ``▲`` under the alert steps.
     """
     __tracebackhide__ = True
+    columns = _check_width(width)
     score = score_alerts(
         alert_steps, curve, events=events, tolerance=tolerance, max_latency=max_latency
     )
     if not score.ok:
-        raise LossAssertionError(_failure_message(score, curve, width))
+        raise LossAssertionError(_failure_message(score, curve, columns))
     return score
 
 
@@ -377,10 +379,20 @@ def _listing(items: Sequence[str]) -> str:
     return shown
 
 
-def _check_count(value: object, what: str) -> int:
+def _check_count(value: object, what: str, limit: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
         raise SynthLossError(
             f"{what} must be an integer >= 0 (steps), got {value!r} ({type(value).__name__})"
+        )
+    if limit is not None and int(value) > limit:
+        raise SynthLossError(f"{what} must be an integer from 0 to {limit} (steps), got {value!r}")
+    return int(value)
+
+
+def _check_width(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
+        raise SynthLossError(
+            f"width must be an integer >= 1 (columns), got {value!r} ({type(value).__name__})"
         )
     return int(value)
 

@@ -11,6 +11,7 @@ same clock sees minutes pass in microseconds. Pass ``clock=SystemClock()`` for r
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
@@ -38,7 +39,10 @@ class Clock(Protocol):
 def _seconds(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SynthLossError(f"{what} must be a finite number of seconds >= 0, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range
+        number = math.inf
     if not math.isfinite(number) or number < 0:
         raise SynthLossError(f"{what} must be a finite number of seconds >= 0, got {value!r}")
     return number
@@ -48,11 +52,14 @@ class FakeClock:
     """A clock that moves only when told: ``sleep`` and ``advance`` return at once."""
 
     def __init__(self, start: float = 0.0) -> None:
-        if isinstance(start, bool) or not isinstance(start, (int, float)):
+        valid = not isinstance(start, bool) and isinstance(start, (int, float))
+        try:
+            now = float(start) if valid else math.nan
+        except OverflowError:  # an int beyond float range
+            now = math.inf
+        if not math.isfinite(now):
             raise SynthLossError(f"FakeClock start must be a finite number, got {start!r}")
-        if not math.isfinite(start):
-            raise SynthLossError(f"FakeClock start must be a finite number, got {start!r}")
-        self._now = float(start)
+        self._now = now
         self.sleeps: list[float] = []
         """Every ``sleep`` call's duration, in order."""
 
@@ -64,13 +71,23 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         """Move the time forward by ``seconds`` (>= 0)."""
-        self._now += _seconds(seconds, "FakeClock.advance() seconds")
+        self._now = self._later(_seconds(seconds, "FakeClock.advance() seconds"))
 
     def sleep(self, seconds: float) -> None:
         """Record the call and advance by ``seconds``, without waiting."""
         duration = _seconds(seconds, "FakeClock.sleep() seconds")
+        later = self._later(duration)
         self.sleeps.append(duration)
-        self._now += duration
+        self._now = later
+
+    def _later(self, seconds: float) -> float:
+        later = self._now + seconds
+        if not math.isfinite(later):
+            raise SynthLossError(
+                f"FakeClock time {self._now!r} + {seconds!r} seconds is past the largest "
+                f"finite time ({sys.float_info.max!r})"
+            )
+        return later
 
     def __repr__(self) -> str:
         return f"FakeClock(time={self._now!r})"
@@ -99,8 +116,10 @@ class StreamStep(NamedTuple):
 class LossStream:
     """Iterate over ``curve`` one :class:`StreamStep` at a time, sleeping on ``clock``.
 
-    ``interval`` is the seconds each step takes; ``delays`` maps a step to extra seconds
-    before it (a stalled step, for heartbeat and timeout logic). A stream is a one-shot
+    ``interval`` is the seconds each step takes (finite, >= 0); ``delays`` is a mapping
+    from a step of the run to extra seconds before it (finite, >= 0: a stalled step, for
+    heartbeat and timeout logic). The whole run must last a finite time, and a
+    :class:`FakeClock` refuses to move past the largest float. A stream is a one-shot
     iterator, like a training loop; make a new one to replay.
     """
 
@@ -120,6 +139,11 @@ class LossStream:
                 f"({type(clock).__name__})"
             )
         self.clock: Clock = FakeClock() if clock is None else clock
+        if delays is not None and not isinstance(delays, Mapping):
+            raise SynthLossError(
+                "delays must be a mapping {step: extra seconds >= 0}, "
+                f"got {delays!r} ({type(delays).__name__})"
+            )
         self.delays: dict[int, float] = {}
         for step, extra in (delays or {}).items():
             checked = check_step(step, "delays step")
@@ -129,6 +153,12 @@ class LossStream:
                     f"(steps {curve.start_step}..{curve.last_step})"
                 )
             self.delays[checked] = _seconds(extra, f"delays[{checked}]")
+        total = self.interval * len(curve) + math.fsum(self.delays.values())
+        if not math.isfinite(total):
+            raise SynthLossError(
+                f"interval={self.interval!r} over {len(curve)} steps plus delays lasts more "
+                f"than the largest finite time ({sys.float_info.max!r} seconds)"
+            )
         self._pairs: Iterator[tuple[int, float]] = iter(curve)
         self._emitted = 0
 

@@ -523,3 +523,118 @@ def test_noisy_history_is_a_bounded_window() -> None:
         start_step=start - assertions.NOISY_HISTORY_WINDOW,
     )
     assert low == float(window.losses.min())
+
+
+def test_non_finite_losses_must_match_exactly() -> None:
+    # The tolerance of an infinite expected value is infinite: non-finite values are
+    # compared for identity instead, as numpy.testing.assert_allclose does.
+    with pytest.raises(LossAssertionError) as excinfo:
+        assert_curve_equal([1.0, 2.0], [1.0, math.inf])
+    assert message(excinfo) == textwrap.dedent(
+        """\
+        Loss curves not equal to tolerance rtol=1e-07, atol=0.0 (steps 1..2)
+        Mismatched steps: 1 / 2 steps (50.0%)
+        Worst: step 2 actual=2 expected=inf (abs diff inf, rel diff nan)
+         step  actual  expected  abs diff  rel diff
+            2  2       inf       inf       nan
+         ACTUAL:   ▁█
+                    ▲
+         EXPECTED: ▁×"""
+    )
+    with pytest.raises(LossAssertionError) as excinfo:
+        assert_curve_equal([math.inf], [-math.inf])
+    assert message(excinfo).split("\n")[:3] == [
+        "Loss curves not equal to tolerance rtol=1e-07, atol=0.0 (steps 1..1)",
+        "Mismatched steps: 1 / 1 steps (100.0%)",
+        "Worst: step 1 actual=inf expected=-inf (abs diff inf, rel diff nan)",
+    ]
+    for actual, expected in [
+        ([math.nan], [math.inf]),
+        ([math.inf], [math.nan]),
+        ([5.0], [-math.inf]),
+    ]:
+        with pytest.raises(LossAssertionError, match=r"^Loss curves not equal"):
+            assert_curve_equal(actual, expected, rtol=1.0, atol=1.0)
+    assert_curve_equal(
+        [1.0, math.inf, -math.inf, math.nan], [1.0, math.inf, -math.inf, math.nan], rtol=0
+    )
+
+
+def test_matches_profile_refuses_a_flipped_infinity() -> None:
+    losses = make_curve(20, "inf").losses.copy()
+    assert_matches_profile(losses, "inf")
+    losses[11] = -math.inf
+    with pytest.raises(LossAssertionError) as excinfo:
+        assert_matches_profile(losses, "inf")
+    assert message(excinfo) == textwrap.dedent(
+        """\
+        Losses do not match profile 'inf' to tolerance rtol=1e-07, atol=0.0 (steps 1..20)
+        Mismatched steps: 1 / 20 steps (5.0%)
+        Worst: step 12 actual=-inf expected=inf (abs diff inf, rel diff nan)
+         step  actual  expected  abs diff  rel diff
+           12  -inf    inf       inf       nan
+         ACTUAL:   ███▇▇▆▆▅▅▄▄×▃▂▂▁▁▁▁▁
+                              ▲
+         EXPECTED: ███▇▇▆▆▅▅▄▄×▃▂▂▁▁▁▁▁
+        Reproduce: make_curve(20, 'inf')"""
+    )
+
+
+def test_final_loss_non_finite_actual_never_matches() -> None:
+    with pytest.raises(LossAssertionError) as excinfo:
+        assert_final_loss([1.0, math.inf], 5.0, rtol=1.0, atol=1e300)
+    assert message(excinfo).split("\n")[1] == (
+        "Step 2: ACTUAL inf, DESIRED 5 (abs diff inf, rel diff inf)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "text"),
+    [
+        (
+            lambda: assert_final_loss(SPIKY, 10**400),
+            f"expected must be a finite number, got {10**400}",
+        ),
+        (
+            lambda: assert_final_loss(SPIKY, 1.0, atol=10**400),
+            f"atol must be a finite number, got {10**400}",
+        ),
+        (
+            lambda: assert_spikes_at(SPIKY, None),  # type: ignore[arg-type]
+            "steps must be an iterable of integer steps (e.g. curve.spike_steps), got None (NoneType)",
+        ),
+        (
+            lambda: assert_spikes_at(SPIKY, 4),  # type: ignore[arg-type]
+            "steps must be an iterable of integer steps (e.g. curve.spike_steps), got 4 (int)",
+        ),
+        (
+            lambda: assert_spikes_at(SPIKY, "45"),  # type: ignore[arg-type]
+            "steps must be an iterable of integer steps (e.g. curve.spike_steps), got '45' (str)",
+        ),
+        (
+            lambda: assert_matches_profile(SPIKY.losses, "spiky", start_step=2**63 - 5),
+            "the run would end at step 9223372036854775822, past the last step 9223372036854775807",
+        ),
+        (
+            lambda: assert_reaches_floor(SPIKY, by_step=25),
+            "by_step 25 is after the last step (profile 'spiky', steps 1..20)",
+        ),
+        (
+            lambda: assert_reaches_floor(([3, 5], [2.0, 1.0]), 1.0, by_step=6),
+            "by_step 6 is after the last step (steps 3..5)",
+        ),
+    ],
+)
+def test_more_bad_input(call: object, text: str) -> None:
+    with pytest.raises(SynthLossError) as excinfo:
+        call()  # type: ignore[operator]
+    assert str(excinfo.value) == text
+
+
+def test_edges_of_the_valid_ranges() -> None:
+    assert_reaches_floor(SPIKY, by_step=20)
+    assert_reaches_floor(([3, 5], [2.0, 1.0]), 1.0, by_step=5)
+    last = 2**63 - 1
+    assert_matches_profile(
+        make_curve(20, "spiky", start_step=last - 19).losses, "spiky", start_step=last - 19
+    )

@@ -19,11 +19,18 @@ from pytest_synthloss import (
     RunningMinRatio,
     SynthLossError,
     detect_spikes,
+    detectors,
     find_spikes,
     make_curve,
     synthetic_loss,
 )
-from pytest_synthloss.detectors import DEFAULT_RULE, NONFINITE_POLICIES, get_rule
+from pytest_synthloss.detectors import (
+    DEFAULT_RULE,
+    MAX_SPAN,
+    MAX_WINDOW,
+    NONFINITE_POLICIES,
+    get_rule,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -297,3 +304,77 @@ def test_blocked_running_min_equals_accumulate(
         values = np.sort(values)[::-1].copy()  # a new minimum in every block
     expected = np.fmin.accumulate(np.concatenate([[lead], values]))[:-1]
     assert np.array_equal(_running_min_before(values, lead), expected, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: RunningMinRatio(window=10**30),
+            f"running-min: window must be at most 4194304 (MAX_WINDOW), got {10**30}",
+        ),
+        (
+            lambda: RunningMeanRatio(window=MAX_WINDOW + 1),
+            "running-mean: window must be at most 4194304 (MAX_WINDOW), got 4194305",
+        ),
+        (
+            lambda: RunningMeanRatio(warmup=10**400),
+            f"running-mean: warmup must be at most 4194304 (MAX_WINDOW), got {10**400}",
+        ),
+        (
+            lambda: RollingZScore(window=10**30),
+            f"zscore: window must be at most 4194304 (MAX_WINDOW), got {10**30}",
+        ),
+        (
+            lambda: EMARatio(span=10**30),
+            f"ema: span must be at most 262144 (MAX_SPAN), got {10**30}",
+        ),
+        (lambda: EMARatio(span=math.inf), "ema: span must be a finite number >= 1, got inf"),
+        (
+            lambda: RunningMinRatio(10**400),
+            f"running-min: threshold must be a finite number > 0, got {10**400}",
+        ),
+    ],
+)
+def test_windows_and_spans_are_bounded(make: object, message: str) -> None:
+    assert callable(make)
+    with pytest.raises(SynthLossError) as excinfo:
+        make()
+    assert str(excinfo.value) == message
+
+
+def test_the_largest_windows_and_span_work() -> None:
+    curve = make_curve(20, "spiky")
+    # A window longer than the series covers every earlier step: the unwindowed rule.
+    widest = find_spikes(curve, RunningMinRatio(window=MAX_WINDOW))
+    assert widest.spike_steps == (4, 5)
+    np.testing.assert_array_equal(widest.reference, find_spikes(curve).reference)
+    mean = find_spikes(curve, RunningMeanRatio(window=MAX_WINDOW, warmup=MAX_WINDOW))
+    assert mean.spike_steps == ()
+    assert np.isnan(mean.reference).all()
+    assert find_spikes(curve, RollingZScore(window=MAX_WINDOW, warmup=2)).spike_steps == (4,)
+    ema = EMARatio(span=MAX_SPAN)
+    assert ema.lookback == 3621654 <= MAX_WINDOW
+    assert find_spikes(curve, ema).spike_steps == (4, 5)
+
+
+@pytest.mark.parametrize("window", [1, 3, 19, 20, 21, 1000])
+@pytest.mark.parametrize("start", [1, 4, 30])
+def test_window_longer_than_the_history_is_all_of_it(window: int, start: int) -> None:
+    curve = make_curve(20, "spiky", start_step=start)
+    full = make_curve(start + 19, "spiky").losses.tolist()
+    report = find_spikes(curve, RunningMeanRatio(window=window))
+    for i, step in enumerate(curve.steps.tolist()):
+        history = full[max(0, step - 1 - window) : step - 1]
+        expected = sum(history) / len(history) if history else math.nan
+        got = float(report.reference[i])
+        assert (math.isnan(got) and math.isnan(expected)) or math.isclose(got, expected)
+
+
+def test_wide_windows_are_reduced_in_bounded_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    losses = np.linspace(3.0, 1.0, 50)
+    before = detect_spikes(losses, RunningMeanRatio(window=7)).reference
+    monkeypatch.setattr(detectors, "_CHUNK_CELLS", 8)  # one row per pass
+    np.testing.assert_array_equal(
+        detect_spikes(losses, RunningMeanRatio(window=7)).reference, before
+    )

@@ -255,6 +255,15 @@ def test_bad_alert_step_in_a_resumed_run_names_its_range() -> None:
         ({"tolerance": True}, "tolerance must be an integer >= 0 (steps), got True (bool)"),
         ({"max_latency": -2}, "max_latency must be an integer >= 0 (steps), got -2 (int)"),
         (
+            {"tolerance": 10**30},
+            f"tolerance must be an integer from 0 to 9223372036854775807 (steps), got {10**30}",
+        ),
+        (
+            {"tolerance": 2**63},
+            "tolerance must be an integer from 0 to 9223372036854775807 (steps), "
+            "got 9223372036854775808",
+        ),
+        (
             {"nab_profile": "strict"},
             "unknown nab_profile 'strict'; known: standard, reward_low_fp, reward_low_fn",
         ),
@@ -396,3 +405,39 @@ def test_unknown_event_type(events: object) -> None:
         )
     with pytest.raises(SynthLossError, match=r"^unknown event type 'nan' for events="):
         ground_truth_events(SPIKY, "nan")
+
+
+def test_the_largest_tolerance_reaches_the_next_event_or_the_run_end() -> None:
+    curve = make_curve(20, "spiky")
+    score = score_alerts([20], curve, tolerance=2**63 - 1)
+    assert score.tolerance == 2**63 - 1
+    assert (score.detected_events, score.false_alarms, score.latencies) == (((4, 5),), (), (16,))
+    at_the_end = make_curve(5, "spiky", start_step=2**63 - 5)
+    assert score_alerts([], at_the_end, tolerance=2**63 - 1).missed_events == (
+        at_the_end.spike_events
+    )
+
+
+@pytest.mark.parametrize(
+    ("width", "text"),
+    [
+        (2.5, "width must be an integer >= 1 (columns), got 2.5 (float)"),
+        (0, "width must be an integer >= 1 (columns), got 0 (int)"),
+        (-1, "width must be an integer >= 1 (columns), got -1 (int)"),
+        (True, "width must be an integer >= 1 (columns), got True (bool)"),
+        (None, "width must be an integer >= 1 (columns), got None (NoneType)"),
+    ],
+)
+def test_bad_width(width: object, text: str) -> None:
+    # Checked up front: the alerts here match, so a late check would never run.
+    with pytest.raises(SynthLossError) as info:
+        assert_alerts_match([4], SPIKY, width=width)  # type: ignore[arg-type]
+    assert str(info.value) == text
+    with pytest.raises(SynthLossError, match=r"^width must be"):
+        assert_alerts_match([9], SPIKY, width=width)  # type: ignore[arg-type]
+
+
+def test_width_one_draws_one_column() -> None:
+    with pytest.raises(LossAssertionError) as info:
+        assert_alerts_match([9], SPIKY, width=1)
+    assert str(info.value).split("\n")[-3:] == ["loss (▲ = alert step):", "▁", "▲"]

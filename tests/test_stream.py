@@ -113,3 +113,53 @@ def test_bad_input(call: object, text: str) -> None:
     with pytest.raises(SynthLossError) as excinfo:
         call()  # type: ignore[operator]
     assert str(excinfo.value).startswith(text)
+
+
+@pytest.mark.parametrize(
+    ("call", "text"),
+    [
+        (
+            lambda: LossStream(make_curve(3), delays=[1]),  # type: ignore[arg-type]
+            "delays must be a mapping {step: extra seconds >= 0}, got [1] (list)",
+        ),
+        (
+            lambda: LossStream(make_curve(20), interval=1e308),
+            "interval=1e+308 over 20 steps plus delays lasts more than the largest finite "
+            "time (1.7976931348623157e+308 seconds)",
+        ),
+        (
+            lambda: LossStream(make_curve(2), interval=1e308, delays={2: 1e308}),
+            "interval=1e+308 over 2 steps plus delays lasts more than the largest finite "
+            "time (1.7976931348623157e+308 seconds)",
+        ),
+        (
+            lambda: LossStream(make_curve(3), interval=10**400),
+            f"interval must be a finite number of seconds >= 0, got {10**400}",
+        ),
+        (
+            lambda: FakeClock(10**400),
+            f"FakeClock start must be a finite number, got {10**400}",
+        ),
+        (
+            lambda: FakeClock(1.7e308).advance(1e307),
+            "FakeClock time 1.7e+308 + 1e+307 seconds is past the largest finite time "
+            "(1.7976931348623157e+308)",
+        ),
+    ],
+)
+def test_times_stay_finite_and_delays_are_a_mapping(call: object, text: str) -> None:
+    with pytest.raises(SynthLossError) as excinfo:
+        call()  # type: ignore[operator]
+    assert str(excinfo.value) == text
+
+
+def test_a_fake_clock_that_would_overflow_keeps_its_time() -> None:
+    clock = FakeClock(1.7e308)
+    stream = LossStream(make_curve(2), interval=1e307, clock=clock)
+    with pytest.raises(SynthLossError, match=r"^FakeClock time 1\.7e\+308 \+ 1e\+307 seconds"):
+        next(stream)
+    assert (clock.time(), clock.sleeps) == (1.7e308, [])
+    # An interval that keeps 20 steps finite is accepted.
+    last = list(LossStream(make_curve(20), interval=8e306))[-1]
+    assert last[:2] == (20, make_curve(20).final_loss)
+    assert math.isclose(last.time, 1.6e308, rel_tol=1e-12)
