@@ -1,7 +1,9 @@
 """The ``synthloss`` command line (also ``python -m pytest_synthloss``): a thin argparse layer.
 
 Every bad input is reported as one ``synthloss CMD: error: ...`` line on stderr with exit
-code 2, before any output file is created. A run stopped by SIGINT or SIGTERM exits with
+code 2, before any output file is created. An output that fails while it is written (a
+full disk) is reported as one ``... error: cannot write ...`` line with exit code 1, and a
+partly written output file is removed. A run stopped by SIGINT or SIGTERM exits with
 130 or 143 after its last complete line; a run with a declared crash exits with the
 crash's code after the crash step's line.
 """
@@ -13,12 +15,14 @@ import contextlib
 import math
 import os
 import signal
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from pytest_synthloss.errors import SynthLossError
+from pytest_synthloss.profiles import MAX_STEP
 
 if TYPE_CHECKING:
     from pytest_synthloss.faults import Faults
@@ -27,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["main", "train_main"]
 
 EXIT_USAGE = 2
+#: Exit code when an output cannot be written while the command runs (a full disk).
+EXIT_FAILURE = 1
 #: Longest --sleep-seconds accepted: a day per step.
 MAX_SLEEP_SECONDS = 86_400
 #: Exit code when the reader of stdout goes away (as if killed by SIGPIPE).
@@ -35,6 +41,10 @@ EXIT_BROKEN_PIPE = 128 + 13
 
 class _UsageError(Exception):
     """A bad command line: reported as one line, exit code 2."""
+
+
+class _WriteError(Exception):
+    """An output that failed while being written: reported as one line, exit code 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,9 +87,13 @@ def _lr(text: str) -> float:
     return value
 
 
-def _int_list(text: str) -> list[int]:
-    """``"5,10,18..20"`` -> ``[5, 10, 18, 19, 20]`` (``A..B`` is inclusive)."""
-    values: list[int] = []
+def _int_ranges(text: str) -> tuple[tuple[int, int], ...]:
+    """``"5,10,18..20"`` -> ``((5, 5), (10, 10), (18, 20))``: ``A..B`` inclusive, not expanded.
+
+    Every end is checked against :data:`~pytest_synthloss.profiles.MAX_STEP` here; the
+    caller bounds the ranges' sizes before expanding them.
+    """
+    ranges: list[tuple[int, int]] = []
     for part in text.split(","):
         low, dots, high = part.strip().partition("..")
         try:
@@ -91,8 +105,41 @@ def _int_list(text: str) -> list[int]:
             raise argparse.ArgumentTypeError(
                 f"must be integers >= 1 or ranges A..B, comma-separated, got {part.strip()!r}"
             )
-        values.extend(range(first, last + 1))
-    return values
+        if last > MAX_STEP:
+            raise argparse.ArgumentTypeError(
+                f"{last} is past the last step {MAX_STEP}, got {part.strip()!r}"
+            )
+        ranges.append((first, last))
+    return tuple(ranges)
+
+
+def _expand(ranges: Sequence[tuple[int, int]], limit: int, why: str) -> list[int]:
+    """The values of ``ranges``, refusing (before expanding) more than ``limit`` of them."""
+    count = sum(last - first + 1 for first, last in ranges)
+    if count > limit:
+        raise SynthLossError(f"{count} values are listed; at most {limit} are allowed ({why})")
+    return [value for first, last in ranges for value in range(first, last + 1)]
+
+
+def _sweep_steps(text: str) -> list[int]:
+    from pytest_synthloss.sweeps import MAX_SWEEP_CONFIGS
+
+    try:
+        why = "a sweep runs at most that many configs"
+        return _expand(_int_ranges(text), MAX_SWEEP_CONFIGS, why)
+    except SynthLossError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _profile_list(text: str) -> str | list[str]:
+    names = [part.strip() for part in text.split(",")]
+    if text.strip() == "all":
+        return "all"
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated profile names or 'all', got {text!r}"
+        )
+    return names
 
 
 def _fault_type(kind: str, form: str) -> Callable[[str], Faults]:
@@ -119,13 +166,26 @@ def _fault_type(kind: str, form: str) -> Callable[[str], Faults]:
     return parse
 
 
-def _drop(text: str) -> Faults:
-    from pytest_synthloss.faults import Faults
+def _drop(text: str) -> tuple[tuple[int, int], ...]:
+    """``--drop``'s ranges, checked against the run and expanded by :func:`_dropped`."""
+    return _int_ranges(text)
 
+
+def _dropped(ranges: Sequence[tuple[int, int]], steps: int, start_step: int) -> Faults:
+    """The ``--drop`` fault, each range checked against the run before it is expanded."""
+    from pytest_synthloss.faults import MAX_DROPPED_STEPS, Faults
+
+    first, last = start_step, start_step + steps - 1
+    for low, high in ranges:
+        for step in (low, high):
+            if not first <= step <= last:
+                raise SynthLossError(
+                    f"dropped step {step} is outside the run; the run's steps are {first}..{last}"
+                )
     try:
-        return Faults(drop=_int_list(text))
+        return Faults(drop=_expand(ranges, MAX_DROPPED_STEPS, "the most dropped steps of a run"))
     except SynthLossError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise SynthLossError(f"argument --drop: {exc}") from None
 
 
 def _port(text: str) -> int:
@@ -176,16 +236,28 @@ def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) 
         if show is None:  # auto: a person at a terminal whose data is not on that terminal
             show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
         progress = Progress(sys.stderr) if show else None
-        with StopSignals() as stop:
-            result = emulate(
-                curve,
-                writer,
-                sleep_seconds=sleep_seconds,
-                stop=stop,
-                progress=progress,
-                faults=faults,
-                observer=None if gauge is None else gauge.set,
-            )
+        try:
+            with StopSignals() as stop:
+                result = emulate(
+                    curve,
+                    writer,
+                    sleep_seconds=sleep_seconds,
+                    stop=stop,
+                    progress=progress,
+                    faults=faults,
+                    observer=None if gauge is None else gauge.set,
+                )
+            if output is not None:
+                output.close()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            if output is None:
+                raise _WriteError(f"cannot write to stdout: {exc.strerror or exc}") from None
+            _discard(output, args.output)
+            raise _WriteError(
+                f"cannot write output file {args.output!r}: {exc.strerror or exc}"
+            ) from None
     finally:
         if output is not None:
             output.close()
@@ -213,10 +285,11 @@ def _faults(args: argparse.Namespace, declared: Faults | None) -> Faults | None:
 
     if all(f is None for f in (args.stall, args.restart, args.drop, args.crash)):
         return declared
+    dropped = () if args.drop is None else _dropped(args.drop, args.steps, args.start_step).drop
     command_line = Faults(
         stall=None if args.stall is None else args.stall.stall,
         restart=None if args.restart is None else args.restart.restart,
-        drop=() if args.drop is None else args.drop.drop,
+        drop=dropped,
         crash=None if args.crash is None else args.crash.crash,
     )
     return (declared or Faults()).merged(command_line)
@@ -247,6 +320,32 @@ def _open_output(path: str) -> TextIO:
         raise SynthLossError(f"cannot write output file {path!r}: {exc.strerror}") from None
 
 
+def _discard(output: TextIO, path: str) -> None:
+    """Close an output whose writing failed and remove it if it is a regular file."""
+    with contextlib.suppress(OSError, ValueError):
+        regular = stat.S_ISREG(os.fstat(output.fileno()).st_mode)
+        with contextlib.suppress(OSError):  # flushing what is left fails again
+            output.close()
+        if regular:
+            os.unlink(path)
+
+
+def _print(text: str = "") -> None:
+    """Print ``text`` to stdout and flush it; a failed write is a :class:`_WriteError`."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise _WriteError(f"cannot write to stdout: {exc.strerror or exc}") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so Python's final flush fails no more."""
+    with contextlib.suppress(OSError, ValueError):  # stdout without a file descriptor
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _train(args: argparse.Namespace) -> int:
     return _run(args, args.sleep_seconds, live=True)
 
@@ -265,10 +364,10 @@ def _profiles(args: argparse.Namespace) -> int:
         spikes = ", ".join(f"{s}: {v:g}" for s, v in prof.spikes.items()) or "none"
         floor_step = "never" if prof.floor_step is None else str(prof.floor_step)
         rows.append((name, spikes, f"{prof.floor:g}", floor_step, prof.description))
-    print(_table(rows, right=(2, 3)))
+    _print(_table(rows, right=(2, 3)))
     if args.verbose:
         for name in available_profiles():
-            print(f"{name}: {make_curve(30, name).preview(30)}")
+            _print(f"{name}: {make_curve(30, name).preview(30)}")
     return 0
 
 
@@ -276,13 +375,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from pytest_synthloss.sweeps import best_config, sweep
 
     results = sweep(
-        profiles=(
-            None
-            if not args.profiles
-            else "all"
-            if args.profiles == "all"
-            else args.profiles.split(",")
-        ),
+        profiles=args.profiles,
         steps=args.steps,
         lr=args.lr,
         batch_size=args.batch_size,
@@ -303,11 +396,11 @@ def _sweep(args: argparse.Namespace) -> int:
                 "yes" if row.reaches_floor else "no",
             )
         )
-    print(_table(rows, right=(0, 2, 3, 4, 5, 6)))
+    _print(_table(rows, right=(0, 2, 3, 4, 5, 6)))
     if len(ranked) > args.top:
-        print(f"... {len(ranked) - args.top} more configs (--top N shows more)")
-    print()
-    print(best_config(results).report())
+        _print(f"... {len(ranked) - args.top} more configs (--top N shows more)")
+    _print()
+    _print(best_config(results).report())
     return 0
 
 
@@ -317,6 +410,8 @@ def _plot(args: argparse.Namespace) -> int:
 
     curve = make_curve(args.steps, args.profile, start_step=args.start_step)
     require_matplotlib()
+    if os.path.isdir(args.output):
+        raise SynthLossError(f"cannot write output file {args.output!r}: Is a directory")
     directory = os.path.dirname(os.path.abspath(args.output))
     try:
         handle, temp = tempfile.mkstemp(suffix=".png", prefix=".synthloss-", dir=directory)
@@ -331,7 +426,7 @@ def _plot(args: argparse.Namespace) -> int:
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
-    print(f"wrote {args.output}")
+    _print(f"wrote {args.output}")
     return 0
 
 
@@ -514,12 +609,13 @@ def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
     )
     sweep.add_argument(
         "--profiles",
+        type=_profile_list,
         metavar="A,B",
         help="comma-separated profiles, or 'all' for every registered one (default: stable,spiky)",
     )
     sweep.add_argument(
         "--steps",
-        type=_int_list,
+        type=_sweep_steps,
         default=list(range(1, 31)),
         metavar="LIST",
         help="step counts, e.g. 5,10,18..30 (A..B inclusive; default: 1..30)",
@@ -582,10 +678,13 @@ def _dispatch(
     except SynthLossError as exc:
         print(f"{args.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except _WriteError as exc:
+        print(f"{args.prog}: error: {exc}", file=sys.stderr)
+        _silence_stdout()  # what is left in stdout's buffer would fail again at exit
+        return EXIT_FAILURE
     except BrokenPipeError:
         # The reader of stdout went away: stop quietly (and keep Python's final flush quiet).
-        with contextlib.suppress(OSError, ValueError):  # stdout without a file descriptor
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return EXIT_BROKEN_PIPE
     return code
 

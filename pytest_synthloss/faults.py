@@ -34,10 +34,12 @@ from typing import Any, NamedTuple
 from pytest_synthloss.errors import SynthLossError
 from pytest_synthloss.profiles import MAX_STEP, check_step
 
-__all__ = ["MAX_STALL_SECONDS", "RESERVED_EXIT_CODES", "Faults", "Segment"]
+__all__ = ["MAX_DROPPED_STEPS", "MAX_STALL_SECONDS", "RESERVED_EXIT_CODES", "Faults", "Segment"]
 
 #: Longest stall accepted: a day (``time.sleep`` overflows past ~9e9 s).
 MAX_STALL_SECONDS = 86_400.0
+#: Most steps one run may drop (``drop`` is held as a tuple and passed on the command line).
+MAX_DROPPED_STEPS = 100_000
 #: Exit codes a crash may not use: the CLI gives them their own meaning.
 RESERVED_EXIT_CODES = {2: "bad input", 130: "SIGINT", 141: "a closed pipe", 143: "SIGTERM"}
 
@@ -256,7 +258,7 @@ class Faults:
         if self.restart is not None:
             args.append(f"--restart={self.restart[0]}:{self.restart[1]}")
         if self.drop:
-            args.append(f"--drop={','.join(map(str, self.drop))}")
+            args.append(f"--drop={_ranges_text(self.drop)}")
         if self.crash is not None:
             args.append(f"--crash={self.crash[0]}:{self.crash[1]}")
         return args
@@ -273,6 +275,18 @@ class Faults:
         if self.crash is not None:
             parts.append(f"crash after step {self.crash[0]} (exit {self.crash[1]})")
         return "; ".join(parts) or "no faults"
+
+
+def _ranges_text(steps: tuple[int, ...]) -> str:
+    """Ascending steps as ``--drop`` text, runs of three or more as ``A..B``: ``3,5..9``."""
+    parts: list[str] = []
+    start = 0
+    for i in range(1, len(steps) + 1):
+        if i == len(steps) or steps[i] != steps[i - 1] + 1:
+            run = steps[start:i]
+            parts += [f"{run[0]}..{run[-1]}"] if len(run) >= 3 else [str(s) for s in run]
+            start = i
+    return ",".join(parts)
 
 
 def _iter_steps(segments: Iterable[Segment]) -> Iterator[int]:
@@ -329,12 +343,17 @@ def _checked_restart(value: object) -> tuple[int, int] | None:
 def _checked_drop(value: object) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise SynthLossError(f"drop must be a sequence of steps, got {value!r}")
-    steps: list[int] = []
+    steps: set[int] = set()
     for raw in value:
+        if len(steps) == MAX_DROPPED_STEPS:
+            raise SynthLossError(
+                f"drop lists more than {MAX_DROPPED_STEPS} steps; at most {MAX_DROPPED_STEPS} "
+                "are allowed"
+            )
         step = check_step(raw, "dropped step")
         if step in steps:
             raise SynthLossError(f"dropped step {step} is listed twice")
-        steps.append(step)
+        steps.add(step)
     return tuple(sorted(steps))
 
 

@@ -18,6 +18,7 @@ text log reads back as ``round(loss, 2)``. Every line is built whole and written
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -25,6 +26,7 @@ import json
 import math
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -38,6 +40,7 @@ from pytest_synthloss.profiles import MAX_STEP
 __all__ = [
     "CSV_HEADER",
     "FORMATS",
+    "MAX_MISSING_STEPS",
     "LogWriter",
     "ParsedLog",
     "check_format",
@@ -57,6 +60,10 @@ _TEXT_HEADER_LINE = re.compile(
 )
 _NONE = "None"
 _DIGITS = re.compile(r"[0-9]+")
+#: Most steps :attr:`ParsedLog.missing_steps` lists; beyond, use :attr:`ParsedLog.gaps`.
+MAX_MISSING_STEPS = 1_000_000
+#: Longest line quoted whole in an error message.
+_QUOTE_CHARS = 200
 
 
 def check_format(name: object) -> str:
@@ -138,17 +145,38 @@ def _csv_row(values: Sequence[object]) -> str:
 def write_log(
     curve: LossCurve, target: str | os.PathLike[str] | TextIO, format: str = "jsonl"
 ) -> None:
-    """Write the whole of ``curve`` as a log to a path or an open text stream."""
-    fmt = check_format(format)
-    if isinstance(target, (str, os.PathLike)):
-        with open(target, "w", encoding="utf-8", newline="") as stream:
-            _write_curve(curve, stream, fmt)
-    else:
-        _write_curve(curve, target, fmt)
+    """Write the whole of ``curve`` as a log to a path or an open text stream.
+
+    Every argument is checked before a file is created. A path that cannot be written
+    raises ``SynthLossError`` (as :func:`read_log` does for one it cannot read), and a
+    file whose writing fails part way (a full disk) is removed.
+    """
+    if not isinstance(curve, LossCurve):
+        raise SynthLossError(f"write_log() takes a LossCurve, got {curve!r}")
+    if not isinstance(target, (str, os.PathLike)) and not callable(getattr(target, "write", None)):
+        raise SynthLossError(f"write_log() writes to a path or an open text stream, got {target!r}")
+    writer = LogWriter(io.StringIO(), format, curve.config)  # validates before any file
+    if not isinstance(target, (str, os.PathLike)):
+        writer.stream = target
+        _write_curve(curve, writer)
+        return
+    path = os.fspath(target)
+    try:
+        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    except OSError as exc:
+        raise SynthLossError(f"cannot write log {path!r}: {exc.strerror}") from None
+    try:
+        with stream:
+            writer.stream = stream
+            _write_curve(curve, writer)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(os.stat(path).st_mode):
+                os.unlink(path)
+        raise SynthLossError(f"cannot write log {path!r}: {exc.strerror or exc}") from None
 
 
-def _write_curve(curve: LossCurve, stream: TextIO, fmt: str) -> None:
-    writer = LogWriter(stream, fmt, curve.config)
+def _write_curve(curve: LossCurve, writer: LogWriter) -> None:
     writer.write_header()
     for chunk in curve.iter_chunks(1 << 14):
         writer.write(chunk.steps.tolist(), chunk.losses.tolist())
@@ -199,8 +227,22 @@ class ParsedLog:
         return float(self.losses[-1]) if self.losses.size else None
 
     @property
+    def missing_count(self) -> int:
+        """How many steps :attr:`gaps` hold."""
+        return sum(last - first + 1 for first, last in self.gaps)
+
+    @property
     def missing_steps(self) -> tuple[int, ...]:
-        """Every step in :attr:`gaps`, ascending (large for a log of every 100th step)."""
+        """Every step in :attr:`gaps`, ascending (large for a log of every 100th step).
+
+        Raises ``SynthLossError`` beyond :data:`MAX_MISSING_STEPS` steps: use :attr:`gaps`.
+        """
+        count = self.missing_count
+        if count > MAX_MISSING_STEPS:
+            raise SynthLossError(
+                f"the log misses {count} steps, more than missing_steps lists "
+                f"({MAX_MISSING_STEPS}); use .gaps, the (first, last) windows of missing steps"
+            )
         return tuple(step for first, last in self.gaps for step in range(first, last + 1))
 
     def deduplicated(self) -> ParsedLog:
@@ -269,8 +311,10 @@ def read_log(
     fmt = None if format is None else check_format(format)
     if isinstance(path_or_lines, (str, os.PathLike)):
         try:
-            with open(path_or_lines, encoding="utf-8", newline="") as handle:
-                return _parse(handle, fmt, skip_malformed)
+            with open(
+                path_or_lines, encoding="utf-8", errors="surrogateescape", newline=""
+            ) as handle:
+                return _parse(_utf8_lines(handle), fmt, skip_malformed)
         except OSError as exc:
             raise SynthLossError(
                 f"cannot read log {os.fspath(path_or_lines)!r}: {exc.strerror}"
@@ -280,6 +324,28 @@ def read_log(
             f"read_log() takes a path or an iterable of lines, got {path_or_lines!r}"
         )
     return _parse(path_or_lines, fmt, skip_malformed)
+
+
+def _utf8_lines(handle: TextIO) -> Iterator[str]:
+    """The lines of a file read with ``surrogateescape``; a line that is not UTF-8 raises."""
+    for number, line in enumerate(handle, start=1):
+        if not line.isascii():
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                byte = ord(exc.object[exc.start]) - 0xDC00  # surrogateescape's mapping
+                raise SynthLossError(
+                    f"line {number}: not UTF-8 text (byte 0x{byte:02x} at character "
+                    f"{exc.start + 1}); logs are read as UTF-8"
+                ) from None
+        yield line
+
+
+def _quote(line: str) -> str:
+    """``repr(line)``, cut short for a long line."""
+    if len(line) <= _QUOTE_CHARS:
+        return repr(line)
+    return f"{line[:_QUOTE_CHARS]!r}... ({len(line)} characters)"
 
 
 class _MalformedLineError(Exception):
@@ -315,7 +381,7 @@ class _Parser:
         except _MalformedLineError as exc:
             if not self.skip_malformed:
                 raise SynthLossError(
-                    f"line {number}: {exc} in {self.format} log: {line!r}"
+                    f"line {number}: {exc} in {self.format} log: {_quote(line)}"
                 ) from None
             self.skipped.append((number, line))
 
@@ -352,6 +418,10 @@ class _Parser:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise _MalformedLineError(f"invalid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise _MalformedLineError("invalid JSON (nested too deeply)") from None
+        except ValueError as exc:  # an integer of more digits than int() converts
+            raise _MalformedLineError(f"invalid JSON ({exc})") from None
         if not isinstance(record, dict):
             raise _MalformedLineError("not a JSON object")
         missing = [key for key in ("step", "loss") if key not in record]
@@ -462,13 +532,13 @@ def _detect(number: int, line: str) -> str:
     if stripped.startswith(("Step ", "#")):
         return "text"
     raise SynthLossError(
-        f"line {number}: cannot tell the log format (text, jsonl or csv) from {line!r}; "
+        f"line {number}: cannot tell the log format (text, jsonl or csv) from {_quote(line)}; "
         "pass format="
     )
 
 
 def _step(text: str, what: str) -> int:
-    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_STEP:
+    if not _DIGITS.fullmatch(text) or len(text.lstrip("0")) > 19 or not 1 <= int(text) <= MAX_STEP:
         raise _MalformedLineError(f"{what} must be an integer >= 1, got {text!r}")
     return int(text)
 

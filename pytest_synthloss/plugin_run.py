@@ -43,7 +43,8 @@ def synthloss_run(tmp_path: Path) -> Iterator[Callable[..., TrainingRun]]:
 
     def start(**kwargs: Any) -> TrainingRun:
         fmt = kwargs.get("format", "text")
-        path = tmp_path / f"synthloss-run{next(numbers)}{LOG_SUFFIXES.get(fmt, '.log')}"
+        suffix = LOG_SUFFIXES.get(fmt, ".log") if isinstance(fmt, str) else ".log"
+        path = tmp_path / f"synthloss-run{next(numbers)}{suffix}"
         run = TrainingRun(path, **kwargs)
         runs.append(run)
         return run.start()

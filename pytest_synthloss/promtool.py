@@ -33,6 +33,7 @@ from pytest_synthloss.errors import SynthLossError
 from pytest_synthloss.profiles import check_step
 
 __all__ = [
+    "MAX_DURATION_MS",
     "MAX_EXPORT_STEPS",
     "check_labels",
     "check_metric_name",
@@ -46,6 +47,9 @@ __all__ = [
 
 #: Longest curve one export accepts (every step becomes a sample and a check).
 MAX_EXPORT_STEPS = 100_000
+#: Longest duration Prometheus accepts, in milliseconds: ``2**63 - 1`` nanoseconds (about
+#: 292 years; promtool reports "duration out of range" beyond).
+MAX_DURATION_MS = (2**63 - 1) // 1_000_000
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
@@ -72,18 +76,29 @@ def parse_duration(value: str | datetime.timedelta, what: str = "interval") -> i
             raise SynthLossError(
                 f"{what} must be a positive whole number of milliseconds, got {value!r}"
             )
-        return int(ms)
+        return _check_range(int(ms), what, value)
     match = _DURATION.match(value) if isinstance(value, str) and value else None
     if match is None:
         raise SynthLossError(f"{what} must be {_DURATION_FORM}, got {value!r}")
-    total = sum(
-        int(part) * unit for part, (_, unit) in zip(match.groups(), _UNITS_MS, strict=True) if part
-    )
+    parts = [(part, unit) for part, (_, unit) in zip(match.groups(), _UNITS_MS, strict=True)]
+    if any(part and len(part.lstrip("0")) > 20 for part, _ in parts):
+        total = MAX_DURATION_MS + 1  # too many digits to convert: out of range anyway
+    else:
+        total = sum(int(part) * unit for part, unit in parts if part)
     if total <= 0:
         raise SynthLossError(
             f"{what} must be a positive duration ({_DURATION_FORM}), got {value!r}"
         )
-    return total
+    return _check_range(total, what, value)
+
+
+def _check_range(ms: int, what: str, value: object) -> int:
+    if ms > MAX_DURATION_MS:
+        raise SynthLossError(
+            f"{what} must be at most {format_duration(MAX_DURATION_MS)} (Prometheus durations "
+            f"are int64 nanoseconds, about 292 years), got {value!r}"
+        )
+    return ms
 
 
 def format_duration(ms: int) -> str:
@@ -200,6 +215,13 @@ def promtool_test_file(
         if len(curve) > MAX_EXPORT_STEPS:
             raise SynthLossError(
                 f"the curve has {len(curve)} steps; an export holds at most {MAX_EXPORT_STEPS}"
+            )
+        if (len(curve) - 1) * interval_ms > MAX_DURATION_MS:
+            raise SynthLossError(
+                f"the curve's last step would be evaluated at "
+                f"{format_duration((len(curve) - 1) * interval_ms)}, past the longest "
+                f"Prometheus duration {format_duration(MAX_DURATION_MS)}; "
+                "use a shorter interval"
             )
         firing = set(
             override

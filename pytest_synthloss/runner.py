@@ -12,6 +12,8 @@ imports the log parser on first use.
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import re
 import subprocess
@@ -23,8 +25,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
+from pytest_synthloss.checks import check_number, check_step
+from pytest_synthloss.cli import MAX_SLEEP_SECONDS
 from pytest_synthloss.errors import SynthLossError
 from pytest_synthloss.faults import Faults
+from pytest_synthloss.registry import get_profile
 
 if TYPE_CHECKING:
     from pytest_synthloss.formats import ParsedLog
@@ -47,8 +52,9 @@ class TrainingRun:
 
     Faults: ``stall=(step, seconds)``, ``restart=(step, back)``, ``drop=(steps...)``,
     ``crash=step`` or ``(step, exit_code)`` (see :class:`~pytest_synthloss.faults.Faults`);
-    each replaces the profile's fault of its kind. They are checked here, before the
-    child starts. ``metrics_port`` serves the live loss (see :meth:`metrics_url`).
+    each replaces the profile's fault of its kind. Every argument is checked here,
+    before the child starts (``SynthLossError``, worded as the CLI's errors where they
+    can be). ``metrics_port`` serves the live loss (see :meth:`metrics_url`).
     """
 
     def __init__(
@@ -69,14 +75,16 @@ class TrainingRun:
         metrics_port: int | None = None,
         python: str = sys.executable,
     ) -> None:
+        _check_arguments(steps, profile, sleep_seconds, format, lr, batch_size, metrics_port)
+        given = Faults(stall=stall, restart=restart, drop=drop, crash=crash)
+        given.check_run(steps, start_step)  # also checks steps and start_step
         self.path = Path(path)
         self.format = format
         self.steps = steps
         self.profile = profile
         self.start_step = start_step
         self.metrics_port = metrics_port
-        given = Faults(stall=stall, restart=restart, drop=drop, crash=crash)
-        self._given_faults = given.check_run(steps, start_step) if given else None
+        self._given_faults = given if given else None
         self.args = [
             "train",
             f"--steps={steps}",
@@ -144,8 +152,10 @@ class TrainingRun:
         0, 130/143 if signalled, or a declared crash's code (``faults.exit_code``).
 
         Raises ``TimeoutError`` if it is still running after ``timeout`` seconds (it keeps
-        running: call :meth:`terminate`).
+        running: call :meth:`terminate`); ``timeout=None`` waits for as long as it takes.
         """
+        if timeout is not None:
+            _check_timeout(timeout)
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -254,31 +264,87 @@ class TrainingRun:
         Raises ``TimeoutError`` if they do not appear in time, ``SynthLossError`` if the run
         exits with fewer.
         """
+        return self._wait_for(check_step(count, "count"), _check_timeout(timeout), 0, "line")
+
+    def wait_for_steps(self, count: int, timeout: float = 30.0) -> ParsedLog:
+        """Wait until ``count`` step lines are logged; return the log so far, parsed.
+
+        Raises as :meth:`wait_for_lines` does, counting steps (the header line is not one).
+        """
+        header = 0 if self.format == "jsonl" else 1
+        self._wait_for(check_step(count, "count"), _check_timeout(timeout), header, "step")
+        return self.read()
+
+    def _wait_for(self, count: int, timeout: float, header: int, unit: str) -> list[str]:
+        """Wait for ``count`` lines after ``header`` lines; errors count ``unit`` s."""
         deadline = time.monotonic() + timeout
         while True:
             lines = self.lines()
-            if len(lines) >= count:
+            if len(lines) >= count + header:
                 return lines
             if self.returncode is not None:
                 lines = self.lines()
-                if len(lines) >= count:
+                if len(lines) >= count + header:
                     return lines
+                done = max(0, len(lines) - header)
                 raise SynthLossError(
-                    f"the run exited with code {self.returncode} after {len(lines)} lines, "
-                    f"before line {count}; stderr: {self.stderr()!r}"
+                    f"the run exited with code {self.returncode} after {done} "
+                    f"{unit if done == 1 else unit + 's'}, "
+                    f"before {unit} {count}; stderr: {self.stderr()!r}"
                 )
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"{len(lines)} of {count} lines after {timeout} s: {self!r}")
+                done = max(0, len(lines) - header)
+                raise TimeoutError(f"{done} of {count} {unit}s after {timeout} s: {self!r}")
             time.sleep(_POLL_SECONDS)
-
-    def wait_for_steps(self, count: int, timeout: float = 30.0) -> ParsedLog:
-        """Wait until ``count`` step lines are logged; return the log so far, parsed."""
-        header = 0 if self.format == "jsonl" else 1
-        self.wait_for_lines(count + header, timeout)
-        return self.read()
 
     def read(self) -> ParsedLog:
         """The log so far, parsed (see :func:`pytest_synthloss.formats.read_log`)."""
         from pytest_synthloss.formats import read_log
 
         return read_log(self.lines(), self.format)
+
+
+def _check_arguments(
+    steps: object,
+    profile: object,
+    sleep_seconds: object,
+    format: object,
+    lr: object,
+    batch_size: object,
+    metrics_port: object,
+) -> None:
+    """Check what ``synthloss train`` would refuse, so that a bad run never starts."""
+    check_step(steps, "steps")
+    if not isinstance(profile, str):
+        raise SynthLossError(f"profile must be the name of a registered profile, got {profile!r}")
+    get_profile(profile)  # an unknown name raises, listing the known ones
+    seconds = math.nan
+    if isinstance(sleep_seconds, numbers.Real) and not isinstance(sleep_seconds, bool):
+        seconds = float(sleep_seconds)
+    if not 0 <= seconds <= MAX_SLEEP_SECONDS:  # False for NaN
+        raise SynthLossError(
+            f"sleep_seconds must be a number of seconds from 0 to {MAX_SLEEP_SECONDS}, "
+            f"got {sleep_seconds!r}"
+        )
+    if not isinstance(format, str) or format not in LOG_SUFFIXES:
+        from pytest_synthloss.formats import check_format  # numpy only on this error path
+
+        check_format(format)
+    if lr is not None:
+        check_number("lr", lr, "> 0")
+    if batch_size is not None:
+        check_step(batch_size, "batch_size")
+    if metrics_port is not None and (
+        isinstance(metrics_port, bool)
+        or not isinstance(metrics_port, int)
+        or not 0 <= metrics_port <= 65535
+    ):
+        raise SynthLossError(
+            "metrics_port must be a port number from 0 to 65535 (0: any free port), "
+            f"got {metrics_port!r}"
+        )
+
+
+def _check_timeout(timeout: object) -> float:
+    """A finite number of seconds >= 0."""
+    return check_number("timeout", timeout, ">= 0")

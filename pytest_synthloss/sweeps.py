@@ -2,7 +2,8 @@
 
 A config is ``(profile, steps, lr, batch_size)``; its result is the run's final loss and
 ground truth. Every column is computed with numpy, one ``synthetic_losses`` call per
-profile, so a grid of millions of configs takes milliseconds.
+profile, so a grid of a million configs takes milliseconds. A sweep holds at most
+:data:`MAX_SWEEP_CONFIGS` configs, and every value of an axis may be listed once.
 
 **Ranking rule** (:meth:`SweepResults.ranked`, :func:`best_config`), key by key:
 
@@ -18,6 +19,7 @@ tie; rule 5 only makes the choice deterministic.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Iterable, Iterator
@@ -31,7 +33,17 @@ from pytest_synthloss.model import as_steps, synthetic_losses
 from pytest_synthloss.profiles import MAX_STEP, Profile, check_step
 from pytest_synthloss.registry import available_profiles, resolve_profile
 
-__all__ = ["BestConfig", "SweepResults", "SweepRow", "best_config", "sweep"]
+__all__ = [
+    "MAX_SWEEP_CONFIGS",
+    "BestConfig",
+    "SweepResults",
+    "SweepRow",
+    "best_config",
+    "sweep",
+]
+
+#: Most configs one sweep runs (its table takes about 100 bytes per config, ranked).
+MAX_SWEEP_CONFIGS = 1_000_000
 
 
 class SweepRow(NamedTuple):
@@ -149,15 +161,28 @@ def sweep(
     (profile, then steps, lr, batch_size).
     """
     profs = _profiles(profiles)
-    raw = np.atleast_1d(steps) if isinstance(steps, np.ndarray) else _listed(steps)
+    raw = np.atleast_1d(steps) if isinstance(steps, np.ndarray) else _listed(steps, "steps")
     steps_arr = as_steps(raw if isinstance(raw, (list, np.ndarray)) else [raw]).astype(np.int64)
     if steps_arr.ndim != 1 or not steps_arr.size:
         raise SynthLossError(f"steps must be one or more integers >= 1, got {steps!r}")
+    _check_count(steps_arr.size, "steps")
+    unique, counts = np.unique(steps_arr, return_counts=True)
+    if unique.size != steps_arr.size:
+        raise SynthLossError(f"steps {int(unique[counts > 1][0])} is listed twice in the sweep")
     first = check_step(start_step, "start_step")
     if int(steps_arr.max()) > MAX_STEP - first + 1:
         raise SynthLossError(f"a run of {int(steps_arr.max())} steps from {first} is too long")
-    lrs = np.array([np.nan if v is None else v for v in _values(lr, _check_lr)], np.float64)
-    sizes = np.array([v or 0 for v in _values(batch_size, _check_batch_size)], np.int64)
+    lr_values = _values(lr, _check_lr, "lr")
+    size_values = _values(batch_size, _check_batch_size, "batch_size")
+    shape = (len(profs), int(steps_arr.size), len(lr_values), len(size_values))
+    if math.prod(shape) > MAX_SWEEP_CONFIGS:
+        raise SynthLossError(
+            f"the sweep has {math.prod(shape)} configs ({shape[0]} profiles x {shape[1]} steps "
+            f"x {shape[2]} lr x {shape[3]} batch_size); a sweep runs at most "
+            f"{MAX_SWEEP_CONFIGS} configs (MAX_SWEEP_CONFIGS)"
+        )
+    lrs = np.array([np.nan if v is None else v for v in lr_values], np.float64)
+    sizes = np.array([v or 0 for v in size_values], np.int64)
 
     last = steps_arr + (first - 1)
     finals = np.empty((len(profs), steps_arr.size), dtype=np.float64)
@@ -184,10 +209,21 @@ def sweep(
     )
 
 
-def _listed(value: Any) -> Any:
+def _listed(value: Any, what: str) -> Any:
+    """``value`` as a list if it is an iterable (at most one more than the limit of items)."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         return value
-    return list(value)
+    items = list(itertools.islice(value, MAX_SWEEP_CONFIGS + 1))
+    _check_count(len(items), what)
+    return items
+
+
+def _check_count(count: int, what: str) -> None:
+    if count > MAX_SWEEP_CONFIGS:
+        raise SynthLossError(
+            f"the sweep has more than {MAX_SWEEP_CONFIGS} {what}; a sweep runs at most "
+            f"{MAX_SWEEP_CONFIGS} configs (MAX_SWEEP_CONFIGS)"
+        )
 
 
 def _profiles(profiles: Iterable[Profile | str] | Profile | str | None) -> tuple[Profile, ...]:
@@ -207,12 +243,18 @@ def _profiles(profiles: Iterable[Profile | str] | Profile | str | None) -> tuple
     return resolved
 
 
-def _values(value: object, check: object) -> list[object]:
-    items = _listed(value)
+def _values(value: object, check: object, what: str) -> list[Any]:
+    items = _listed(value, what)
     values = items if isinstance(items, list) else [items]
     if not values:
         raise SynthLossError("every sweep axis needs at least one value, got an empty list")
-    return [check(v) for v in values]  # type: ignore[operator]
+    checked = [check(v) for v in values]  # type: ignore[operator]
+    seen: set[object] = set()
+    for item in checked:
+        if item in seen:
+            raise SynthLossError(f"{what} {item!r} is listed twice in the sweep")
+        seen.add(item)
+    return checked
 
 
 def _check_lr(value: object) -> float | None:
@@ -281,6 +323,8 @@ class BestConfig:
 
 def best_config(results: SweepResults) -> BestConfig:
     """The best config of ``results`` by the ranking rule, with the spec's implications."""
+    if not isinstance(results, SweepResults):
+        raise SynthLossError(f"best_config() takes the SweepResults of sweep(), got {results!r}")
     if not len(results):
         raise SynthLossError("best_config() needs at least one sweep result, got none")
     ranked = results.ranked()

@@ -423,3 +423,153 @@ def test_console_script() -> None:
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines()[1:] == SPEC_VALIDATION_LINES
+
+
+# -- ranges, sweeps and failed writes ----------------------------------------------------
+
+MAX = 9223372036854775807
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["train", "--steps", "5", "--drop", "2..99999999999999999999"],
+            "synthloss train: error: argument --drop: 99999999999999999999 is past the last "
+            f"step {MAX}, got '2..99999999999999999999'",
+        ),
+        (
+            ["train", "--steps", "5", "--drop", "2..100000000"],
+            "synthloss train: error: dropped step 100000000 is outside the run; "
+            "the run's steps are 1..5",
+        ),
+        (
+            ["train", "--steps", "200000000", "--drop", "2..100000000"],
+            "synthloss train: error: argument --drop: 99999999 values are listed; at most "
+            "100000 are allowed (the most dropped steps of a run)",
+        ),
+        (
+            ["sweep", "--steps", "1..99999999999999999999"],
+            "synthloss sweep: error: argument --steps: 99999999999999999999 is past the last "
+            f"step {MAX}, got '1..99999999999999999999'",
+        ),
+        (
+            ["sweep", "--steps", "1..2000000"],
+            "synthloss sweep: error: argument --steps: 2000000 values are listed; at most "
+            "1000000 are allowed (a sweep runs at most that many configs)",
+        ),
+        (
+            ["sweep", "--steps", "1..1000000", "--lr", "1e-4,2e-4"],
+            "synthloss sweep: error: the sweep has 4000000 configs (2 profiles x 1000000 steps "
+            "x 2 lr x 1 batch_size); a sweep runs at most 1000000 configs (MAX_SWEEP_CONFIGS)",
+        ),
+        (
+            ["sweep", "--profiles", ""],
+            "synthloss sweep: error: argument --profiles: must be comma-separated profile "
+            "names or 'all', got ''",
+        ),
+        (
+            ["sweep", "--profiles", ","],
+            "synthloss sweep: error: argument --profiles: must be comma-separated profile "
+            "names or 'all', got ','",
+        ),
+        (
+            ["sweep", "--profiles", "stable,stable"],
+            "synthloss sweep: error: profile 'stable' is listed twice in the sweep",
+        ),
+        (
+            ["sweep", "--steps", "5,5"],
+            "synthloss sweep: error: steps 5 is listed twice in the sweep",
+        ),
+        (
+            ["sweep", "--steps", "1..5,3"],
+            "synthloss sweep: error: steps 3 is listed twice in the sweep",
+        ),
+        (
+            ["sweep", "--lr", "1e-4,1e-4"],
+            "synthloss sweep: error: lr 0.0001 is listed twice in the sweep",
+        ),
+        (
+            ["sweep", "--batch-size", "none,none"],
+            "synthloss sweep: error: batch_size None is listed twice in the sweep",
+        ),
+    ],
+)
+def test_ranges_and_sweep_axes_are_checked_before_expanding(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", message + "\n")
+
+
+def test_drop_ranges_within_the_run_still_work(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--steps", "8", "--drop", "2..4,6", "--format", "jsonl"]) == 0
+    assert read_log(capsys.readouterr().out.splitlines()).gaps == ((2, 4), (6, 6))
+
+
+def test_sweep_profiles_all_and_a_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "--profiles", "spiky, stable", "--steps", "5", "--top", "1"]) == 0
+    assert "(of 2 configs;" in capsys.readouterr().out
+    assert main(["sweep", "--profiles", "all", "--steps", "5", "--top", "1"]) == 0
+    assert "(of 8 configs;" in capsys.readouterr().out
+
+
+FULL = Path("/dev/full")
+needs_dev_full = pytest.mark.skipif(not FULL.exists(), reason="needs /dev/full (Linux)")
+
+
+@needs_dev_full
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["curve", "--steps", "5", "-o", "/dev/full"],
+            "synthloss curve: error: cannot write output file '/dev/full': "
+            "No space left on device\n",
+        ),
+        (
+            ["curve", "--steps", "5"],
+            "synthloss curve: error: cannot write to stdout: No space left on device\n",
+        ),
+        (
+            ["train", "--steps", "5", "--format", "csv"],
+            "synthloss train: error: cannot write to stdout: No space left on device\n",
+        ),
+        (
+            ["profiles"],
+            "synthloss profiles: error: cannot write to stdout: No space left on device\n",
+        ),
+        (
+            ["sweep", "--steps", "1..3"],
+            "synthloss sweep: error: cannot write to stdout: No space left on device\n",
+        ),
+    ],
+)
+def test_a_failed_write_is_one_line_exit_1(argv: list[str], message: str) -> None:
+    with FULL.open("w") as full:
+        done = subprocess.run(
+            [*SYNTHLOSS, *argv], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    assert (done.returncode, done.stderr) == (1, message)
+
+
+def test_a_failed_write_to_a_file_removes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_synthloss import formats
+
+    out = tmp_path / "run.log"
+    real_write = formats.LogWriter.write
+
+    def write_then_fail(self: formats.LogWriter, steps: list[int], losses: list[float]) -> None:
+        real_write(self, steps, losses)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(formats.LogWriter, "write", write_then_fail)
+    assert main(["train", "--steps", "5", "-o", str(out)]) == 1
+    assert capsys.readouterr() == (
+        "",
+        f"synthloss train: error: cannot write output file '{out}': No space left on device\n",
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -19,7 +19,7 @@ from pytest_synthloss import (
     synthetic_loss,
 )
 from pytest_synthloss.emulator import RunResult, StopSignals, emulate
-from pytest_synthloss.faults import Segment
+from pytest_synthloss.faults import MAX_DROPPED_STEPS, Segment
 from pytest_synthloss.formats import LogWriter
 
 ALL = Faults(stall=(6, 0.3), restart=(8, 3), drop=(5, 10), crash=(11, 3))
@@ -449,3 +449,12 @@ def test_to_curve_points_at_deduplicated_when_steps_repeat() -> None:
         "(steps 2 repeat; use .deduplicated().to_curve())"
     )
     assert log.deduplicated().to_curve() == make_curve(2)
+
+
+def test_drop_is_bounded_and_passed_on_as_ranges() -> None:
+    assert Faults(drop=(3, 5, 6, 7, 8, 10, 11)).to_args() == ["--drop=3,5..8,10,11"]
+    many = Faults(drop=range(2, 2 + MAX_DROPPED_STEPS))
+    assert many.to_args() == [f"--drop=2..{1 + MAX_DROPPED_STEPS}"]
+    with pytest.raises(SynthLossError) as info:
+        Faults(drop=range(2, 10**20))
+    assert str(info.value) == "drop lists more than 100000 steps; at most 100000 are allowed"

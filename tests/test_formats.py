@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -269,3 +270,101 @@ def test_csv_quotes_odd_profile_names() -> None:
     parsed = read_log(["step,loss,profile,lr,batch_size", buffer.getvalue()])
     assert parsed.profile == 'my "run"'
     assert np.array_equal(parsed.losses, [2.18])
+
+
+# -- bad files and huge logs -------------------------------------------------------------
+
+
+def test_a_non_utf8_file_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "run.log"
+    path.write_bytes(b"Step 1: loss=2.18\nStep 2: loss=\xff2.11\n")
+    with pytest.raises(SynthLossError) as info:
+        read_log(path)
+    assert str(info.value) == (
+        "line 2: not UTF-8 text (byte 0xff at character 14); logs are read as UTF-8"
+    )
+
+
+def test_deeply_nested_json_is_a_malformed_line() -> None:
+    line = '{"step": ' + "[" * 100_000
+    with pytest.raises(SynthLossError) as info:
+        read_log(["", line], "jsonl")
+    assert str(info.value) == (
+        f"line 2: invalid JSON (nested too deeply) in jsonl log: {line[:200]!r}... "
+        "(100009 characters)"
+    )
+    assert read_log([line], skip_malformed=True).skipped == ((1, line),)
+
+
+def test_steps_of_too_many_digits_are_malformed() -> None:
+    with pytest.raises(SynthLossError, match=r"^line 1: step must be an integer >= 1, got '1111"):
+        read_log(["Step " + "1" * 5000 + ": loss=1.05"])
+    with pytest.raises(SynthLossError, match=r"^line 1: invalid JSON \(Exceeds the limit"):
+        read_log(['{"step": ' + "1" * 5000 + ', "loss": 1}'])
+    assert read_log(["Step 00000000000000000000001: loss=1.05"]).steps.tolist() == [1]
+
+
+def test_missing_steps_refuses_a_huge_gap() -> None:
+    log = read_log(["Step 1: loss=2.18", "Step 9223372036854775807: loss=1.05"])
+    assert log.gaps == ((2, 9223372036854775806),)
+    assert log.missing_count == 9223372036854775805
+    with pytest.raises(SynthLossError) as info:
+        log.missing_steps  # noqa: B018
+    assert str(info.value) == (
+        "the log misses 9223372036854775805 steps, more than missing_steps lists (1000000); "
+        "use .gaps, the (first, last) windows of missing steps"
+    )
+    small = read_log(["Step 1: loss=2.18", "Step 1000002: loss=1.05"])
+    assert len(small.missing_steps) == 1_000_000
+
+
+def test_write_log_checks_everything_before_creating_a_file(tmp_path: Path) -> None:
+    curve = make_curve(5)
+    cases: list[tuple[Callable[[], None], str]] = [
+        (
+            lambda: write_log(curve, "/nonexistent/w.log", "text"),
+            "cannot write log '/nonexistent/w.log': No such file or directory",
+        ),
+        (
+            lambda: write_log([1.0], tmp_path / "w2.log", "text"),  # type: ignore[arg-type]
+            "write_log() takes a LossCurve, got [1.0]",
+        ),
+        (
+            lambda: write_log(curve, tmp_path / "w3.log", "xml"),
+            "unknown log format 'xml'; known formats: text, jsonl, csv",
+        ),
+        (
+            lambda: write_log(curve, 42, "text"),  # type: ignore[arg-type]
+            "write_log() writes to a path or an open text stream, got 42",
+        ),
+    ]
+    for call, message in cases:
+        with pytest.raises(SynthLossError) as info:
+            call()
+        assert str(info.value) == message
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_write_log_to_a_full_device() -> None:
+    with pytest.raises(SynthLossError) as info:
+        write_log(make_curve(5), "/dev/full", "text")
+    assert str(info.value) == "cannot write log '/dev/full': No space left on device"
+    assert Path("/dev/full").exists()  # a device is never removed
+
+
+def test_write_log_removes_a_partly_written_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = LogWriter.write
+
+    def write_then_fail(self: LogWriter, steps: list[int], losses: list[float]) -> None:
+        real_write(self, steps, losses)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(LogWriter, "write", write_then_fail)
+    path = tmp_path / "run.jsonl"
+    with pytest.raises(SynthLossError) as info:
+        write_log(make_curve(5), path)
+    assert str(info.value) == f"cannot write log '{path}': No space left on device"
+    assert list(tmp_path.iterdir()) == []

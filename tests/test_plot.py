@@ -92,3 +92,14 @@ def test_unwritable_plot_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert capsys.readouterr().err == (
         f"synthloss plot: error: cannot write output file '{out}': No such file or directory\n"
     )
+
+
+def test_plot_to_an_existing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib", reason="the plot test needs the [plot] extra (matplotlib)")
+    target = f"{tmp_path}/"
+    assert main(["plot", "--steps", "5", "-o", target]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"synthloss plot: error: cannot write output file '{target}': Is a directory\n",
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -18,6 +18,7 @@ from pytest_synthloss import (
     write_promtool_test,
 )
 from pytest_synthloss.promtool import (
+    MAX_DURATION_MS,
     MAX_EXPORT_STEPS,
     expected_firing_steps,
     format_duration,
@@ -271,3 +272,49 @@ def test_a_bad_export_writes_no_file(tmp_path: Path) -> None:
     with pytest.raises(SynthLossError, match=r"^interval must be a positive duration"):
         write_promtool_test(target, make_curve(5), interval="0m", **BASE)
     assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"interval": "99999999999999999999h"},
+            "interval must be at most 292y24w3d23h47m16s854ms (Prometheus durations are int64 "
+            "nanoseconds, about 292 years), got '99999999999999999999h'",
+        ),
+        (
+            {"interval": "293y"},
+            "interval must be at most 292y24w3d23h47m16s854ms (Prometheus durations are int64 "
+            "nanoseconds, about 292 years), got '293y'",
+        ),
+        (
+            {"interval": datetime.timedelta(days=999_999)},
+            "interval must be at most 292y24w3d23h47m16s854ms (Prometheus durations are int64 "
+            "nanoseconds, about 292 years), got datetime.timedelta(days=999999)",
+        ),
+        (
+            {"for_": "300y"},
+            "for_ must be at most 292y24w3d23h47m16s854ms (Prometheus durations are int64 "
+            "nanoseconds, about 292 years), got '300y'",
+        ),
+        (
+            {"interval": "100y"},
+            "the curve's last step would be evaluated at 400y, past the longest Prometheus "
+            "duration 292y24w3d23h47m16s854ms; use a shorter interval",
+        ),
+    ],
+)
+def test_durations_are_bounded_as_prometheus_bounds_them(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SynthLossError) as info:
+        promtool_test_file(make_curve(5), alertname="A", rule_files="r.yml", **kwargs)
+    assert str(info.value) == message
+
+
+def test_the_longest_duration_is_accepted() -> None:
+    assert MAX_DURATION_MS == 9_223_372_036_854
+    assert parse_duration("9223372036854ms") == MAX_DURATION_MS
+    assert parse_duration(format_duration(MAX_DURATION_MS)) == MAX_DURATION_MS
+    text = promtool_test_file(make_curve(1), alertname="A", rule_files="r.yml", interval="292y")
+    assert "  - interval: 292y\n" in text

@@ -7,7 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,14 +112,113 @@ def test_terminate_and_timeouts(tmp_path: Path) -> None:
     run.close()
 
 
-def test_a_bad_run_reports_its_error(tmp_path: Path) -> None:
-    with TrainingRun(tmp_path / "run.log", steps=5, profile="nope") as run:
+def test_a_run_that_fails_in_the_child_reports_its_error(tmp_path: Path) -> None:
+    # Only what the child alone can find out fails there: here, a directory that is missing.
+    path = tmp_path / "missing" / "run.log"
+    with TrainingRun(path, steps=5) as run:
         with pytest.raises(SynthLossError) as info:
             run.wait_for_steps(1)
         assert run.wait() == 2
-    assert str(info.value).startswith("the run exited with code 2 after 0 lines, before line 2;")
-    assert "unknown profile 'nope'" in str(info.value)
-    assert not run.path.exists()
+    assert str(info.value) == (
+        "the run exited with code 2 after 0 steps, before step 1; stderr: "
+        f"\"synthloss train: error: cannot write output file '{path}': "
+        'No such file or directory\\n"'
+    )
+    assert not path.exists()
+
+
+def test_waiting_counts_steps_not_the_header_line(tmp_path: Path) -> None:
+    with TrainingRun(tmp_path / "run.log", steps=5, crash=(1, 3)) as run:
+        assert run.wait() == 3
+        with pytest.raises(SynthLossError) as info:
+            run.wait_for_steps(2)
+        assert run.wait_for_lines(2) == [
+            "# synthloss run: profile=stable steps=5 start_step=1 lr=None batch_size=None",
+            "Step 1: loss=2.18",
+        ]
+        with pytest.raises(SynthLossError) as lines_info:
+            run.wait_for_lines(3)
+    assert str(info.value) == (
+        "the run exited with code 3 after 1 step, before step 2; stderr: "
+        "'synthloss train: crashed after step 1 (injected fault), exit code 3\\n'"
+    )
+    assert str(lines_info.value).startswith(
+        "the run exited with code 3 after 2 lines, before line 3; stderr: "
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"steps": 0}, "steps must be an integer >= 1, got 0"),
+        ({"steps": True}, "steps must be an integer >= 1, got True (bool)"),
+        ({"steps": 5, "start_step": 0}, "start_step must be an integer >= 1, got 0"),
+        (
+            {"steps": 5, "profile": "spikey"},
+            "unknown profile 'spikey'; known profiles: stable, spiky, nan, inf, diverging, "
+            "plateau, noisy, noisy-spiky (did you mean 'spiky'?)",
+        ),
+        (
+            {"steps": 5, "profile": None},
+            "profile must be the name of a registered profile, got None",
+        ),
+        (
+            {"steps": 5, "format": "xml"},
+            "unknown log format 'xml'; known formats: text, jsonl, csv",
+        ),
+        (
+            {"steps": 5, "format": ["text"]},
+            "unknown log format ['text']; known formats: text, jsonl, csv",
+        ),
+        (
+            {"steps": 5, "sleep_seconds": -1},
+            "sleep_seconds must be a number of seconds from 0 to 86400, got -1",
+        ),
+        (
+            {"steps": 5, "sleep_seconds": float("nan")},
+            "sleep_seconds must be a number of seconds from 0 to 86400, got nan",
+        ),
+        ({"steps": 5, "lr": 0}, "lr must be a finite number > 0, got 0"),
+        ({"steps": 5, "batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+        (
+            {"steps": 5, "metrics_port": 70000},
+            "metrics_port must be a port number from 0 to 65535 (0: any free port), got 70000",
+        ),
+        ({"steps": 5, "drop": (9,)}, "dropped step 9 is outside the run; the run's steps are 1..5"),
+    ],
+)
+def test_bad_arguments_raise_before_launch(
+    kwargs: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(SynthLossError) as info:
+        TrainingRun(tmp_path / "run.log", **kwargs)
+    assert str(info.value) == message
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda run: run.wait_for_steps(0), "count must be an integer >= 1, got 0"),
+        (lambda run: run.wait_for_steps(-1), "count must be an integer >= 1, got -1"),
+        (lambda run: run.wait_for_steps(True), "count must be an integer >= 1, got True (bool)"),
+        (lambda run: run.wait_for_lines(0), "count must be an integer >= 1, got 0"),
+        (lambda run: run.wait_for_steps(1, -1), "timeout must be a finite number >= 0, got -1"),
+        (lambda run: run.wait(timeout=-1), "timeout must be a finite number >= 0, got -1"),
+        (
+            lambda run: run.wait(timeout=float("nan")),
+            "timeout must be a finite number >= 0, got nan",
+        ),
+    ],
+)
+def test_bad_wait_arguments(
+    call: Callable[[TrainingRun], object], message: str, tmp_path: Path
+) -> None:
+    run = TrainingRun(tmp_path / "run.log", steps=5)
+    with pytest.raises(SynthLossError) as info:
+        call(run)
+    assert str(info.value) == message
+    assert run.returncode is None  # checked before the run was even started
 
 
 def test_the_context_manager_ends_the_process(tmp_path: Path) -> None:

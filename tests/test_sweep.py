@@ -158,3 +158,38 @@ def test_best_config_of_nothing() -> None:
     empty = sweep(steps=[5]).take(np.array([], dtype=np.int64))
     with pytest.raises(SynthLossError, match="needs at least one sweep result, got none"):
         best_config(empty)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"steps": [5, 5]}, "steps 5 is listed twice in the sweep"),
+        ({"steps": np.array([3, 4, 3])}, "steps 3 is listed twice in the sweep"),
+        ({"lr": [1e-4, 1e-4]}, "lr 0.0001 is listed twice in the sweep"),
+        ({"lr": [None, None]}, "lr None is listed twice in the sweep"),
+        ({"batch_size": [16, 32, 16]}, "batch_size 16 is listed twice in the sweep"),
+        (
+            {"steps": range(1, 10**20)},
+            "the sweep has more than 1000000 steps; a sweep runs at most 1000000 configs "
+            "(MAX_SWEEP_CONFIGS)",
+        ),
+        (
+            {"steps": range(1, 1001), "lr": [1e-4, 2e-4], "batch_size": range(1, 301)},
+            "the sweep has 1200000 configs (2 profiles x 1000 steps x 2 lr x 300 batch_size); "
+            "a sweep runs at most 1000000 configs (MAX_SWEEP_CONFIGS)",
+        ),
+    ],
+)
+def test_sweep_axes_hold_each_value_once_and_a_bounded_grid(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(SynthLossError) as info:
+        sweep(**kwargs)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_best_config_of_something_else() -> None:
+    for bad in (None, [1, 2]):
+        with pytest.raises(SynthLossError) as info:
+            best_config(bad)  # type: ignore[arg-type]
+        assert str(info.value) == f"best_config() takes the SweepResults of sweep(), got {bad!r}"
