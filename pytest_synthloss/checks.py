@@ -11,13 +11,22 @@ import numbers
 
 from pytest_synthloss.errors import SynthLossError
 
-__all__ = ["LOSS_CEILING", "MAX_STEP", "check_mode", "check_number", "check_step"]
+__all__ = [
+    "LOSS_CEILING",
+    "MAX_SLEEP_SECONDS",
+    "MAX_STEP",
+    "check_mode",
+    "check_number",
+    "check_step",
+]
 
 #: Largest step the model accepts: steps are stored as int64.
 MAX_STEP = 2**63 - 1
 #: Diverging and noisy losses are capped here, so they never overflow to inf: a run's
 #: non-finite losses are exactly its declared ``nonfinite`` steps.
 LOSS_CEILING = 1e300
+#: Longest sleep between emulated steps: a day per step (``time.sleep`` overflows near 9e9 s).
+MAX_SLEEP_SECONDS = 86_400
 
 
 def check_step(step: object, what: str = "step") -> int:

@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from pytest_synthloss.checks import MAX_SLEEP_SECONDS
 from pytest_synthloss.errors import SynthLossError
 from pytest_synthloss.profiles import MAX_STEP
 
@@ -33,8 +34,6 @@ __all__ = ["main", "train_main"]
 EXIT_USAGE = 2
 #: Exit code when an output cannot be written while the command runs (a full disk).
 EXIT_FAILURE = 1
-#: Longest --sleep-seconds accepted: a day per step.
-MAX_SLEEP_SECONDS = 86_400
 #: Exit code when the reader of stdout goes away (as if killed by SIGPIPE).
 EXIT_BROKEN_PIPE = 128 + 13
 

@@ -25,8 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
-from pytest_synthloss.checks import check_number, check_step
-from pytest_synthloss.cli import MAX_SLEEP_SECONDS
+from pytest_synthloss.checks import MAX_SLEEP_SECONDS, check_number, check_step
 from pytest_synthloss.errors import SynthLossError
 from pytest_synthloss.faults import Faults
 from pytest_synthloss.registry import get_profile
