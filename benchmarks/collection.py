@@ -44,6 +44,10 @@ def write_suite(root: Path, tests: int, args: str = "") -> None:
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.pop("PYTHONDEVMODE", None)
+    # As on a user's machine, bytecode is cached: with PYTHONDONTWRITEBYTECODE (set on some
+    # CI images) every start would recompile and re-rewrite our modules, while pytest's own
+    # come precompiled, which measures the image, not the plugin.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     return env
 
