@@ -67,8 +67,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "synthloss_profile",
-        "default for --synthloss-profile (a name, a comma list or 'all')",
-        default="",
+        "default for --synthloss-profile (a name, a comma list or 'all'; in TOML also a list)",
+        type="linelist",  # a string, a TOML list, or one name per line
+        default=[],
     )
     parser.addini("synthloss_steps", "default for --synthloss-steps", default="")
 
@@ -131,7 +132,7 @@ def _ini(config: pytest.Config, name: str) -> str | None:
     except (TypeError, ValueError) as exc:  # pytest's native TOML table checks types itself
         raise pytest.UsageError(f"ini option {name}: {exc} (write it as a string)") from None
     if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
-        value = ",".join(value)
+        value = ",".join(item.strip() for item in value if item.strip())
     if not isinstance(value, str):
         raise pytest.UsageError(
             f"ini option {name}: expected a string, got {value!r} ({type(value).__name__})"
