@@ -65,7 +65,7 @@ __version__ = "0.1.0"
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "LossAssertionError": "assertions",
-    "LossSeries": "assertions",
+    "LossSeries": "series",
     "assert_all_finite": "assertions",
     "assert_curve_equal": "assertions",
     "assert_final_loss": "assertions",

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from pytest_synthloss.curve import LossCurve, make_curve
 from pytest_synthloss.detectors import (
@@ -34,9 +32,11 @@ from pytest_synthloss.detectors import (
     get_rule,
 )
 from pytest_synthloss.errors import LossAssertionError, SynthLossError
-from pytest_synthloss.model import as_steps, range_losses, synthetic_losses, trend_losses
+from pytest_synthloss.messages import MAX_ROWS, SPARK_WIDTH, fail, num, percent, table
+from pytest_synthloss.model import range_losses, synthetic_losses, trend_losses
 from pytest_synthloss.profiles import MAX_STEP, Profile, check_step
 from pytest_synthloss.registry import resolve_profile
+from pytest_synthloss.series import LossSeries, Series, as_series, is_pair, span
 from pytest_synthloss.sparklines import sparkline
 
 __all__ = [
@@ -54,140 +54,11 @@ __all__ = [
     "find_spikes",
 ]
 
-#: Offending steps listed in a failure message before "... N more".
-MAX_ROWS = 10
-#: Columns of the sparkline in failure messages.
-SPARK_WIDTH = 60
-
 #: Steps computed per pass when a noisy profile's history has to be scanned.
 _HISTORY_CHUNK = 1 << 16
 #: A noisy profile's history is scanned over at most this many steps before the run
 #: (about 0.1 s), so a run resumed at step 10**12 is checked as fast as one at 10**7.
 NOISY_HISTORY_WINDOW = 1 << 22
-
-#: What the assertions accept: a curve, 1-D losses (steps 1..n), or ``(steps, losses)``.
-LossSeries = LossCurve | npt.ArrayLike | tuple[npt.ArrayLike, npt.ArrayLike]
-
-
-@dataclass(frozen=True)
-class _Series:
-    steps: np.ndarray
-    losses: np.ndarray
-    curve: LossCurve | None
-
-    @property
-    def where(self) -> str:
-        span = f"steps {int(self.steps[0])}..{int(self.steps[-1])}"
-        return f"profile {self.curve.profile.name!r}, {span}" if self.curve else span
-
-    def position(self, step: int) -> int:
-        return int(np.searchsorted(self.steps, step))
-
-    def spark(self, marks: Iterable[int] = ()) -> str:
-        marked = tuple(int(m) for m in marks)
-        if self.curve is not None:
-            return self.curve.preview(SPARK_WIDTH, marks=marked)
-        return sparkline(self.losses, width=SPARK_WIDTH, marks=[self.position(m) for m in marked])
-
-    def reproduce(self) -> list[str]:
-        curve = self.curve
-        if curve is None:
-            return []
-        name, count, first = curve.profile.name, len(curve), curve.start_step
-        if first != 1:
-            return [f"Reproduce: make_curve({count}, {name!r}, start_step={first})"]
-        return [
-            f"Reproduce: make_curve({count}, {name!r}) / "
-            f"pytest --synthloss-profile {name} --synthloss-steps {count}"
-        ]
-
-
-def _series(data: LossSeries, what: str = "losses") -> _Series:
-    if isinstance(data, LossCurve):
-        return _Series(data.steps, data.losses, data)
-    steps: np.ndarray | None = None
-    raw: object = data
-    if _is_pair(data):
-        assert isinstance(data, tuple)
-        steps = as_steps(data[0])
-        raw = data[1]
-    try:
-        arr = np.asarray(raw)
-    except (ValueError, TypeError) as exc:
-        raise SynthLossError(f"{what} must be a 1-D array-like of numbers: {exc}") from None
-    if arr.ndim != 1:
-        raise SynthLossError(
-            f"{what} must be a LossCurve, 1-D losses or a (steps, losses) pair, "
-            f"got an array of shape {arr.shape}"
-        )
-    if arr.dtype.kind not in "iuf":
-        raise SynthLossError(
-            f"{what} must be numbers, got dtype {arr.dtype} (first value {arr[:1].tolist()})"
-            if arr.size
-            else f"{what} is empty: there is no step to check"
-        )
-    if arr.size == 0:
-        raise SynthLossError(f"{what} is empty: there is no step to check")
-    losses = arr.astype(np.float64)
-    if steps is None:
-        steps = np.arange(1, losses.size + 1, dtype=np.int64)
-    elif steps.shape != losses.shape:
-        raise SynthLossError(
-            f"{what}: steps and losses differ in length ({steps.size} steps, {losses.size} losses)"
-        )
-    else:
-        steps = steps.astype(np.int64)
-        back = np.flatnonzero(np.diff(steps) <= 0)
-        if back.size:
-            i = int(back[0]) + 1
-            raise SynthLossError(
-                f"{what}: steps must be strictly increasing, got {int(steps[i])} "
-                f"after {int(steps[i - 1])} at index {i}"
-            )
-    return _Series(steps, losses, None)
-
-
-def _is_pair(data: object) -> bool:
-    """A ``(steps, losses)`` pair: a 2-tuple of 1-D sequences (not two scalar losses)."""
-    if not (isinstance(data, tuple) and len(data) == 2):
-        return False
-    try:
-        return all(np.ndim(part) == 1 for part in data)
-    except ValueError:  # ragged
-        return False
-
-
-# -- formatting ----------------------------------------------------------------------
-
-
-def _num(value: float) -> str:
-    return f"{value:.6g}"
-
-
-def _percent(part: int, whole: int) -> str:
-    share = 100.0 * part / whole
-    shown = "<0.1" if 0 < share < 0.05 else f"{share:.1f}"
-    return f"{part} / {whole} steps ({shown}%)"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], total: int) -> list[str]:
-    """Columns padded to their widest cell; step column right-aligned; bounded rows."""
-    shown = list(rows[:MAX_ROWS])
-    widths = [max(len(r[i]) for r in [header, *shown]) for i in range(len(header))]
-    lines = []
-    for row in [header, *shown]:
-        cells = [row[0].rjust(widths[0])]
-        cells += [cell.ljust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-        lines.append(" " + "  ".join(cells).rstrip())
-    if total > len(shown):
-        lines.append(f" ... {total - len(shown)} more")
-    return lines
-
-
-def _fail(lines: Iterable[str]) -> None:
-    __tracebackhide__ = True
-    raise LossAssertionError("\n".join(lines))
-
 
 # -- spikes ----------------------------------------------------------------------------
 
@@ -225,7 +96,7 @@ def _prior_min(profile: Profile, last: int) -> float:
     return min(candidates) if candidates else math.nan
 
 
-def _context(series: _Series, rule: SpikeRule) -> np.ndarray:
+def _context(series: Series, rule: SpikeRule) -> np.ndarray:
     curve = series.curve
     if curve is None or curve.start_step == 1:
         return np.empty(0)
@@ -249,10 +120,10 @@ def find_spikes(
     :class:`LossAssertionError` naming the first non-finite step).
     """
     __tracebackhide__ = True
-    return _find(_series(curve), rule, nonfinite)
+    return _find(as_series(curve), rule, nonfinite)
 
 
-def _find(series: _Series, rule: SpikeRule | str | None, nonfinite: str) -> SpikeReport:
+def _find(series: Series, rule: SpikeRule | str | None, nonfinite: str) -> SpikeReport:
     """The spike report; under ``nonfinite="error"``, first fail on any non-finite loss."""
     __tracebackhide__ = True
     chosen = get_rule(rule)
@@ -262,10 +133,10 @@ def _find(series: _Series, rule: SpikeRule | str | None, nonfinite: str) -> Spik
         if bad.size:
             first = int(bad[0])
             summary, rest = _nonfinite_details(series, bad)
-            _fail(
+            fail(
                 [
                     f"Loss is not finite at step {int(series.steps[first])} "
-                    f"(loss={_num(series.losses[first])}) and nonfinite='error': "
+                    f"(loss={num(series.losses[first])}) and nonfinite='error': "
                     f"spikes by rule {chosen.describe()} not checked ({series.where})",
                     f"Non-finite losses: {summary}",
                     *rest,
@@ -292,8 +163,8 @@ def _spike_row(report: SpikeReport, index: int, note: str = "") -> list[str]:
     score = float(report.score[index])
     row = [
         str(int(report.steps[index])),
-        _num(loss),
-        "none" if math.isnan(reference) else _num(reference),
+        num(loss),
+        "none" if math.isnan(reference) else num(reference),
         "non-finite" if not math.isfinite(loss) else report.rule.format_score(score),
     ]
     return [*row, note] if note else row
@@ -308,10 +179,10 @@ def _worst(report: SpikeReport, indices: np.ndarray) -> str:
     index = int(indices[int(np.argmax(scores))])
     step, loss = int(report.steps[index]), float(report.losses[index])
     if not math.isfinite(loss):
-        return f"Worst: step {step} loss={_num(loss)} (non-finite)"
+        return f"Worst: step {step} loss={num(loss)} (non-finite)"
     score = report.rule.format_score(float(report.score[index]))
-    reference = _num(report.reference[index])
-    return f"Worst: step {step} loss={_num(loss)} vs reference {reference} ({score})"
+    reference = num(report.reference[index])
+    return f"Worst: step {step} loss={num(loss)} vs reference {reference} ({score})"
 
 
 def assert_no_spikes(
@@ -323,17 +194,17 @@ def assert_no_spikes(
     (``"ignore"``), or fails the assertion as non-finite (``"error"``).
     """
     __tracebackhide__ = True
-    series = _series(curve)
+    series = as_series(curve)
     report = _find(series, rule, nonfinite)
     found = np.flatnonzero(report.mask)
     if not found.size:
         return
-    _fail(
+    fail(
         [
-            f"Loss spikes found: {_percent(found.size, series.steps.size)} by rule "
+            f"Loss spikes found: {percent(found.size, series.steps.size)} by rule "
             f"{_rule_text(report)} ({series.where})",
             _worst(report, found),
-            *_table(_spike_header(report), [_spike_row(report, int(i)) for i in found], found.size),
+            *table(_spike_header(report), [_spike_row(report, int(i)) for i in found], found.size),
             series.spark(report.steps[found].tolist()),
             *series.reproduce(),
         ]
@@ -358,7 +229,7 @@ def assert_spikes_at(
             "steps must be an iterable of integer steps (e.g. curve.spike_steps), "
             f"got {steps!r} ({type(steps).__name__})"
         )
-    series = _series(curve)
+    series = as_series(curve)
     expected = sorted({check_step(s, "expected spike step") for s in steps})
     outside = [s for s in expected if not (series.steps == s).any()]
     if outside:
@@ -376,12 +247,12 @@ def assert_spikes_at(
         _spike_row(report, series.position(s), "missing" if s in missing else "unexpected")
         for s in wrong
     ]
-    _fail(
+    fail(
         [
             f"Spikes differ from the expected steps by rule {_rule_text(report)} ({series.where})",
             f"Expected: {_steps_text(expected)}; found: {_steps_text(sorted(found))}",
             f"Missing: {len(missing)}, unexpected: {len(extra)}",
-            *_table(_spike_header(report, ""), rows, len(rows)),
+            *table(_spike_header(report, ""), rows, len(rows)),
             series.spark(wrong),
             *series.reproduce(),
         ]
@@ -399,7 +270,7 @@ def _steps_text(steps: Sequence[int]) -> str:
 # -- non-finite losses ----------------------------------------------------------------
 
 
-def _nonfinite_details(series: _Series, bad: np.ndarray) -> tuple[str, list[str]]:
+def _nonfinite_details(series: Series, bad: np.ndarray) -> tuple[str, list[str]]:
     """For non-finite positions ``bad``: a count summary, and the table, sparkline, reproduce."""
     losses = series.losses
     values = losses[bad]
@@ -412,19 +283,19 @@ def _nonfinite_details(series: _Series, bad: np.ndarray) -> tuple[str, list[str]
         )
         if count
     ]
-    summary = f"{_percent(bad.size, losses.size)}: {', '.join(kinds)}"
+    summary = f"{percent(bad.size, losses.size)}: {', '.join(kinds)}"
     positions = np.arange(losses.size)
     last_finite = np.maximum.accumulate(np.where(np.isfinite(losses), positions, -1))[bad]
     rows = [
         [
             str(int(series.steps[i])),
-            _num(losses[i]),
-            "none" if j < 0 else f"{_num(losses[j])} (step {int(series.steps[j])})",
+            num(losses[i]),
+            "none" if j < 0 else f"{num(losses[j])} (step {int(series.steps[j])})",
         ]
         for i, j in zip(bad.tolist(), last_finite.tolist(), strict=True)
     ]
     return summary, [
-        *_table(["step", "loss", "last finite loss"], rows, len(rows)),
+        *table(["step", "loss", "last finite loss"], rows, len(rows)),
         series.spark(series.steps[bad].tolist()),
         *series.reproduce(),
     ]
@@ -437,16 +308,16 @@ def assert_all_finite(curve: LossSeries) -> None:
     the last finite loss before it), with ``×`` in the sparkline and ``▲`` under them.
     """
     __tracebackhide__ = True
-    series = _series(curve)
+    series = as_series(curve)
     bad = np.flatnonzero(~np.isfinite(series.losses))
     if not bad.size:
         return
     first = int(bad[0])
     summary, rest = _nonfinite_details(series, bad)
-    _fail(
+    fail(
         [
             f"Non-finite losses found: {summary} ({series.where})",
-            f"First: step {int(series.steps[first])} loss={_num(series.losses[first])}",
+            f"First: step {int(series.steps[first])} loss={num(series.losses[first])}",
             *rest,
         ]
     )
@@ -464,12 +335,12 @@ def assert_monotonic_decreasing(
     always fail.
     """
     __tracebackhide__ = True
-    series = _series(curve)
+    series = as_series(curve)
     tolerance = _tolerance("atol", atol)
     losses = series.losses
     if losses.size < 2:
         if not np.isfinite(losses).all():
-            _fail([f"Loss is not finite: step {int(series.steps[0])} loss={_num(losses[0])}"])
+            fail([f"Loss is not finite: step {int(series.steps[0])} loss={num(losses[0])}"])
         return
     change = losses[1:] - losses[:-1]
     with np.errstate(invalid="ignore"):
@@ -484,19 +355,19 @@ def assert_monotonic_decreasing(
     rows = [
         [
             str(int(series.steps[i + 1])),
-            _num(losses[i + 1]),
-            _num(losses[i]),
+            num(losses[i + 1]),
+            num(losses[i]),
             f"{change[i]:+.6g}",
         ]
         for i in found.tolist()
     ]
-    _fail(
+    fail(
         [
-            f"Loss is not monotonic decreasing: {_percent(found.size, change.size)} "
+            f"Loss is not monotonic decreasing: {percent(found.size, change.size)} "
             f"break {rule} ({series.where})",
-            f"Worst: step {int(series.steps[worst + 1])} loss={_num(losses[worst + 1])} "
-            f"vs previous {_num(losses[worst])} ({change[worst]:+.6g})",
-            *_table(["step", "loss", "previous", "change"], rows, len(rows)),
+            f"Worst: step {int(series.steps[worst + 1])} loss={num(losses[worst + 1])} "
+            f"vs previous {num(losses[worst])} ({change[worst]:+.6g})",
+            *table(["step", "loss", "previous", "change"], rows, len(rows)),
             series.spark(series.steps[found + 1].tolist()),
             *series.reproduce(),
         ]
@@ -516,7 +387,7 @@ def assert_reaches_floor(
     the last step, and must lie within the series' steps.
     """
     __tracebackhide__ = True
-    series = _series(curve)
+    series = as_series(curve)
     tolerance = _tolerance("atol", atol)
     if floor is None:
         if series.curve is None:
@@ -544,12 +415,12 @@ def assert_reaches_floor(
         if later.size
         else f"It never reaches it in steps {first}..{last}."
     )
-    _fail(
+    fail(
         [
-            f"Loss does not reach the floor {_num(target)} (atol={tolerance!r}) by step {deadline} "
+            f"Loss does not reach the floor {num(target)} (atol={tolerance!r}) by step {deadline} "
             f"({series.where})",
-            f"Lowest by step {deadline}: step {int(series.steps[low])} loss={_num(lowest)} "
-            f"({_num(lowest - target)} above the floor). {after}",
+            f"Lowest by step {deadline}: step {int(series.steps[low])} loss={num(lowest)} "
+            f"({num(lowest - target)} above the floor). {after}",
             series.spark([int(series.steps[low])]),
             *series.reproduce(),
         ]
@@ -597,20 +468,20 @@ def assert_final_loss(
 ) -> None:
     """Assert that the last loss is ``expected`` within ``atol + rtol * abs(expected)``."""
     __tracebackhide__ = True
-    series = _series(curve)
+    series = as_series(curve)
     desired = _finite("expected", expected)
     rel, absolute = _tolerance("rtol", rtol), _tolerance("atol", atol)
     actual = float(series.losses[-1])
     if _close(np.array([actual]), np.array([desired]), rel, absolute)[0]:
         return
     diff = abs(actual - desired)
-    rel_text = _num(diff / abs(desired)) if desired else "inf"
+    rel_text = num(diff / abs(desired)) if desired else "inf"
     last = int(series.steps[-1])
-    _fail(
+    fail(
         [
             f"Final loss not equal to tolerance rtol={rel!r}, atol={absolute!r} ({series.where})",
-            f"Step {last}: ACTUAL {_num(actual)}, DESIRED {_num(desired)} "
-            f"(abs diff {_num(diff)}, rel diff {rel_text})",
+            f"Step {last}: ACTUAL {num(actual)}, DESIRED {num(desired)} "
+            f"(abs diff {num(diff)}, rel diff {rel_text})",
             series.spark([last]),
             *series.reproduce(),
         ]
@@ -619,7 +490,7 @@ def assert_final_loss(
 
 def _compare(
     title: str,
-    actual: _Series,
+    actual: Series,
     desired: np.ndarray,
     rtol: float,
     atol: float,
@@ -640,23 +511,23 @@ def _compare(
     rows = [
         [
             str(int(actual.steps[i])),
-            _num(actual.losses[i]),
-            _num(desired[i]),
-            _num(diff[i]),
-            _num(relative[i]),
+            num(actual.losses[i]),
+            num(desired[i]),
+            num(diff[i]),
+            num(relative[i]),
         ]
         for i in found.tolist()
     ]
     marks = actual.steps[found].tolist()
     spark_actual = actual.spark(marks).split("\n")
-    _fail(
+    fail(
         [
             f"{title} to tolerance rtol={rel!r}, atol={absolute!r} ({actual.where})",
-            f"Mismatched steps: {_percent(found.size, actual.steps.size)}",
-            f"Worst: step {int(actual.steps[worst])} actual={_num(actual.losses[worst])} "
-            f"expected={_num(desired[worst])} (abs diff {_num(diff[worst])}, "
-            f"rel diff {_num(relative[worst])})",
-            *_table(["step", "actual", "expected", "abs diff", "rel diff"], rows, len(rows)),
+            f"Mismatched steps: {percent(found.size, actual.steps.size)}",
+            f"Worst: step {int(actual.steps[worst])} actual={num(actual.losses[worst])} "
+            f"expected={num(desired[worst])} (abs diff {num(diff[worst])}, "
+            f"rel diff {num(relative[worst])})",
+            *table(["step", "actual", "expected", "abs diff", "rel diff"], rows, len(rows)),
             f" ACTUAL:   {spark_actual[0]}",
             *(f"           {line}" for line in spark_actual[1:]),
             f" EXPECTED: {expected_spark}",
@@ -674,11 +545,11 @@ def assert_curve_equal(
     Defaults as ``numpy.testing.assert_allclose``.
     """
     __tracebackhide__ = True
-    left, right = _series(actual, "actual"), _series(expected, "expected")
+    left, right = as_series(actual, "actual"), as_series(expected, "expected")
     if left.steps.shape != right.steps.shape or (left.steps != right.steps).any():
-        _fail(
+        fail(
             [
-                f"Loss curves cover different steps: actual {_span(left)}, expected {_span(right)}",
+                f"Loss curves cover different steps: actual {span(left)}, expected {span(right)}",
                 f" ACTUAL:   {left.spark()}",
                 f" EXPECTED: {right.spark()}",
             ]
@@ -692,11 +563,6 @@ def assert_curve_equal(
         right.spark(),
         left.reproduce() or right.reproduce(),
     )
-
-
-def _span(series: _Series) -> str:
-    count = series.steps.size
-    return f"steps {int(series.steps[0])}..{int(series.steps[-1])} ({count} steps)"
 
 
 def assert_matches_profile(
@@ -715,17 +581,17 @@ def assert_matches_profile(
     """
     __tracebackhide__ = True
     prof = resolve_profile(profile)
-    series = _series(losses)
+    series = as_series(losses)
     if start_step is not None:
         first = check_step(start_step, "start_step")
-        if isinstance(losses, LossCurve) or _is_pair(losses):
+        if isinstance(losses, LossCurve) or is_pair(losses):
             raise SynthLossError(
                 "start_step= is only for plain losses; a curve or (steps, losses) has its steps"
             )
         end = first + series.steps.size - 1
         if end > MAX_STEP:
             raise SynthLossError(f"the run would end at step {end}, past the last step {MAX_STEP}")
-        series = _Series(series.steps + (first - 1), series.losses, None)
+        series = Series(series.steps + (first - 1), series.losses, None)
     desired = synthetic_losses(series.steps, prof)
     first_step, count = int(series.steps[0]), series.steps.size
     contiguous = int(series.steps[-1]) - first_step + 1 == count
