@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from pytest_synthloss.checks import MAX_SLEEP_SECONDS
+from pytest_synthloss import cli_types
 from pytest_synthloss.errors import SynthLossError
-from pytest_synthloss.profiles import MAX_STEP
 
 if TYPE_CHECKING:
     from pytest_synthloss.faults import Faults
@@ -49,161 +47,6 @@ class _WriteError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise _UsageError(f"{self.prog}: error: {message}")
-
-
-# -- argument types (each raises ArgumentTypeError with a one-line reason) ---------------
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
-
-
-def _sleep_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= MAX_SLEEP_SECONDS:  # False for NaN
-        raise argparse.ArgumentTypeError(
-            f"must be a number of seconds from 0 to {MAX_SLEEP_SECONDS}, got {text!r}"
-        )
-    return value
-
-
-def _lr(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return value
-
-
-def _int_ranges(text: str) -> tuple[tuple[int, int], ...]:
-    """``"5,10,18..20"`` -> ``((5, 5), (10, 10), (18, 20))``: ``A..B`` inclusive, not expanded.
-
-    Every end is checked against :data:`~pytest_synthloss.profiles.MAX_STEP` here; the
-    caller bounds the ranges' sizes before expanding them.
-    """
-    ranges: list[tuple[int, int]] = []
-    for part in text.split(","):
-        low, dots, high = part.strip().partition("..")
-        try:
-            first = _positive_int(low)
-            last = _positive_int(high) if dots else first
-        except argparse.ArgumentTypeError:
-            first = last = 0
-        if not first or last < first:
-            raise argparse.ArgumentTypeError(
-                f"must be integers >= 1 or ranges A..B, comma-separated, got {part.strip()!r}"
-            )
-        if last > MAX_STEP:
-            raise argparse.ArgumentTypeError(
-                f"{last} is past the last step {MAX_STEP}, got {part.strip()!r}"
-            )
-        ranges.append((first, last))
-    return tuple(ranges)
-
-
-def _expand(ranges: Sequence[tuple[int, int]], limit: int, why: str) -> list[int]:
-    """The values of ``ranges``, refusing (before expanding) more than ``limit`` of them."""
-    count = sum(last - first + 1 for first, last in ranges)
-    if count > limit:
-        raise SynthLossError(f"{count} values are listed; at most {limit} are allowed ({why})")
-    return [value for first, last in ranges for value in range(first, last + 1)]
-
-
-def _sweep_steps(text: str) -> list[int]:
-    from pytest_synthloss.sweeps import MAX_SWEEP_CONFIGS
-
-    try:
-        why = "a sweep runs at most that many configs"
-        return _expand(_int_ranges(text), MAX_SWEEP_CONFIGS, why)
-    except SynthLossError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _profile_list(text: str) -> str | list[str]:
-    names = [part.strip() for part in text.split(",")]
-    if text.strip() == "all":
-        return "all"
-    if not all(names):
-        raise argparse.ArgumentTypeError(
-            f"must be comma-separated profile names or 'all', got {text!r}"
-        )
-    return names
-
-
-def _fault_type(kind: str, form: str) -> Callable[[str], Faults]:
-    """An argparse type: ``"12:0.5"`` -> ``Faults(stall=(12, 0.5))`` and the like."""
-
-    def parse(text: str) -> Faults:
-        from pytest_synthloss.faults import Faults
-
-        parts = text.split(":")
-        try:
-            numbers = [int(p) for p in parts[:1]] + [
-                float(p) if kind == "stall" else int(p) for p in parts[1:]
-            ]
-        except ValueError:
-            numbers = []
-        if not numbers or len(parts) > 2 or (kind != "crash" and len(parts) != 2):
-            raise argparse.ArgumentTypeError(f"must be {form}, got {text!r}")
-        value: Any = numbers[0] if len(numbers) == 1 else tuple(numbers)
-        try:
-            return Faults(**{kind: value})
-        except SynthLossError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return parse
-
-
-def _drop(text: str) -> tuple[tuple[int, int], ...]:
-    """``--drop``'s ranges, checked against the run and expanded by :func:`_dropped`."""
-    return _int_ranges(text)
-
-
-def _dropped(ranges: Sequence[tuple[int, int]], steps: int, start_step: int) -> Faults:
-    """The ``--drop`` fault, each range checked against the run before it is expanded."""
-    from pytest_synthloss.faults import MAX_DROPPED_STEPS, Faults
-
-    first, last = start_step, start_step + steps - 1
-    for low, high in ranges:
-        for step in (low, high):
-            if not first <= step <= last:
-                raise SynthLossError(
-                    f"dropped step {step} is outside the run; the run's steps are {first}..{last}"
-                )
-    try:
-        return Faults(drop=_expand(ranges, MAX_DROPPED_STEPS, "the most dropped steps of a run"))
-    except SynthLossError as exc:
-        raise SynthLossError(f"argument --drop: {exc}") from None
-
-
-def _port(text: str) -> int:
-    value = int(text) if text.isdigit() else -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"must be a port number from 0 to 65535 (0: any free port), got {text!r}"
-        )
-    return value
-
-
-def _optional_list(convert: Callable[[str], object]) -> Callable[[str], list[object]]:
-    def parse(text: str) -> list[object]:
-        return [
-            None if part.strip().lower() == "none" else convert(part.strip())
-            for part in text.split(",")
-        ]
-
-    return parse
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -284,7 +127,9 @@ def _faults(args: argparse.Namespace, declared: Faults | None) -> Faults | None:
 
     if all(f is None for f in (args.stall, args.restart, args.drop, args.crash)):
         return declared
-    dropped = () if args.drop is None else _dropped(args.drop, args.steps, args.start_step).drop
+    dropped = (
+        () if args.drop is None else cli_types.dropped(args.drop, args.steps, args.start_step).drop
+    )
     command_line = Faults(
         stall=None if args.stall is None else args.stall.stall,
         restart=None if args.restart is None else args.restart.restart,
@@ -455,12 +300,12 @@ def _add_run_arguments(parser: argparse.ArgumentParser, *, sleep: bool) -> None:
     from pytest_synthloss.formats import FORMATS
 
     parser.add_argument(
-        "--steps", type=_positive_int, required=True, metavar="N", help="number of steps"
+        "--steps", type=cli_types.positive_int, required=True, metavar="N", help="number of steps"
     )
     if sleep:
         parser.add_argument(
             "--sleep-seconds",
-            type=_sleep_seconds,
+            type=cli_types.sleep_seconds,
             default=0.0,
             metavar="S",
             help="seconds each step takes before its line is logged (default: 0)",
@@ -472,17 +317,17 @@ def _add_run_arguments(parser: argparse.ArgumentParser, *, sleep: bool) -> None:
         help="loss profile (see 'synthloss profiles'; default: stable)",
     )
     parser.add_argument(
-        "--lr", type=_lr, metavar="X", help="learning rate to log (never changes the loss)"
+        "--lr", type=cli_types.lr, metavar="X", help="learning rate to log (never changes the loss)"
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=cli_types.positive_int,
         metavar="N",
         help="batch size to log (never changes the loss)",
     )
     parser.add_argument(
         "--start-step",
-        type=_positive_int,
+        type=cli_types.positive_int,
         default=1,
         metavar="K",
         help="first step, as in a run resumed from a checkpoint (default: 1)",
@@ -525,29 +370,32 @@ def _build_train(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument(
         "--stall",
-        type=_fault_type("stall", "STEP:SECONDS, e.g. 12:0.5"),
+        type=cli_types.fault_type("stall", "STEP:SECONDS, e.g. 12:0.5"),
         metavar="STEP:SECONDS",
         help="hang SECONDS before logging STEP: no output meanwhile (a hung job)",
     )
     faults.add_argument(
         "--restart",
-        type=_fault_type("restart", "STEP:BACK, e.g. 10:3"),
+        type=cli_types.fault_type("restart", "STEP:BACK, e.g. 10:3"),
         metavar="STEP:BACK",
         help="after logging STEP, resume from the checkpoint BACK steps earlier: "
         "steps STEP-BACK+1..STEP are logged again",
     )
     faults.add_argument(
-        "--drop", type=_drop, metavar="LIST", help="never log these steps, e.g. 7,8 or 7..9"
+        "--drop",
+        type=cli_types.drop,
+        metavar="LIST",
+        help="never log these steps, e.g. 7,8 or 7..9",
     )
     faults.add_argument(
         "--crash",
-        type=_fault_type("crash", "STEP or STEP:CODE, e.g. 15:3"),
+        type=cli_types.fault_type("crash", "STEP or STEP:CODE, e.g. 15:3"),
         metavar="STEP[:CODE]",
         help="exit with CODE (default 1) right after logging STEP",
     )
     parser.add_argument(
         "--metrics-port",
-        type=_port,
+        type=cli_types.port,
         metavar="PORT",
         help="serve the live loss as Prometheus gauges train_loss and train_loss_step on "
         "http://127.0.0.1:PORT/metrics while the run lasts (0: any free port; the URL is "
@@ -608,36 +456,44 @@ def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
     )
     sweep.add_argument(
         "--profiles",
-        type=_profile_list,
+        type=cli_types.profile_list,
         metavar="A,B",
         help="comma-separated profiles, or 'all' for every registered one (default: stable,spiky)",
     )
     sweep.add_argument(
         "--steps",
-        type=_sweep_steps,
+        type=cli_types.sweep_steps,
         default=list(range(1, 31)),
         metavar="LIST",
         help="step counts, e.g. 5,10,18..30 (A..B inclusive; default: 1..30)",
     )
     sweep.add_argument(
         "--lr",
-        type=_optional_list(_lr),
+        type=cli_types.optional_list(cli_types.lr),
         default=[None],
         metavar="LIST",
         help="learning rates, e.g. 1e-4,3e-4 ('none': not logged; default: none)",
     )
     sweep.add_argument(
         "--batch-size",
-        type=_optional_list(_positive_int),
+        type=cli_types.optional_list(cli_types.positive_int),
         default=[None],
         metavar="LIST",
         help="batch sizes, e.g. 16,32 ('none': not logged; default: none)",
     )
     sweep.add_argument(
-        "--start-step", type=_positive_int, default=1, metavar="K", help="first step (default: 1)"
+        "--start-step",
+        type=cli_types.positive_int,
+        default=1,
+        metavar="K",
+        help="first step (default: 1)",
     )
     sweep.add_argument(
-        "--top", type=_positive_int, default=10, metavar="N", help="rows to show (default: 10)"
+        "--top",
+        type=cli_types.positive_int,
+        default=10,
+        metavar="N",
+        help="rows to show (default: 10)",
     )
     sweep.set_defaults(handler=_sweep)
 
@@ -650,11 +506,15 @@ def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     plot.add_argument(
-        "--steps", type=_positive_int, required=True, metavar="N", help="number of steps"
+        "--steps", type=cli_types.positive_int, required=True, metavar="N", help="number of steps"
     )
     plot.add_argument("--profile", default="stable", metavar="NAME", help="default: stable")
     plot.add_argument(
-        "--start-step", type=_positive_int, default=1, metavar="K", help="first step (default: 1)"
+        "--start-step",
+        type=cli_types.positive_int,
+        default=1,
+        metavar="K",
+        help="first step (default: 1)",
     )
     plot.add_argument("--output", "-o", required=True, metavar="FILE.png", help="the PNG to write")
     plot.set_defaults(handler=_plot)
