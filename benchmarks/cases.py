@@ -12,7 +12,7 @@ import numpy as np
 from harness import MISS, PASS, Row, Settings, best_of, case, fmt_steps
 
 from pytest_synthloss import available_profiles, make_curve, score_alerts, synthetic_losses
-from pytest_synthloss.curve import LossCurve, _cached_losses
+from pytest_synthloss.core.curve import LossCurve, _cached_losses
 
 MiB = 1 << 20
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -210,8 +210,8 @@ def _assertion_case(name: str, needs: str, call: Callable[[LossCurve], object]) 
 
 
 def _assertion(name: str) -> Callable[..., object]:
-    """``pytest_synthloss.assertions.<name>`` (imported at run time: it may not exist yet)."""
-    func: Callable[..., object] = getattr(importlib.import_module(_ASSERTIONS), name)
+    """The public assertion ``<name>`` (imported at run time: it may not exist yet)."""
+    func: Callable[..., object] = getattr(importlib.import_module("pytest_synthloss"), name)
     return func
 
 
@@ -221,7 +221,7 @@ def _noisy_monitor(curve: LossCurve) -> np.ndarray:
     return np.concatenate([np.array(curve.spike_steps, dtype=np.int64), every])
 
 
-_ASSERTIONS = "pytest_synthloss.assertions"
+_ASSERTIONS = "pytest_synthloss"
 _assertion_case(
     "assert_no_spikes",
     f"{_ASSERTIONS}:assert_no_spikes",
@@ -259,10 +259,10 @@ def _sweep_layout(s: Settings) -> list[Row]:
     return [Row("sweep.10000", figure, "< 1 (vectorized: beats a loop)")]
 
 
-@case(_sweep_layout, needs=("pytest_synthloss.sweeps:sweep",))
+@case(_sweep_layout, needs=("pytest_synthloss.core.sweeps:sweep",))
 def sweep(s: Settings, rows: list[Row]) -> None:
     """``sweep(...)`` over the grid against a Python loop making one curve per config."""
-    run_sweep: Callable[..., object] = importlib.import_module("pytest_synthloss.sweeps").sweep
+    run_sweep: Callable[..., object] = importlib.import_module("pytest_synthloss.core.sweeps").sweep
     profiles, steps, lrs, batches = _sweep_grid(s)
 
     def loop() -> list[float]:

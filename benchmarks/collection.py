@@ -2,7 +2,7 @@
 
 Each suite lives in a temporary directory with an empty ``pytest.ini`` (so no project
 configuration leaks in). Plugin autoloading is off (``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``)
-and ours is loaded with ``-p pytest_synthloss.plugin``: other installed plugins (hypothesis
+and ours is loaded with ``-p pytest_synthloss.plugin.hooks``: other installed plugins (hypothesis
 alone adds ~0.6 s to pytest's start) would otherwise dilute the ratio. Both sides of a ratio
 run interleaved, after one untimed warm-up each (which writes the rewritten bytecode), and
 the best wall time counts.
@@ -22,7 +22,7 @@ from pathlib import Path
 from harness import MISS, UNAVAILABLE, Row, Settings, case
 
 _COLLECT = ("-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider")
-_PLUGIN = ("-p", "pytest_synthloss.plugin")
+_PLUGIN = ("-p", "pytest_synthloss.plugin.hooks")
 _COLLECTED = re.compile(r"(\d+) tests? collected")
 #: Collects in-process, then says whether numpy got imported.
 _NUMPY_PROBE = (
@@ -109,7 +109,7 @@ def _plain_layout(s: Settings) -> list[Row]:
     return [Row("collect.plain", figure, "≤ 1.03, no numpy import")]
 
 
-@case(_plain_layout, needs=("pytest_synthloss.plugin",))
+@case(_plain_layout, needs=("pytest_synthloss.plugin.hooks",))
 def collect_plain(s: Settings, rows: list[Row]) -> None:
     """What the plugin costs a suite that does not use it."""
     row = rows[0]
@@ -151,7 +151,7 @@ def _param_layout(s: Settings) -> list[Row]:
     ]
 
 
-@case(_param_layout, needs=("pytest_synthloss.plugin",))
+@case(_param_layout, needs=("pytest_synthloss.plugin.hooks",))
 def collect_parametrized(s: Settings, rows: list[Row]) -> None:
     """Collection of fixture-using tests with every profile against one profile."""
     raw, per_profile, per_item = rows

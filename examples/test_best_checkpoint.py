@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from best_checkpoint import BestCheckpointPicker
 
-from pytest_synthloss import CurveFactory, LossCurve, LossStream, Profile
-from pytest_synthloss.model import trend_losses
+from pytest_synthloss import LossCurve, LossStream, Profile
+from pytest_synthloss.core.factory import CurveFactory
+from pytest_synthloss.core.model import trend_losses
 
 
 def earliest_finite_minimum(curve: LossCurve, steps: list[int] | None = None) -> int | None:

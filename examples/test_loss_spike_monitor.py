@@ -10,13 +10,8 @@ from __future__ import annotations
 import numpy as np
 from loss_spike_monitor import LossSpikeMonitor
 
-from pytest_synthloss import (
-    CurveFactory,
-    LossCurve,
-    LossStream,
-    assert_final_loss,
-    assert_spikes_at,
-)
+from pytest_synthloss import LossCurve, LossStream, assert_final_loss, assert_spikes_at
+from pytest_synthloss.core.factory import CurveFactory
 
 
 def unexplained_spike_alerts(monitor: LossSpikeMonitor, curve: LossCurve) -> list[int]:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from spike_detector import alert_steps
 
 from pytest_synthloss import LossCurve, score_alerts
-from pytest_synthloss.strategies import curves
+from pytest_synthloss.exports.strategies import curves
 
 # The baseline falls from 2.18 to 1.05 (a ratio of at most 2.08), so a spike of at least
 # 4.5x its baseline is always above 2x the last normal loss: the detector must see it.

@@ -13,7 +13,8 @@ from itertools import pairwise
 import pytest
 from spike_alert import EMASpikeAlert, RatioSpikeAlert, RunningMeanSpikeAlert
 
-from pytest_synthloss import CurveFactory, LossCurve, assert_alerts_match, score_alerts
+from pytest_synthloss import LossCurve, assert_alerts_match, score_alerts
+from pytest_synthloss.core.factory import CurveFactory
 
 ALERTS = [
     pytest.param(RunningMeanSpikeAlert, id="running-mean"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from pytest_synthloss.cli import train_main
+from pytest_synthloss.cli.main import train_main
 
 if __name__ == "__main__":
     sys.exit(train_main(prog="train_gpt2.py"))

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import numpy  # noqa: F401  # imported up front: numpy must not be re-imported by in-process pytester runs
 import pytest
 
-from pytest_synthloss import registry
+from pytest_synthloss.core import registry
 
 pytest_plugins = ["pytester"]
 

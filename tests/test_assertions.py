@@ -16,7 +16,6 @@ import pytest
 
 from pytest_synthloss import (
     LossAssertionError,
-    RunningMeanRatio,
     SynthLossError,
     assert_all_finite,
     assert_curve_equal,
@@ -30,6 +29,7 @@ from pytest_synthloss import (
     find_spikes,
     make_curve,
 )
+from pytest_synthloss.checks.rules import RunningMeanRatio
 
 KNOWN = ", ".join(available_profiles())  # the registered built-ins, as error messages list them
 
@@ -497,22 +497,23 @@ def test_all_finite_bad_input() -> None:
 
 def test_loss_assertion_error_is_one_class() -> None:
     import pytest_synthloss
-    from pytest_synthloss import assertions, errors
+    from pytest_synthloss.core import errors
 
-    assert pytest_synthloss.LossAssertionError is assertions.LossAssertionError
-    assert assertions.LossAssertionError is errors.LossAssertionError
-    # Tracebacks name it as before, and it pickles (e.g. across xdist workers).
-    error = assertions.LossAssertionError("Loss spikes found")
+    assert pytest_synthloss.LossAssertionError is errors.LossAssertionError
+    with pytest.raises(errors.LossAssertionError):
+        assert_no_spikes(make_curve(20, "spiky"))
+    # Tracebacks name it by its public path, and it pickles (e.g. across xdist workers).
+    error = errors.LossAssertionError("Loss spikes found")
     assert repr(error) == "LossAssertionError('Loss spikes found')"
     qualified = f"{type(error).__module__}.{type(error).__qualname__}"
-    assert qualified == "pytest_synthloss.assertions.LossAssertionError"
+    assert qualified == "pytest_synthloss.LossAssertionError"
     copy = pickle.loads(pickle.dumps(error))
-    assert type(copy) is assertions.LossAssertionError
+    assert type(copy) is errors.LossAssertionError
     assert str(copy) == "Loss spikes found"
 
 
 def test_noisy_history_is_a_bounded_window() -> None:
-    from pytest_synthloss import assertions
+    from pytest_synthloss.checks import spike_assertions as assertions
 
     start = 10**12  # scanning 10**12 earlier steps would never finish
     assert_no_spikes(make_curve(5, "noisy", start_step=start))

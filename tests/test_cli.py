@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pytest_synthloss import available_profiles, make_curve, read_log
-from pytest_synthloss.cli import main, train_main
+from pytest_synthloss.cli.main import main, train_main
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -557,7 +557,7 @@ def test_a_failed_write_is_one_line_exit_1(argv: list[str], message: str) -> Non
 def test_a_failed_write_to_a_file_removes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pytest_synthloss import formats
+    from pytest_synthloss.emulation import logwriter as formats
 
     out = tmp_path / "run.log"
     real_write = formats.LogWriter.write

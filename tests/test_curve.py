@@ -8,8 +8,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from pytest_synthloss import LossCurve, RunConfig, SynthLossError, make_curve, synthetic_losses
-from pytest_synthloss.curve import CACHE_MAX_STEPS, _cached_losses
+from pytest_synthloss import LossCurve, SynthLossError, make_curve, synthetic_losses
+from pytest_synthloss.core.curve import CACHE_MAX_STEPS, RunConfig, _cached_losses
 
 #: The built-in profiles, as error messages list them.
 KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"

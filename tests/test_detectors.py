@@ -11,24 +11,24 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from pytest_synthloss import (
-    SPIKE_RULES,
-    EMARatio,
     LossAssertionError,
-    RollingZScore,
-    RunningMeanRatio,
-    RunningMinRatio,
     SynthLossError,
     detect_spikes,
-    detectors,
     find_spikes,
     make_curve,
     synthetic_loss,
 )
-from pytest_synthloss.detectors import (
+from pytest_synthloss.checks import kernels
+from pytest_synthloss.checks.detection import NONFINITE_POLICIES
+from pytest_synthloss.checks.rules import (
     DEFAULT_RULE,
     MAX_SPAN,
     MAX_WINDOW,
-    NONFINITE_POLICIES,
+    SPIKE_RULES,
+    EMARatio,
+    RollingZScore,
+    RunningMeanRatio,
+    RunningMinRatio,
     get_rule,
 )
 
@@ -298,7 +298,7 @@ def test_resumed_diverging_run_has_its_true_best_loss_as_reference() -> None:
 def test_blocked_running_min_equals_accumulate(
     values: np.ndarray, lead: float, descending: bool
 ) -> None:
-    from pytest_synthloss.detectors import _running_min_before
+    from pytest_synthloss.checks.kernels import running_min_before as _running_min_before
 
     if descending:
         values = np.sort(values)[::-1].copy()  # a new minimum in every block
@@ -374,7 +374,7 @@ def test_window_longer_than_the_history_is_all_of_it(window: int, start: int) ->
 def test_wide_windows_are_reduced_in_bounded_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     losses = np.linspace(3.0, 1.0, 50)
     before = detect_spikes(losses, RunningMeanRatio(window=7)).reference
-    monkeypatch.setattr(detectors, "_CHUNK_CELLS", 8)  # one row per pass
+    monkeypatch.setattr(kernels, "_CHUNK_CELLS", 8)  # one row per pass
     np.testing.assert_array_equal(
         detect_spikes(losses, RunningMeanRatio(window=7)).reference, before
     )

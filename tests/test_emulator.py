@@ -10,8 +10,14 @@ from typing import Any
 import pytest
 
 from pytest_synthloss import make_curve, read_log
-from pytest_synthloss.emulator import BULK_CHUNK, Progress, RunResult, StopSignals, emulate
-from pytest_synthloss.formats import LogWriter
+from pytest_synthloss.emulation.emulator import (
+    BULK_CHUNK,
+    Progress,
+    RunResult,
+    StopSignals,
+    emulate,
+)
+from pytest_synthloss.emulation.logwriter import LogWriter
 
 pytestmark = pytest.mark.skipif(
     threading.current_thread() is not threading.main_thread(),

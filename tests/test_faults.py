@@ -18,9 +18,9 @@ from pytest_synthloss import (
     register_profile,
     synthetic_loss,
 )
-from pytest_synthloss.emulator import RunResult, StopSignals, emulate
-from pytest_synthloss.faults import MAX_DROPPED_STEPS, Segment
-from pytest_synthloss.formats import LogWriter
+from pytest_synthloss.core.faults import MAX_DROPPED_STEPS, Segment
+from pytest_synthloss.emulation.emulator import RunResult, StopSignals, emulate
+from pytest_synthloss.emulation.logwriter import LogWriter
 
 ALL = Faults(stall=(6, 0.3), restart=(8, 3), drop=(5, 10), crash=(11, 3))
 
@@ -295,7 +295,7 @@ def test_a_profile_may_declare_faults_without_changing_any_loss() -> None:
 def test_cli_faults_replace_the_profiles_of_their_kind(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pytest_synthloss.cli import main
+    from pytest_synthloss.cli.main import main
 
     register_profile(Profile("flaky", faults=Faults(drop=(3,), crash=(6, 4))))
     out = tmp_path / "run.log"

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_synthloss import LossCurve, ParsedLog, SynthLossError, make_curve, read_log, write_log
-from pytest_synthloss.curve import RunConfig
-from pytest_synthloss.formats import LogWriter
+from pytest_synthloss import LossCurve, SynthLossError, make_curve, read_log, write_log
+from pytest_synthloss.core.curve import RunConfig
+from pytest_synthloss.emulation.logreader import ParsedLog
+from pytest_synthloss.emulation.logwriter import LogWriter
 
 
 def _log(curve: LossCurve, fmt: str) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_synthloss import TrainingRun, make_curve, read_log
-from pytest_synthloss.cli import main
+from pytest_synthloss.cli.main import main
 
 StartRun = Callable[..., TrainingRun]
 

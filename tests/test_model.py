@@ -19,9 +19,9 @@ from pytest_synthloss import (
     synthetic_loss,
     synthetic_losses,
 )
-from pytest_synthloss.model import _BLOCK as BLOCK
-from pytest_synthloss.model import NOISE_BLOCK, range_losses
-from pytest_synthloss.profiles import MAX_STEP
+from pytest_synthloss.core.model import _BLOCK as BLOCK
+from pytest_synthloss.core.model import NOISE_BLOCK, range_losses
+from pytest_synthloss.core.validation import MAX_STEP
 
 #: The built-in profiles, as error messages list them.
 KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"

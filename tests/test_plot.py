@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from pytest_synthloss import SynthLossError, make_curve
-from pytest_synthloss.cli import main
+from pytest_synthloss.cli.main import main
+from pytest_synthloss.exports.plotting import plot_curve
 
 
 def test_plot_command_writes_a_png_with_the_ground_truth(
@@ -39,20 +40,20 @@ def _legend(ax: Any) -> list[str]:
     return [text.get_text() for text in legend.get_texts()]
 
 
-def test_losscurve_plot_marks_spikes_and_floor_step() -> None:
+def test_plot_curve_marks_spikes_and_floor_step() -> None:
     pytest.importorskip("matplotlib", reason="the plot test needs the [plot] extra (matplotlib)")
     from matplotlib.figure import Figure
 
     ax = Figure().subplots()
     curve = make_curve(40, "spiky")
-    assert curve.plot(ax) is ax
+    assert plot_curve(curve, ax) is ax
     assert _legend(ax) == ["loss", "spikes (steps 4, 5)", "floor", "floor step 18"]
     x, y = ax.get_lines()[0].get_data()
     assert np.array_equal(x, curve.steps)
     assert np.array_equal(y, curve.losses)
     assert ax.get_title() == "synthloss: spiky, steps 1..40"
     short = Figure().subplots()
-    make_curve(3).plot(short)
+    plot_curve(make_curve(3), short)
     assert _legend(short) == ["loss", "floor"]
 
 
@@ -64,7 +65,7 @@ def test_plot_on_the_current_axes() -> None:
     import matplotlib.pyplot as plt
 
     try:
-        ax = make_curve(20, "spiky").plot()
+        ax = plot_curve(make_curve(20, "spiky"))
         assert ax is plt.gca()
     finally:
         plt.close("all")
@@ -78,7 +79,7 @@ def test_missing_matplotlib_is_a_clear_error(
         "plotting needs matplotlib, which is not installed: pip install 'pytest-synthloss[plot]'"
     )
     with pytest.raises(SynthLossError) as info:
-        make_curve(5).plot()
+        plot_curve(make_curve(5))
     assert str(info.value) == message
     out = tmp_path / "curve.png"
     assert main(["plot", "--steps", "5", "-o", str(out)]) == 2

@@ -55,15 +55,15 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--fixtures")
     result.stdout.fnmatch_lines(
         [
-            "synthloss_profile_name -- *plugin.py:*",
+            "synthloss_profile_name -- *hooks.py:*",
             "    The name of the profile this test runs with.",
-            "synthloss_profile -- *plugin.py:*",
+            "synthloss_profile -- *hooks.py:*",
             "    The selected :class:`~pytest_synthloss.Profile` (frozen): ground truth by name.",
-            "synthloss_curve -- *plugin.py:*",
+            "synthloss_curve -- *hooks.py:*",
             "    The selected profile's :class:`~pytest_synthloss.LossCurve` from step 1.",
-            "synthloss_factory -- *plugin.py:*",
-            "    A :class:`~pytest_synthloss.CurveFactory` making any curve.",
-            "synthloss_stream -- *plugin.py:*",
+            "synthloss_factory -- *hooks.py:*",
+            "    A :class:`~pytest_synthloss.core.factory.CurveFactory` making any curve.",
+            "synthloss_stream -- *hooks.py:*",
             "    A :class:`~pytest_synthloss.LossStream` over ``synthloss_curve`` on a fake clock.",
         ]
     )
@@ -219,7 +219,7 @@ def test_conftest_profiles_are_choices_and_are_forgotten_after_the_run(
 def test_a_bad_profile_hook_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """
-        from pytest_synthloss import SPIKY
+        from pytest_synthloss.core.builtins import SPIKY
 
         def pytest_synthloss_profiles():
             return SPIKY
@@ -361,9 +361,9 @@ def test_bad_marker_is_a_clear_collection_error(pytester: pytest.Pytester) -> No
 def test_fixture_values(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        from pytest_synthloss import (
-            CurveFactory, FakeClock, LossCurve, LossStream, Profile, StreamStep, make_curve,
-        )
+        from pytest_synthloss import FakeClock, LossCurve, LossStream, Profile, make_curve
+        from pytest_synthloss.core.factory import CurveFactory
+        from pytest_synthloss.core.stream import StreamStep
 
         def test_values(
             synthloss_profile: Profile,
@@ -425,7 +425,7 @@ def test_failure_message_in_pytest_output_hides_plugin_frames(pytester: pytest.P
             "*_ test_alert[[]spiky[]] _*",
             "    def test_alert(synthloss_curve):",
             ">       assert_no_spikes(synthloss_curve)",
-            "E       pytest_synthloss.assertions.LossAssertionError: Loss spikes found: 2 / 20 "
+            "E       pytest_synthloss.LossAssertionError: Loss spikes found: 2 / 20 "
             "steps (10.0%) by rule running-min ratio >= 3.0 (profile 'spiky', steps 1..20)",
             "E       Worst: step 4 loss=9.7 vs reference 2.04 (4.75x)",
             "E        step  loss  reference  ratio",
@@ -438,10 +438,10 @@ def test_failure_message_in_pytest_output_hides_plugin_frames(pytester: pytest.P
             "",
             "test_fail.py:4: LossAssertionError",
             "*short test summary info*",
-            "FAILED test_fail.py::test_alert[[]spiky[]] - pytest_synthloss.assertions.LossAsse*",
+            "FAILED test_fail.py::test_alert[[]spiky[]] - pytest_synthloss.LossAssertionError*",
         ]
     )
-    assert "assertions.py" not in result.stdout.str()
+    assert "_assertions.py" not in result.stdout.str()
 
 
 def test_marker_keys_resolve_separately_closest_first(pytester: pytest.Pytester) -> None:

@@ -104,7 +104,7 @@ def test_suites_that_never_use_the_plugin_never_import_numpy(pytester: pytest.Py
         import sys
 
         def pytest_unconfigure(config):
-            heavy = sorted(m for m in ("numpy", "pytest_synthloss.curve") if m in sys.modules)
+            heavy = sorted(m for m in ("numpy", "pytest_synthloss.core.curve") if m in sys.modules)
             print("HEAVY", heavy)
         """
     )

@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 
 from pytest_synthloss import (
-    SPIKY,
-    STABLE,
     Profile,
     SynthLossError,
     available_profiles,
@@ -20,8 +18,10 @@ from pytest_synthloss import (
     make_curve,
     register_profile,
     synthetic_loss,
-    unregister_profile,
 )
+from pytest_synthloss.core.builtins import SPIKY, STABLE
+from pytest_synthloss.core.model import final_loss
+from pytest_synthloss.core.registry import unregister_profile
 
 pytestmark = pytest.mark.usefixtures("clean_registry")
 
@@ -42,10 +42,10 @@ def test_derived_ground_truth() -> None:
     assert SPIKY.floor_step == 18
     assert STABLE.spike_steps == ()
     assert SPIKY.spike_steps == (4, 5)
-    assert STABLE.final_loss(5) == 1.9
-    assert SPIKY.final_loss(4) == 9.7
-    assert SPIKY.final_loss(20) == 1.05
-    assert SPIKY.final_loss(2, start_step=4) == 9.5
+    assert final_loss(STABLE, 5) == 1.9
+    assert final_loss(SPIKY, 4) == 9.7
+    assert final_loss(SPIKY, 20) == 1.05
+    assert final_loss(SPIKY, 2, start_step=4) == 9.5
 
 
 @pytest.mark.parametrize(
@@ -215,7 +215,7 @@ def test_installed_entry_point_plugin_adds_profiles(tmp_path: Path) -> None:
 
 
 def test_hook_returning_a_non_list_is_a_clear_error(tmp_path: Path) -> None:
-    from pytest_synthloss.registry import register_profiles
+    from pytest_synthloss.core.registry import register_profiles
 
     with pytest.raises(SynthLossError) as info:
         register_profiles(Profile("one"), source="conftest.py")  # type: ignore[arg-type]

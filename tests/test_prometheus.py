@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("prometheus_client", reason="needs the prometheus extra")
 
 from pytest_synthloss import SynthLossError, make_curve
-from pytest_synthloss.prometheus import LossGauge, serve_loss_gauge
+from pytest_synthloss.exports.prometheus import LossGauge, serve_loss_gauge
 
 
 def scrape(url: str) -> str:

@@ -10,19 +10,14 @@ from typing import Any
 
 import pytest
 
-from pytest_synthloss import (
-    Profile,
-    SynthLossError,
-    make_curve,
-    promtool_test_file,
-    write_promtool_test,
-)
-from pytest_synthloss.promtool import (
+from pytest_synthloss import Profile, SynthLossError, make_curve, write_promtool_test
+from pytest_synthloss.exports.promtool import (
     MAX_DURATION_MS,
     MAX_EXPORT_STEPS,
     expected_firing_steps,
     format_duration,
     parse_duration,
+    promtool_test_file,
     run_promtool_test,
 )
 

@@ -10,17 +10,15 @@ import numpy as np
 import pytest
 
 from pytest_synthloss import (
-    EVENT_TYPES,
     AlertScore,
     LossAssertionError,
     Profile,
     SynthLossError,
     assert_alerts_match,
-    ground_truth_events,
     make_curve,
     score_alerts,
 )
-from pytest_synthloss.scoring import NAB_PROFILES
+from pytest_synthloss.checks.scoring import EVENT_TYPES, NAB_PROFILES, ground_truth_events
 
 SPIKY = make_curve(20, "spiky")
 STABLE = make_curve(20, "stable")
@@ -286,7 +284,7 @@ def test_curve_must_be_a_loss_curve() -> None:
 
 def test_core_modules_do_not_import_optional_extras() -> None:
     code = (
-        "import sys, pytest_synthloss.scoring, pytest_synthloss.promtool;"
+        "import sys, pytest_synthloss.checks.scoring, pytest_synthloss.exports.promtool;"
         "print(sorted(m for m in ('hypothesis', 'prometheus_client', 'tensorboard', 'pytest')"
         " if m in sys.modules))"
     )

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_synthloss import SPIKY, Profile, SynthLossError, available_profiles, register_profile
-from pytest_synthloss.selection import (
+from pytest_synthloss import Profile, SynthLossError, available_profiles, register_profile
+from pytest_synthloss.core.builtins import SPIKY
+from pytest_synthloss.plugin.selection import (
     MarkerSettings,
     Selection,
     parse_marker,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 
-from pytest_synthloss import sparkline
+from pytest_synthloss.core.sparklines import sparkline
 
 
 def test_levels_and_marks() -> None:

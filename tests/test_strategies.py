@@ -9,7 +9,7 @@ pytest.importorskip("hypothesis", reason="needs the hypothesis extra")
 from hypothesis import find, given, settings
 
 from pytest_synthloss import LossCurve, Profile, SynthLossError
-from pytest_synthloss.strategies import curves, profiles
+from pytest_synthloss.exports.strategies import curves, profiles
 
 FAST = settings(max_examples=100, deadline=None, database=None)
 

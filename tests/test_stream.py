@@ -6,16 +6,9 @@ import math
 
 import pytest
 
-from pytest_synthloss import (
-    Clock,
-    CurveFactory,
-    FakeClock,
-    LossStream,
-    StreamStep,
-    SynthLossError,
-    SystemClock,
-    make_curve,
-)
+from pytest_synthloss import FakeClock, LossStream, SynthLossError, make_curve
+from pytest_synthloss.core.factory import CurveFactory
+from pytest_synthloss.core.stream import Clock, StreamStep, SystemClock
 
 
 def test_steps_arrive_one_interval_apart_on_a_fake_clock() -> None:

@@ -9,10 +9,7 @@ import numpy.typing as npt
 import pytest
 
 from pytest_synthloss import (
-    SPIKY,
-    STABLE,
     Profile,
-    SweepRow,
     SynthLossError,
     best_config,
     make_curve,
@@ -20,7 +17,9 @@ from pytest_synthloss import (
     sweep,
     synthetic_losses,
 )
-from pytest_synthloss import sweeps as sweep_module
+from pytest_synthloss.core import sweeps as sweep_module
+from pytest_synthloss.core.builtins import SPIKY, STABLE
+from pytest_synthloss.core.sweeps import SweepRow
 
 KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"
 

@@ -19,7 +19,7 @@ from tensorboard.backend.event_processing import (
 from tensorboard.util import tensor_util
 
 from pytest_synthloss import SynthLossError, make_curve
-from pytest_synthloss.tbevents import write_tensorboard
+from pytest_synthloss.exports.tensorboard import write_tensorboard
 
 
 def test_float64_values_come_back_exactly(tmp_path: Path) -> None:

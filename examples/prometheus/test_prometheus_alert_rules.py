@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_synthloss import Profile, make_curve, write_promtool_test
-from pytest_synthloss.promtool import run_promtool_test
+from pytest_synthloss.exports.promtool import run_promtool_test
 
 pytestmark = pytest.mark.skipif(
     shutil.which("promtool") is None,

@@ -1,0 +1,1 @@
+"""Checks on loss series: spike rules, assertions, alert scoring and failure messages."""

@@ -1,0 +1,90 @@
+"""Applying a spike rule to a series: :func:`detect_spikes`, its report and the NaN policy.
+
+What a non-finite loss (NaN, inf, -inf) counts as is the ``nonfinite`` policy
+(:data:`NONFINITE_POLICIES`): ``"spike"`` (default: every non-finite loss is a spike),
+``"ignore"`` (never a spike, never in a reference) or ``"error"`` (raise
+:class:`~pytest_synthloss.LossAssertionError` naming the first one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_synthloss.checks.rules import SpikeRule, get_rule
+from pytest_synthloss.core.errors import LossAssertionError, SynthLossError
+
+__all__ = ["NONFINITE_POLICIES", "SpikeReport", "check_nonfinite_policy", "detect_spikes"]
+
+#: What a non-finite loss counts as: see the module docs. ``"spike"`` is the default.
+NONFINITE_POLICIES = ("spike", "ignore", "error")
+
+
+def check_nonfinite_policy(policy: object) -> str:
+    """``policy`` if it is one of :data:`NONFINITE_POLICIES`, else a ``SynthLossError``."""
+    if not isinstance(policy, str) or policy not in NONFINITE_POLICIES:
+        allowed = ", ".join(repr(p) for p in NONFINITE_POLICIES)
+        raise SynthLossError(f"nonfinite must be one of {allowed}, got {policy!r}")
+    return policy
+
+
+@dataclass(frozen=True)
+class SpikeReport:
+    """The outcome of a rule over a series: the reference and score of every step."""
+
+    rule: SpikeRule
+    steps: np.ndarray
+    losses: np.ndarray
+    reference: np.ndarray
+    score: np.ndarray
+    mask: np.ndarray
+    #: How non-finite losses were counted (one of :data:`NONFINITE_POLICIES`).
+    nonfinite: str = "spike"
+
+    @property
+    def spike_steps(self) -> tuple[int, ...]:
+        """The flagged steps, ascending."""
+        return tuple(int(s) for s in self.steps[self.mask])
+
+
+def detect_spikes(
+    losses: npt.ArrayLike,
+    rule: SpikeRule | str | None = None,
+    *,
+    steps: npt.ArrayLike | None = None,
+    context: npt.ArrayLike = (),
+    nonfinite: str = "spike",
+) -> SpikeReport:
+    """Apply ``rule`` to a 1-D series of losses (steps ``1..n`` unless ``steps`` is given).
+
+    ``context`` holds the losses of the steps before the series (oldest first), as a
+    resumed run's history: the assertions pass a resumed LossCurve's earlier steps here,
+    so a step is a spike or not whatever step the run starts at. ``nonfinite`` says what
+    a NaN/inf/-inf loss is: ``"spike"`` (default), ``"ignore"`` (never a spike) or
+    ``"error"`` (raise :class:`~pytest_synthloss.LossAssertionError` at the first one).
+    """
+    chosen = get_rule(rule)
+    policy = check_nonfinite_policy(nonfinite)
+    values = np.asarray(losses, dtype=np.float64)
+    if values.ndim != 1:
+        raise SynthLossError(f"losses must be 1-D, got shape {values.shape}")
+    steps_arr = (
+        np.arange(1, values.size + 1, dtype=np.int64)
+        if steps is None
+        else np.asarray(steps, dtype=np.int64)
+    )
+    finite = np.isfinite(values)
+    if policy == "error" and not finite.all():
+        first = int(np.argmin(finite))
+        raise LossAssertionError(
+            f"Loss is not finite at step {int(steps_arr[first])} (loss={float(values[first])!r}) "
+            f"and nonfinite='error'"
+        )
+    ctx = np.asarray(context, dtype=np.float64).ravel()
+    ctx = ctx[np.isfinite(ctx)]
+    reference, score = chosen.evaluate(values, ctx)
+    mask = chosen.is_spike(score)
+    mask = mask | ~finite if policy == "spike" else mask & finite
+    return SpikeReport(chosen, steps_arr, values, reference, score, mask, policy)

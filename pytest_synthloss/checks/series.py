@@ -1,0 +1,121 @@
+"""What the assertions accept, normalised: a LossCurve, 1-D losses or a ``(steps, losses)`` pair.
+
+A :class:`Series` keeps the steps, the losses and (for a curve) the curve itself, and knows
+how to describe its span, draw its sparkline with marked steps and say how to reproduce it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_synthloss.checks.messages import SPARK_WIDTH
+from pytest_synthloss.core.curve import LossCurve
+from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.model import as_steps
+from pytest_synthloss.core.sparklines import sparkline
+
+__all__ = ["LossSeries", "Series", "as_series", "is_pair", "span"]
+
+#: What the assertions accept: a curve, 1-D losses (steps 1..n), or ``(steps, losses)``.
+LossSeries = LossCurve | npt.ArrayLike | tuple[npt.ArrayLike, npt.ArrayLike]
+
+
+@dataclass(frozen=True)
+class Series:
+    """Steps and losses to check, and the curve they come from (``None`` for raw data)."""
+
+    steps: np.ndarray
+    losses: np.ndarray
+    curve: LossCurve | None
+
+    @property
+    def where(self) -> str:
+        span = f"steps {int(self.steps[0])}..{int(self.steps[-1])}"
+        return f"profile {self.curve.profile.name!r}, {span}" if self.curve else span
+
+    def position(self, step: int) -> int:
+        return int(np.searchsorted(self.steps, step))
+
+    def spark(self, marks: Iterable[int] = ()) -> str:
+        marked = tuple(int(m) for m in marks)
+        if self.curve is not None:
+            return self.curve.preview(SPARK_WIDTH, marks=marked)
+        return sparkline(self.losses, width=SPARK_WIDTH, marks=[self.position(m) for m in marked])
+
+    def reproduce(self) -> list[str]:
+        curve = self.curve
+        if curve is None:
+            return []
+        name, count, first = curve.profile.name, len(curve), curve.start_step
+        if first != 1:
+            return [f"Reproduce: make_curve({count}, {name!r}, start_step={first})"]
+        return [
+            f"Reproduce: make_curve({count}, {name!r}) / "
+            f"pytest --synthloss-profile {name} --synthloss-steps {count}"
+        ]
+
+
+def as_series(data: LossSeries, what: str = "losses") -> Series:
+    """Normalise ``data``; bad input raises ``SynthLossError`` naming ``what``."""
+    if isinstance(data, LossCurve):
+        return Series(data.steps, data.losses, data)
+    steps: np.ndarray | None = None
+    raw: object = data
+    if is_pair(data):
+        assert isinstance(data, tuple)
+        steps = as_steps(data[0])
+        raw = data[1]
+    try:
+        arr = np.asarray(raw)
+    except (ValueError, TypeError) as exc:
+        raise SynthLossError(f"{what} must be a 1-D array-like of numbers: {exc}") from None
+    if arr.ndim != 1:
+        raise SynthLossError(
+            f"{what} must be a LossCurve, 1-D losses or a (steps, losses) pair, "
+            f"got an array of shape {arr.shape}"
+        )
+    if arr.dtype.kind not in "iuf":
+        raise SynthLossError(
+            f"{what} must be numbers, got dtype {arr.dtype} (first value {arr[:1].tolist()})"
+            if arr.size
+            else f"{what} is empty: there is no step to check"
+        )
+    if arr.size == 0:
+        raise SynthLossError(f"{what} is empty: there is no step to check")
+    losses = arr.astype(np.float64)
+    if steps is None:
+        steps = np.arange(1, losses.size + 1, dtype=np.int64)
+    elif steps.shape != losses.shape:
+        raise SynthLossError(
+            f"{what}: steps and losses differ in length ({steps.size} steps, {losses.size} losses)"
+        )
+    else:
+        steps = steps.astype(np.int64)
+        back = np.flatnonzero(np.diff(steps) <= 0)
+        if back.size:
+            i = int(back[0]) + 1
+            raise SynthLossError(
+                f"{what}: steps must be strictly increasing, got {int(steps[i])} "
+                f"after {int(steps[i - 1])} at index {i}"
+            )
+    return Series(steps, losses, None)
+
+
+def is_pair(data: object) -> bool:
+    """A ``(steps, losses)`` pair: a 2-tuple of 1-D sequences (not two scalar losses)."""
+    if not (isinstance(data, tuple) and len(data) == 2):
+        return False
+    try:
+        return all(np.ndim(part) == 1 for part in data)
+    except ValueError:  # ragged
+        return False
+
+
+def span(series: Series) -> str:
+    """E.g. ``steps 1..20 (20 steps)``."""
+    count = series.steps.size
+    return f"steps {int(series.steps[0])}..{int(series.steps[-1])} ({count} steps)"

@@ -1,0 +1,247 @@
+"""Spike assertions: checks of a spike *rule* on a loss series, with numpy.testing-style messages.
+
+Each takes a :class:`~pytest_synthloss.LossCurve`, a 1-D array-like of losses (steps
+``1..n``) or a ``(steps, losses)`` pair, and raises :class:`~pytest_synthloss.LossAssertionError`
+(an ``AssertionError``) with a message naming the rule and thresholds, the counts, each
+offending step with its value and reference (at most ``MAX_ROWS`` rows), the worst one, a
+sparkline with the offenders marked, and how to reproduce a curve. They work without
+pytest; under pytest their own frames are hidden from tracebacks.
+
+Non-finite losses (NaN, inf, -inf) follow the ``nonfinite`` policy: ``"spike"`` (default:
+a non-finite loss is a spike), ``"ignore"`` (never a spike, never in a reference) or
+``"error"`` (fail, naming the first non-finite step, before any spike is looked for).
+Bad input (not a failed check) raises :class:`~pytest_synthloss.SynthLossError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from pytest_synthloss.checks.detection import SpikeReport, check_nonfinite_policy, detect_spikes
+from pytest_synthloss.checks.messages import MAX_ROWS, fail, num, percent, table
+from pytest_synthloss.checks.rules import SpikeRule, get_rule
+from pytest_synthloss.checks.series import LossSeries, Series, as_series
+from pytest_synthloss.checks.value_assertions import nonfinite_details
+from pytest_synthloss.core.curve import make_curve
+from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.model import range_losses, trend_losses
+from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.validation import check_step
+
+__all__ = ["NOISY_HISTORY_WINDOW", "assert_no_spikes", "assert_spikes_at", "find_spikes"]
+
+
+#: Steps computed per pass when a noisy profile's history has to be scanned.
+_HISTORY_CHUNK = 1 << 16
+#: A noisy profile's history is scanned over at most this many steps before the run
+#: (about 0.1 s), so a run resumed at step 10**12 is checked as fast as one at 10**7.
+NOISY_HISTORY_WINDOW = 1 << 22
+
+# -- spikes ----------------------------------------------------------------------------
+
+
+def _prior_min(profile: Profile, last: int) -> float:
+    """The lowest finite loss of ``profile`` over steps ``1..last`` (NaN if none).
+
+    Without noise, in closed form: the trend never rises before the divergence onset and
+    never falls from it, so its lowest value is at the last step before the onset (or the
+    nearest step on either side not replaced by a spike or non-finite loss). With noise
+    there is no shortcut: the losses of the last ``NOISY_HISTORY_WINDOW`` steps up to
+    ``last`` are computed, a chunk at a time (all of them for shorter histories).
+    """
+    if profile.noise is not None:
+        low = math.inf
+        buffer = np.empty(min(last, _HISTORY_CHUNK))
+        for first in range(max(1, last - NOISY_HISTORY_WINDOW + 1), last + 1, _HISTORY_CHUNK):
+            chunk = range_losses(profile, first, min(_HISTORY_CHUNK, last - first + 1), buffer)
+            finite = chunk[np.isfinite(chunk)]
+            if finite.size:
+                low = min(low, float(finite.min()))
+        return low if math.isfinite(low) else math.nan
+    replaced = profile.spikes.keys() | profile.nonfinite.keys()
+    onset = profile.divergence_step
+    turn = last if onset is None or onset > last else max(onset - 1, 1)
+    candidates = [loss for step, loss in profile.spikes.items() if step <= last]
+    below = turn
+    while below >= 1 and below in replaced:
+        below -= 1
+    above = turn + 1
+    while above <= last and above in replaced:
+        above += 1
+    lowest = [s for s in (below, above) if 1 <= s <= last]
+    candidates += trend_losses(np.array(lowest, dtype=np.int64), profile).tolist()
+    return min(candidates) if candidates else math.nan
+
+
+def _context(series: Series, rule: SpikeRule) -> np.ndarray:
+    curve = series.curve
+    if curve is None or curve.start_step == 1:
+        return np.empty(0)
+    before = curve.start_step - 1
+    if rule.lookback is None:
+        return np.array([_prior_min(curve.profile, before)])  # NaN is dropped as no history
+    count = min(rule.lookback, before)
+    return make_curve(count, curve.profile, start_step=curve.start_step - count).losses
+
+
+def find_spikes(
+    curve: LossSeries, rule: SpikeRule | str | None = None, *, nonfinite: str = "spike"
+) -> SpikeReport:
+    """Run a spike rule (default: running-min ratio >= 3.0) over a curve or losses.
+
+    A LossCurve that starts after step 1 is checked with its profile's earlier steps as
+    context, as the rest of its run: a step is a spike or not whatever step the run
+    starts at (for noisy profiles the history is the last ``NOISY_HISTORY_WINDOW``
+    steps, 2**22). Arrays have no history: their first step is never a spike. ``nonfinite``
+    is the NaN/inf policy: ``"spike"`` (default), ``"ignore"`` or ``"error"`` (raises
+    :class:`LossAssertionError` naming the first non-finite step).
+    """
+    __tracebackhide__ = True
+    return _find(as_series(curve), rule, nonfinite)
+
+
+def _find(series: Series, rule: SpikeRule | str | None, nonfinite: str) -> SpikeReport:
+    """The spike report; under ``nonfinite="error"``, first fail on any non-finite loss."""
+    __tracebackhide__ = True
+    chosen = get_rule(rule)
+    policy = check_nonfinite_policy(nonfinite)
+    if policy == "error":
+        bad = np.flatnonzero(~np.isfinite(series.losses))
+        if bad.size:
+            first = int(bad[0])
+            summary, rest = nonfinite_details(series, bad)
+            fail(
+                [
+                    f"Loss is not finite at step {int(series.steps[first])} "
+                    f"(loss={num(series.losses[first])}) and nonfinite='error': "
+                    f"spikes by rule {chosen.describe()} not checked ({series.where})",
+                    f"Non-finite losses: {summary}",
+                    *rest,
+                ]
+            )
+    return detect_spikes(
+        series.losses,
+        chosen,
+        steps=series.steps,
+        context=_context(series, chosen),
+        nonfinite=policy,
+    )
+
+
+def _rule_text(report: SpikeReport) -> str:
+    """The rule, and the NaN policy when it is not the default."""
+    text = report.rule.describe()
+    return text if report.nonfinite == "spike" else f"{text}, nonfinite={report.nonfinite!r}"
+
+
+def _spike_row(report: SpikeReport, index: int, note: str = "") -> list[str]:
+    loss = float(report.losses[index])
+    reference = float(report.reference[index])
+    score = float(report.score[index])
+    row = [
+        str(int(report.steps[index])),
+        num(loss),
+        "none" if math.isnan(reference) else num(reference),
+        "non-finite" if not math.isfinite(loss) else report.rule.format_score(score),
+    ]
+    return [*row, note] if note else row
+
+
+def _spike_header(report: SpikeReport, *extra: str) -> list[str]:
+    return ["step", "loss", "reference", report.rule.score_label, *extra]
+
+
+def _worst(report: SpikeReport, indices: np.ndarray) -> str:
+    scores = np.where(np.isfinite(report.losses[indices]), report.score[indices], np.inf)
+    index = int(indices[int(np.argmax(scores))])
+    step, loss = int(report.steps[index]), float(report.losses[index])
+    if not math.isfinite(loss):
+        return f"Worst: step {step} loss={num(loss)} (non-finite)"
+    score = report.rule.format_score(float(report.score[index]))
+    reference = num(report.reference[index])
+    return f"Worst: step {step} loss={num(loss)} vs reference {reference} ({score})"
+
+
+def assert_no_spikes(
+    curve: LossSeries, *, rule: SpikeRule | str | None = None, nonfinite: str = "spike"
+) -> None:
+    """Assert that ``rule`` (default: running-min ratio >= 3.0) flags no step.
+
+    ``nonfinite``: a NaN/inf loss is a spike (``"spike"``, default), is skipped
+    (``"ignore"``), or fails the assertion as non-finite (``"error"``).
+    """
+    __tracebackhide__ = True
+    series = as_series(curve)
+    report = _find(series, rule, nonfinite)
+    found = np.flatnonzero(report.mask)
+    if not found.size:
+        return
+    fail(
+        [
+            f"Loss spikes found: {percent(found.size, series.steps.size)} by rule "
+            f"{_rule_text(report)} ({series.where})",
+            _worst(report, found),
+            *table(_spike_header(report), [_spike_row(report, int(i)) for i in found], found.size),
+            series.spark(report.steps[found].tolist()),
+            *series.reproduce(),
+        ]
+    )
+
+
+def assert_spikes_at(
+    curve: LossSeries,
+    steps: Iterable[int],
+    *,
+    rule: SpikeRule | str | None = None,
+    nonfinite: str = "spike",
+) -> None:
+    """Assert that ``rule`` flags exactly ``steps`` (e.g. ``curve.spike_steps``).
+
+    ``nonfinite`` as for :func:`assert_no_spikes`: under the default ``"spike"`` a
+    non-finite step must be among ``steps``; under ``"ignore"`` it must not.
+    """
+    __tracebackhide__ = True
+    if isinstance(steps, str | bytes) or not isinstance(steps, Iterable):
+        raise SynthLossError(
+            "steps must be an iterable of integer steps (e.g. curve.spike_steps), "
+            f"got {steps!r} ({type(steps).__name__})"
+        )
+    series = as_series(curve)
+    expected = sorted({check_step(s, "expected spike step") for s in steps})
+    outside = [s for s in expected if not (series.steps == s).any()]
+    if outside:
+        raise SynthLossError(
+            f"expected spike step {outside[0]} is not in the series ({series.where})"
+        )
+    report = _find(series, rule, nonfinite)
+    found = set(report.spike_steps)
+    missing = [s for s in expected if s not in found]
+    extra = sorted(found - set(expected))
+    if not missing and not extra:
+        return
+    wrong = sorted([*missing, *extra])
+    rows = [
+        _spike_row(report, series.position(s), "missing" if s in missing else "unexpected")
+        for s in wrong
+    ]
+    fail(
+        [
+            f"Spikes differ from the expected steps by rule {_rule_text(report)} ({series.where})",
+            f"Expected: {_steps_text(expected)}; found: {_steps_text(sorted(found))}",
+            f"Missing: {len(missing)}, unexpected: {len(extra)}",
+            *table(_spike_header(report, ""), rows, len(rows)),
+            series.spark(wrong),
+            *series.reproduce(),
+        ]
+    )
+
+
+def _steps_text(steps: Sequence[int]) -> str:
+    if not steps:
+        return "no spikes"
+    shown = ", ".join(str(s) for s in steps[:MAX_ROWS])
+    more = f", ... {len(steps) - MAX_ROWS} more" if len(steps) > MAX_ROWS else ""
+    return f"steps {shown}{more}"

@@ -1,0 +1,1 @@
+"""The ``synthloss`` command line."""

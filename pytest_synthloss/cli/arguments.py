@@ -1,0 +1,183 @@
+"""The ``synthloss`` CLI's argument types: each converts one option's text or raises
+``argparse.ArgumentTypeError`` with a one-line reason (argparse prefixes the option name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.validation import MAX_SLEEP_SECONDS, MAX_STEP
+
+if TYPE_CHECKING:
+    from pytest_synthloss.core.faults import Faults
+
+__all__ = [
+    "drop",
+    "dropped",
+    "expand",
+    "fault_type",
+    "int_ranges",
+    "lr",
+    "optional_list",
+    "port",
+    "positive_int",
+    "profile_list",
+    "sleep_seconds",
+    "sweep_steps",
+]
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def sleep_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_SLEEP_SECONDS:  # False for NaN
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds from 0 to {MAX_SLEEP_SECONDS}, got {text!r}"
+        )
+    return value
+
+
+def lr(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def int_ranges(text: str) -> tuple[tuple[int, int], ...]:
+    """``"5,10,18..20"`` -> ``((5, 5), (10, 10), (18, 20))``: ``A..B`` inclusive, not expanded.
+
+    Every end is checked against :data:`~pytest_synthloss.profiles.MAX_STEP` here; the
+    caller bounds the ranges' sizes before expanding them.
+    """
+    ranges: list[tuple[int, int]] = []
+    for part in text.split(","):
+        low, dots, high = part.strip().partition("..")
+        try:
+            first = positive_int(low)
+            last = positive_int(high) if dots else first
+        except argparse.ArgumentTypeError:
+            first = last = 0
+        if not first or last < first:
+            raise argparse.ArgumentTypeError(
+                f"must be integers >= 1 or ranges A..B, comma-separated, got {part.strip()!r}"
+            )
+        if last > MAX_STEP:
+            raise argparse.ArgumentTypeError(
+                f"{last} is past the last step {MAX_STEP}, got {part.strip()!r}"
+            )
+        ranges.append((first, last))
+    return tuple(ranges)
+
+
+def expand(ranges: Sequence[tuple[int, int]], limit: int, why: str) -> list[int]:
+    """The values of ``ranges``, refusing (before expanding) more than ``limit`` of them."""
+    count = sum(last - first + 1 for first, last in ranges)
+    if count > limit:
+        raise SynthLossError(f"{count} values are listed; at most {limit} are allowed ({why})")
+    return [value for first, last in ranges for value in range(first, last + 1)]
+
+
+def sweep_steps(text: str) -> list[int]:
+    from pytest_synthloss.core.sweeps import MAX_SWEEP_CONFIGS
+
+    try:
+        why = "a sweep runs at most that many configs"
+        return expand(int_ranges(text), MAX_SWEEP_CONFIGS, why)
+    except SynthLossError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def profile_list(text: str) -> str | list[str]:
+    names = [part.strip() for part in text.split(",")]
+    if text.strip() == "all":
+        return "all"
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated profile names or 'all', got {text!r}"
+        )
+    return names
+
+
+def fault_type(kind: str, form: str) -> Callable[[str], Faults]:
+    """An argparse type: ``"12:0.5"`` -> ``Faults(stall=(12, 0.5))`` and the like."""
+
+    def parse(text: str) -> Faults:
+        from pytest_synthloss.core.faults import Faults
+
+        parts = text.split(":")
+        try:
+            numbers = [int(p) for p in parts[:1]] + [
+                float(p) if kind == "stall" else int(p) for p in parts[1:]
+            ]
+        except ValueError:
+            numbers = []
+        if not numbers or len(parts) > 2 or (kind != "crash" and len(parts) != 2):
+            raise argparse.ArgumentTypeError(f"must be {form}, got {text!r}")
+        value: Any = numbers[0] if len(numbers) == 1 else tuple(numbers)
+        try:
+            return Faults(**{kind: value})
+        except SynthLossError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def drop(text: str) -> tuple[tuple[int, int], ...]:
+    """``--drop``'s ranges, checked against the run and expanded by :func:`dropped`."""
+    return int_ranges(text)
+
+
+def dropped(ranges: Sequence[tuple[int, int]], steps: int, start_step: int) -> Faults:
+    """The ``--drop`` fault, each range checked against the run before it is expanded."""
+    from pytest_synthloss.core.faults import MAX_DROPPED_STEPS, Faults
+
+    first, last = start_step, start_step + steps - 1
+    for low, high in ranges:
+        for step in (low, high):
+            if not first <= step <= last:
+                raise SynthLossError(
+                    f"dropped step {step} is outside the run; the run's steps are {first}..{last}"
+                )
+    try:
+        return Faults(drop=expand(ranges, MAX_DROPPED_STEPS, "the most dropped steps of a run"))
+    except SynthLossError as exc:
+        raise SynthLossError(f"argument --drop: {exc}") from None
+
+
+def port(text: str) -> int:
+    value = int(text) if text.isdigit() else -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"must be a port number from 0 to 65535 (0: any free port), got {text!r}"
+        )
+    return value
+
+
+def optional_list(convert: Callable[[str], object]) -> Callable[[str], list[object]]:
+    def parse(text: str) -> list[object]:
+        return [
+            None if part.strip().lower() == "none" else convert(part.strip())
+            for part in text.split(",")
+        ]
+
+    return parse

@@ -1,0 +1,77 @@
+"""The built-in profiles: the spec's ``stable`` and ``spiky``, and one profile per failure mode.
+
+Each is a plain :class:`~pytest_synthloss.core.profiles.Profile`; its ground truth (spike
+steps, non-finite steps, divergence onset, plateau windows) is derived from its fields.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pytest_synthloss.core.events import Divergence, Noise
+from pytest_synthloss.core.profiles import Profile
+
+__all__ = [
+    "BUILTINS",
+    "DIVERGING",
+    "INF",
+    "NAN",
+    "NOISY",
+    "NOISY_SPIKY",
+    "PLATEAU",
+    "SPIKY",
+    "STABLE",
+]
+
+STABLE = Profile(
+    name="stable",
+    description="Smooth, monotonic decay from 2.18 at step 1 to the 1.05 floor from step 18.",
+)
+SPIKY = Profile(
+    name="spiky",
+    spikes={4: 9.7, 5: 9.5},
+    description="As stable, with a loss spike at step 4 (9.7) decaying at step 5 (9.5).",
+)
+NAN = Profile(
+    name="nan",
+    nonfinite={12: math.nan},
+    description="As stable, but the loss is NaN at step 12 (nonfinite_steps (12,)); no spikes.",
+)
+INF = Profile(
+    name="inf",
+    nonfinite={12: math.inf},
+    description="As stable, but the loss is +inf at step 12 (nonfinite_steps (12,)); no spikes.",
+)
+DIVERGING = Profile(
+    name="diverging",
+    divergence=Divergence(start_step=10, rate=0.2),
+    description=(
+        "As stable to step 9 (1.62), then diverges for good: from step 10 (divergence_step) "
+        "the loss grows 20% a step (1.944, 2.3328, ...); never reaches the floor."
+    ),
+)
+PLATEAU = Profile(
+    name="plateau",
+    plateaus=((6, 12),),
+    description=(
+        "As stable, but steps 6..12 hold step 6's loss (1.83), then it drops to 1.34 at "
+        "step 13 (plateau_windows ((6, 12),)); floor from step 18."
+    ),
+)
+NOISY = Profile(
+    name="noisy",
+    noise=Noise(sigma=0.02, seed=0),
+    description=(
+        "As stable, with 2% multiplicative Gaussian noise (seed 0): no spikes, no "
+        "non-finite steps; a monitor must not alert (false-alarm test)."
+    ),
+)
+NOISY_SPIKY = Profile(
+    name="noisy-spiky",
+    spikes={4: 9.7, 5: 9.5},
+    noise=Noise(sigma=0.02, seed=0),
+    description="As noisy, with spiky's spike at step 4 (9.7) and step 5 (9.5): one event.",
+)
+
+#: The built-in profiles, in the order ``available_profiles()`` lists them.
+BUILTINS = (STABLE, SPIKY, NAN, INF, DIVERGING, PLATEAU, NOISY, NOISY_SPIKY)

@@ -1,0 +1,61 @@
+"""``CurveFactory``: makes loss curves, defaulting to a test's selected profile and steps."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.registry import resolve_profile
+from pytest_synthloss.core.validation import check_step
+
+if TYPE_CHECKING:
+    from pytest_synthloss.core.curve import LossCurve
+
+__all__ = ["CurveFactory"]
+
+
+class CurveFactory:
+    """Call it to make a :class:`~pytest_synthloss.LossCurve`.
+
+    ``factory()`` is the selected profile's curve; ``factory("spiky", steps=40,
+    start_step=10)`` any other run. Arguments are those of
+    :func:`~pytest_synthloss.make_curve`; ``profile`` and ``steps`` default to the
+    factory's.
+    """
+
+    def __init__(self, profile: Profile | str = "stable", steps: int = 20) -> None:
+        self._profile = resolve_profile(profile)
+        self._steps = check_step(steps, "steps")
+
+    @property
+    def profile(self) -> Profile:
+        """The default profile."""
+        return self._profile
+
+    @property
+    def steps(self) -> int:
+        """The default number of steps."""
+        return self._steps
+
+    def __call__(
+        self,
+        profile: Profile | str | None = None,
+        steps: int | None = None,
+        *,
+        start_step: int = 1,
+        lr: float | None = None,
+        batch_size: int | None = None,
+    ) -> LossCurve:
+        """A curve of ``steps`` steps of ``profile`` (defaults: the factory's)."""
+        from pytest_synthloss.core.curve import make_curve
+
+        return make_curve(
+            self._steps if steps is None else steps,
+            self._profile if profile is None else profile,
+            start_step=start_step,
+            lr=lr,
+            batch_size=batch_size,
+        )
+
+    def __repr__(self) -> str:
+        return f"CurveFactory(profile={self._profile.name!r}, steps={self._steps})"

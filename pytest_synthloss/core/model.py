@@ -1,0 +1,410 @@
+"""The loss model: the spec's scalar formula, extended by profile events, and its vector engine.
+
+``synthetic_loss`` is the reference, written as the spec writes it and extended by the
+events in the order :mod:`pytest_synthloss.core.profiles` documents (plateaus, divergence,
+noise, spikes, non-finite steps). ``synthetic_losses`` evaluates the same IEEE-754
+operations element-wise with numpy, so every value is ``==`` to the scalar one (NaN where
+the scalar is NaN). ``range_losses`` is the fast path for a contiguous run of steps: past
+the floor step the loss of a profile without divergence or noise is constant, so only the
+steps before it are computed.
+
+Noise is a pure function of ``(seed, step)``, drawn in fixed blocks so that any step is
+reachable without drawing the ones before it (see :func:`noise_at`).
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.events import Divergence, Noise
+from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.registry import resolve_profile
+from pytest_synthloss.core.validation import LOSS_CEILING, MAX_STEP, check_step
+
+__all__ = [
+    "NOISE_BLOCK",
+    "final_loss",
+    "flat_from",
+    "noise_at",
+    "range_losses",
+    "synthetic_loss",
+    "synthetic_losses",
+    "trend_losses",
+]
+
+#: Noise is drawn in blocks of this many steps (part of the noise contract).
+NOISE_BLOCK = 4096
+#: ``synthetic_losses`` works through large arrays in blocks of this many steps, so that its
+#: temporaries stay in the CPU cache: about one read of the steps and one write of the losses.
+_BLOCK = 1 << 15
+
+
+# -- the scalar reference ---------------------------------------------------------------
+
+
+def synthetic_loss(step: int, profile: Profile | str = "stable") -> float:
+    """The loss at ``step`` (an integer >= 1) for ``profile`` (a Profile or a registered name).
+
+    Without events, exactly the spec's function::
+
+        baseline = max(floor, start - (decay * step))
+        return spikes[step] if step in spikes else baseline
+
+    With events: the baseline of the step's plateau start, then divergence, then noise;
+    spikes and non-finite steps replace the value at their step.
+    """
+    checked = check_step(step)
+    prof = resolve_profile(profile)
+    if checked in prof.nonfinite:
+        return prof.nonfinite[checked]
+    if checked in prof.spikes:
+        return prof.spikes[checked]
+    loss = _trend_loss(prof, checked)
+    noise = prof.noise
+    if noise is not None:
+        z = _normal_at(noise.seed, checked)
+        if noise.mode == "multiplicative":
+            loss = loss * (1.0 + noise.sigma * z)
+        else:
+            loss = loss + noise.sigma * z
+        loss = min(loss if loss > 0.0 else 0.0, LOSS_CEILING)
+    return loss
+
+
+def final_loss(profile: Profile | str, steps: int, start_step: int = 1) -> float:
+    """The loss at the last step of a run of ``steps`` steps starting at ``start_step``."""
+    count = check_step(steps, "steps")
+    first = check_step(start_step, "start_step")
+    last = first + count - 1
+    if last > MAX_STEP:
+        raise SynthLossError(f"the run ends at step {last}, past the last step {MAX_STEP}")
+    return synthetic_loss(last, profile)
+
+
+def _trend_loss(prof: Profile, step: int) -> float:
+    """Baseline with plateaus, then divergence: the loss before noise and overrides."""
+    div = prof.divergence
+    if div is not None and step >= div.start_step:
+        distance = step - div.start_step + 1
+        if div.mode == "linear":
+            return min(_anchor(prof, div) + div.rate * distance, LOSS_CEILING)
+        return min(_anchor(prof, div) * _growth(1.0 + div.rate, distance), LOSS_CEILING)
+    held = prof.held_step(step)
+    return max(prof.floor, prof.start - (prof.decay * held))
+
+
+def _anchor(prof: Profile, div: Divergence) -> float:
+    """The loss the run had reached at the step before the divergence onset."""
+    held = prof.held_step(div.start_step - 1)  # step 0 (onset at 1) gives ``start``
+    return max(prof.floor, prof.start - (prof.decay * held))
+
+
+def _growth(base: float, distance: int) -> float:
+    """``base ** distance`` by repeated squaring (exactly what :func:`_growth_array` does)."""
+    result = 1.0
+    power = base
+    while True:
+        if distance & 1:
+            result = result * power
+        distance >>= 1
+        if not distance:
+            return min(result, LOSS_CEILING)
+        power = power * power
+
+
+def noise_at(seed: int, step: int) -> float:
+    """The standard normal draw ``z`` that noise with ``seed`` applies at ``step``.
+
+    The contract (a pure function of ``(seed, step)``, whatever was drawn before): step ``s``
+    takes element ``(s - 1) % NOISE_BLOCK`` of block ``b = (s - 1) // NOISE_BLOCK``, where
+    block ``b`` is ``Generator(PCG64(SeedSequence(seed, spawn_key=(b,)))).standard_normal(
+    NOISE_BLOCK)``, i.e. drawn from the ``b``-th child of ``SeedSequence(seed)``.
+    """
+    return _normal_at(Noise(0.0, seed).seed, check_step(step))
+
+
+def _normal_at(seed: int, step: int) -> float:
+    block, offset = divmod(step - 1, NOISE_BLOCK)
+    return float(_noise_block(seed, block)[offset])
+
+
+@functools.lru_cache(maxsize=64)
+def _noise_block(seed: int, block: int) -> np.ndarray:
+    sequence = np.random.SeedSequence(seed, spawn_key=(block,))
+    values = np.random.Generator(np.random.PCG64(sequence)).standard_normal(NOISE_BLOCK)
+    values.flags.writeable = False
+    return values
+
+
+# -- the vector engine ------------------------------------------------------------------
+
+
+def synthetic_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") -> np.ndarray:
+    """The loss at every step of ``steps`` (any shape of integers >= 1), as float64.
+
+    Each value is bit-identical to ``synthetic_loss(step, profile)`` (NaN where it is NaN).
+    Booleans, floats, NaN and strings are refused with ``SynthLossError``.
+    """
+    prof = resolve_profile(profile)
+    if prof.noise is not None:  # noise is drawn per noise block, so over the whole array
+        return _noisy_losses(prof, prof.noise, as_steps(steps).astype(np.int64, copy=False))
+    # Integer arrays are validated block by block below; the rest goes through as_steps.
+    arr = steps if isinstance(steps, np.ndarray) and steps.dtype.kind in "iu" else as_steps(steps)
+    out = np.empty(arr.shape, dtype=np.float64)
+    if arr.size == 0:
+        return out
+    flat_steps = arr.reshape(-1)
+    flat_out = out.reshape(-1)  # a view: ``out`` is freshly allocated, so contiguous
+    flat_start = flat_from(prof)
+    last_override = max(max(prof.spikes, default=0), max(prof.nonfinite, default=0))
+    for first in range(0, flat_steps.size, _BLOCK):  # temporaries stay in the CPU cache
+        block = flat_steps[first : first + _BLOCK]
+        low = int(block.min())
+        if low < 1 or (block.dtype.kind == "u" and block.max() > MAX_STEP):
+            as_steps(arr)  # raises the error naming the bad value of the whole array
+        block = block.astype(np.int64, copy=False)
+        block_out = flat_out[first : first + _BLOCK]
+        if flat_start is not None and low >= flat_start:
+            block_out.fill(prof.floor)
+        else:
+            _trend_into(prof, block, block_out)
+        if low <= last_override:
+            _override(prof.spikes, block, block_out)
+            _override(prof.nonfinite, block, block_out)
+    return out
+
+
+def _noisy_losses(prof: Profile, noise: Noise, steps: np.ndarray) -> np.ndarray:
+    """``synthetic_losses`` for a profile with noise, on validated int64 ``steps``."""
+    out = np.empty(steps.shape, dtype=np.float64)
+    if steps.size == 0:
+        return out
+    flat_steps = steps.reshape(-1)
+    flat_out = out.reshape(-1)
+    _trend_into(prof, flat_steps, flat_out)
+    _noise_into(noise, _normals(noise.seed, flat_steps), flat_out)
+    _override(prof.spikes, flat_steps, flat_out)
+    _override(prof.nonfinite, flat_steps, flat_out)
+    return out
+
+
+def flat_from(prof: Profile) -> int | None:
+    """The step from which ``prof``'s loss is its floor but at spikes and non-finite steps.
+
+    That is the floor step of a profile without divergence or noise; ``None`` for others.
+    """
+    if prof.divergence is not None or prof.noise is not None:
+        return None
+    return prof.floor_step
+
+
+def trend_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") -> np.ndarray:
+    """The noise-free loss at ``steps``, without spikes or non-finite steps.
+
+    That is the baseline, held on plateaus, then diverging: the curve's underlying trend.
+    """
+    prof = resolve_profile(profile)
+    arr = as_steps(steps).astype(np.int64, copy=False)
+    out = np.empty(arr.shape, dtype=np.float64)
+    if arr.size:
+        _trend_into(prof, arr.reshape(-1), out.reshape(-1))
+    return out
+
+
+def range_losses(
+    profile: Profile, start_step: int, count: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Losses of the ``count`` consecutive steps from ``start_step``, into ``out`` if given.
+
+    Same values as ``synthetic_losses(np.arange(start_step, start_step + count))``, in about
+    one write pass: for a profile without divergence or noise only the steps before the
+    floor step are computed, the rest is filled.
+    """
+    if out is None:
+        out = np.empty(count, dtype=np.float64)
+    flat_start = flat_from(profile)
+    before = count if flat_start is None else min(count, max(0, flat_start - start_step))
+    if before:
+        head = out[:before]
+        _trend_into(profile, np.arange(start_step, start_step + before, dtype=np.int64), head)
+        if profile.noise is not None:
+            _noise_into(profile.noise, _range_normals(profile.noise.seed, start_step, before), head)
+    if before < count:
+        out[before:] = profile.floor
+    stop = start_step + count
+    for overrides in (profile.spikes, profile.nonfinite):
+        for step, loss in overrides.items():
+            if start_step <= step < stop:
+                out[step - start_step] = loss
+    return out
+
+
+def _trend_into(prof: Profile, steps: np.ndarray, out: np.ndarray) -> None:
+    """``_trend_loss`` for every step of the 1-d int64 array ``steps``, written into ``out``."""
+    held = _held_steps(prof, steps) if prof.plateaus else steps
+    np.multiply(held, prof.decay, out=out)
+    np.subtract(prof.start, out, out=out)
+    np.maximum(prof.floor, out, out=out)
+    div = prof.divergence
+    if div is None:
+        return
+    diverged = steps >= div.start_step
+    if not diverged.any():
+        return
+    distance = steps[diverged] - (div.start_step - 1)
+    anchor = _anchor(prof, div)
+    with np.errstate(over="ignore"):  # overflow gives inf, capped next (as the scalar path)
+        if div.mode == "linear":
+            values = np.multiply(distance, div.rate)
+            np.add(anchor, values, out=values)
+        else:
+            values = _growth_array(1.0 + div.rate, distance)
+            np.multiply(anchor, values, out=values)
+    np.minimum(values, LOSS_CEILING, out=values)
+    out[diverged] = values
+
+
+def _held_steps(prof: Profile, steps: np.ndarray) -> np.ndarray:
+    """``prof.held_step`` of every step: the plateau window's first step, or the step."""
+    firsts = np.array([first for first, _ in prof.plateaus], dtype=np.int64)
+    lasts = np.array([last for _, last in prof.plateaus], dtype=np.int64)
+    index = np.searchsorted(firsts, steps, side="right") - 1
+    clipped = np.maximum(index, 0)
+    inside = (index >= 0) & (steps <= lasts[clipped])
+    return np.where(inside, firsts[clipped], steps)
+
+
+def _growth_array(base: float, distance: np.ndarray) -> np.ndarray:
+    """:func:`_growth` element-wise: the same multiplications, in the same order."""
+    result = np.ones(distance.shape, dtype=np.float64)
+    power = base
+    bits = distance.copy()
+    while True:  # one pass per bit of the largest distance (at most 63), not per step
+        with np.errstate(over="ignore"):
+            np.multiply(result, power, out=result, where=(bits & 1).astype(bool))
+        bits >>= 1
+        if not bits.any():
+            break
+        power = power * power
+    np.minimum(result, LOSS_CEILING, out=result)
+    return result
+
+
+def _noise_into(noise: Noise, z: np.ndarray, out: np.ndarray) -> None:
+    """Apply ``noise`` with draws ``z`` to ``out`` as the scalar path does (``z`` is reused)."""
+    with np.errstate(over="ignore"):  # overflow gives inf, capped next (as the scalar path)
+        np.multiply(z, noise.sigma, out=z)
+        if noise.mode == "multiplicative":
+            np.add(z, 1.0, out=z)
+            np.multiply(out, z, out=out)
+        else:
+            np.add(out, z, out=out)
+    np.copyto(out, 0.0, where=~(out > 0.0))  # not np.maximum: it may keep -0.0
+    np.minimum(out, LOSS_CEILING, out=out)
+
+
+def _normals(seed: int, steps: np.ndarray) -> np.ndarray:
+    """``noise_at(seed, s)`` for every step of the 1-d int64 array ``steps`` (a new array)."""
+    blocks, offsets = np.divmod(steps - 1, NOISE_BLOCK)
+    unique = np.unique(blocks)
+    if unique.size == 1:
+        return _noise_block(seed, int(unique[0]))[offsets]
+    z = np.empty(steps.shape, dtype=np.float64)
+    order = np.argsort(blocks, kind="stable")
+    bounds = [*np.searchsorted(blocks[order], unique).tolist(), steps.size]
+    for i, block in enumerate(unique.tolist()):  # one pass per block drawn, not per step
+        chosen = order[bounds[i] : bounds[i + 1]]
+        z[chosen] = _noise_block(seed, block)[offsets[chosen]]
+    return z
+
+
+def _range_normals(seed: int, start_step: int, count: int) -> np.ndarray:
+    """``noise_at(seed, s)`` for the ``count`` steps from ``start_step``."""
+    z = np.empty(count, dtype=np.float64)
+    done = 0
+    while done < count:
+        block, offset = divmod(start_step + done - 1, NOISE_BLOCK)
+        take = min(NOISE_BLOCK - offset, count - done)
+        z[done : done + take] = _noise_block(seed, block)[offset : offset + take]
+        done += take
+    return z
+
+
+def _override(values: Mapping[int, float], steps: np.ndarray, out: np.ndarray) -> None:
+    """Replace ``out`` at every step of ``steps`` that ``values`` maps (1-d arrays)."""
+    if not values:
+        return
+    keys = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
+    losses = np.fromiter(values.values(), dtype=np.float64, count=len(values))
+    index = np.searchsorted(keys, steps)
+    np.minimum(index, keys.size - 1, out=index)
+    hit = keys[index] == steps
+    out[hit] = losses[index[hit]]
+
+
+def as_steps(steps: npt.ArrayLike) -> np.ndarray:
+    """Validate an array-like of steps and return it as an int64 (or uint64) array."""
+    try:
+        # Python containers go through object dtype so that True or "2" is seen, not coerced.
+        arr = steps if isinstance(steps, np.ndarray) else np.asarray(steps, dtype=object)
+    except (ValueError, TypeError) as exc:  # ragged nested sequences
+        raise SynthLossError(f"steps must be an array-like of integers >= 1: {exc}") from None
+    kind = arr.dtype.kind
+    if arr.size == 0 and kind in "fO":  # np.asarray([]) is float64: no value to refuse
+        return arr.astype(np.int64)
+    if kind == "O":
+        arr = _object_steps(arr)
+        kind = arr.dtype.kind
+    if kind not in "iu":
+        raise SynthLossError(
+            f"steps must be integers >= 1, got {_first(arr)} (dtype {arr.dtype}); "
+            "floats, booleans, NaN and strings are not steps"
+        )
+    if arr.size:
+        low = arr.min()
+        if low < 1:
+            where = np.unravel_index(int(np.argmin(arr)), arr.shape)
+            raise SynthLossError(
+                f"steps must be integers >= 1, got {int(low)} at index {_index(where)}"
+            )
+        if kind == "u" and arr.max() > MAX_STEP:
+            where = np.unravel_index(int(np.argmax(arr)), arr.shape)
+            raise SynthLossError(
+                f"steps must be <= {MAX_STEP}, got {int(arr.max())} at index {_index(where)}"
+            )
+    return arr
+
+
+def _object_steps(arr: np.ndarray) -> np.ndarray:
+    flat = arr.ravel()
+    for position, item in enumerate(flat):
+        if isinstance(item, bool) or not isinstance(item, numbers.Integral):
+            where = np.unravel_index(position, arr.shape)
+            raise SynthLossError(
+                f"steps must be integers >= 1, got {item!r} ({type(item).__name__}) "
+                f"at index {_index(where)}"
+            )
+        if int(item) > MAX_STEP:
+            where = np.unravel_index(position, arr.shape)
+            raise SynthLossError(
+                f"steps must be <= {MAX_STEP}, got {int(item)} at index {_index(where)}"
+            )
+    return arr.astype(np.int64)  # values below 1 are reported by the caller
+
+
+def _first(arr: np.ndarray) -> str:
+    if arr.size == 0:
+        return "an empty array"
+    value = arr.ravel()[0]
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
+def _index(where: tuple[np.intp, ...]) -> str:
+    parts = tuple(int(i) for i in where)
+    return str(parts[0]) if len(parts) == 1 else str(parts)

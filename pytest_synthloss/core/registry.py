@@ -1,0 +1,152 @@
+"""The profile registry: built-ins, profiles registered in code, and plugin profiles.
+
+Installed packages add profiles through the ``synthloss`` entry-point group (see
+:mod:`pytest_synthloss.core.hookspecs`); they are loaded once, on first use of the registry.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+import pluggy
+
+from pytest_synthloss.core import hookspecs
+from pytest_synthloss.core.builtins import BUILTINS
+from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.profiles import Profile
+
+__all__ = [
+    "available_profiles",
+    "get_profile",
+    "register_profile",
+    "register_profiles",
+    "registered_now",
+    "resolve_profile",
+    "unregister_profile",
+]
+
+BUILTIN_NAMES = frozenset(profile.name for profile in BUILTINS)
+_registry: dict[str, Profile] = {profile.name: profile for profile in BUILTINS}
+_entry_points_loaded = False
+
+
+class _PluginManager(pluggy.PluginManager):
+    """A plugin manager that also accepts plain ``pytest_synthloss_*`` functions as hooks."""
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if (
+            opts is None
+            and name.startswith("pytest_synthloss_")
+            and callable(getattr(plugin, name, None))
+        ):
+            return {}
+        return opts
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    manager = _PluginManager(hookspecs.ENTRY_POINT_GROUP)
+    manager.add_hookspecs(hookspecs)
+    manager.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
+    for profiles in manager.hook.pytest_synthloss_profiles():
+        register_profiles(profiles, source="an installed 'synthloss' entry point")
+
+
+def register_profile(profile: Profile, *, replace: bool = False) -> Profile:
+    """Register ``profile`` under its name and return it.
+
+    Registering an equal profile again is a no-op. A different profile under a taken
+    name raises ``SynthLossError`` unless ``replace=True``; built-ins cannot be replaced.
+    """
+    if not isinstance(profile, Profile):
+        raise SynthLossError(
+            f"register_profile() takes a Profile, got {profile!r} ({type(profile).__name__})"
+        )
+    existing = _registry.get(profile.name)
+    if existing is not None and existing != profile:
+        if profile.name in BUILTIN_NAMES:
+            raise SynthLossError(
+                f"profile {profile.name!r} is built in and cannot be replaced; "
+                "register yours under another name"
+            )
+        if not replace:
+            raise SynthLossError(
+                f"profile {profile.name!r} is already registered as {existing!r}; "
+                "pass replace=True to replace it"
+            )
+    _registry[profile.name] = profile
+    return profile
+
+
+def register_profiles(profiles: Iterable[Profile], *, source: str = "a plugin") -> None:
+    """Register every profile returned by a ``pytest_synthloss_profiles`` hook."""
+    if isinstance(profiles, Profile) or not isinstance(profiles, Iterable):
+        raise SynthLossError(
+            f"pytest_synthloss_profiles() in {source} must return a list of Profile objects, "
+            f"got {profiles!r}"
+        )
+    for profile in profiles:
+        register_profile(profile)
+
+
+def unregister_profile(name: str) -> None:
+    """Remove a profile registered in code (built-ins stay). Unknown names are an error."""
+    if name in BUILTIN_NAMES:
+        raise SynthLossError(f"profile {name!r} is built in and cannot be unregistered")
+    if name not in _registry:
+        raise _unknown(name)
+    del _registry[name]
+
+
+def registered_now() -> tuple[str, ...]:
+    """The names registered so far, without scanning installed entry-point plugins."""
+    return tuple(_registry)
+
+
+def available_profiles() -> tuple[str, ...]:
+    """The names of all registered profiles: built-ins first, then in registration order."""
+    _load_entry_points()
+    return tuple(_registry)
+
+
+def get_profile(name: str) -> Profile:
+    """Return the registered profile called ``name``.
+
+    An unknown name raises ``SynthLossError`` listing the known ones and the closest match.
+    Installed entry-point plugins are scanned only for a name not registered yet, so
+    looking up a built-in costs nothing at pytest start-up.
+    """
+    if isinstance(name, str) and name in _registry:
+        return _registry[name]
+    _load_entry_points()
+    if not isinstance(name, str):
+        raise SynthLossError(
+            f"a profile name must be a string, got {name!r} ({type(name).__name__}); "
+            f"known profiles: {', '.join(_registry)}"
+        )
+    try:
+        return _registry[name]
+    except KeyError:
+        raise _unknown(name) from None
+
+
+def resolve_profile(profile: Profile | str) -> Profile:
+    """Accept a ``Profile`` or the name of a registered one."""
+    if isinstance(profile, Profile):
+        return profile
+    return get_profile(profile)
+
+
+def _unknown(name: str) -> SynthLossError:
+    known = list(_registry)
+    message = f"unknown profile {name!r}; known profiles: {', '.join(known)}"
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        message += f" (did you mean {close[0]!r}?)"
+    return SynthLossError(message)

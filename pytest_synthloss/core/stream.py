@@ -1,0 +1,183 @@
+"""A training run, step by step, against a clock you control.
+
+:class:`LossStream` yields ``(step, loss, time)`` one step at a time. Before each step it
+"waits" ``interval`` seconds on its clock (plus any extra delay given for that step), so
+with a run starting at step 1 the loss of step ``k`` arrives at ``t0 + k * interval``,
+where ``t0`` is the clock's time when iteration starts. The default clock is a
+:class:`FakeClock`, whose ``sleep`` only moves its time forward: a monitor that reads the
+same clock sees minutes pass in microseconds. Pass ``clock=SystemClock()`` for real time.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
+
+from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.validation import check_step
+
+if TYPE_CHECKING:
+    from pytest_synthloss.core.curve import LossCurve
+
+__all__ = ["Clock", "FakeClock", "LossStream", "StreamStep", "SystemClock"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """What a stream (and the monitor under test) needs from a clock."""
+
+    def time(self) -> float:
+        """The current time in seconds."""
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (a fake clock just advances)."""
+
+
+def _seconds(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SynthLossError(f"{what} must be a finite number of seconds >= 0, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range
+        number = math.inf
+    if not math.isfinite(number) or number < 0:
+        raise SynthLossError(f"{what} must be a finite number of seconds >= 0, got {value!r}")
+    return number
+
+
+class FakeClock:
+    """A clock that moves only when told: ``sleep`` and ``advance`` return at once."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        valid = not isinstance(start, bool) and isinstance(start, (int, float))
+        try:
+            now = float(start) if valid else math.nan
+        except OverflowError:  # an int beyond float range
+            now = math.inf
+        if not math.isfinite(now):
+            raise SynthLossError(f"FakeClock start must be a finite number, got {start!r}")
+        self._now = now
+        self.sleeps: list[float] = []
+        """Every ``sleep`` call's duration, in order."""
+
+    def time(self) -> float:
+        """The fake current time."""
+        return self._now
+
+    monotonic = time
+
+    def advance(self, seconds: float) -> None:
+        """Move the time forward by ``seconds`` (>= 0)."""
+        self._now = self._later(_seconds(seconds, "FakeClock.advance() seconds"))
+
+    def sleep(self, seconds: float) -> None:
+        """Record the call and advance by ``seconds``, without waiting."""
+        duration = _seconds(seconds, "FakeClock.sleep() seconds")
+        later = self._later(duration)
+        self.sleeps.append(duration)
+        self._now = later
+
+    def _later(self, seconds: float) -> float:
+        later = self._now + seconds
+        if not math.isfinite(later):
+            raise SynthLossError(
+                f"FakeClock time {self._now!r} + {seconds!r} seconds is past the largest "
+                f"finite time ({sys.float_info.max!r})"
+            )
+        return later
+
+    def __repr__(self) -> str:
+        return f"FakeClock(time={self._now!r})"
+
+
+class SystemClock:
+    """Real time: ``time.monotonic()`` and ``time.sleep()``."""
+
+    def time(self) -> float:
+        """``time.monotonic()``."""
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """``time.sleep(seconds)``."""
+        time.sleep(_seconds(seconds, "SystemClock.sleep() seconds"))
+
+
+class StreamStep(NamedTuple):
+    """One step of a stream: the step number, its loss and the clock time it arrived."""
+
+    step: int
+    loss: float
+    time: float
+
+
+class LossStream:
+    """Iterate over ``curve`` one :class:`StreamStep` at a time, sleeping on ``clock``.
+
+    ``interval`` is the seconds each step takes (finite, >= 0); ``delays`` is a mapping
+    from a step of the run to extra seconds before it (finite, >= 0: a stalled step, for
+    heartbeat and timeout logic). The whole run must last a finite time, and a
+    :class:`FakeClock` refuses to move past the largest float. A stream is a one-shot
+    iterator, like a training loop; make a new one to replay.
+    """
+
+    def __init__(
+        self,
+        curve: LossCurve,
+        *,
+        interval: float = 1.0,
+        clock: Clock | None = None,
+        delays: Mapping[int, float] | None = None,
+    ) -> None:
+        self.curve = curve
+        self.interval = _seconds(interval, "interval")
+        if clock is not None and not isinstance(clock, Clock):
+            raise SynthLossError(
+                f"clock must have time() and sleep() methods, got {clock!r} "
+                f"({type(clock).__name__})"
+            )
+        self.clock: Clock = FakeClock() if clock is None else clock
+        if delays is not None and not isinstance(delays, Mapping):
+            raise SynthLossError(
+                "delays must be a mapping {step: extra seconds >= 0}, "
+                f"got {delays!r} ({type(delays).__name__})"
+            )
+        self.delays: dict[int, float] = {}
+        for step, extra in (delays or {}).items():
+            checked = check_step(step, "delays step")
+            if not curve.start_step <= checked <= curve.last_step:
+                raise SynthLossError(
+                    f"delays step {checked} is outside the run "
+                    f"(steps {curve.start_step}..{curve.last_step})"
+                )
+            self.delays[checked] = _seconds(extra, f"delays[{checked}]")
+        total = self.interval * len(curve) + math.fsum(self.delays.values())
+        if not math.isfinite(total):
+            raise SynthLossError(
+                f"interval={self.interval!r} over {len(curve)} steps plus delays lasts more "
+                f"than the largest finite time ({sys.float_info.max!r} seconds)"
+            )
+        self._pairs: Iterator[tuple[int, float]] = iter(curve)
+        self._emitted = 0
+
+    def __iter__(self) -> LossStream:
+        return self
+
+    def __next__(self) -> StreamStep:
+        step, loss = next(self._pairs)
+        self.clock.sleep(self.interval + self.delays.get(step, 0.0))
+        self._emitted += 1
+        return StreamStep(step, loss, self.clock.time())
+
+    def __len__(self) -> int:
+        """Steps not yet yielded."""
+        return len(self.curve) - self._emitted
+
+    def __repr__(self) -> str:
+        return (
+            f"<LossStream {self.curve.profile.name} steps {self.curve.start_step}.."
+            f"{self.curve.last_step} interval={self.interval!r} at {self._emitted}/"
+            f"{len(self.curve)} clock={self.clock!r}>"
+        )

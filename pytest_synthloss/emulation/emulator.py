@@ -1,0 +1,227 @@
+"""The training-run emulator: writes a :class:`LossCurve` as a live log, one step at a time.
+
+Each step "computes" for ``sleep_seconds`` and then logs its line, so a run of ``n`` steps
+takes about ``n * sleep_seconds`` and its lines arrive spread over that time. Pacing
+follows deadlines (step ``k`` is logged at ``start + k * sleep_seconds``), so slow writes
+do not add up. ``clock`` and ``sleep`` are injectable for tests.
+
+SIGINT and SIGTERM (with :class:`StopSignals`) stop the run at a line boundary: a signal
+interrupts only the sleep, never a write, so every line written is complete. The run
+reports the signal and the caller exits with ``128 + signum`` (130, 143).
+
+Declared :class:`~pytest_synthloss.faults.Faults` change what is logged and when: a stall
+sleeps its seconds after the last line written, then its step takes the usual time (later
+deadlines move with it), a restart logs steps again, dropped steps
+are skipped, and a crash ends the run after its step's line with the crash's exit code.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType, TracebackType
+from typing import TextIO
+
+from pytest_synthloss.core.curve import LossCurve
+from pytest_synthloss.core.faults import Faults, Segment
+from pytest_synthloss.emulation.logwriter import LogWriter
+
+__all__ = ["Progress", "RunResult", "StopSignals", "emulate"]
+
+#: Steps written per ``write`` when the run does not sleep (``synthloss curve``).
+BULK_CHUNK = 4096
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+#: Called with the last ``(step, loss)`` of every write (a live metrics gauge, say).
+Observer = Callable[[int, float], None]
+
+
+class _SleepInterruptedError(Exception):
+    """Raised by the signal handler, only ever inside a sleep."""
+
+
+class StopSignals:
+    """Context manager: SIGINT and SIGTERM request a clean stop instead of killing the run.
+
+    The first signal is kept in ``signum``. It cuts short a :meth:`pause` in progress;
+    outside a pause (while a line is written) it is only recorded, and the run stops at
+    the next line boundary. Outside the main thread no handler can be installed and
+    signals keep their previous behaviour.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, sleep: Sleep = time.sleep) -> None:
+        self.signum: int | None = None
+        self._sleep = sleep
+        self._sleeping = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is None:
+            self.signum = signum
+        if self._sleeping:
+            self._sleeping = False  # at most one raise per pause
+            raise _SleepInterruptedError
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a stop was requested."""
+        return self.signum is not None
+
+    def pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` unless a stop is (or gets) requested."""
+        try:
+            self._sleeping = True
+            if self.signum is None and seconds > 0:
+                self._sleep(seconds)
+            self._sleeping = False
+        except _SleepInterruptedError:
+            pass
+
+
+class Progress:
+    """A one-line progress display (``\\r``-rewritten) for a person watching a terminal.
+
+    Written to its own stream (stderr), never to the data stream, at most every
+    ``interval`` seconds plus the last step.
+    """
+
+    def __init__(self, stream: TextIO, clock: Clock = time.monotonic, interval: float = 0.1):
+        self.stream = stream
+        self.clock = clock
+        self.interval = interval
+        self._started = clock()
+        self._shown_at: float | None = None
+        self._width = 0
+
+    def update(self, done: int, total: int, step: int, loss: float) -> None:
+        """Show that ``done`` of ``total`` steps are logged, the last being ``step``."""
+        now = self.clock()
+        if done < total and self._shown_at is not None and now - self._shown_at < self.interval:
+            return
+        self._shown_at = now
+        elapsed = now - self._started
+        eta = elapsed / done * (total - done) if done else 0.0
+        text = (
+            f"step {step} ({done}/{total}, {100 * done // total}%) loss={loss:.4g} "
+            f"elapsed {elapsed:.1f}s eta {eta:.1f}s"
+        )
+        padding = " " * max(0, self._width - len(text))
+        self._width = len(text)
+        self.stream.write(f"\r{text}{padding}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the progress line."""
+        if self._shown_at is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How an emulated run ended: lines written, the signal that stopped it, a crash.
+
+    ``total_steps`` counts the lines the run would log in full (faults included);
+    ``crash_code`` is set when the run reached its declared crash.
+    """
+
+    steps_written: int
+    total_steps: int
+    signum: int | None = None
+    crash_code: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 for a finished run, ``128 + signum`` if stopped by a signal, else the crash's."""
+        if self.signum is not None:
+            return 128 + self.signum
+        return 0 if self.crash_code is None else self.crash_code
+
+
+def emulate(
+    curve: LossCurve,
+    writer: LogWriter,
+    *,
+    sleep_seconds: float = 0.0,
+    clock: Clock = time.monotonic,
+    stop: StopSignals | None = None,
+    progress: Progress | None = None,
+    faults: Faults | None = None,
+    observer: Observer | None = None,
+) -> RunResult:
+    """Write ``curve`` through ``writer`` as a live run: a line per step, each after a sleep.
+
+    With ``sleep_seconds == 0`` the lines are written in chunks of :data:`BULK_CHUNK`
+    (still whole lines per write). ``stop`` (a :class:`StopSignals`, which also does the
+    sleeping) ends the run early at a line boundary. ``faults`` are checked against the
+    run first; ``observer`` sees the last step and loss of every write.
+    """
+    stop = stop if stop is not None else StopSignals()
+    if faults is None:
+        segments: tuple[Segment, ...] = (Segment(curve.start_step, curve.last_step),)
+    else:
+        segments = faults.segments(len(curve), curve.start_step)
+    total = sum(segment.size for segment in segments)
+    done = 0
+    writer.write_header()
+    started = clock()
+    for segment in segments:
+        part = LossCurve(curve.profile, segment.size, segment.first, curve.lr, curve.batch_size)
+        if sleep_seconds > 0:
+            if segment.pause:
+                # The stall counts from the last line written, whatever the pacing's slack:
+                # no output for at least ``pause`` seconds, then the usual step time.
+                stop.pause(segment.pause)
+                started = clock() - done * sleep_seconds
+            for step, loss in part:
+                stop.pause(started + (done + 1) * sleep_seconds - clock())
+                if stop.stopped:
+                    break
+                writer.write((step,), (loss,))
+                done += 1
+                if observer is not None:
+                    observer(step, loss)
+                if progress is not None:
+                    progress.update(done, total, step, loss)
+        else:
+            stop.pause(segment.pause)
+            for chunk in part.iter_chunks(BULK_CHUNK):
+                if stop.stopped:
+                    break
+                steps, losses = chunk.steps.tolist(), chunk.losses.tolist()
+                writer.write(steps, losses)
+                done += len(steps)
+                if observer is not None:
+                    observer(steps[-1], losses[-1])
+                if progress is not None:
+                    progress.update(done, total, steps[-1], losses[-1])
+        if stop.stopped:
+            break
+    if progress is not None:
+        progress.close()
+    crash_code = None
+    if faults is not None and faults.crash is not None and not stop.stopped:
+        crash_code = faults.crash[1]
+    return RunResult(done, total, stop.signum, crash_code)

@@ -1,0 +1,407 @@
+"""Reading a training log back: :func:`read_log` and :class:`ParsedLog`.
+
+It reads the three formats of :mod:`pytest_synthloss.emulation.logwriter` (detected from
+the first lines, or named), reports repeated steps and gaps, and names the line and
+field of anything malformed (or skips such lines with ``skip_malformed=True``).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import numpy as np
+
+from pytest_synthloss.core.curve import LossCurve, make_curve
+from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.validation import MAX_STEP
+from pytest_synthloss.emulation.logwriter import CSV_HEADER, check_format
+
+__all__ = ["MAX_MISSING_STEPS", "ParsedLog", "read_log"]
+
+_TEXT_LINE = re.compile(r"Step (\d+): loss=(\S+)")
+_TEXT_HEADER_LINE = re.compile(
+    r"# synthloss run: profile=(.+?) steps=(\d+) start_step=(\d+) lr=(\S+) batch_size=(\S+)"
+)
+_NONE = "None"
+_DIGITS = re.compile(r"[0-9]+")
+#: Most steps :attr:`ParsedLog.missing_steps` lists; beyond, use :attr:`ParsedLog.gaps`.
+MAX_MISSING_STEPS = 1_000_000
+#: Longest line quoted whole in an error message.
+_QUOTE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class ParsedLog:
+    """A training log read back by :func:`read_log`: LossCurve-like, with what the log says.
+
+    ``steps`` (int64) and ``losses`` (float64) are read-only arrays with one entry per
+    logged line, in log order: a step logged twice (after a restart) appears twice.
+    ``repeated_steps`` are the steps logged more than once and ``gaps`` the ``(first, last)``
+    windows of steps never logged between the lowest and highest logged step (expanded by
+    :attr:`missing_steps`); :meth:`deduplicated` keeps one line per step, the last.
+    ``profile`` is the logged profile *name* (``None`` if the log does not say, as in a
+    text log without its header). ``skipped`` holds ``(line_number, line)`` of malformed
+    lines skipped with ``skip_malformed=True``.
+    """
+
+    steps: np.ndarray
+    losses: np.ndarray
+    profile: str | None
+    lr: float | None
+    batch_size: int | None
+    format: str | None
+    skipped: tuple[tuple[int, str], ...] = field(default=())
+    repeated_steps: tuple[int, ...] = field(default=())
+    gaps: tuple[tuple[int, int], ...] = field(default=())
+
+    def __len__(self) -> int:
+        return int(self.steps.size)
+
+    def __iter__(self) -> Iterator[tuple[int, float]]:
+        """Iterate over ``(step, loss)`` pairs as Python ints and floats."""
+        return zip(self.steps.tolist(), self.losses.tolist(), strict=True)
+
+    @property
+    def last_step(self) -> int | None:
+        """The last logged step (``None`` for an empty log)."""
+        return int(self.steps[-1]) if self.steps.size else None
+
+    @property
+    def final_loss(self) -> float | None:
+        """The last logged loss (``None`` for an empty log)."""
+        return float(self.losses[-1]) if self.losses.size else None
+
+    @property
+    def missing_count(self) -> int:
+        """How many steps :attr:`gaps` hold."""
+        return sum(last - first + 1 for first, last in self.gaps)
+
+    @property
+    def missing_steps(self) -> tuple[int, ...]:
+        """Every step in :attr:`gaps`, ascending (large for a log of every 100th step).
+
+        Raises ``SynthLossError`` beyond :data:`MAX_MISSING_STEPS` steps: use :attr:`gaps`.
+        """
+        count = self.missing_count
+        if count > MAX_MISSING_STEPS:
+            raise SynthLossError(
+                f"the log misses {count} steps, more than missing_steps lists "
+                f"({MAX_MISSING_STEPS}); use .gaps, the (first, last) windows of missing steps"
+            )
+        return tuple(step for first, last in self.gaps for step in range(first, last + 1))
+
+    def deduplicated(self) -> ParsedLog:
+        """One line per step in step order, keeping each step's *last* logged loss.
+
+        What a monitor that overwrites by step (a dashboard, a metrics store) holds after
+        a restart. ``repeated_steps`` is empty; ``gaps`` are unchanged.
+        """
+        if not self.repeated_steps and bool(np.all(np.diff(self.steps) > 0)):
+            return self
+        backwards = self.steps[::-1]
+        steps, index = np.unique(backwards, return_index=True)
+        losses = self.losses[::-1][index]
+        steps.flags.writeable = False
+        losses.flags.writeable = False
+        return dataclasses.replace(self, steps=steps, losses=losses, repeated_steps=())
+
+    def to_curve(self) -> LossCurve:
+        """The :class:`LossCurve` this log is a run of (its ground truth).
+
+        Needs a known, registered profile and consecutive steps; compare with ``==`` or
+        check ``.losses`` against the curve's (text logs hold rounded values). For a log
+        with repeated steps use ``log.deduplicated().to_curve()``.
+        """
+        if self.profile is None:
+            raise SynthLossError("this log does not name its profile; cannot rebuild its curve")
+        if not self.steps.size:
+            raise SynthLossError("this log has no steps; cannot rebuild its curve")
+        first = int(self.steps[0])
+        expected = np.arange(first, first + self.steps.size, dtype=np.int64)
+        if not np.array_equal(self.steps, expected):
+            index = int(np.argmax(self.steps != expected))
+            hint = ""
+            if self.repeated_steps:
+                hint = (
+                    f" (steps {_step_list(self.repeated_steps)} repeat; "
+                    "use .deduplicated().to_curve())"
+                )
+            raise SynthLossError(
+                f"the logged steps are not consecutive: step {int(self.steps[index])} "
+                f"at position {index}, expected {int(expected[index])}{hint}"
+            )
+        return make_curve(
+            int(self.steps.size),
+            self.profile,
+            start_step=first,
+            lr=self.lr,
+            batch_size=self.batch_size,
+        )
+
+
+def read_log(
+    path_or_lines: str | os.PathLike[str] | Iterable[str],
+    format: str | None = None,
+    *,
+    skip_malformed: bool = False,
+) -> ParsedLog:
+    """Read a text, JSONL or CSV training log back into a :class:`ParsedLog`.
+
+    ``path_or_lines`` is a file path (``str`` or ``PathLike``) or an iterable of lines.
+    ``format=None`` detects it from the first non-blank line (``{`` is JSONL, the CSV
+    header is CSV, ``Step``/``#`` is text). Blank lines and ``#`` comments are skipped.
+    A malformed line raises ``SynthLossError`` naming its line number and content, unless
+    ``skip_malformed=True``, which skips it and records it in ``.skipped``.
+    """
+    fmt = None if format is None else check_format(format)
+    if isinstance(path_or_lines, (str, os.PathLike)):
+        try:
+            with open(
+                path_or_lines, encoding="utf-8", errors="surrogateescape", newline=""
+            ) as handle:
+                return _parse(_utf8_lines(handle), fmt, skip_malformed)
+        except OSError as exc:
+            raise SynthLossError(
+                f"cannot read log {os.fspath(path_or_lines)!r}: {exc.strerror}"
+            ) from None
+    if isinstance(path_or_lines, bytes) or not isinstance(path_or_lines, Iterable):
+        raise SynthLossError(
+            f"read_log() takes a path or an iterable of lines, got {path_or_lines!r}"
+        )
+    return _parse(path_or_lines, fmt, skip_malformed)
+
+
+def _utf8_lines(handle: TextIO) -> Iterator[str]:
+    """The lines of a file read with ``surrogateescape``; a line that is not UTF-8 raises."""
+    for number, line in enumerate(handle, start=1):
+        if not line.isascii():
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                byte = ord(exc.object[exc.start]) - 0xDC00  # surrogateescape's mapping
+                raise SynthLossError(
+                    f"line {number}: not UTF-8 text (byte 0x{byte:02x} at character "
+                    f"{exc.start + 1}); logs are read as UTF-8"
+                ) from None
+        yield line
+
+
+def _quote(line: str) -> str:
+    """``repr(line)``, cut short for a long line."""
+    if len(line) <= _QUOTE_CHARS:
+        return repr(line)
+    return f"{line[:_QUOTE_CHARS]!r}... ({len(line)} characters)"
+
+
+class _MalformedLineError(Exception):
+    pass
+
+
+class _Parser:
+    def __init__(self, fmt: str | None, skip_malformed: bool) -> None:
+        self.format = fmt
+        self.skip_malformed = skip_malformed
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.skipped: list[tuple[int, str]] = []
+        self.meta: dict[str, Any] = {}
+        self.meta_line: dict[str, int] = {}
+        self.csv_header_seen = False
+
+    def feed(self, number: int, raw: str) -> None:
+        if not isinstance(raw, str):
+            raise SynthLossError(f"line {number}: expected a string, got {raw!r}")
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            return
+        if self.format is None:
+            self.format = _detect(number, line)
+        try:
+            if self.format == "text":
+                self._text(number, line)
+            elif self.format == "jsonl":
+                self._jsonl(number, line)
+            else:
+                self._csv(number, line)
+        except _MalformedLineError as exc:
+            if not self.skip_malformed:
+                raise SynthLossError(
+                    f"line {number}: {exc} in {self.format} log: {_quote(line)}"
+                ) from None
+            self.skipped.append((number, line))
+
+    def _record(self, number: int, step: int, loss: float, meta: dict[str, Any]) -> None:
+        for key, value in meta.items():
+            if key not in self.meta:
+                self.meta[key], self.meta_line[key] = value, number
+            elif self.meta[key] != value and not _both_nan(self.meta[key], value):
+                raise _MalformedLineError(
+                    f"{key} {value!r} differs from {self.meta[key]!r} on line {self.meta_line[key]}"
+                )
+        self.steps.append(step)
+        self.losses.append(loss)
+
+    def _text(self, number: int, line: str) -> None:
+        if line.startswith("#"):
+            match = _TEXT_HEADER_LINE.fullmatch(line.rstrip())
+            if match:
+                profile, _steps, _start, lr, batch_size = match.groups()
+                self.meta.update(
+                    profile=profile,
+                    lr=None if lr == _NONE else _float(lr, "lr"),
+                    batch_size=None if batch_size == _NONE else _step(batch_size, "batch_size"),
+                )
+                self.meta_line.update(profile=number, lr=number, batch_size=number)
+            return
+        match = _TEXT_LINE.fullmatch(line.rstrip())
+        if not match:
+            raise _MalformedLineError("not a 'Step N: loss=X.XX' line")
+        self._record(number, _step(match[1], "step"), _float(match[2], "loss"), {})
+
+    def _jsonl(self, number: int, line: str) -> None:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise _MalformedLineError(f"invalid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise _MalformedLineError("invalid JSON (nested too deeply)") from None
+        except ValueError as exc:  # an integer of more digits than int() converts
+            raise _MalformedLineError(f"invalid JSON ({exc})") from None
+        if not isinstance(record, dict):
+            raise _MalformedLineError("not a JSON object")
+        missing = [key for key in ("step", "loss") if key not in record]
+        if missing:
+            raise _MalformedLineError(f"missing key {missing[0]!r}")
+        step = record["step"]
+        if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= MAX_STEP:
+            raise _MalformedLineError(f"step must be an integer >= 1, got {step!r}")
+        loss = record["loss"]
+        if isinstance(loss, bool) or not isinstance(loss, (int, float)):
+            raise _MalformedLineError(f"loss must be a number, got {loss!r}")
+        meta: dict[str, Any] = {}
+        if "profile" in record:
+            if record["profile"] is not None and not isinstance(record["profile"], str):
+                raise _MalformedLineError(
+                    f"profile must be a string or null, got {record['profile']!r}"
+                )
+            meta["profile"] = record["profile"]
+        if "lr" in record:
+            lr = record["lr"]
+            if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))):
+                raise _MalformedLineError(f"lr must be a number or null, got {lr!r}")
+            meta["lr"] = None if lr is None else float(lr)
+        if "batch_size" in record:
+            batch_size = record["batch_size"]
+            if batch_size is not None and (
+                isinstance(batch_size, bool)
+                or not isinstance(batch_size, int)
+                or not 1 <= batch_size <= MAX_STEP
+            ):
+                raise _MalformedLineError(
+                    f"batch_size must be an integer >= 1 or null, got {batch_size!r}"
+                )
+            meta["batch_size"] = batch_size
+        self._record(number, step, float(loss), meta)
+
+    def _csv(self, number: int, line: str) -> None:
+        if not self.csv_header_seen:
+            if line.rstrip() != CSV_HEADER:
+                raise _MalformedLineError(f"expected the header {CSV_HEADER!r}")
+            self.csv_header_seen = True
+            return
+        fields = next(csv.reader([line]))
+        if len(fields) != 5:
+            raise _MalformedLineError(f"expected 5 fields, got {len(fields)}")
+        step, loss, profile, lr, batch_size = fields
+        self._record(
+            number,
+            _step(step, "step"),
+            _float(loss, "loss"),
+            {
+                "profile": profile or None,
+                "lr": _float(lr, "lr") if lr else None,
+                "batch_size": _step(batch_size, "batch_size") if batch_size else None,
+            },
+        )
+
+    def result(self) -> ParsedLog:
+        steps = np.array(self.steps, dtype=np.int64)
+        losses = np.array(self.losses, dtype=np.float64)
+        steps.flags.writeable = False
+        losses.flags.writeable = False
+        repeated, gaps = _repeats_and_gaps(steps)
+        return ParsedLog(
+            steps=steps,
+            losses=losses,
+            profile=self.meta.get("profile"),
+            lr=self.meta.get("lr"),
+            batch_size=self.meta.get("batch_size"),
+            format=self.format,
+            skipped=tuple(self.skipped),
+            repeated_steps=repeated,
+            gaps=gaps,
+        )
+
+
+def _repeats_and_gaps(
+    steps: np.ndarray,
+) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+    """The steps logged more than once, and the windows of unlogged steps within the range."""
+    if steps.size and bool(np.all(np.diff(steps) == 1)):
+        return (), ()  # the usual log: one line per step, in order
+    unique, counts = np.unique(steps, return_counts=True)
+    repeated = tuple(unique[counts > 1].tolist())
+    jumps = np.flatnonzero(np.diff(unique) > 1)
+    gaps = tuple((int(unique[i]) + 1, int(unique[i + 1]) - 1) for i in jumps.tolist())
+    return repeated, gaps
+
+
+def _step_list(steps: Sequence[int], limit: int = 10) -> str:
+    shown = ", ".join(map(str, steps[:limit]))
+    return shown + (f", ... ({len(steps)} steps)" if len(steps) > limit else "")
+
+
+def _parse(lines: Iterable[str], fmt: str | None, skip_malformed: bool) -> ParsedLog:
+    parser = _Parser(fmt, skip_malformed)
+    for number, raw in enumerate(lines, start=1):
+        parser.feed(number, raw)
+    return parser.result()
+
+
+def _detect(number: int, line: str) -> str:
+    stripped = line.lstrip()
+    if stripped.startswith("{"):
+        return "jsonl"
+    if stripped.rstrip() == CSV_HEADER:
+        return "csv"
+    if stripped.startswith(("Step ", "#")):
+        return "text"
+    raise SynthLossError(
+        f"line {number}: cannot tell the log format (text, jsonl or csv) from {_quote(line)}; "
+        "pass format="
+    )
+
+
+def _step(text: str, what: str) -> int:
+    if not _DIGITS.fullmatch(text) or len(text.lstrip("0")) > 19 or not 1 <= int(text) <= MAX_STEP:
+        raise _MalformedLineError(f"{what} must be an integer >= 1, got {text!r}")
+    return int(text)
+
+
+def _float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise _MalformedLineError(f"{what} must be a number, got {text!r}") from None
+
+
+def _both_nan(a: object, b: object) -> bool:
+    return isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)

@@ -1,0 +1,154 @@
+"""Training-log formats and writing a run as text, JSONL or CSV lines (read back by
+:func:`~pytest_synthloss.emulation.logreader.read_log`).
+
+=========  =====================================================================  ==========
+format     one line per step                                                      precision
+=========  =====================================================================  ==========
+``text``   ``Step 4: loss=9.70`` (the spec's format) after a ``# synthloss run:``  2 decimals
+           header line holding the config
+``jsonl``  ``{"step": 4, "loss": 9.7, "profile": "spiky", "lr": null,             exact
+           "batch_size": null}``
+``csv``    ``4,9.7,spiky,,`` after the header ``step,loss,profile,lr,batch_size``  exact
+=========  =====================================================================  ==========
+
+Floats in JSONL and CSV are written with ``repr``, so both round-trip bit for bit. Text
+rounds every loss to two decimals *by design* (it is what the spec's script prints), so a
+text log reads back as ``round(loss, 2)``. Every line is built whole and written with one
+``write`` and a ``flush``, so a reader tailing the file never sees half a line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import stat
+from collections.abc import Sequence
+from typing import TextIO
+
+from pytest_synthloss.core.curve import LossCurve, RunConfig
+from pytest_synthloss.core.errors import SynthLossError
+
+__all__ = ["CSV_HEADER", "FORMATS", "TEXT_HEADER", "LogWriter", "check_format", "write_log"]
+
+#: The formats, in the order the CLI lists them.
+FORMATS = ("text", "jsonl", "csv")
+#: The first line of a CSV log.
+CSV_HEADER = "step,loss,profile,lr,batch_size"
+#: The start of a text log's header line.
+TEXT_HEADER = "# synthloss run:"
+
+
+def check_format(name: object) -> str:
+    """Return ``name`` if it is one of :data:`FORMATS`, else raise ``SynthLossError``."""
+    if name not in FORMATS:
+        raise SynthLossError(f"unknown log format {name!r}; known formats: {', '.join(FORMATS)}")
+    return str(name)
+
+
+class LogWriter:
+    """Writes one run's log lines to ``stream``: whole lines only, one write and flush per call.
+
+    ``config`` supplies the profile name, ``lr`` and ``batch_size`` logged on every line
+    (JSONL, CSV) or in the header line (text).
+    """
+
+    def __init__(self, stream: TextIO, fmt: str, config: RunConfig) -> None:
+        self.stream = stream
+        self.format = check_format(fmt)
+        self.config = config
+        if "\n" in config.profile or "\r" in config.profile:
+            raise SynthLossError(
+                f"profile name {config.profile!r} contains a line break and cannot be logged"
+            )
+        self._csv_suffix = _csv_row([config.profile, _csv_value(config.lr), config.batch_size])
+        self._json_tail = {
+            "profile": config.profile,
+            "lr": config.lr,
+            "batch_size": config.batch_size,
+        }
+
+    def header(self) -> str:
+        """The header line of the log (with its newline); empty for JSONL."""
+        cfg = self.config
+        if self.format == "text":
+            return (
+                f"{TEXT_HEADER} profile={cfg.profile} steps={cfg.steps} "
+                f"start_step={cfg.start_step} lr={cfg.lr!r} batch_size={cfg.batch_size!r}\n"
+            )
+        if self.format == "csv":
+            return CSV_HEADER + "\n"
+        return ""
+
+    def line(self, step: int, loss: float) -> str:
+        """The complete log line (with its newline) for one step."""
+        if self.format == "text":
+            return f"Step {step}: loss={loss:.2f}\n"
+        if self.format == "jsonl":
+            return json.dumps({"step": step, "loss": loss, **self._json_tail}) + "\n"
+        return f"{step},{loss!r},{self._csv_suffix}\n"
+
+    def write_header(self) -> None:
+        """Write the header line, if the format has one."""
+        self._emit(self.header())
+
+    def write(self, steps: Sequence[int], losses: Sequence[float]) -> None:
+        """Write the lines of these steps with a single ``write`` and flush."""
+        self._emit("".join(self.line(s, v) for s, v in zip(steps, losses, strict=True)))
+
+    def _emit(self, text: str) -> None:
+        if text:
+            self.stream.write(text)
+            self.stream.flush()
+
+
+def _csv_value(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _csv_row(values: Sequence[object]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(["" if v is None else v for v in values])
+    return buffer.getvalue()
+
+
+def write_log(
+    curve: LossCurve, target: str | os.PathLike[str] | TextIO, format: str = "jsonl"
+) -> None:
+    """Write the whole of ``curve`` as a log to a path or an open text stream.
+
+    Every argument is checked before a file is created. A path that cannot be written
+    raises ``SynthLossError`` (as :func:`read_log` does for one it cannot read), and a
+    file whose writing fails part way (a full disk) is removed.
+    """
+    if not isinstance(curve, LossCurve):
+        raise SynthLossError(f"write_log() takes a LossCurve, got {curve!r}")
+    if not isinstance(target, (str, os.PathLike)) and not callable(getattr(target, "write", None)):
+        raise SynthLossError(f"write_log() writes to a path or an open text stream, got {target!r}")
+    writer = LogWriter(io.StringIO(), format, curve.config)  # validates before any file
+    if not isinstance(target, (str, os.PathLike)):
+        writer.stream = target
+        _write_curve(curve, writer)
+        return
+    path = os.fspath(target)
+    try:
+        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    except OSError as exc:
+        raise SynthLossError(f"cannot write log {path!r}: {exc.strerror}") from None
+    try:
+        with stream:
+            writer.stream = stream
+            _write_curve(curve, writer)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(os.stat(path).st_mode):
+                os.unlink(path)
+        raise SynthLossError(f"cannot write log {path!r}: {exc.strerror or exc}") from None
+
+
+def _write_curve(curve: LossCurve, writer: LogWriter) -> None:
+    writer.write_header()
+    for chunk in curve.iter_chunks(1 << 14):
+        writer.write(chunk.steps.tolist(), chunk.losses.tolist())

@@ -1,0 +1,197 @@
+"""Serve a training loss as Prometheus gauges, for testing scrapers and alert pipelines.
+
+Needs the ``prometheus`` extra (``pip install "pytest-synthloss[prometheus]"``), imported
+only when :func:`serve_loss_gauge` is called::
+
+    with serve_loss_gauge(0, labels={"run": "r1"}) as gauge:   # port 0: any free port
+        for step, loss in make_curve(20, "spiky"):
+            gauge.set(step, loss)
+        print(gauge.url)                                         # http://127.0.0.1:PORT/metrics
+
+Each ``set(step, loss)`` updates ``<metric>{labels}`` to the loss and ``<metric>_step``
+to the step, as one pair: a scrape never sees a step with another step's loss. Before the
+first ``set`` the metrics have no samples (a loss of 0 would be a lie). Every handle has
+its own registry, so several can run side by side.
+"""
+
+from __future__ import annotations
+
+import errno
+import numbers
+import socket
+import socketserver
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.validation import check_step
+from pytest_synthloss.exports.promtool import check_labels, check_metric_name
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from prometheus_client.core import Metric
+
+__all__ = ["LossGauge", "serve_loss_gauge"]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not logged."""
+
+
+class _Server(WSGIServer):
+    def server_bind(self) -> None:
+        # As HTTPServer.server_bind, without its reverse DNS lookup (socket.getfqdn).
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+        self.setup_environ()
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _LastStep:
+    """A prometheus_client collector of the last ``(step, loss)``, kept under one lock."""
+
+    def __init__(self, name: str, labels: Mapping[str, str]) -> None:
+        self._name = name
+        self._labels = dict(labels)
+        self._lock = threading.Lock()
+        self._last: tuple[int, float] | None = None
+
+    def set(self, step: int, loss: float) -> None:
+        with self._lock:
+            self._last = (step, loss)
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        with self._lock:
+            last = self._last
+        names, values = list(self._labels), list(self._labels.values())
+        loss = GaugeMetricFamily(self._name, "Training loss at the last step.", labels=names)
+        step = GaugeMetricFamily(f"{self._name}_step", "Last training step.", labels=names)
+        if last is not None:
+            step.add_metric(values, float(last[0]))
+            loss.add_metric(values, last[1])
+        yield loss
+        yield step
+
+
+class LossGauge:
+    """A running metrics endpoint; ``set(step, loss)`` publishes a step's loss.
+
+    Use it as a context manager, or call :meth:`close` to stop serving and free the port.
+    """
+
+    def __init__(self, server: WSGIServer, last: _LastStep, host: str, port: int) -> None:
+        self._server = server
+        self._last = last
+        self.host = host
+        self.port = port
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"synthloss-metrics-{port}",
+            daemon=True,
+        )
+        self._thread.start()
+        self._closed = False
+
+    @property
+    def url(self) -> str:
+        """The scrape URL, ``http://HOST:PORT/metrics``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def set(self, step: int, loss: float) -> None:
+        """Publish ``loss`` as the loss of ``step`` (an integer >= 1). NaN and inf are allowed."""
+        checked = check_step(step)
+        if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
+            raise SynthLossError(f"loss must be a number, got {loss!r} ({type(loss).__name__})")
+        value = float(loss)
+        if self._closed:
+            raise SynthLossError(f"the metrics endpoint on port {self.port} is closed")
+        self._last.set(checked, value)
+
+    def close(self) -> None:
+        """Stop serving and free the port. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> LossGauge:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "serving"
+        return f"<LossGauge {state} {self.url}>"
+
+
+def serve_loss_gauge(
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    metric: str = "train_loss",
+    labels: Mapping[str, str] | None = None,
+) -> LossGauge:
+    """Serve ``metric`` (the loss) and ``metric_step`` on ``http://host:port/metrics``.
+
+    ``port`` 0 picks a free port (read it from ``.port``). A port already in use raises
+    ``SynthLossError`` naming it. ``labels`` are constant labels on both gauges.
+    """
+    if isinstance(port, bool) or not isinstance(port, numbers.Integral) or not 0 <= port <= 65535:
+        raise SynthLossError(
+            f"metrics port must be an integer from 0 to 65535 (0: any free port), got {port!r}"
+        )
+    if not isinstance(host, str) or not host:
+        raise SynthLossError(f"host must be a non-empty string such as '127.0.0.1', got {host!r}")
+    name = check_metric_name(metric)
+    constant = check_labels(labels)
+    try:
+        from prometheus_client import CollectorRegistry, make_wsgi_app
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise SynthLossError(
+            'serve_loss_gauge needs prometheus_client: pip install "pytest-synthloss[prometheus]"'
+        ) from None
+
+    registry = CollectorRegistry()
+    last = _LastStep(name, constant)
+    registry.register(last)
+    server_class = _Server6 if ":" in host else _Server
+    try:
+        server = make_server(
+            host,
+            int(port),
+            make_wsgi_app(registry),
+            server_class=server_class,
+            handler_class=_QuietHandler,
+        )
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise SynthLossError(
+                f"metrics port {int(port)} on {host} is already in use; "
+                "choose another port (0 picks a free one)"
+            ) from None
+        raise SynthLossError(
+            f"cannot serve metrics on {host} port {int(port)}: {exc.strerror or exc}"
+        ) from None
+    return LossGauge(server, last, host, int(server.server_address[1]))

@@ -1,0 +1,326 @@
+"""Export curves as ``promtool test rules`` unit-test files, with expected alerts from ground truth.
+
+Time mapping: step ``k`` of a run is the sample at ``(k - start_step) * interval``, so the
+run's first step is at ``0s`` (spiky's step 4 is at ``3m`` with the default ``1m``). The
+rules are evaluated at the same times (``evaluation_interval`` = ``interval``), and the
+file checks the named alert at every step: firing where ground truth says so, silent
+elsewhere (``promtool`` compares only *firing* alerts; pending ones count as silent).
+
+Ground truth: without ``for_``, the alert should fire exactly at the spike steps. With a
+``for_`` duration, at the spike steps ``k`` of an event starting at ``s`` where
+``(k - s) * interval >= for_`` (pending before that). ``firing_steps`` overrides both for
+rules that are meant to lag.
+
+Values are written literally, each one the shortest ``repr`` that round-trips the float64
+(``1.5499999999999998``), never with the ``a+bxn`` expanding notation, which accumulates
+rounding error. The file is YAML whose strings are JSON-quoted. ``interval`` is always
+written, as promtool 2.42 needs it (defaulting to ``evaluation_interval`` came in 2.49).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from pytest_synthloss.core.curve import LossCurve
+from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.validation import check_step
+
+__all__ = [
+    "MAX_DURATION_MS",
+    "MAX_EXPORT_STEPS",
+    "check_labels",
+    "check_metric_name",
+    "expected_firing_steps",
+    "format_duration",
+    "parse_duration",
+    "promtool_test_file",
+    "run_promtool_test",
+    "write_promtool_test",
+]
+
+#: Longest curve one export accepts (every step becomes a sample and a check).
+MAX_EXPORT_STEPS = 100_000
+#: Longest duration Prometheus accepts, in milliseconds: ``2**63 - 1`` nanoseconds (about
+#: 292 years; promtool reports "duration out of range" beyond).
+MAX_DURATION_MS = (2**63 - 1) // 1_000_000
+
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+_DURATION = re.compile(
+    r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?\Z"
+)
+_UNITS_MS = (
+    ("y", 365 * 24 * 3_600_000),
+    ("w", 7 * 24 * 3_600_000),
+    ("d", 24 * 3_600_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1_000),
+    ("ms", 1),
+)
+_DURATION_FORM = "a Prometheus duration such as '1m', '30s', '1h30m' or '500ms'"
+
+
+def parse_duration(value: str | datetime.timedelta, what: str = "interval") -> int:
+    """A positive Prometheus duration (``"1m"``, ``"1h30m"``) or timedelta, in milliseconds."""
+    if isinstance(value, datetime.timedelta):
+        ms = value / datetime.timedelta(milliseconds=1)
+        if ms <= 0 or ms != int(ms):
+            raise SynthLossError(
+                f"{what} must be a positive whole number of milliseconds, got {value!r}"
+            )
+        return _check_range(int(ms), what, value)
+    match = _DURATION.match(value) if isinstance(value, str) and value else None
+    if match is None:
+        raise SynthLossError(f"{what} must be {_DURATION_FORM}, got {value!r}")
+    parts = [(part, unit) for part, (_, unit) in zip(match.groups(), _UNITS_MS, strict=True)]
+    if any(part and len(part.lstrip("0")) > 20 for part, _ in parts):
+        total = MAX_DURATION_MS + 1  # too many digits to convert: out of range anyway
+    else:
+        total = sum(int(part) * unit for part, unit in parts if part)
+    if total <= 0:
+        raise SynthLossError(
+            f"{what} must be a positive duration ({_DURATION_FORM}), got {value!r}"
+        )
+    return _check_range(total, what, value)
+
+
+def _check_range(ms: int, what: str, value: object) -> int:
+    if ms > MAX_DURATION_MS:
+        raise SynthLossError(
+            f"{what} must be at most {format_duration(MAX_DURATION_MS)} (Prometheus durations "
+            f"are int64 nanoseconds, about 292 years), got {value!r}"
+        )
+    return ms
+
+
+def format_duration(ms: int) -> str:
+    """Milliseconds as a Prometheus duration, largest units first: ``210000`` -> ``"3m30s"``."""
+    if ms == 0:
+        return "0s"
+    parts = []
+    for unit, size in _UNITS_MS:
+        count, ms = divmod(ms, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def check_metric_name(name: object) -> str:
+    """Return ``name`` if it is a valid Prometheus metric name, else raise ``SynthLossError``."""
+    if not isinstance(name, str) or not _METRIC_NAME.match(name):
+        raise SynthLossError(f"metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*, got {name!r}")
+    return name
+
+
+def check_labels(labels: Mapping[str, str] | None, what: str = "labels") -> dict[str, str]:
+    """Validate ``{label name: value}`` (names ``[a-zA-Z_][a-zA-Z0-9_]*``, not ``__*``)."""
+    if labels is None:
+        return {}
+    if not isinstance(labels, Mapping):
+        raise SynthLossError(f"{what} must be a mapping of label names to strings, got {labels!r}")
+    checked: dict[str, str] = {}
+    for name, value in labels.items():
+        if not isinstance(name, str) or not _LABEL_NAME.match(name) or name.startswith("__"):
+            raise SynthLossError(
+                f"{what}: label name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "
+                f"'__', got {name!r}"
+            )
+        if not isinstance(value, str):
+            raise SynthLossError(
+                f"{what}: the value of label {name!r} must be a string, got {value!r}"
+            )
+        checked[name] = value
+    return checked
+
+
+def expected_firing_steps(
+    curve: LossCurve, *, interval: str = "1m", for_: str | None = None
+) -> tuple[int, ...]:
+    """The steps at which an alert with ``for: for_`` should fire, from ground truth."""
+    interval_ms = parse_duration(interval)
+    hold_ms = 0 if for_ is None else _hold(for_)
+    firing: list[int] = []
+    for first, last in curve.spike_events:
+        wait = -(-hold_ms // interval_ms)  # steps of pending before firing
+        firing.extend(range(first + wait, last + 1))
+    return tuple(firing)
+
+
+def _hold(for_: str) -> int:
+    if for_ in ("0", "0s"):
+        return 0
+    return parse_duration(for_, "for_")
+
+
+def promtool_test_file(
+    curves: LossCurve | Sequence[LossCurve],
+    *,
+    alertname: str,
+    rule_files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    interval: str | datetime.timedelta = "1m",
+    for_: str | None = None,
+    metric: str = "train_loss",
+    labels: Mapping[str, str] | None = None,
+    exp_labels: Mapping[str, str] | None = None,
+    exp_annotations: Mapping[str, str] | None = None,
+    firing_steps: Iterable[int] | None = None,
+) -> str:
+    """The text of a ``promtool test rules`` file checking ``alertname`` against ground truth.
+
+    Each curve becomes one test group: the series ``metric{labels}`` with one literal
+    sample per step, and a check of ``alertname`` at every step. A firing alert is
+    expected to carry ``labels`` plus ``exp_labels`` (the rule's own labels, such as
+    ``severity``) and exactly ``exp_annotations`` (rendered text). ``rule_files`` are
+    written as given (promtool resolves them against the test file's directory).
+    ``firing_steps`` (one curve only) replaces the ground-truth expectation.
+    See the module documentation for the step-to-time mapping and ``for_``.
+    """
+    runs = [curves] if isinstance(curves, LossCurve) else list(curves)
+    if not runs or not all(isinstance(c, LossCurve) for c in runs):
+        raise SynthLossError(
+            f"curves must be a LossCurve or a non-empty sequence of them, got {curves!r}"
+        )
+    if not isinstance(alertname, str) or not alertname:
+        raise SynthLossError(f"alertname must be a non-empty string, got {alertname!r}")
+    files = _rule_files(rule_files)
+    interval_ms = parse_duration(interval)
+    hold = "0s" if for_ is None else format_duration(_hold(for_))
+    series = _selector(check_metric_name(metric), check_labels(labels))
+    alert_labels = {**check_labels(labels), **check_labels(exp_labels, "exp_labels")}
+    annotations = check_labels(exp_annotations, "exp_annotations") if exp_annotations else {}
+    override = None
+    if firing_steps is not None:
+        if len(runs) != 1:
+            raise SynthLossError("firing_steps applies to one curve; export the curves one by one")
+        override = _firing_override(firing_steps, runs[0])
+
+    period = format_duration(interval_ms)
+    lines = [
+        "# promtool unit tests generated by pytest-synthloss.",
+        f"# Step k is the sample at (k - start_step) * {period}; the run's first step is at 0s.",
+        "rule_files:",
+        *(f"  - {_q(f)}" for f in files),
+        f"evaluation_interval: {period}",
+        "tests:",
+    ]
+    for curve in runs:
+        if len(curve) > MAX_EXPORT_STEPS:
+            raise SynthLossError(
+                f"the curve has {len(curve)} steps; an export holds at most {MAX_EXPORT_STEPS}"
+            )
+        if (len(curve) - 1) * interval_ms > MAX_DURATION_MS:
+            raise SynthLossError(
+                f"the curve's last step would be evaluated at "
+                f"{format_duration((len(curve) - 1) * interval_ms)}, past the longest "
+                f"Prometheus duration {format_duration(MAX_DURATION_MS)}; "
+                "use a shorter interval"
+            )
+        firing = set(
+            override
+            if override is not None
+            else expected_firing_steps(curve, interval=period, for_=hold)
+        )
+        spikes = ", ".join(map(str, curve.spike_steps)) or "none"
+        lines += [
+            f"  # profile {curve.profile.name!r}, steps {curve.start_step}..{curve.last_step}; "
+            f"spike steps: {spikes}; expected firing at steps: "
+            f"{', '.join(map(str, sorted(firing))) or 'none'}",
+            f"  - interval: {period}",
+            "    input_series:",
+            f"      - series: {_q(series)}",
+            f"        values: {_q(' '.join(repr(v) for v in curve.losses.tolist()))}",
+            "    alert_rule_test:",
+        ]
+        for step in range(curve.start_step, curve.last_step + 1):
+            lines += [
+                f"      - eval_time: {format_duration((step - curve.start_step) * interval_ms)}"
+                f"  # step {step}",
+                f"        alertname: {_q(alertname)}",
+            ]
+            if step in firing:
+                lines += ["        exp_alerts:", "          - exp_labels:"]
+                lines += [f"              {k}: {_q(v)}" for k, v in sorted(alert_labels.items())]
+                if not alert_labels:
+                    lines[-1] += " {}"
+                if annotations:
+                    lines.append("            exp_annotations:")
+                    lines += [f"              {k}: {_q(v)}" for k, v in sorted(annotations.items())]
+    return "\n".join(lines) + "\n"
+
+
+def write_promtool_test(
+    path: str | os.PathLike[str], curves: LossCurve | Sequence[LossCurve], **kwargs: object
+) -> Path:
+    """Write :func:`promtool_test_file` ``(curves, **kwargs)`` to ``path`` and return it."""
+    text = promtool_test_file(curves, **kwargs)  # type: ignore[arg-type]
+    target = Path(path)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def run_promtool_test(
+    *paths: str | os.PathLike[str], promtool: str = "promtool", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``promtool test rules PATHS`` and return the completed process (not checked)."""
+    executable = shutil.which(promtool)
+    if executable is None:
+        raise SynthLossError(
+            f"{promtool!r} was not found on PATH; install Prometheus (Debian: apt-get install "
+            "prometheus) or pass promtool='/path/to/promtool'"
+        )
+    return subprocess.run(
+        [executable, "test", "rules", *(os.fspath(p) for p in paths)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _rule_files(
+    rule_files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> list[str]:
+    items = [rule_files] if isinstance(rule_files, str | os.PathLike) else rule_files
+    if isinstance(items, bytes) or not isinstance(items, Sequence) or not items:
+        raise SynthLossError(
+            f"rule_files must be a path or a non-empty list of paths, got {rule_files!r}"
+        )
+    out = []
+    for item in items:
+        if not isinstance(item, str | os.PathLike) or not os.fspath(item):
+            raise SynthLossError(f"rule_files entries must be non-empty paths, got {item!r}")
+        out.append(os.fspath(item))
+    return out
+
+
+def _firing_override(steps: Iterable[int], curve: LossCurve) -> tuple[int, ...]:
+    out = []
+    for step in steps:
+        checked = check_step(step, "firing step")
+        if not curve.start_step <= checked <= curve.last_step:
+            raise SynthLossError(
+                f"firing step {checked} is outside the run's steps "
+                f"{curve.start_step}..{curve.last_step}"
+            )
+        out.append(checked)
+    return tuple(out)
+
+
+def _selector(metric: str, labels: Mapping[str, str]) -> str:
+    if not labels:
+        return metric
+    inner = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in labels.items())
+    return f"{metric}{{{inner}}}"
+
+
+def _q(text: str) -> str:
+    """A YAML double-quoted scalar (JSON string syntax is valid YAML)."""
+    return json.dumps(text, ensure_ascii=False)

@@ -1,0 +1,183 @@
+"""Hypothesis strategies for profiles and curves with spikes anywhere, ground truth attached.
+
+Needs the ``hypothesis`` extra (``pip install "pytest-synthloss[hypothesis]"``); this
+module is never imported by ``pytest_synthloss`` itself. ::
+
+    from hypothesis import given
+    from pytest_synthloss import score_alerts
+    from pytest_synthloss.exports.strategies import curves
+
+    @given(curves(max_steps=200))
+    def test_detector_finds_every_spike(curve):
+        assert score_alerts(my_detector(curve.losses), curve).event_recall == 1.0
+
+A generated profile keeps the baseline parameters (by default the spec's ``start=2.25``,
+``decay=0.07``, ``floor=1.05``) and draws spike *events*: runs of 1 to
+``max_event_length`` consecutive steps, each spike ``spike_factor`` times the baseline
+at its step (a factor drawn from the closed range). Events may touch or merge, sit at the
+first or the last step. The curve's ``spike_steps`` and ``spike_events`` are the truth.
+Shrinking goes towards fewer, earlier, shorter events and smaller factors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from hypothesis import strategies as st
+
+from pytest_synthloss.core.curve import LossCurve, make_curve
+from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.validation import check_step
+
+__all__ = ["curves", "profiles"]
+
+
+def _check_factor(spike_factor: tuple[float, float]) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in spike_factor)
+    except (TypeError, ValueError):
+        raise SynthLossError(
+            f"spike_factor must be a pair (low, high) of numbers, got {spike_factor!r}"
+        ) from None
+    if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
+        raise SynthLossError(
+            f"spike_factor must be finite with 0 < low <= high, got {spike_factor!r}"
+        )
+    return low, high
+
+
+def _check_counts(min_events: int, max_events: int, max_event_length: int) -> None:
+    for name, value, least in (
+        ("min_events", min_events, 0),
+        ("max_events", max_events, 0),
+        ("max_event_length", max_event_length, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise SynthLossError(f"{name} must be an integer >= {least}, got {value!r}")
+    if min_events > max_events:
+        raise SynthLossError(f"min_events ({min_events}) must be <= max_events ({max_events})")
+
+
+@st.composite
+def _profiles(
+    draw: st.DrawFn,
+    first_step: int,
+    last_step: int,
+    min_events: int,
+    max_events: int,
+    max_event_length: int,
+    spike_factor: tuple[float, float],
+    name: str,
+    start: float,
+    decay: float,
+    floor: float,
+) -> Profile:
+    base = Profile(name, start=start, decay=decay, floor=floor)
+    events = draw(
+        st.lists(
+            st.tuples(st.integers(first_step, last_step), st.integers(1, max_event_length)),
+            min_size=min_events,
+            max_size=max_events,
+        )
+    )
+    low, high = spike_factor
+    spikes: dict[int, float] = {}
+    for event_start, length in events:
+        for step in range(event_start, min(event_start + length, last_step + 1)):
+            factor = draw(st.floats(low, high, allow_nan=False, allow_infinity=False))
+            spikes[step] = base.baseline(step) * factor
+    return Profile(
+        name,
+        start=start,
+        decay=decay,
+        floor=floor,
+        spikes=spikes,
+        description=f"generated: {len(events)} spike event(s) drawn by hypothesis",
+    )
+
+
+def profiles(
+    *,
+    min_step: int = 1,
+    max_step: int = 50,
+    min_events: int = 0,
+    max_events: int = 4,
+    max_event_length: int = 3,
+    spike_factor: tuple[float, float] = (2.0, 10.0),
+    name: str = "generated",
+    start: float = 2.25,
+    decay: float = 0.07,
+    floor: float = 1.05,
+) -> st.SearchStrategy[Profile]:
+    """Profiles with spike events between ``min_step`` and ``max_step`` (see module docs).
+
+    ``min_events`` drawn events may merge into fewer ground-truth events when they touch.
+    """
+    first = check_step(min_step, "min_step")
+    last = check_step(max_step, "max_step")
+    if first > last:
+        raise SynthLossError(f"min_step ({first}) must be <= max_step ({last})")
+    _check_counts(min_events, max_events, max_event_length)
+    factor = _check_factor(spike_factor)
+    Profile(name, start=start, decay=decay, floor=floor)  # validates the baseline now
+    return _profiles(
+        first, last, min_events, max_events, max_event_length, factor, name, start, decay, floor
+    )
+
+
+@st.composite
+def _curves(
+    draw: st.DrawFn,
+    min_steps: int,
+    max_steps: int,
+    start_step: int,
+    profiles_until: Callable[[int], st.SearchStrategy[Profile]],
+) -> LossCurve:
+    steps = draw(st.integers(min_steps, max_steps))
+    profile = draw(profiles_until(start_step + steps - 1))
+    return make_curve(steps, profile, start_step=start_step)
+
+
+def curves(
+    *,
+    min_steps: int = 1,
+    max_steps: int = 50,
+    start_step: int = 1,
+    min_events: int = 0,
+    max_events: int = 4,
+    max_event_length: int = 3,
+    spike_factor: tuple[float, float] = (2.0, 10.0),
+    name: str = "generated",
+    start: float = 2.25,
+    decay: float = 0.07,
+    floor: float = 1.05,
+) -> st.SearchStrategy[LossCurve]:
+    """Curves of ``min_steps..max_steps`` steps from ``start_step``, spikes within the run.
+
+    The profile comes from :func:`profiles` with the remaining arguments; the curve's
+    ``spike_steps``, ``spike_events`` and ``profile`` give the ground truth.
+    """
+    low = check_step(min_steps, "min_steps")
+    high = check_step(max_steps, "max_steps")
+    first = check_step(start_step, "start_step")
+    if low > high:
+        raise SynthLossError(f"min_steps ({low}) must be <= max_steps ({high})")
+
+    def profiles_until(last: int) -> st.SearchStrategy[Profile]:
+        return profiles(
+            min_step=first,
+            max_step=last,
+            min_events=min_events,
+            max_events=max_events,
+            max_event_length=max_event_length,
+            spike_factor=spike_factor,
+            name=name,
+            start=start,
+            decay=decay,
+            floor=floor,
+        )
+
+    profiles_until(first + low - 1)  # validates the arguments now, not at draw time
+    return _curves(low, high, first, profiles_until)

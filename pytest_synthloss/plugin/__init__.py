@@ -1,0 +1,1 @@
+"""The pytest plugin: options, hooks, fixtures and the marker (a thin layer over the core)."""

@@ -1,0 +1,265 @@
+"""The pytest plugin (entry point ``synthloss``): options, ini keys, marker, fixtures, header.
+
+Thin glue: parsing and precedence live in :mod:`pytest_synthloss.plugin.selection`, curves in
+:mod:`pytest_synthloss.core.curve`, streams in :mod:`pytest_synthloss.core.stream`. This module
+imports nothing that imports numpy; the fixtures import it on first use, so suites that
+never use them pay nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_synthloss.core import hookspecs
+from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.plugin.run_fixture import synthloss_run
+
+if TYPE_CHECKING:
+    from pytest_synthloss.core.curve import LossCurve
+    from pytest_synthloss.core.factory import CurveFactory
+    from pytest_synthloss.core.profiles import Profile
+    from pytest_synthloss.core.stream import LossStream
+    from pytest_synthloss.plugin.selection import Selection
+
+__all__ = [
+    "synthloss_curve",
+    "synthloss_factory",
+    "synthloss_profile",
+    "synthloss_profile_name",
+    "synthloss_run",
+    "synthloss_stream",
+]
+
+MARKER = (
+    "synthloss(profile=None, steps=None): run this test's synthloss fixtures with this "
+    "profile (a name, a comma list or 'all') and/or number of steps, over "
+    "--synthloss-profile/--synthloss-steps and the ini keys."
+)
+
+_SELECTION = pytest.StashKey["Selection"]()
+_ADDED = pytest.StashKey[tuple[str, ...]]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Make ``pytest_synthloss_profiles`` available to conftest.py files and plugins."""
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``synthloss`` option group and its ini keys."""
+    group = parser.getgroup("synthloss", "synthloss: synthetic loss curves (pytest-synthloss)")
+    group.addoption(
+        "--synthloss-profile",
+        metavar="NAME",
+        default=None,
+        help="profile of the synthloss fixtures: a registered name, a comma list "
+        "(stable,spiky) or 'all'; each test using them runs once per profile. "
+        "Default: ini synthloss_profile, else stable.",
+    )
+    group.addoption(
+        "--synthloss-steps",
+        metavar="N",
+        default=None,
+        help="steps of synthloss_curve and the other fixtures (integer >= 1). "
+        "Default: ini synthloss_steps, else 20.",
+    )
+    parser.addini(
+        "synthloss_profile",
+        "default for --synthloss-profile (a name, a comma list or 'all'; in TOML also a list)",
+        type="linelist",  # a string, a TOML list, or one name per line
+        default=[],
+    )
+    parser.addini("synthloss_steps", "default for --synthloss-steps", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker and conftest/plugin profiles; validate the selection (exit 4).
+
+    A run with no synthloss option, ini value or profile hook imports nothing more: the
+    default selection (stable, 20 steps) needs no checking and is made on first use.
+    """
+    config.addinivalue_line("markers", MARKER)
+    if config.pluginmanager.hook.pytest_synthloss_profiles.get_hookimpls():
+        _register_hook_profiles(config)
+    if config.option.help:
+        return
+    given = (
+        config.option.synthloss_profile,
+        _ini(config, "synthloss_profile"),
+        config.option.synthloss_steps,
+        _ini(config, "synthloss_steps"),
+    )
+    if any(value is not None for value in given):
+        from pytest_synthloss.plugin.selection import resolve_selection
+
+        try:
+            config.stash[_SELECTION] = resolve_selection(*given)
+        except SynthLossError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def _register_hook_profiles(config: pytest.Config) -> None:
+    from pytest_synthloss.core import registry
+
+    before = set(registry.registered_now())
+    try:
+        for profiles in config.hook.pytest_synthloss_profiles():
+            registry.register_profiles(profiles, source="a conftest.py or pytest plugin")
+    except SynthLossError as exc:
+        raise pytest.UsageError(f"pytest_synthloss_profiles: {exc}") from None
+    finally:
+        config.stash[_ADDED] = tuple(
+            name for name in registry.registered_now() if name not in before
+        )
+
+
+def _selection(config: pytest.Config) -> Selection:
+    """The run's selection: made in ``pytest_configure``, or the default on first use."""
+    selection = config.stash.get(_SELECTION, None)
+    if selection is None:
+        from pytest_synthloss.plugin.selection import resolve_selection
+
+        selection = config.stash[_SELECTION] = resolve_selection(None, None, None, None)
+    return selection
+
+
+def _ini(config: pytest.Config, name: str) -> str | None:
+    """An ini key as text (``None``: unset or empty). A TOML list of names is a comma list."""
+    try:
+        value = config.getini(name)
+    except (TypeError, ValueError) as exc:  # pytest's native TOML table checks types itself
+        raise pytest.UsageError(f"ini option {name}: {exc} (write it as a string)") from None
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        value = ",".join(item.strip() for item in value if item.strip())
+    if not isinstance(value, str):
+        raise pytest.UsageError(
+            f"ini option {name}: expected a string, got {value!r} ({type(value).__name__})"
+        )
+    return value.strip() or None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Forget the profiles this run's conftest.py files and plugins registered."""
+    added = config.stash.get(_ADDED, ())
+    if not added:
+        return
+    from pytest_synthloss.core import registry
+
+    known = set(registry.registered_now())
+    for name in added:
+        if name in known:
+            registry.unregister_profile(name)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """``synthloss: profile=... steps=... (registered: ...)``."""
+    if config.option.help:
+        return None
+    return _selection(config).header()
+
+
+def _selection_for(config: pytest.Config, node: pytest.Item) -> Selection:
+    """The run's selection with this test's synthloss markers applied.
+
+    Each key (``profile``, ``steps``) comes from the closest marker that sets it:
+    function, then class, then module; keys no marker sets keep the run's value.
+    """
+    selection = _selection(config)
+    markers = list(node.iter_markers("synthloss"))  # closest first
+    if not markers:
+        return selection
+    from pytest_synthloss.plugin.selection import parse_marker
+
+    for marker in reversed(markers):  # farthest first, so closer ones override
+        try:
+            settings = parse_marker(marker.args, marker.kwargs, node.nodeid)
+        except SynthLossError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        selection = settings.apply(selection)
+    return selection
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test using a synthloss fixture once per selected profile (ids = names).
+
+    A synthloss marker is validated on every test that has one, used or not; tests with
+    neither a synthloss fixture nor the marker cost one lookup.
+    """
+    if "synthloss_profile_name" not in metafunc.fixturenames:
+        if "synthloss" in metafunc.definition.keywords:  # a marker here or on a parent
+            _selection_for(metafunc.config, metafunc.definition)  # validate it
+        return
+    selection = _selection_for(metafunc.config, metafunc.definition)
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        names = argnames.split(",") if isinstance(argnames, str) else list(argnames)
+        if "synthloss_profile_name" in (n.strip() for n in names):
+            return  # the test chose its profiles itself
+    if len(selection.profiles) > 1:
+        metafunc.parametrize(
+            "synthloss_profile_name", selection.profiles, ids=selection.profiles, indirect=True
+        )
+
+
+@pytest.fixture
+def synthloss_profile_name(request: pytest.FixtureRequest) -> str:
+    """The name of the profile this test runs with.
+
+    Set by ``@pytest.mark.synthloss(profile=...)``, else ``--synthloss-profile``, else the
+    ini key ``synthloss_profile``, else ``stable``. With several profiles selected, tests
+    using the synthloss fixtures run once per profile, with ids such as ``[spiky]``.
+    """
+    param = getattr(request, "param", None)
+    if isinstance(param, str):
+        return param
+    return _selection_for(request.config, request.node).profiles[0]
+
+
+@pytest.fixture
+def synthloss_profile(synthloss_profile_name: str) -> Profile:
+    """The selected :class:`~pytest_synthloss.Profile` (frozen): ground truth by name."""
+    from pytest_synthloss.core.registry import get_profile
+
+    return get_profile(synthloss_profile_name)
+
+
+@pytest.fixture
+def synthloss_curve(request: pytest.FixtureRequest, synthloss_profile: Profile) -> LossCurve:
+    """The selected profile's :class:`~pytest_synthloss.LossCurve` from step 1.
+
+    Steps: marker ``steps=``, else ``--synthloss-steps``, else ini ``synthloss_steps``,
+    else 20. Its arrays are read-only; ground truth is on the curve (``spike_steps``,
+    ``floor_step``, ``final_loss``...).
+    """
+    from pytest_synthloss.core.curve import make_curve
+
+    steps = _selection_for(request.config, request.node).steps
+    return make_curve(steps, synthloss_profile)
+
+
+@pytest.fixture
+def synthloss_factory(request: pytest.FixtureRequest, synthloss_profile: Profile) -> CurveFactory:
+    """A :class:`~pytest_synthloss.core.factory.CurveFactory` making any curve.
+
+    ``synthloss_factory()`` is the selected curve; ``synthloss_factory("spiky", steps=40,
+    start_step=10)`` another run (profile and steps default to the selected ones).
+    """
+    from pytest_synthloss.core.factory import CurveFactory
+
+    steps = _selection_for(request.config, request.node).steps
+    return CurveFactory(synthloss_profile, steps)
+
+
+@pytest.fixture
+def synthloss_stream(synthloss_curve: LossCurve) -> LossStream:
+    """A :class:`~pytest_synthloss.LossStream` over ``synthloss_curve`` on a fake clock.
+
+    Yields ``(step, loss, time)``; each step takes ``interval`` = 1.0 s on
+    ``synthloss_stream.clock``, a :class:`~pytest_synthloss.FakeClock` that never really
+    sleeps. Give your monitor the same clock to test its time-based logic instantly.
+    """
+    from pytest_synthloss.core.stream import LossStream
+
+    return LossStream(synthloss_curve)

@@ -1,0 +1,206 @@
+"""Which profiles and how many steps a test runs with: parsing, validation and precedence.
+
+Pure functions over strings and the profile registry (no pytest): the plugin feeds them
+the marker, the command line and the ini file. Precedence, for the profile and the steps
+separately: ``@pytest.mark.synthloss(...)``, then ``--synthloss-*``, then the ini keys
+``synthloss_*``, then the defaults (``stable``, 20 steps).
+
+A profile selection is a registered name, a comma list of names (``stable,spiky``) or
+``all`` (every registered profile, built-ins first).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pytest_synthloss.core import registry
+from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.validation import check_step
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "DEFAULT_STEPS",
+    "MARKER_KEYWORDS",
+    "MarkerSettings",
+    "Selection",
+    "parse_marker",
+    "parse_profiles",
+    "parse_steps",
+    "resolve_selection",
+]
+
+DEFAULT_PROFILE = "stable"
+DEFAULT_STEPS = 20
+MARKER_KEYWORDS = ("profile", "steps")
+ALL = "all"
+
+_DIGITS = re.compile(r"\s*\d+\s*")
+
+
+def _registered() -> str:
+    return ", ".join(registry.available_profiles())
+
+
+def parse_profiles(value: str, source: str) -> tuple[str, ...]:
+    """Parse ``value`` (a name, a comma list or ``all``) into registered profile names.
+
+    ``source`` (e.g. ``"--synthloss-profile"``) starts every error message, which names
+    the bad value and lists the registered profiles.
+    """
+    if not isinstance(value, str):
+        raise SynthLossError(
+            f"{source}: a profile selection must be a string, got {value!r}; "
+            f"registered profiles: {_registered()}"
+        )
+    names = [part.strip() for part in value.split(",")]
+    if value.strip() == ALL:
+        return registry.available_profiles()
+    if any(not name for name in names):
+        raise SynthLossError(
+            f"{source}: empty profile name in {value!r}; give a name, a comma list "
+            f"or 'all' (registered profiles: {_registered()})"
+        )
+    if ALL in names:
+        raise SynthLossError(f"{source}: 'all' cannot be combined with other names in {value!r}")
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise SynthLossError(f"{source}: profile {name!r} is listed twice in {value!r}")
+        seen.add(name)
+        try:
+            registry.get_profile(name)
+        except SynthLossError as exc:
+            raise SynthLossError(f"{source}: {exc}") from None
+    return tuple(names)
+
+
+def parse_steps(value: object, source: str) -> int:
+    """Parse a step count: an ``int`` or a string of digits, >= 1."""
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            raise SynthLossError(f"{source}: steps must be an integer >= 1, got {value!r}")
+        value = int(value)
+    try:
+        return check_step(value, "steps")
+    except SynthLossError as exc:
+        raise SynthLossError(f"{source}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The run-wide choice: profile names (one test run per name) and the step count."""
+
+    profiles: tuple[str, ...] = (DEFAULT_PROFILE,)
+    steps: int = DEFAULT_STEPS
+
+    def header(self) -> str:
+        """The report-header line, e.g. ``synthloss: profile=spiky steps=20 (registered: ...)``."""
+        return (
+            f"synthloss: profile={','.join(self.profiles)} steps={self.steps} "
+            f"(registered: {_registered()})"
+        )
+
+
+def resolve_selection(
+    cli_profile: str | None,
+    ini_profile: str | None,
+    cli_steps: str | None,
+    ini_steps: str | None,
+) -> Selection:
+    """The run-wide selection: command line over ini over the defaults.
+
+    ``None`` means "not given". Bad values raise ``SynthLossError`` naming the option.
+    """
+    if cli_profile is not None:
+        profiles = parse_profiles(cli_profile, "--synthloss-profile")
+    elif ini_profile is not None:
+        profiles = parse_profiles(ini_profile, "ini option synthloss_profile")
+    else:
+        profiles = parse_profiles(DEFAULT_PROFILE, "default profile")
+    if cli_steps is not None:
+        steps = parse_steps(cli_steps, "--synthloss-steps")
+    elif ini_steps is not None:
+        steps = parse_steps(ini_steps, "ini option synthloss_steps")
+    else:
+        steps = DEFAULT_STEPS
+    return Selection(profiles, steps)
+
+
+@dataclass(frozen=True)
+class MarkerSettings:
+    """What ``@pytest.mark.synthloss(profile=..., steps=...)`` overrides (``None``: nothing)."""
+
+    profiles: tuple[str, ...] | None = None
+    steps: int | None = None
+
+    def apply(self, selection: Selection) -> Selection:
+        """``selection`` with this marker's overrides."""
+        return Selection(
+            selection.profiles if self.profiles is None else self.profiles,
+            selection.steps if self.steps is None else self.steps,
+        )
+
+
+def parse_marker(
+    args: Sequence[object], kwargs: Mapping[str, object], where: str
+) -> MarkerSettings:
+    """Validate a synthloss marker's arguments; ``where`` names the test in errors.
+
+    ``profile`` is a selection string (a name, a comma list or ``all``), a list of names,
+    or a registered :class:`~pytest_synthloss.Profile`; ``steps`` an integer >= 1.
+    """
+    source = f"@pytest.mark.synthloss on {where}"
+    if args:
+        raise SynthLossError(
+            f"{source}: takes keywords only (profile=..., steps=...), got positional {args!r}"
+        )
+    bad = sorted(set(kwargs) - set(MARKER_KEYWORDS))
+    if bad:
+        hint = _close_keyword(bad[0])
+        raise SynthLossError(f"{source}: unknown keyword {bad[0]!r}; allowed: profile, steps{hint}")
+    profiles: tuple[str, ...] | None = None
+    if "profile" in kwargs:
+        profiles = _marker_profiles(kwargs["profile"], f"{source}: profile")
+    steps = None if "steps" not in kwargs else _marker_steps(kwargs["steps"], f"{source}: steps")
+    return MarkerSettings(profiles, steps)
+
+
+def _close_keyword(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, MARKER_KEYWORDS, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _marker_profiles(value: object, source: str) -> tuple[str, ...]:
+    if isinstance(value, Profile):
+        try:
+            registered = registry.get_profile(value.name)
+        except SynthLossError:
+            registered = None
+        if registered != value:
+            raise SynthLossError(
+                f"{source}: {value!r} is not registered; register it with the "
+                "pytest_synthloss_profiles hook in conftest.py and pass its name"
+            )
+        return (value.name,)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        return parse_profiles(",".join(value), source)
+    if isinstance(value, str):
+        return parse_profiles(value, source)
+    raise SynthLossError(
+        f"{source} must be a profile name, a comma list, 'all' or a list of names, "
+        f"got {value!r}; registered profiles: {_registered()}"
+    )
+
+
+def _marker_steps(value: object, source: str) -> int:
+    if isinstance(value, str):  # a string is a mistake in Python code, not an ini value
+        raise SynthLossError(f"{source} must be an integer >= 1, got {value!r} (str)")
+    try:
+        return check_step(value, "steps")
+    except SynthLossError as exc:
+        raise SynthLossError(f"{source.rsplit(': steps', 1)[0]}: {exc}") from None
