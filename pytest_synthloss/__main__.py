@@ -7,4 +7,7 @@ import sys
 from pytest_synthloss.cli.main import main
 
 if __name__ == "__main__":
+    from pytest_synthloss.emulation.runner import register_child_profile
+
+    register_child_profile()  # the profile a TrainingRun parent handed over, if any
     sys.exit(main())

@@ -12,9 +12,11 @@ imports the log parser on first use.
 
 from __future__ import annotations
 
+import base64
 import math
 import numbers
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -27,13 +29,17 @@ from typing import IO, TYPE_CHECKING
 
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.faults import Faults
-from pytest_synthloss.core.registry import get_profile
+from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.registry import BUILTIN_NAMES, get_profile, register_profile
 from pytest_synthloss.core.validation import MAX_SLEEP_SECONDS, check_number, check_step
 
 if TYPE_CHECKING:
     from pytest_synthloss.emulation.logreader import ParsedLog
 
-__all__ = ["LOG_SUFFIXES", "TrainingRun"]
+__all__ = ["LOG_SUFFIXES", "PROFILE_ENV", "TrainingRun", "register_child_profile"]
+
+#: The environment variable that hands the run's profile definition to the child process.
+PROFILE_ENV = "SYNTHLOSS_RUN_PROFILE"
 
 #: The usual file name suffix of each log format.
 LOG_SUFFIXES = {"text": ".log", "jsonl": ".jsonl", "csv": ".csv"}
@@ -61,7 +67,7 @@ class TrainingRun:
         path: str | os.PathLike[str],
         *,
         steps: int,
-        profile: str = "stable",
+        profile: str | Profile = "stable",
         sleep_seconds: float = 0.0,
         format: str = "text",
         lr: float | None = None,
@@ -74,20 +80,25 @@ class TrainingRun:
         metrics_port: int | None = None,
         python: str = sys.executable,
     ) -> None:
-        _check_arguments(steps, profile, sleep_seconds, format, lr, batch_size, metrics_port)
+        definition = _check_arguments(
+            steps, profile, sleep_seconds, format, lr, batch_size, metrics_port
+        )
         given = Faults(stall=stall, restart=restart, drop=drop, crash=crash)
         given.check_run(steps, start_step)  # also checks steps and start_step
         self.path = Path(path)
         self.format = format
         self.steps = steps
-        self.profile = profile
+        #: The profile's name; :attr:`profile_definition` is the profile itself, which the
+        #: child process receives whole (any profile works, registered or not).
+        self.profile = definition.name
+        self.profile_definition = definition
         self.start_step = start_step
         self.metrics_port = metrics_port
         self._given_faults = given if given else None
         self.args = [
             "train",
             f"--steps={steps}",
-            f"--profile={profile}",
+            f"--profile={definition.name}",
             f"--sleep-seconds={sleep_seconds}",
             f"--format={format}",
             f"--start-step={start_step}",
@@ -118,8 +129,13 @@ class TrainingRun:
         """Start the child process (once) and return ``self``."""
         if self._process is None:
             self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  # closed by close()
+            env = {**os.environ, PROFILE_ENV: _encode(self.profile_definition)}
             self._process = subprocess.Popen(
-                self.command, stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=self._stderr,
+                stderr=self._stderr,
+                env=env,
             )
         return self
 
@@ -217,9 +233,7 @@ class TrainingRun:
         Its ground truth: ``stall_step``, ``repeated_steps``, ``missing_steps``,
         ``crash_step``, ``exit_code`` (what :meth:`wait` returns for a run left to finish).
         """
-        from pytest_synthloss.core.registry import resolve_profile
-
-        declared = resolve_profile(self.profile).faults or Faults()
+        declared = self.profile_definition.faults or Faults()
         return declared.merged(self._given_faults)
 
     @property
@@ -311,12 +325,25 @@ def _check_arguments(
     lr: object,
     batch_size: object,
     metrics_port: object,
-) -> None:
-    """Check what ``synthloss train`` would refuse, so that a bad run never starts."""
+) -> Profile:
+    """Check what ``synthloss train`` would refuse, so that a bad run never starts.
+
+    Returns the run's profile.
+    """
     check_step(steps, "steps")
-    if not isinstance(profile, str):
-        raise SynthLossError(f"profile must be the name of a registered profile, got {profile!r}")
-    get_profile(profile)  # an unknown name raises, listing the known ones
+    if isinstance(profile, Profile):
+        definition = profile
+        if definition.name in BUILTIN_NAMES and get_profile(definition.name) != definition:
+            raise SynthLossError(
+                f"profile {definition!r} differs from the built-in profile "
+                f"{definition.name!r}; give it another name"
+            )
+    elif isinstance(profile, str):
+        definition = get_profile(profile)  # an unknown name raises, listing the known ones
+    else:
+        raise SynthLossError(
+            f"profile must be a Profile or the name of a registered profile, got {profile!r}"
+        )
     seconds = math.nan
     if isinstance(sleep_seconds, numbers.Real) and not isinstance(sleep_seconds, bool):
         seconds = float(sleep_seconds)
@@ -344,6 +371,28 @@ def _check_arguments(
             "metrics_port must be a port number from 0 to 65535 (0: any free port), "
             f"got {metrics_port!r}"
         )
+    return definition
+
+
+def _encode(profile: Profile) -> str:
+    return base64.b64encode(pickle.dumps(profile)).decode("ascii")
+
+
+def register_child_profile(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """In the child process: register the profile the parent handed over in ``PROFILE_ENV``.
+
+    The parent (:class:`TrainingRun`) serialises its profile there, so a profile from
+    ``register_profile``, a conftest hook, an entry point or a bare ``Profile`` object is
+    known to ``synthloss train`` by the name it passes.
+    """
+    encoded = environ.pop(PROFILE_ENV, None)
+    if not encoded:
+        return
+    profile = pickle.loads(base64.b64decode(encoded))  # our parent wrote it
+    if not isinstance(profile, Profile):
+        raise SynthLossError(f"{PROFILE_ENV} does not hold a Profile, got {profile!r}")
+    if profile.name not in BUILTIN_NAMES:
+        register_profile(profile, replace=True)
 
 
 def _check_timeout(timeout: object) -> float:
