@@ -157,14 +157,21 @@ def test_curve_type_is_exported_for_annotations() -> None:
     assert isinstance(make_curve(3), LossCurve)
 
 
-def test_chunks_stay_out_of_the_shared_cache_and_each_has_its_own_array() -> None:
+def test_chunks_stay_out_of_the_shared_cache_and_each_stream_has_its_own_arrays() -> None:
     curve = make_curve(10 * CACHE_MAX_STEPS, "spiky")
     _cached_losses.cache_clear()
     chunks = list(curve.iter_chunks(CACHE_MAX_STEPS))
     arrays = [chunk.losses for chunk in chunks]
     assert _cached_losses.cache_info().currsize == 0  # a stream does not fill the cache
     assert arrays[0][3:5].tolist() == [9.7, 9.5]  # the head is computed
-    assert not any(np.shares_memory(a, arrays[1]) for a in arrays[2:])  # each its own
+    # The floor chunks of one stream share the stream's own floor array...
+    assert all(a is arrays[1] for a in arrays[2:])
+    # ... which no other stream or curve shares.
+    again = [chunk.losses for chunk in curve.iter_chunks(CACHE_MAX_STEPS)]
+    assert not np.shares_memory(again[1], arrays[1])
+    assert not np.shares_memory(
+        make_curve(CACHE_MAX_STEPS, "spiky", start_step=30).losses, arrays[1]
+    )
     assert arrays[1].tolist() == [1.05] * CACHE_MAX_STEPS
     assert not arrays[1].flags.writeable
     with pytest.raises(ValueError, match="read-only"):

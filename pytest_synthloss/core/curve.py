@@ -95,15 +95,21 @@ class LossCurve:
         """Yield the run as consecutive sub-curves of at most ``chunk_size`` steps.
 
         Memory stays constant whatever the run's length, as long as the caller drops
-        each chunk before taking the next: chunks stay out of the shared cache, and chunks
-        wholly at the floor share one read-only array.
+        each chunk before taking the next: chunks stay out of the shared cache, and the
+        chunks of this one stream that lie wholly at the floor share one read-only array,
+        made for this stream (no other stream, curve or test ever sees it).
         """
         size = check_step(chunk_size, "chunk_size")
         first = self.start_step
+        floor_run: np.ndarray | None = None
         while first <= self.last_step:
             count = min(size, self.last_step - first + 1)
             chunk = LossCurve(self.profile, count, first, self.lr, self.batch_size)
             chunk._shared = False
+            if count == size and _at_floor(self.profile, first, count):
+                if floor_run is None:
+                    floor_run = _frozen(np.full(size, self.profile.floor))
+                chunk.__dict__["losses"] = floor_run  # the cached_property's value
             yield chunk
             first += count
 
@@ -269,21 +275,23 @@ def _losses(profile: Profile, start_step: int, count: int, shared: bool) -> np.n
     when ``shared``); each curve gets its own read-only copy of the cached array, so no
     curve can change another's losses, whatever it does to its own.
     """
-    if count <= CACHE_MAX_STEPS:
-        start = flat_from(profile)
-        last = start_step + count - 1
-        if (
-            start is not None
-            and start_step >= start
-            and not any(start_step <= s <= last for s in profile.spikes)
-            and not any(start_step <= s <= last for s in profile.nonfinite)
-        ):
-            if not shared:  # a chunk: its own array, never a shared one
-                return _frozen(np.full(count, profile.floor))
+    if count <= CACHE_MAX_STEPS and shared:
+        if _at_floor(profile, start_step, count):
             return _frozen(_floor_run(profile.floor, count), copy=True)
-        if shared:
-            return _frozen(_cached_losses(profile, start_step, count), copy=True)
+        return _frozen(_cached_losses(profile, start_step, count), copy=True)
     return _frozen(range_losses(profile, start_step, count))
+
+
+def _at_floor(profile: Profile, start_step: int, count: int) -> bool:
+    """Whether every loss of the run is the floor (no spike or non-finite step in it)."""
+    start = flat_from(profile)
+    last = start_step + count - 1
+    return (
+        start is not None
+        and start_step >= start
+        and not any(start_step <= s <= last for s in profile.spikes)
+        and not any(start_step <= s <= last for s in profile.nonfinite)
+    )
 
 
 @functools.lru_cache(maxsize=4)
