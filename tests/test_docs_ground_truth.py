@@ -49,6 +49,11 @@ class LossSpikeMonitor(LossSpikeMonitor):  # type: ignore[no-redef]
 
 
 def downstream_suite(pytester: pytest.Pytester, broken: str = "") -> None:
+    """The README headline as ``test_monitor.py`` next to a (maybe broken) monitor module.
+
+    The suites run in a subprocess: in-process, ``loss_spike_monitor`` may already be
+    imported from ``examples/`` by another test of this session.
+    """
     pytester.makepyfile(loss_spike_monitor=MONITOR.read_text(encoding="utf-8") + broken)
     pytester.makepyfile(test_monitor=headline_example())
 
@@ -59,7 +64,7 @@ def test_the_readme_headline_passes_a_correct_monitor_on_every_profile(
     pytester: pytest.Pytester, workers: list[str], steps: str
 ) -> None:
     downstream_suite(pytester)
-    result = pytester.runpytest(
+    result = pytester.runpytest_subprocess(
         "--synthloss-profile", "all", "--synthloss-steps", steps, "-p", "no:cacheprovider", *workers
     )
     result.assert_outcomes(passed=16)  # 2 tests x 8 profiles
@@ -70,7 +75,9 @@ def test_dropping_one_true_alert_fails_naming_the_missed_event(
     pytester: pytest.Pytester, workers: list[str]
 ) -> None:
     downstream_suite(pytester, DROP_ONE_TRUE_ALERT)
-    result = pytester.runpytest("--synthloss-profile", "all", "-p", "no:cacheprovider", *workers)
+    result = pytester.runpytest_subprocess(
+        "--synthloss-profile", "all", "-p", "no:cacheprovider", *workers
+    )
     result.assert_outcomes(passed=14, failed=2)
     result.stdout.fnmatch_lines(
         [
@@ -89,7 +96,7 @@ def test_adding_one_false_alarm_fails_naming_it(
     pytester: pytest.Pytester, workers: list[str]
 ) -> None:
     downstream_suite(pytester, ADD_ONE_FALSE_ALARM)
-    result = pytester.runpytest(
+    result = pytester.runpytest_subprocess(
         "--synthloss-profile", "stable,spiky", "-p", "no:cacheprovider", *workers
     )
     result.assert_outcomes(passed=2, failed=2)
