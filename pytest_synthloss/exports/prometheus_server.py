@@ -18,8 +18,8 @@ Steps, not seconds: each ``ALERTS`` sample (an evaluation at time ``T``) is join
 ``<metric>_step`` sample the evaluation saw, the latest one scraped at or before ``T``.
 Rules are evaluated five times per scrape interval; an evaluation that falls within
 :data:`~pytest_synthloss.exports.live_alerts.AMBIGUOUS_SECONDS` after a scrape (when it may
-or may not yet see that scrape) is left out, so every step reported is one the rule saw. Alerts are matched to runs by
-the ``run`` label (an alert whose labels lack it belongs to run ``None``).
+or may not yet see that scrape) is left out, so every step reported is one the rule saw.
+Alerts are matched to runs by the ``run`` label (an alert without it belongs to ``None``).
 """
 
 from __future__ import annotations
