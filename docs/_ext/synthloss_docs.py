@@ -1,0 +1,269 @@
+"""Build-time pages for the docs: the API reference and the profile gallery.
+
+At ``builder-inited`` this extension writes, under ``docs/_generated/`` (git-ignored):
+
+- ``reference/<module>.md``: one autodoc page per module of ``pytest_synthloss``, found by
+  walking the package, so the reference always follows the real layout;
+- ``public-api.md``: every name in ``pytest_synthloss.__all__`` with the module that
+  defines it, and every other module's ``__all__``;
+- ``gallery.md`` and ``gallery/<profile>.png``: every registered profile (the built-ins in
+  a clean install) drawn with matplotlib (Agg) with its ground-truth events marked, and
+  its event table.
+
+Files are only rewritten when their content changes, so incremental builds stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import io
+import pkgutil
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib.figure import Figure  # noqa: E402
+from sphinx.application import Sphinx  # noqa: E402
+
+import pytest_synthloss  # noqa: E402
+from pytest_synthloss import available_profiles, get_profile, make_curve  # noqa: E402
+
+#: Steps drawn for each profile: enough to show every built-in event and the floor step.
+GALLERY_STEPS = 30
+#: A registered profile with events further out is drawn up to its last event plus this.
+GALLERY_MARGIN = 5
+#: Never draw more than this many steps (a plugin's profile may have events far out).
+GALLERY_MAX_STEPS = 2000
+
+
+def _write(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` unless the file already holds exactly that."""
+    data = content.encode() if isinstance(content, str) else content
+    if path.exists() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _modules() -> list[str]:
+    """Every module of the package, subpackages first within their parent, sorted."""
+    names = ["pytest_synthloss"]
+    for info in pkgutil.walk_packages(pytest_synthloss.__path__, "pytest_synthloss."):
+        names.append(info.name)
+    return sorted(names)
+
+
+def _summary(obj: Any) -> str:
+    doc = inspect.getdoc(obj) or ""
+    first = doc.strip().split("\n\n")[0].replace("\n", " ")
+    return first.replace("|", "\\|")
+
+
+def _reference_page(name: str) -> str:
+    lines = [f"# `{name}`", ""]
+    if name == "pytest_synthloss":
+        # The top level only re-exports; every name is documented where it is defined.
+        lines += [
+            "The public API, loaded lazily. Each name is documented in the module that",
+            "defines it: see [](../public-api.md).",
+            "",
+        ]
+        return "\n".join(lines)
+    lines += ["```{automodule} " + name, "```", ""]
+    return "\n".join(lines)
+
+
+def _defining_module(obj: Any, fallback: str) -> str:
+    module = getattr(obj, "__module__", None)
+    return module if isinstance(module, str) and module.startswith("pytest_synthloss") else fallback
+
+
+def _public_api_page(modules: list[str]) -> str:
+    lines = [
+        "# Public names and where they live",
+        "",
+        "Generated from the code at build time. The names in `pytest_synthloss.__all__` are",
+        "the public API: import them from the top level. The module that defines each one",
+        "holds its documentation.",
+        "",
+        "| name | import | defined in | summary |",
+        "|---|---|---|---|",
+    ]
+    for name in sorted(pytest_synthloss.__all__, key=str.lower):
+        obj = getattr(pytest_synthloss, name)
+        where = _defining_module(obj, "pytest_synthloss")
+        lines.append(
+            f"| {{py:obj}}`{name} <{where}.{name}>` | `from pytest_synthloss import {name}` "
+            f"| `{where}` | {_summary(obj)} |"
+        )
+    lines += [
+        "",
+        "## Everything else, by module",
+        "",
+        "Names that are not in the top-level `__all__` are imported from their module, for",
+        "example `from pytest_synthloss.core.builtins import SPIKY`. Each module's `__all__`:",
+        "",
+        "| module | names |",
+        "|---|---|",
+    ]
+    for modname in modules:
+        if modname == "pytest_synthloss":
+            continue
+        module = importlib.import_module(modname)
+        names = [n for n in getattr(module, "__all__", ()) if n not in pytest_synthloss.__all__]
+        if names:
+            shown = ", ".join(f"`{n}`" for n in names)
+            lines.append(f"| [`{modname}`](reference/{modname}.md) | {shown} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _event_rows(curve: Any) -> list[tuple[str, str]]:
+    profile = curve.profile
+    rows: list[tuple[str, str]] = []
+    if curve.spike_steps:
+        rows.append(
+            (
+                "spikes",
+                ", ".join(f"step {s} (loss {curve.loss_at(s):g})" for s in curve.spike_steps)
+                + f"; events {list(curve.spike_events)}",
+            )
+        )
+    if curve.nonfinite_steps:
+        rows.append(
+            (
+                "non-finite losses",
+                ", ".join(f"step {s} ({curve.loss_at(s)})" for s in curve.nonfinite_steps),
+            )
+        )
+    if curve.divergence_step is not None:
+        div = profile.divergence
+        rows.append(
+            (
+                "divergence",
+                f"from step {curve.divergence_step} ({div.mode}, rate {div.rate:g})",
+            )
+        )
+    if curve.plateau_windows:
+        rows.append(
+            (
+                "plateaus",
+                ", ".join(f"steps {a}..{b}" for a, b in curve.plateau_windows),
+            )
+        )
+    if profile.noise is not None:
+        noise = profile.noise
+        rows.append(("noise", f"{noise.mode}, sigma {noise.sigma:g}, seed {noise.seed}"))
+    floor_step = "never" if curve.floor_step is None else f"step {curve.floor_step}"
+    rows.append(("floor", f"{curve.floor:g}, first reached at {floor_step}"))
+    rows.append(("final loss", f"{curve.final_loss:g} at step {curve.last_step}"))
+    return rows
+
+
+def _last_event_step(profile: Any) -> int:
+    steps = [*profile.spikes, *profile.nonfinite, *(b for _, b in profile.plateaus)]
+    if profile.divergence is not None:
+        steps.append(profile.divergence.start_step)
+    return max(steps, default=0)
+
+
+def _draw(curve: Any) -> bytes:
+    figure = Figure(figsize=(7.5, 3.6), dpi=100)
+    ax = figure.subplots()
+    steps = curve.steps
+    losses = curve.losses
+    ax.plot(steps, losses, color="tab:blue", linewidth=1.6, marker=".", label="loss")
+    for first, last in curve.plateau_windows:
+        ax.axvspan(first - 0.5, last + 0.5, color="tab:purple", alpha=0.15, label="plateau")
+    if curve.spike_steps:
+        ax.scatter(
+            curve.spike_steps,
+            [curve.loss_at(s) for s in curve.spike_steps],
+            color="tab:red",
+            s=45,
+            zorder=3,
+            label="spike",
+        )
+    for step in curve.nonfinite_steps:
+        ax.axvline(step, color="tab:red", linestyle=":", linewidth=1.5)
+        ax.annotate(
+            str(curve.loss_at(step)),
+            xy=(step, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -12),
+            textcoords="offset points",
+            color="tab:red",
+        )
+    if curve.nonfinite_steps:
+        ax.plot([], [], color="tab:red", linestyle=":", label="non-finite loss")
+    if curve.divergence_step is not None:
+        ax.axvline(
+            curve.divergence_step, color="tab:orange", linestyle="--", label="divergence onset"
+        )
+    ax.axhline(curve.floor, color="tab:gray", linestyle=":", linewidth=1, label="floor")
+    if curve.floor_step is not None:
+        ax.axvline(curve.floor_step, color="tab:green", linestyle="--", linewidth=1,
+                   label=f"floor step {curve.floor_step}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(f"{curve.profile.name}: steps {curve.start_step}..{curve.last_step}")
+    ax.legend(loc="upper right", fontsize="small")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    # No timestamps in the PNG metadata, so identical curves give identical bytes.
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _gallery(out: Path) -> str:
+    lines = [
+        "# Profile gallery",
+        "",
+        "Every registered profile (in a clean install, the eight built-ins), drawn during the",
+        "docs build from `make_curve` with its ground truth marked: spikes (red dots),",
+        "non-finite losses (red dotted lines, value at the top), the divergence onset (orange",
+        "dashed), plateau windows (shaded), the floor (gray dotted) and the floor step (green",
+        "dashed). Each table is read from the curve's ground truth, not typed in.",
+        "",
+    ]
+    for name in available_profiles():
+        profile = get_profile(name)
+        steps = max(GALLERY_STEPS, _last_event_step(profile) + GALLERY_MARGIN)
+        steps = min(steps, GALLERY_MAX_STEPS)
+        curve = make_curve(steps, profile)
+        _write(out / "gallery" / f"{name}.png", _draw(curve))
+        lines += [f"## `{name}`", ""]
+        if profile.description:
+            lines += [profile.description, ""]
+        lines += [
+            f"![The {name} profile over {steps} steps](gallery/{name}.png)",
+            "",
+            "| event | ground truth |",
+            "|---|---|",
+        ]
+        lines += [f"| {event} | {truth} |" for event, truth in _event_rows(curve)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def generate(app: Sphinx) -> None:
+    out = Path(app.srcdir) / "_generated"
+    modules = _modules()
+    pages = {out / "reference" / f"{name}.md": _reference_page(name) for name in modules}
+    for stale in (out / "reference").glob("*.md"):
+        if stale not in pages:  # a module that no longer exists
+            stale.unlink()
+    for path, content in pages.items():
+        _write(path, content)
+    _write(out / "public-api.md", _public_api_page(modules))
+    _write(out / "gallery.md", _gallery(out))
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("builder-inited", generate)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
+
