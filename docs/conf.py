@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "pytest-synthloss"
 author = "pytest-synthloss contributors"
-copyright = "2026, pytest-synthloss contributors"  # noqa: A001 (Sphinx's name)
+copyright = "2026, pytest-synthloss contributors"
 release = pytest_synthloss.__version__
 version = release
 

@@ -26,11 +26,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib.figure import Figure  # noqa: E402
-from sphinx.application import Sphinx  # noqa: E402
+from matplotlib.figure import Figure
+from sphinx.application import Sphinx
 
-import pytest_synthloss  # noqa: E402
-from pytest_synthloss import available_profiles, get_profile, make_curve  # noqa: E402
+import pytest_synthloss
+from pytest_synthloss import available_profiles, get_profile, make_curve
 
 #: Steps drawn for each profile: enough to show every built-in event and the floor step.
 GALLERY_STEPS = 30
@@ -206,8 +206,13 @@ def _draw(curve: Any) -> bytes:
         )
     ax.axhline(curve.floor, color="tab:gray", linestyle=":", linewidth=1, label="floor")
     if curve.floor_step is not None:
-        ax.axvline(curve.floor_step, color="tab:green", linestyle="--", linewidth=1,
-                   label=f"floor step {curve.floor_step}")
+        ax.axvline(
+            curve.floor_step,
+            color="tab:green",
+            linestyle="--",
+            linewidth=1,
+            label=f"floor step {curve.floor_step}",
+        )
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(f"{curve.profile.name}: steps {curve.start_step}..{curve.last_step}")
@@ -266,4 +271,3 @@ def generate(app: Sphinx) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", generate)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
-
