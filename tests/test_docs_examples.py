@@ -10,7 +10,8 @@ Fenced code blocks are handled by their language:
 - ``python`` blocks without prompts run in the same namespace, except a block whose first
   line names a file (``# conftest.py``, ``# test_monitor.py``): it is written to that file,
   and once the whole document is read, pytest runs the ``test_*`` files written and must
-  pass.
+  pass. ``yaml``, ``toml`` and ``ini`` blocks that name a file are written the same way
+  (``# alerts.yml``), for the examples that use them.
 - ``console`` blocks: each ``$ command`` runs in bash; its stdout and stderr must match the
   lines up to the next ``$`` (``...`` matches anything). A block whose program is not
   installed (promtool) is skipped, and the skip is reported.
@@ -54,6 +55,8 @@ DOC_FILES = _doc_files()
 FENCE = re.compile(r"^(?P<fence>`{3,})(?P<lang>[^\s`]*)(?:\s.*)?$")
 FILE_HEADER = re.compile(r"^# (?P<name>[\w./-]+\.(?:py|toml|ini|yml|yaml))\s*$")
 RUN_LANGS = {"python", "pycon", "console", "bash"}
+#: Languages of blocks that are written to the file their first line names.
+FILE_LANGS = {"python", "yaml", "toml", "ini"}
 QUALIFIED_ERROR = re.compile(r"\bpytest_synthloss(?:\.\w+)*\.(\w+(?:Error|Exception))\b")
 
 
@@ -195,6 +198,14 @@ def test_examples_run(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             else:
                 report += _run_console(block, tmp_path)
             continue
+        header = FILE_HEADER.match(block.text.splitlines()[0]) if block.text.strip() else None
+        if header is not None and block.lang in FILE_LANGS:
+            target = tmp_path / header["name"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(block.text, encoding="utf-8")
+            if Path(header["name"]).name.startswith("test_"):
+                test_files.append(header["name"])
+            continue
         if block.lang not in ("python", "pycon"):
             continue
         if ">>>" in block.text:
@@ -205,14 +216,6 @@ def test_examples_run(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             namespace.update(test.globs)  # a DocTest runs in a copy of the namespace
             continue
         assert block.lang == "python", f"{block.where}: a pycon block needs >>> prompts"
-        header = FILE_HEADER.match(block.text.splitlines()[0])
-        if header is not None:
-            target = tmp_path / header["name"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(block.text, encoding="utf-8")
-            if Path(header["name"]).name.startswith("test_"):
-                test_files.append(header["name"])
-            continue
         try:
             exec(compile(block.text, block.where, "exec"), namespace)
         except Exception as exc:
