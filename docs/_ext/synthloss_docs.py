@@ -171,7 +171,8 @@ def _last_event_step(profile: Any) -> int:
     return max(steps, default=0)
 
 
-def _draw(curve: Any) -> bytes:
+def draw_curve(curve: Any) -> bytes:
+    """A PNG of ``curve`` with its ground-truth events marked (the gallery's picture)."""
     figure = Figure(figsize=(7.5, 3.6), dpi=100)
     ax = figure.subplots()
     steps = curve.steps
@@ -240,7 +241,7 @@ def _gallery(out: Path) -> str:
         steps = max(GALLERY_STEPS, _last_event_step(profile) + GALLERY_MARGIN)
         steps = min(steps, GALLERY_MAX_STEPS)
         curve = make_curve(steps, profile)
-        _write(out / "gallery" / f"{name}.png", _draw(curve))
+        _write(out / "gallery" / f"{name}.png", draw_curve(curve))
         lines += [f"## `{name}`", ""]
         if profile.description:
             lines += [profile.description, ""]
