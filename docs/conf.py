@@ -44,3 +44,12 @@ html_theme_options = {
     "description": "Deterministic synthetic loss curves for testing ML training monitors",
     "fixed_sidebar": True,
 }
+
+# Docstrings whose reStructuredText simple tables are malformed (text in a column margin):
+# their tables are shown as preformatted text until fixed. The build warns (fails under
+# -W) for a malformed table anywhere else, and for a name here that no longer needs it.
+synthloss_docstring_tables_as_text = [
+    "pytest_synthloss.detectors",
+    "pytest_synthloss.formats",
+    "pytest_synthloss.scoring",
+]
