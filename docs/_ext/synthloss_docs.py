@@ -88,6 +88,7 @@ def _reference_page(name: str) -> str:
         "```{eval-rst}",
         f".. automodule:: {name}",
         "   :members:",
+        "   :undoc-members:",
         "   :show-inheritance:",
         "```",
         "",
@@ -95,9 +96,22 @@ def _reference_page(name: str) -> str:
     return "\n".join(lines)
 
 
-def _defining_module(obj: Any, fallback: str) -> str:
+def _defining_module(name: str, obj: Any, modules: list[str]) -> str:
+    """The module that defines ``obj``: its ``__module__``, else (constants) the module
+    whose source assigns ``name`` at the top level."""
     module = getattr(obj, "__module__", None)
-    return module if isinstance(module, str) and module.startswith("pytest_synthloss") else fallback
+    if inspect.isclass(obj) or inspect.isroutine(obj):
+        if isinstance(module, str) and module.startswith("pytest_synthloss"):
+            return module
+    assignment = re.compile(rf"^{re.escape(name)}\s*[:=]", re.MULTILINE)
+    for modname in modules:
+        try:
+            source = inspect.getsource(importlib.import_module(modname))
+        except (OSError, TypeError):
+            continue
+        if assignment.search(source):
+            return modname
+    return "pytest_synthloss"
 
 
 def _public_api_page(modules: list[str]) -> str:
@@ -113,7 +127,7 @@ def _public_api_page(modules: list[str]) -> str:
     ]
     for name in sorted(pytest_synthloss.__all__, key=str.lower):
         obj = getattr(pytest_synthloss, name)
-        where = _defining_module(obj, "pytest_synthloss")
+        where = _defining_module(name, obj, modules)
         lines.append(
             f"| {{py:obj}}`{name} <{where}.{name}>` | `from pytest_synthloss import {name}` "
             f"| `{where}` | {_summary(obj)} |"
