@@ -66,7 +66,22 @@ def _modules() -> list[str]:
     return sorted(names)
 
 
+def _is_data(obj: Any) -> bool:
+    return not (inspect.isclass(obj) or inspect.isroutine(obj) or inspect.ismodule(obj))
+
+
+def _assigns(module: Any, name: str) -> bool:
+    """Whether ``module``'s source assigns ``name`` at the top level."""
+    try:
+        source = inspect.getsource(module)
+    except (OSError, TypeError):
+        return False
+    return re.search(rf"^{re.escape(name)}\s*[:=]", source, re.MULTILINE) is not None
+
+
 def _summary(obj: Any) -> str:
+    if _is_data(obj):  # a constant: its class's docstring would say nothing about it
+        return ""
     doc = inspect.getdoc(obj) or ""
     first = doc.strip().split("\n\n")[0].replace("\n", " ")
     return first.replace("|", "\\|")
@@ -84,15 +99,28 @@ def _reference_page(name: str) -> str:
         return "\n".join(lines)
     # autodoc writes reStructuredText, so the directive runs inside eval-rst (MyST would
     # otherwise parse its output as Markdown).
+    # Module-level constants are documented one by one: autodoc's automodule skips those
+    # whose class lives in another module (the built-in profiles, for example).
+    module = importlib.import_module(name)
+    data = [
+        member
+        for member in getattr(module, "__all__", ())
+        if _is_data(getattr(module, member)) and _assigns(module, member)
+    ]
     lines += [
         "```{eval-rst}",
         f".. automodule:: {name}",
         "   :members:",
         "   :undoc-members:",
         "   :show-inheritance:",
-        "```",
-        "",
     ]
+    if data:
+        lines.append(f"   :exclude-members: {', '.join(data)}")
+    for member in data:
+        lines += ["", f".. autodata:: {name}.{member}"]
+        if len(repr(getattr(module, member))) > 80:
+            lines.append("   :no-value:")
+    lines += ["```", ""]
     return "\n".join(lines)
 
 
@@ -100,16 +128,11 @@ def _defining_module(name: str, obj: Any, modules: list[str]) -> str:
     """The module that defines ``obj``: its ``__module__``, else (constants) the module
     whose source assigns ``name`` at the top level."""
     module = getattr(obj, "__module__", None)
-    if inspect.isclass(obj) or inspect.isroutine(obj):
-        if isinstance(module, str) and module.startswith("pytest_synthloss"):
-            return module
-    assignment = re.compile(rf"^{re.escape(name)}\s*[:=]", re.MULTILINE)
+    defines = inspect.isclass(obj) or inspect.isroutine(obj)
+    if defines and isinstance(module, str) and module.startswith("pytest_synthloss"):
+        return module
     for modname in modules:
-        try:
-            source = inspect.getsource(importlib.import_module(modname))
-        except (OSError, TypeError):
-            continue
-        if assignment.search(source):
+        if _assigns(importlib.import_module(modname), name):
             return modname
     return "pytest_synthloss"
 
