@@ -49,7 +49,7 @@ html_theme_options = {
 # their tables are shown as preformatted text until fixed. The build warns (fails under
 # -W) for a malformed table anywhere else, and for a name here that no longer needs it.
 synthloss_docstring_tables_as_text = [
-    "pytest_synthloss.detectors",
-    "pytest_synthloss.formats",
-    "pytest_synthloss.scoring",
+    "pytest_synthloss.checks.rules",
+    "pytest_synthloss.checks.scoring",
+    "pytest_synthloss.emulation.logwriter",
 ]

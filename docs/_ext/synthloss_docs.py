@@ -71,12 +71,18 @@ def _is_data(obj: Any) -> bool:
 
 
 def _assigns(module: Any, name: str) -> bool:
-    """Whether ``module``'s source assigns ``name`` at the top level."""
+    """Whether ``module``'s source defines or assigns ``name`` at the top level."""
     try:
         source = inspect.getsource(module)
     except (OSError, TypeError):
         return False
-    return re.search(rf"^{re.escape(name)}\s*[:=]", source, re.MULTILINE) is not None
+    pattern = rf"^(?:(?:class|def)\s+{re.escape(name)}\b|{re.escape(name)}\s*[:=])"
+    return re.search(pattern, source, re.MULTILINE) is not None
+
+
+def _shown_at_top(obj: Any) -> bool:
+    """A class or function that presents itself as ``pytest_synthloss.<name>``."""
+    return not _is_data(obj) and getattr(obj, "__module__", None) == "pytest_synthloss"
 
 
 def _summary(obj: Any) -> str:
@@ -90,12 +96,25 @@ def _summary(obj: Any) -> str:
 def _reference_page(name: str) -> str:
     lines = [f"# `{name}`", ""]
     if name == "pytest_synthloss":
-        # The top level only re-exports; every name is documented where it is defined.
+        # The top level only re-exports; every name is documented where it is defined,
+        # except the ones that present themselves as top-level names (autodoc would skip
+        # them in their defining module).
         lines += [
             "The public API, loaded lazily. Each name is documented in the module that",
             "defines it: see [](../public-api.md).",
             "",
         ]
+        top = [n for n in pytest_synthloss.__all__ if _shown_at_top(getattr(pytest_synthloss, n))]
+        if top:
+            lines.append("```{eval-rst}")
+            for member in top:
+                kind = (
+                    "exception"
+                    if issubclass(getattr(pytest_synthloss, member), BaseException)
+                    else "class"
+                )
+                lines += [f".. auto{kind}:: pytest_synthloss.{member}", "   :show-inheritance:", ""]
+            lines += ["```", ""]
         return "\n".join(lines)
     # autodoc writes reStructuredText, so the directive runs inside eval-rst (MyST would
     # otherwise parse its output as Markdown).
@@ -129,7 +148,7 @@ def _defining_module(name: str, obj: Any, modules: list[str]) -> str:
     whose source assigns ``name`` at the top level."""
     module = getattr(obj, "__module__", None)
     defines = inspect.isclass(obj) or inspect.isroutine(obj)
-    if defines and isinstance(module, str) and module.startswith("pytest_synthloss"):
+    if defines and isinstance(module, str) and module.startswith("pytest_synthloss."):
         return module
     for modname in modules:
         if _assigns(importlib.import_module(modname), name):
@@ -151,8 +170,9 @@ def _public_api_page(modules: list[str]) -> str:
     for name in sorted(pytest_synthloss.__all__, key=str.lower):
         obj = getattr(pytest_synthloss, name)
         where = _defining_module(name, obj, modules)
+        target = f"pytest_synthloss.{name}" if _shown_at_top(obj) else f"{where}.{name}"
         lines.append(
-            f"| {{py:obj}}`{name} <{where}.{name}>` | `from pytest_synthloss import {name}` "
+            f"| {{py:obj}}`{name} <{target}>` | `from pytest_synthloss import {name}` "
             f"| `{where}` | {_summary(obj)} |"
         )
     lines += [
