@@ -136,12 +136,18 @@ def _commands(block: Block) -> list[tuple[str, str]]:
 
 
 def _missing_program(commands: list[tuple[str, str]]) -> str | None:
-    """The first program a block runs that is not installed (e.g. promtool), if any."""
-    builtins = ("cd", "echo", "ls", "cat", "python", "pytest", "synthloss")
+    """The first program (or device) a block needs that this machine lacks, if any.
+
+    promtool comes from Debian's ``prometheus`` package, and ``/dev/full`` (a device whose
+    writes fail with "No space left on device") is Linux-only.
+    """
+    builtins = ("cd", "echo", "test", "cat", "python", "pytest", "synthloss")
     for cmd, _ in commands:
         program = cmd.split()[0]
         if program not in builtins and shutil.which(program) is None:
             return program
+        if "/dev/full" in cmd and not Path("/dev/full").exists():
+            return "/dev/full"
     return None
 
 
