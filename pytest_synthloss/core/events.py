@@ -1,4 +1,4 @@
-"""Failure-mode events a profile can declare (divergence, seeded noise) and ground-truth ``Event``s.
+"""Failure-mode events a profile can declare (divergence, seeded noise) and the ``Event`` record.
 
 Their composition with the baseline, plateaus, spikes and non-finite steps is described
 in :mod:`pytest_synthloss.core.profiles`; :mod:`pytest_synthloss.core.model` computes them.
