@@ -299,3 +299,36 @@ def test_event_kinds_are_validated_by_the_oracle() -> None:
 
 def test_available_profiles_start_with_the_builtins() -> None:
     assert available_profiles()[: len(NAMES)] == NAMES
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("spike", 5, 4),
+            "spike event: last step 4 is before first step 5; an event is first..last with "
+            "first <= last",
+        ),
+        (("", 1, 1), "event kind must be a non-empty string, got ''"),
+        (("spike", 0, 1), "event first step must be an integer >= 1, got 0"),
+        (("spike", 1, 2, -1.0), "event peak must be a finite number >= 0, got -1.0"),
+        (("nonfinite", 1, 1, None, "nan"), "event values must be a tuple of strings, got 'nan'"),
+    ],
+)
+def test_bad_events_are_refused(args: tuple[object, ...], message: str) -> None:
+    with pytest.raises(SynthLossError) as info:
+        Event(*args)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_an_event_is_a_record_with_a_few_helpers() -> None:
+    event = Event("spike", 4, 5, peak=9.7)
+    assert (event.length, event.span, 4 in event, 6 in event, True in event) == (
+        2,
+        (4, 5),
+        True,
+        False,
+        False,
+    )
+    assert event.describe() == "spike at steps 4-5 (peak 9.7)"
+    assert Event("future-kind", 3, 3).describe() == "future-kind at step 3"  # the set is open
