@@ -1,0 +1,285 @@
+"""The OLMo-core presets: ``olmo-skip-step`` and ``olmo-stability`` (ai2-olmo-core 3.0.0).
+
+``olmo-skip-step`` follows ``SkipStepOptimizer.get_step_factor``
+(``src/olmo_core/optim/skip_step_optimizer.py``), on the loss only. Every loss enters the
+history (the last ``rolling_interval_length + 1`` losses, the current one included). A step
+is skipped once ``max(2, rolling_interval_length // 2)`` losses have been seen, when
+``(loss - mean) <= sigma_factor * std`` does NOT hold, with ``std, mean =
+torch.std_mean(previous losses)`` (unbiased): one-sided, and any NaN/inf in the window (or a
+single earlier loss, whose unbiased std is NaN) means a skip. torch accumulates in float64
+and rounds the mean and std to the tensor's dtype; a constant window has mean = the value
+and std = 0 exactly (Welford).
+
+``olmo-stability`` follows ``StabilityMonitorCallback._is_spike``
+(``src/olmo_core/train/callbacks/stability_monitor.py``): only once ``window_size`` earlier
+values are held, a value is a spike when ``std >= 1e-10`` and
+``value > mean + threshold_std * std``, with ``mean = sum(window) / n`` and the population
+variance ``sum((x - mean) ** 2) / n`` in Python floats (``sum`` is sequential before Python
+3.12 and compensated from 3.12, as here). Every value, spikes and NaN included, enters the
+window.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import ClassVar
+
+import numpy as np
+
+from pytest_synthloss.checks.stack_base import StackPreset, finite, integer
+from pytest_synthloss.core.errors import SynthLossError
+
+__all__ = ["OlmoSkipStep", "OlmoStability"]
+
+#: Windows computed per pass (bounds memory: rows x window cells).
+_CELLS = 1 << 22
+
+
+def _windows(x: np.ndarray, width: int) -> np.ndarray:
+    """Row ``i``: the ``width`` values before ``x[i]``, NaN-padded at the start."""
+    padded = np.concatenate([np.full(width, np.nan), x])
+    return np.lib.stride_tricks.sliding_window_view(padded[:-1], width)
+
+
+_EPS = float(np.finfo(np.float64).eps)
+#: Rows per pass of the fast path (its error bound grows with the pass length).
+_ROWS = 1 << 16
+
+
+def full_windows(x: np.ndarray, size: int) -> dict[str, np.ndarray]:
+    """Approximate statistics of every full window ``x[i - size:i]``, ``i = size..n-1``.
+
+    ``mean`` and ``m2`` (sum of squared deviations) from running sums of the values minus a
+    per-pass shift, with ``m2_err``/``mean_err`` bounding their error; ``flat``: the window
+    holds one value (exact: ``mean`` is it, ``m2`` is 0); ``bad``: a NaN/inf in the window.
+    Callers decide with these where the bounds allow it and recompute the rest exactly.
+    """
+    n = x.size
+    rows = n - size
+    finite = np.isfinite(x)
+    clean = np.where(finite, x, 0.0)
+    count_bad = np.concatenate(([0], np.cumsum(~finite)))
+    bad = count_bad[size:n] - count_bad[:rows] > 0
+    changes = np.concatenate(([0, 0], np.cumsum(x[1:] != x[:-1])))
+    start = np.arange(rows)
+    flat = changes[start + size] - changes[start + 1] == 0
+    mean = np.empty(rows)
+    m2 = np.empty(rows)
+    m2_err = np.empty(rows)
+    mean_err = np.empty(rows)
+    for begin in range(0, rows, _ROWS):
+        end = min(rows, begin + _ROWS)
+        seg = clean[begin : end + size - 1]
+        shift = float(seg.mean())
+        centred = seg - shift
+        c1 = np.concatenate(([0.0], np.cumsum(centred)))
+        c2 = np.concatenate(([0.0], np.cumsum(centred * centred)))
+        width = end - begin
+        s1 = c1[size : size + width] - c1[:width]
+        s2 = c2[size : size + width] - c2[:width]
+        mean[begin:end] = shift + s1 / size
+        m2[begin:end] = s2 - s1 * s1 / size
+        top = float(np.abs(centred).max()) if centred.size else 0.0
+        bound = 8 * _EPS * (seg.size + size)
+        m2_err[begin:end] = bound * top * top
+        mean_err[begin:end] = bound * top / size + 4 * _EPS * abs(shift)
+    mean = np.where(flat, x[start], mean)
+    m2 = np.where(flat, 0.0, m2)
+    return {
+        "mean": mean,
+        "m2": np.maximum(m2, 0.0),
+        "m2_err": m2_err,
+        "mean_err": mean_err,
+        "flat": flat,
+        "bad": bad,
+    }
+
+
+class OlmoSkipStep(StackPreset):
+    """OLMo-core ``SkipStepOptimizer(rolling_interval_length, sigma_factor)``, loss only."""
+
+    name: ClassVar[str] = "olmo-skip-step"
+    source: ClassVar[str] = "src/olmo_core/optim/skip_step_optimizer.py"
+    version: ClassVar[str] = "ai2-olmo-core 3.0.0"
+    score_label: ClassVar[str] = "z"
+    PARAMS: ClassVar[dict[str, object]] = {"rolling_interval_length": 128, "sigma_factor": 6}
+
+    def check(self, params: dict[str, object]) -> dict[str, object]:
+        """A positive integer window; a finite sigma factor."""
+        params["rolling_interval_length"] = integer(
+            self.name, "rolling_interval_length", params["rolling_interval_length"], low=1
+        )
+        factor = params["sigma_factor"]
+        params["sigma_factor"] = finite(self.name, "sigma_factor", factor)
+        if isinstance(factor, int):
+            params["sigma_factor"] = factor
+        return params
+
+    def format_score(self, value: float) -> str:
+        """E.g. ``z=7.12``."""
+        return f"z={value:.3g}"
+
+    def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The window mean, ``(loss - mean) / std`` and the skipped steps."""
+        x = losses
+        n = x.size
+        size = int(self.params["rolling_interval_length"])
+        first = max(2, size // 2) - 1  # index of the first step that is checked
+        mean = np.full(n, np.nan)
+        std = np.full(n, np.nan)
+        wide = x.astype(np.float64)
+        rows = _windows(wide, size)
+        step = max(1, _CELLS // size)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            for begin in range(first, n, step):
+                block = rows[begin : begin + step]
+                index = np.arange(begin, begin + block.shape[0])
+                count = np.minimum(index, size)
+                held = np.arange(size) >= size - count[:, None]
+                bad = ~np.isfinite(np.where(held, block, 0.0)).all(axis=1)
+                vals = np.where(held, block, 0.0)
+                m = vals.sum(axis=1) / count
+                dev = np.where(held, block - m[:, None], 0.0)
+                var = (dev * dev).sum(axis=1) / (count - 1)
+                low = np.where(held, block, np.inf).min(axis=1)
+                high = np.where(held, block, -np.inf).max(axis=1)
+                flat = (low == high) & (count >= 2)
+                m = np.where(flat, low, m)
+                var = np.where(flat, 0.0, var)
+                m[bad] = np.nan
+                var[bad] = np.nan
+                mean[index] = m
+                std[index] = np.sqrt(var)
+        kind = x.dtype.type
+        mean_t = mean.astype(x.dtype)
+        std_t = std.astype(x.dtype)
+        factor = self.params["sigma_factor"]
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            keep = (x - mean_t) <= kind(factor) * std_t
+            skip = ~keep
+            skip[:first] = False
+            z = (wide - mean) / std
+        return mean, z, skip
+
+
+def _python_sum(rows: np.ndarray) -> np.ndarray:
+    """Python's ``sum()`` of each row of floats (compensated from Python 3.12)."""
+    total = np.zeros(rows.shape[0])
+    if sys.version_info < (3, 12):
+        for column in range(rows.shape[1]):
+            total = total + rows[:, column]
+        return total
+    carry = np.zeros(rows.shape[0])
+    for column in range(rows.shape[1]):
+        value = rows[:, column]
+        new = total + value
+        carry += np.where(
+            np.abs(total) >= np.abs(value), (total - new) + value, (value - new) + total
+        )
+        total = new
+    return np.where(np.isfinite(carry), total + carry, total)
+
+
+class OlmoStability(StackPreset):
+    """OLMo-core ``StabilityMonitorCallback(window_size, rolling_window, threshold_std)``."""
+
+    name: ClassVar[str] = "olmo-stability"
+    source: ClassVar[str] = "src/olmo_core/train/callbacks/stability_monitor.py"
+    version: ClassVar[str] = "ai2-olmo-core 3.0.0"
+    score_label: ClassVar[str] = "z"
+    PARAMS: ClassVar[dict[str, object]] = {
+        "window_size": 128,
+        "rolling_window": 10000,
+        "threshold_std": 6.0,
+        "enabled": True,
+    }
+
+    def check(self, params: dict[str, object]) -> dict[str, object]:
+        """Positive integer windows, a finite threshold, ``enabled`` a bool."""
+        for key in ("window_size", "rolling_window"):
+            params[key] = integer(self.name, key, params[key], low=1)
+        params["threshold_std"] = finite(self.name, "threshold_std", params["threshold_std"])
+        if not isinstance(params["enabled"], bool):
+            raise SynthLossError(
+                f"{self.name}: enabled must be True or False, got {params['enabled']!r}"
+            )
+        return params
+
+    def format_score(self, value: float) -> str:
+        """E.g. ``z=7.12``."""
+        return f"z={value:.3g}"
+
+    def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The window mean, ``(value - mean) / std`` and the spikes."""
+        x = losses.astype(np.float64)
+        n = x.size
+        size = int(self.params["window_size"])
+        limit = float(self.params["threshold_std"])
+        mean = np.full(n, np.nan)
+        z = np.full(n, np.nan)
+        spike = np.zeros(n, bool)
+        if not self.params["enabled"] or n <= size:
+            return mean, z, spike
+        stats = full_windows(x, size)
+        value = x[size:]
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            m, std = stats["mean"], np.sqrt(stats["m2"] / size)
+            std_err = stats["m2_err"] / size / np.maximum(std, 1e-300)
+            line = m + limit * std
+            line_err = stats["mean_err"] + abs(limit) * std_err
+            unsure = (
+                ~stats["bad"]
+                & ~stats["flat"]
+                & (
+                    ~np.isfinite(line)
+                    | (stats["m2"] <= 1e6 * stats["m2_err"])
+                    | (
+                        np.abs(value - line)
+                        <= 2 * line_err + 1e-12 * (np.abs(value) + np.abs(line))
+                    )
+                    | (np.abs(std - 1e-10) <= 2 * std_err + 1e-20)
+                )
+            )
+            hit = ~stats["bad"] & ~stats["flat"] & (std >= 1e-10) & (value > line)
+            z_all = (value - m) / std
+        redo = np.flatnonzero(unsure)
+        exact_m, exact_sd = self._exact(x, size, redo)
+        flat = np.flatnonzero(stats["flat"] & ~stats["bad"])
+        if flat.size:  # a constant window's statistics depend on its value alone
+            levels, which = np.unique(x[flat], return_inverse=True)
+            level_m, level_sd = _population(np.repeat(levels[:, None], size, axis=1))
+            redo = np.concatenate([redo, flat])
+            exact_m = np.concatenate([exact_m, level_m[which]])
+            exact_sd = np.concatenate([exact_sd, level_sd[which]])
+        if redo.size:
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                val = value[redo]
+                hit[redo] = ~(exact_sd < 1e-10) & (val > exact_m + limit * exact_sd)
+                m = m.copy()
+                m[redo] = exact_m
+                z_all[redo] = (val - exact_m) / exact_sd
+        spike[size:] = hit & ~stats["bad"]
+        mean[size:] = np.where(stats["bad"], np.nan, m)
+        z[size:] = z_all
+        return mean, z, spike
+
+    @staticmethod
+    def _exact(x: np.ndarray, size: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Python's own mean and population std of the windows starting at ``rows``."""
+        windows = np.lib.stride_tricks.sliding_window_view(x[:-1], size)
+        mean = np.empty(rows.size)
+        std = np.empty(rows.size)
+        step = max(1, _CELLS // size)
+        for begin in range(0, rows.size, step):
+            m, sd = _population(windows[rows[begin : begin + step]])
+            mean[begin : begin + m.size] = m
+            std[begin : begin + m.size] = sd
+        return mean, std
+
+
+def _population(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sum(w) / n`` and ``sqrt(sum((x - mean) ** 2) / n)`` of each row, as Python does."""
+    size = block.shape[1]
+    with np.errstate(invalid="ignore", over="ignore"):
+        mean = _python_sum(block) / size
+        return mean, np.sqrt(_python_sum((block - mean[:, None]) ** 2) / size)
