@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from pytest_synthloss.core.curve import LossCurve, make_curve
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.validation import check_step
 
@@ -73,6 +74,7 @@ def _profiles(
     start: float,
     decay: float,
     floor: float,
+    extras: tuple[int, bool, bool],
 ) -> Profile:
     base = Profile(name, start=start, decay=decay, floor=floor)
     events = draw(
@@ -88,12 +90,28 @@ def _profiles(
         for step in range(event_start, min(event_start + length, last_step + 1)):
             factor = draw(st.floats(low, high, allow_nan=False, allow_infinity=False))
             spikes[step] = base.baseline(step) * factor
+    max_nonfinite, divergence, noise = extras
+    bad = st.sampled_from([math.nan, math.inf, -math.inf])
+    nonfinite = draw(
+        st.dictionaries(st.integers(first_step, last_step), bad, max_size=max_nonfinite)
+    )
+    for step in nonfinite:
+        spikes.pop(step, None)
+    onset = None
+    if divergence and draw(st.booleans()):
+        onset = Divergence(draw(st.integers(first_step, last_step)), draw(st.floats(0.01, 0.5)))
+    jitter = None
+    if noise and draw(st.booleans()):
+        jitter = Noise(draw(st.floats(0.0, 0.2)), draw(st.integers(0, 2**32)))
     return Profile(
         name,
         start=start,
         decay=decay,
         floor=floor,
         spikes=spikes,
+        nonfinite=nonfinite,
+        divergence=onset,
+        noise=jitter,
         description=f"generated: {len(events)} spike event(s) drawn by hypothesis",
     )
 
@@ -110,10 +128,16 @@ def profiles(
     start: float = 2.25,
     decay: float = 0.07,
     floor: float = 1.05,
+    max_nonfinite: int = 0,
+    divergence: bool = False,
+    noise: bool = False,
 ) -> st.SearchStrategy[Profile]:
     """Profiles with spike events between ``min_step`` and ``max_step`` (see module docs).
 
     ``min_events`` drawn events may merge into fewer ground-truth events when they touch.
+    ``max_nonfinite`` NaN/inf/-inf steps may replace losses in the same range (a spike drawn
+    at one of them is dropped); ``divergence=True`` may add a divergence (onset in range,
+    rate 0.01..0.5), ``noise=True`` seeded multiplicative noise (sigma 0..0.2).
     """
     first = check_step(min_step, "min_step")
     last = check_step(max_step, "max_step")
@@ -122,8 +146,21 @@ def profiles(
     _check_counts(min_events, max_events, max_event_length)
     factor = _check_factor(spike_factor)
     Profile(name, start=start, decay=decay, floor=floor)  # validates the baseline now
+    if isinstance(max_nonfinite, bool) or not isinstance(max_nonfinite, int) or max_nonfinite < 0:
+        raise SynthLossError(f"max_nonfinite must be an integer >= 0, got {max_nonfinite!r}")
+    extras = (max_nonfinite, bool(divergence), bool(noise))
     return _profiles(
-        first, last, min_events, max_events, max_event_length, factor, name, start, decay, floor
+        first,
+        last,
+        min_events,
+        max_events,
+        max_event_length,
+        factor,
+        name,
+        start,
+        decay,
+        floor,
+        extras,
     )
 
 
