@@ -120,7 +120,12 @@ class OlmoSkipStep(StackPreset):
         return f"z={value:.3g}"
 
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The window mean, ``(loss - mean) / std`` and the skipped steps."""
+        """The window mean, ``(loss - mean) / std`` and the skipped steps.
+
+        Windows still filling up, and windows whose fast statistics are too close to call
+        (see :func:`full_windows`), get the two-pass float64 mean and std; flat windows are
+        exact (mean = the value, std = 0, as Welford gives).
+        """
         x = losses
         n = x.size
         size = int(self.params["rolling_interval_length"])
@@ -128,17 +133,59 @@ class OlmoSkipStep(StackPreset):
         mean = np.full(n, np.nan)
         std = np.full(n, np.nan)
         wide = x.astype(np.float64)
+        factor = self.params["sigma_factor"]
+        kind = x.dtype.type
+        redo = np.arange(first, min(size, n))
+        if n > size and size >= 2:
+            stats = full_windows(wide, size)
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                m = stats["mean"]
+                sd = np.sqrt(stats["m2"] / (size - 1))
+                sd_err = stats["m2_err"] / (size - 1) / np.maximum(sd, 1e-300)
+                m_err = stats["mean_err"]
+                gap = (wide[size:] - m) - abs(factor) * sd
+                unsure = (stats["m2"] <= 1e6 * stats["m2_err"]) | (
+                    np.abs(gap)
+                    <= 2 * (m_err + abs(factor) * sd_err)
+                    + 1e-12 * (np.abs(wide[size:]) + np.abs(m) + abs(factor) * sd)
+                )
+                if kind is np.float32:  # the rounding to float32 must be certain
+                    for value, err in ((m, m_err), (sd, sd_err)):
+                        unsure |= (value - err).astype(np.float32) != (value + err).astype(
+                            np.float32
+                        )
+                unsure &= ~stats["flat"] & ~stats["bad"]
+                m = np.where(stats["bad"], np.nan, m)
+                sd = np.where(stats["bad"], np.nan, sd)
+            mean[size:] = m
+            std[size:] = sd
+            redo = np.concatenate([redo, size + np.flatnonzero(unsure)])
+        if redo.size:
+            mean[redo], std[redo] = self._two_pass(wide, size, redo)
+        mean_t = mean.astype(x.dtype)
+        std_t = std.astype(x.dtype)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            keep = (x - mean_t) <= kind(factor) * std_t
+            skip = ~keep
+            skip[:first] = False
+            z = (wide - mean) / std
+        return mean, z, skip
+
+    @staticmethod
+    def _two_pass(wide: np.ndarray, size: int, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and unbiased std of the (up to) ``size`` losses before each of ``index``."""
         rows = _windows(wide, size)
+        mean = np.empty(index.size)
+        std = np.empty(index.size)
         step = max(1, _CELLS // size)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            for begin in range(first, n, step):
-                block = rows[begin : begin + step]
-                index = np.arange(begin, begin + block.shape[0])
-                count = np.minimum(index, size)
+            for begin in range(0, index.size, step):
+                at = index[begin : begin + step]
+                block = rows[at]
+                count = np.minimum(at, size)
                 held = np.arange(size) >= size - count[:, None]
                 bad = ~np.isfinite(np.where(held, block, 0.0)).all(axis=1)
-                vals = np.where(held, block, 0.0)
-                m = vals.sum(axis=1) / count
+                m = np.where(held, block, 0.0).sum(axis=1) / count
                 dev = np.where(held, block - m[:, None], 0.0)
                 var = (dev * dev).sum(axis=1) / (count - 1)
                 low = np.where(held, block, np.inf).min(axis=1)
@@ -148,18 +195,9 @@ class OlmoSkipStep(StackPreset):
                 var = np.where(flat, 0.0, var)
                 m[bad] = np.nan
                 var[bad] = np.nan
-                mean[index] = m
-                std[index] = np.sqrt(var)
-        kind = x.dtype.type
-        mean_t = mean.astype(x.dtype)
-        std_t = std.astype(x.dtype)
-        factor = self.params["sigma_factor"]
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            keep = (x - mean_t) <= kind(factor) * std_t
-            skip = ~keep
-            skip[:first] = False
-            z = (wide - mean) / std
-        return mean, z, skip
+                mean[begin : begin + at.size] = m
+                std[begin : begin + at.size] = np.sqrt(var)
+        return mean, std
 
 
 def _python_sum(rows: np.ndarray) -> np.ndarray:
