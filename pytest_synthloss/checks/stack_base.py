@@ -108,7 +108,7 @@ class StackPreset:
                 f"{self.name}: replays the run from its first step; at most MAX_HISTORY "
                 f"({MAX_HISTORY}) earlier steps, got {context.size}"
             )
-        run = self.values(np.concatenate([context, losses]))
+        run = self.values(np.concatenate([context, losses]) if context.size else losses)
         if not run.size:
             return np.empty(0), np.empty(0), np.zeros(0, bool)
         reference, score, mask = self.run(run)
@@ -177,4 +177,4 @@ def finite(preset: str, name: str, value: object) -> float:
 def ratio(losses: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """``loss / reference`` in float64 (NaN where there is none)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return losses.astype(np.float64) / reference.astype(np.float64)
+        return losses.astype(np.float64, copy=False) / reference.astype(np.float64, copy=False)

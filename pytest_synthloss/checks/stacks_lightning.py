@@ -125,7 +125,7 @@ class LightningSpikeDetection(StackPreset):
         warmup = int(self.params["warmup"])
         finite_only = bool(self.params["finite_only"])
         spikes = np.zeros(n, bool)
-        means = np.full(n, np.nan, np.float32)
+        means = np.full(n, np.nan)
         hist_v = np.zeros(0, np.float32)  # the last `window` updates: value, weight
         hist_w = np.zeros(0, np.float32)
         count = 0
@@ -194,5 +194,4 @@ class LightningSpikeDetection(StackPreset):
             spikes[start:run_end] = True
             means[start:run_end] = frozen[0]
             pos = run_end
-        reference = means.astype(np.float64)
-        return reference, ratio(x, reference), spikes
+        return means, ratio(x, means), spikes

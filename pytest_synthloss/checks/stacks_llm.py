@@ -66,7 +66,7 @@ class MetaseqSkipSpike(StackPreset):
 
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The EWM before each step (in bits), ``loss / EWM`` and the skipped spikes."""
-        bits = losses.astype(np.float64) / _LN2
+        bits = losses.astype(np.float64, copy=False) / _LN2
         if bits.size > _EXACT_STEPS and np.isfinite(bits).all():
             fast = self._vectorised(bits)
             if fast is not None:
@@ -172,7 +172,7 @@ class MegatronSpikyLoss(StackPreset):
 
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The sampled maximum |loss|, ``|loss| / max`` and the spikes."""
-        size = abs(losses.astype(np.float64))
+        size = abs(losses.astype(np.float64, copy=False))
         n = size.size
         reference = np.full(n, np.nan)
         spikes = np.zeros(n, bool)
@@ -219,7 +219,7 @@ class LLMFoundryKillLossSpike(StackPreset):
 
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The window mean, ``loss / mean`` and the flagged (spike or high-loss) steps."""
-        x = losses.astype(np.float64)
+        x = losses.astype(np.float64, copy=False)
         n = x.size
         size = int(self.params["window_size"])
         mean = np.full(n, np.nan)

@@ -132,7 +132,7 @@ class OlmoSkipStep(StackPreset):
         first = max(2, size // 2) - 1  # index of the first step that is checked
         mean = np.full(n, np.nan)
         std = np.full(n, np.nan)
-        wide = x.astype(np.float64)
+        wide = x.astype(np.float64, copy=False)
         factor = self.params["sigma_factor"]
         kind = x.dtype.type
         redo = np.arange(first, min(size, n))
@@ -162,8 +162,8 @@ class OlmoSkipStep(StackPreset):
             redo = np.concatenate([redo, size + np.flatnonzero(unsure)])
         if redo.size:
             mean[redo], std[redo] = self._two_pass(wide, size, redo)
-        mean_t = mean.astype(x.dtype)
-        std_t = std.astype(x.dtype)
+        mean_t = mean.astype(x.dtype, copy=False)
+        std_t = std.astype(x.dtype, copy=False)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             keep = (x - mean_t) <= kind(factor) * std_t
             skip = ~keep
@@ -249,7 +249,7 @@ class OlmoStability(StackPreset):
 
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The window mean, ``(value - mean) / std`` and the spikes."""
-        x = losses.astype(np.float64)
+        x = losses.astype(np.float64, copy=False)
         n = x.size
         size = int(self.params["window_size"])
         limit = float(self.params["threshold_std"])
