@@ -35,6 +35,7 @@ from typing import ClassVar
 import numpy as np
 
 from pytest_synthloss.checks.stack_base import StackPreset, finite, integer, number, ratio
+from pytest_synthloss.checks.stacks_olmo import full_windows
 from pytest_synthloss.core.errors import SynthLossError
 
 __all__ = ["LLMFoundryKillLossSpike", "MegatronSpikyLoss", "MetaseqSkipSpike"]
@@ -228,14 +229,19 @@ class LLMFoundryKillLossSpike(StackPreset):
             return mean, ratio(x, mean), flags
         # index i (batch i + 1) is checked when the window before it is full
         last = n if size == 100 else size + 1
-        rows = np.lib.stride_tricks.sliding_window_view(x[: last - 1], size)
         checked = np.arange(size, last)
+        stats = full_windows(x[:last], size)
+        mult = float(self.params["outlier_multiplier"])
         with np.errstate(invalid="ignore", over="ignore"):
-            approx = rows.mean(axis=1)
+            approx = stats["mean"]
             value = x[checked]
-            mult = self.params["outlier_multiplier"]
-            margin = np.abs(value - approx * mult) <= 1e-9 * (np.abs(value) + 1.0)
-            for row in np.flatnonzero(margin):  # too close to call: numpy's own mean of the row
+            limit = approx * mult
+            # too close to call, or a NaN/inf in the window: numpy's own mean of that window
+            unsure = stats["bad"] | (
+                np.abs(value - limit)
+                <= 4 * stats["mean_err"] * abs(mult) + 1e-12 * (np.abs(value) + np.abs(limit))
+            )
+            for row in np.flatnonzero(unsure):
                 approx[row] = float(np.mean(x[checked[row] - size : checked[row]].copy()))
             outlier = value >= approx * mult
         mean[checked] = approx

@@ -284,7 +284,10 @@ class OlmoStability(StackPreset):
         exact_m, exact_sd = self._exact(x, size, redo)
         flat = np.flatnonzero(stats["flat"] & ~stats["bad"])
         if flat.size:  # a constant window's statistics depend on its value alone
-            levels, which = np.unique(x[flat], return_inverse=True)
+            held = x[flat]
+            starts = np.flatnonzero(np.concatenate(([True], held[1:] != held[:-1])))
+            which = np.cumsum(np.concatenate(([True], held[1:] != held[:-1]))) - 1
+            levels = held[starts]
             level_m, level_sd = _population(np.repeat(levels[:, None], size, axis=1))
             redo = np.concatenate([redo, flat])
             exact_m = np.concatenate([exact_m, level_m[which]])
