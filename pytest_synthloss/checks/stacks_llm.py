@@ -121,14 +121,7 @@ class MetaseqSkipSpike(StackPreset):
         while pos < n:
             end = min(n, pos + _CHUNK)
             xs = bits[pos:end]
-            chain = np.empty(xs.size)
-            state = ewm
-            for begin in range(0, xs.size, block):
-                part = xs[begin : begin + block]
-                sums = np.cumsum(alpha * part / powers[1 : part.size + 1])
-                chain[begin] = state
-                chain[begin + 1 : begin + part.size] = powers[1 : part.size] * (state + sums[:-1])
-                state = float(powers[part.size] * (state + sums[-1]))
+            chain, state = _chain(xs, ewm, alpha, powers)
             if (chain == 0).any():
                 return None
             score = xs / chain
@@ -151,6 +144,35 @@ class MetaseqSkipSpike(StackPreset):
             ewm_before[pos + stop : pos + stop + length] = ewm
             pos += stop + length
         return ewm_before, bits / ewm_before, spikes
+
+
+def _chain(
+    values: np.ndarray, state: float, alpha: float, powers: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """The EWM before each value if every value were taken in, and the EWM after them all.
+
+    Blocks of ``len(powers) - 1`` values, each in closed form from a zero start (so
+    ``decay ** -block`` stays far inside float64); the block starts are then chained with a
+    scalar loop over blocks.
+    """
+    block = powers.size - 1
+    count = -(-values.size // block)
+    padded = np.zeros(count * block)
+    padded[: values.size] = values
+    grid = padded.reshape(count, block)
+    local = np.cumsum(alpha * grid / powers[1:], axis=1) * powers[1:]
+    starts = np.empty(count)
+    step = float(powers[block])
+    for index, end in enumerate(local[:, -1].tolist()):
+        starts[index] = state
+        state = step * state + end
+    before = np.empty((count, block))
+    before[:, 0] = starts
+    before[:, 1:] = powers[1:block] * starts[:, None] + local[:, :-1]
+    flat = before.ravel()[: values.size]
+    last = values.size - (count - 1) * block  # values in the last block
+    after = float(powers[last] * starts[-1] + local[-1, last - 1])
+    return flat, after
 
 
 class MegatronSpikyLoss(StackPreset):
