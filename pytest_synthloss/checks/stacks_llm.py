@@ -35,7 +35,7 @@ from typing import ClassVar
 import numpy as np
 
 from pytest_synthloss.checks.stack_base import StackPreset, finite, integer, number, ratio
-from pytest_synthloss.checks.stacks_olmo import full_windows
+from pytest_synthloss.checks.stacks_olmo import ROWS, full_windows
 from pytest_synthloss.core.errors import SynthLossError
 
 __all__ = ["LLMFoundryKillLossSpike", "MegatronSpikyLoss", "MetaseqSkipSpike"]
@@ -252,19 +252,25 @@ class LLMFoundryKillLossSpike(StackPreset):
         # index i (batch i + 1) is checked when the window before it is full
         last = n if size == 100 else size + 1
         checked = np.arange(size, last)
-        stats = full_windows(x[:last], size)
         mult = float(self.params["outlier_multiplier"])
-        with np.errstate(invalid="ignore", over="ignore"):
-            approx = stats["mean"]
-            value = x[checked]
-            limit = approx * mult
-            # too close to call, or a NaN/inf in the window: numpy's own mean of that window
-            unsure = stats["bad"] | (
-                np.abs(value - limit)
-                <= 4 * stats["mean_err"] * abs(mult) + 1e-12 * (np.abs(value) + np.abs(limit))
-            )
+        approx = np.empty(checked.size)
+        for begin in range(0, checked.size, ROWS):
+            end = min(checked.size, begin + ROWS)
+            stats = full_windows(x, size, begin, end)
+            value = x[size + begin : size + end]
+            with np.errstate(invalid="ignore", over="ignore"):
+                chunk = stats["mean"]
+                limit = chunk * mult
+                # too close to call, or a NaN/inf in the window: numpy's own mean of it
+                unsure = stats["bad"] | (
+                    np.abs(value - limit)
+                    <= 4 * stats["mean_err"] * abs(mult) + 1e-12 * (np.abs(value) + np.abs(limit))
+                )
             for row in np.flatnonzero(unsure):
-                approx[row] = float(np.mean(x[checked[row] - size : checked[row]].copy()))
+                chunk[row] = float(np.mean(x[begin + row : begin + row + size].copy()))
+            approx[begin:end] = chunk
+        value = x[checked]
+        with np.errstate(invalid="ignore", over="ignore"):
             outlier = value >= approx * mult
         mean[checked] = approx
         # consecutive outliers: position within the current run of outliers

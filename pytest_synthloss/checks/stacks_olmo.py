@@ -42,54 +42,42 @@ def _windows(x: np.ndarray, width: int) -> np.ndarray:
 
 
 _EPS = float(np.finfo(np.float64).eps)
-#: Rows per pass of the fast path (its error bound grows with the pass length).
-_ROWS = 1 << 16
+#: Windows per pass of the fast path (its error bound grows with the pass length).
+ROWS = 1 << 15
 
 
-def full_windows(x: np.ndarray, size: int) -> dict[str, np.ndarray]:
-    """Approximate statistics of every full window ``x[i - size:i]``, ``i = size..n-1``.
+def full_windows(x: np.ndarray, size: int, begin: int, end: int) -> dict[str, np.ndarray]:
+    """Approximate statistics of the full windows ``x[r:r + size]``, ``r = begin..end-1``.
 
     ``mean`` and ``m2`` (sum of squared deviations) from running sums of the values minus a
-    per-pass shift, with ``m2_err``/``mean_err`` bounding their error; ``flat``: the window
-    holds one value (exact: ``mean`` is it, ``m2`` is 0); ``bad``: a NaN/inf in the window.
-    Callers decide with these where the bounds allow it and recompute the rest exactly.
+    shift, with ``m2_err``/``mean_err`` bounding their error; ``flat``: the window holds one
+    value (exact: ``mean`` is it, ``m2`` is 0); ``bad``: a NaN/inf in the window. Callers
+    decide with these where the bounds allow it and recompute the rest exactly; they pass
+    at most :data:`ROWS` windows at a time, so every temporary stays small.
     """
-    n = x.size
-    rows = n - size
-    finite = np.isfinite(x)
-    clean = np.where(finite, x, 0.0)
+    seg = x[begin : end + size - 1]
+    width = end - begin
+    finite = np.isfinite(seg)
+    clean = seg if finite.all() else np.where(finite, seg, 0.0)
     count_bad = np.concatenate(([0], np.cumsum(~finite)))
-    bad = count_bad[size:n] - count_bad[:rows] > 0
-    changes = np.concatenate(([0, 0], np.cumsum(x[1:] != x[:-1])))
-    start = np.arange(rows)
-    flat = changes[start + size] - changes[start + 1] == 0
-    mean = np.empty(rows)
-    m2 = np.empty(rows)
-    m2_err = np.empty(rows)
-    mean_err = np.empty(rows)
-    for begin in range(0, rows, _ROWS):
-        end = min(rows, begin + _ROWS)
-        seg = clean[begin : end + size - 1]
-        shift = float(seg.mean())
-        centred = seg - shift
-        c1 = np.concatenate(([0.0], np.cumsum(centred)))
-        c2 = np.concatenate(([0.0], np.cumsum(centred * centred)))
-        width = end - begin
-        s1 = c1[size : size + width] - c1[:width]
-        s2 = c2[size : size + width] - c2[:width]
-        mean[begin:end] = shift + s1 / size
-        m2[begin:end] = s2 - s1 * s1 / size
-        top = float(np.abs(centred).max()) if centred.size else 0.0
-        bound = 8 * _EPS * (seg.size + size)
-        m2_err[begin:end] = bound * top * top
-        mean_err[begin:end] = bound * top / size + 4 * _EPS * abs(shift)
-    mean = np.where(flat, x[start], mean)
-    m2 = np.where(flat, 0.0, m2)
+    bad = count_bad[size : size + width] - count_bad[:width] > 0
+    changes = np.concatenate(([0, 0], np.cumsum(seg[1:] != seg[:-1])))
+    flat = changes[size : size + width] - changes[1 : 1 + width] == 0
+    shift = float(clean.mean())
+    centred = clean - shift
+    c1 = np.concatenate(([0.0], np.cumsum(centred)))
+    c2 = np.concatenate(([0.0], np.cumsum(centred * centred)))
+    s1 = c1[size : size + width] - c1[:width]
+    s2 = c2[size : size + width] - c2[:width]
+    top = float(np.abs(centred).max())
+    bound = 8 * _EPS * (seg.size + size)
+    mean = np.where(flat, seg[:width], shift + s1 / size)
+    m2 = np.where(flat, 0.0, np.maximum(s2 - s1 * s1 / size, 0.0))
     return {
         "mean": mean,
-        "m2": np.maximum(m2, 0.0),
-        "m2_err": m2_err,
-        "mean_err": mean_err,
+        "m2": m2,
+        "m2_err": np.full(width, bound * top * top),
+        "mean_err": np.full(width, bound * top / size + 4 * _EPS * abs(shift)),
         "flat": flat,
         "bad": bad,
     }
@@ -137,29 +125,14 @@ class OlmoSkipStep(StackPreset):
         kind = x.dtype.type
         redo = np.arange(first, min(size, n))
         if n > size and size >= 2:
-            stats = full_windows(wide, size)
-            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-                m = stats["mean"]
-                sd = np.sqrt(stats["m2"] / (size - 1))
-                sd_err = stats["m2_err"] / (size - 1) / np.maximum(sd, 1e-300)
-                m_err = stats["mean_err"]
-                gap = (wide[size:] - m) - abs(factor) * sd
-                unsure = (stats["m2"] <= 1e6 * stats["m2_err"]) | (
-                    np.abs(gap)
-                    <= 2 * (m_err + abs(factor) * sd_err)
-                    + 1e-12 * (np.abs(wide[size:]) + np.abs(m) + abs(factor) * sd)
-                )
-                if kind is np.float32:  # the rounding to float32 must be certain
-                    for value, err in ((m, m_err), (sd, sd_err)):
-                        unsure |= (value - err).astype(np.float32) != (value + err).astype(
-                            np.float32
-                        )
-                unsure &= ~stats["flat"] & ~stats["bad"]
-                m = np.where(stats["bad"], np.nan, m)
-                sd = np.where(stats["bad"], np.nan, sd)
-            mean[size:] = m
-            std[size:] = sd
-            redo = np.concatenate([redo, size + np.flatnonzero(unsure)])
+            parts = [redo]
+            for begin in range(0, n - size, ROWS):
+                end = min(n - size, begin + ROWS)
+                m, sd, unsure = self._fast(wide, size, begin, end, kind)
+                mean[size + begin : size + end] = m
+                std[size + begin : size + end] = sd
+                parts.append(size + begin + np.flatnonzero(unsure))
+            redo = np.concatenate(parts)
         if redo.size:
             mean[redo], std[redo] = self._two_pass(wide, size, redo)
         mean_t = mean.astype(x.dtype, copy=False)
@@ -170,6 +143,32 @@ class OlmoSkipStep(StackPreset):
             skip[:first] = False
             z = (wide - mean) / std
         return mean, z, skip
+
+    def _fast(
+        self, wide: np.ndarray, size: int, begin: int, end: int, kind: type
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean, std and "too close to call" of the full windows ``begin..end-1``."""
+        factor = abs(float(self.params["sigma_factor"]))
+        stats = full_windows(wide, size, begin, end)
+        value = wide[size + begin : size + end]
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            m = stats["mean"]
+            sd = np.sqrt(stats["m2"] / (size - 1))
+            sd_err = stats["m2_err"] / (size - 1) / np.maximum(sd, 1e-300)
+            m_err = stats["mean_err"]
+            gap = (value - m) - factor * sd
+            unsure = (stats["m2"] <= 1e6 * stats["m2_err"]) | (
+                np.abs(gap)
+                <= 2 * (m_err + factor * sd_err) + 1e-12 * (np.abs(value) + np.abs(m) + factor * sd)
+            )
+            if kind is np.float32:  # the rounding to float32 must be certain
+                for stat, err in ((m, m_err), (sd, sd_err)):
+                    low, high = (stat - err).astype(np.float32), (stat + err).astype(np.float32)
+                    unsure |= low != high
+            unsure &= ~stats["flat"] & ~stats["bad"]
+            m = np.where(stats["bad"], np.nan, m)
+            sd = np.where(stats["bad"], np.nan, sd)
+        return m, sd, unsure
 
     @staticmethod
     def _two_pass(wide: np.ndarray, size: int, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -258,8 +257,20 @@ class OlmoStability(StackPreset):
         spike = np.zeros(n, bool)
         if not self.params["enabled"] or n <= size:
             return mean, z, spike
-        stats = full_windows(x, size)
-        value = x[size:]
+        for begin in range(0, n - size, ROWS):
+            end = min(n - size, begin + ROWS)
+            m, score, hit = self._rows(x, size, limit, begin, end)
+            mean[size + begin : size + end] = m
+            z[size + begin : size + end] = score
+            spike[size + begin : size + end] = hit
+        return mean, z, spike
+
+    def _rows(
+        self, x: np.ndarray, size: int, limit: float, begin: int, end: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean, z and spike for the windows ``begin..end-1`` (the values after them)."""
+        stats = full_windows(x, size, begin, end)
+        value = x[size + begin : size + end]
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             m, std = stats["mean"], np.sqrt(stats["m2"] / size)
             std_err = stats["m2_err"] / size / np.maximum(std, 1e-300)
@@ -281,10 +292,10 @@ class OlmoStability(StackPreset):
             hit = ~stats["bad"] & ~stats["flat"] & (std >= 1e-10) & (value > line)
             z_all = (value - m) / std
         redo = np.flatnonzero(unsure)
-        exact_m, exact_sd = self._exact(x, size, redo)
+        exact_m, exact_sd = self._exact(x, size, begin + redo)
         flat = np.flatnonzero(stats["flat"] & ~stats["bad"])
         if flat.size:  # a constant window's statistics depend on its value alone
-            held = x[flat]
+            held = x[begin + flat]
             starts = np.flatnonzero(np.concatenate(([True], held[1:] != held[:-1])))
             which = np.cumsum(np.concatenate(([True], held[1:] != held[:-1]))) - 1
             levels = held[starts]
@@ -299,10 +310,7 @@ class OlmoStability(StackPreset):
                 m = m.copy()
                 m[redo] = exact_m
                 z_all[redo] = (val - exact_m) / exact_sd
-        spike[size:] = hit & ~stats["bad"]
-        mean[size:] = np.where(stats["bad"], np.nan, m)
-        z[size:] = z_all
-        return mean, z, spike
+        return np.where(stats["bad"], np.nan, m), z_all, hit & ~stats["bad"]
 
     @staticmethod
     def _exact(x: np.ndarray, size: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
