@@ -251,35 +251,35 @@ class LLMFoundryKillLossSpike(StackPreset):
             return mean, ratio(x, mean), flags
         # index i (batch i + 1) is checked when the window before it is full
         last = n if size == 100 else size + 1
-        checked = np.arange(size, last)
         mult = float(self.params["outlier_multiplier"])
-        approx = np.empty(checked.size)
-        for begin in range(0, checked.size, ROWS):
-            end = min(checked.size, begin + ROWS)
+        cap = float(self.params["loss_cap"])
+        patience = int(self.params["patience"])
+        streak_in = 0  # consecutive outliers up to the previous pass
+        for begin in range(0, last - size, ROWS):
+            end = min(last - size, begin + ROWS)
             stats = full_windows(x, size, begin, end)
             value = x[size + begin : size + end]
+            approx = stats["mean"]
             with np.errstate(invalid="ignore", over="ignore"):
-                chunk = stats["mean"]
-                limit = chunk * mult
+                limit = approx * mult
                 # too close to call, or a NaN/inf in the window: numpy's own mean of it
                 unsure = stats["bad"] | (
                     np.abs(value - limit)
                     <= 4 * stats["mean_err"] * abs(mult) + 1e-12 * (np.abs(value) + np.abs(limit))
                 )
-            for row in np.flatnonzero(unsure):
-                chunk[row] = float(np.mean(x[begin + row : begin + row + size].copy()))
-            approx[begin:end] = chunk
-        value = x[checked]
-        with np.errstate(invalid="ignore", over="ignore"):
-            outlier = value >= approx * mult
-        mean[checked] = approx
-        # consecutive outliers: position within the current run of outliers
-        run_start = np.maximum.accumulate(np.where(~outlier, np.arange(outlier.size), -1))
-        streak = np.arange(outlier.size) - run_start
-        spike = outlier & (streak > self.params["patience"])
-        cap = float(self.params["loss_cap"])
-        above = np.concatenate(([0], np.cumsum(x > cap)))
-        high_count = above[checked] - above[checked - size]
-        high = (checked + 1 >= 2 * size) & (high_count >= size / 2) & ~spike
-        flags[checked] = spike | high
+                for row in np.flatnonzero(unsure):
+                    approx[row] = float(np.mean(x[begin + row : begin + row + size].copy()))
+                outlier = value >= approx * mult
+            # the outlier counter: consecutive outliers, carried across passes
+            index = np.arange(end - begin)
+            reset = np.maximum.accumulate(np.where(outlier, -1, index))
+            streak = np.where(reset < 0, index + 1 + streak_in, index - reset)
+            spike = outlier & (streak > patience)
+            streak_in = int(streak[-1]) if outlier[-1] else 0
+            above = np.concatenate(([0], np.cumsum(x[begin : end + size - 1] > cap)))
+            high_count = above[size : size + end - begin] - above[: end - begin]
+            late = size + begin + index + 1 >= 2 * size  # batch number >= 2 * window_size
+            high = late & (high_count >= size / 2) & ~spike
+            flags[size + begin : size + end] = spike | high
+            mean[size + begin : size + end] = approx
         return mean, ratio(x, mean), flags
