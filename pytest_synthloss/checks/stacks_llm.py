@@ -43,7 +43,7 @@ __all__ = ["LLMFoundryKillLossSpike", "MegatronSpikyLoss", "MetaseqSkipSpike"]
 _LN2 = math.log(2)
 #: Runs up to this many steps are replayed step by step (exact); longer ones vectorised.
 _EXACT_STEPS = 1 << 16
-_CHUNK = 1 << 14
+_CHUNK = 1 << 16
 
 
 class MetaseqSkipSpike(StackPreset):
