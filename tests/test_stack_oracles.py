@@ -4,7 +4,9 @@ The differential tests drive Lightning ``EarlyStopping._run_early_stopping_check
 and float64 metric tensors), Keras ``EarlyStopping.on_epoch_end`` and
 ``TerminateOnNaN.on_batch_end`` (``KERAS_BACKEND=torch``), transformers'
 ``EarlyStoppingCallback.on_evaluate`` followed by ``Trainer._determine_best_metric``, and
-torch ``ReduceLROnPlateau.step``, on every built-in profile at several lengths and on
+torch ``ReduceLROnPlateau.step``, and Optuna's ``MedianPruner``/``PercentilePruner`` (a
+study with the completed trials added, then ``trial.report``/``should_prune``), on every
+built-in profile at several lengths and on
 Hypothesis profiles and raw values, for a grid of each framework's parameters. Without a
 framework its test skips with the reason; ``.ci/run`` installs them.
 """
@@ -26,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_synthloss import SynthLossError, available_profiles, make_curve
-from pytest_synthloss.checks.oracles import FRAMEWORKS, early_stop_step, lr_plateau_cuts
+from pytest_synthloss.checks.oracles import FRAMEWORKS, early_stop_step, lr_plateau_cuts, prune_step
 from pytest_synthloss.exports.strategies import profiles
 
 LENGTHS = (1, 5, 20, 60, 150)
@@ -327,3 +329,85 @@ def test_bad_parameters(call: Callable[[], object], message: str) -> None:
 def test_frameworks() -> None:
     assert FRAMEWORKS == ("lightning", "keras", "keras-terminate-on-nan", "hf")
     assert np.isnan(make_curve(20, "nan").losses[11])
+
+
+# -- Optuna pruners --------------------------------------------------------------------------
+
+PRUNER_GRID: list[tuple[str, str, dict[str, Any]]] = [
+    ("median", "minimize", {}),
+    ("median", "minimize", {"n_startup_trials": 2, "n_warmup_steps": 3, "interval_steps": 2}),
+    ("median", "maximize", {"n_startup_trials": 1}),
+    ("percentile", "minimize", {"percentile": 25.0, "n_startup_trials": 3, "n_min_trials": 3}),
+    ("percentile", "minimize", {"percentile": 90.0, "n_startup_trials": 0}),
+]
+
+
+def real_prune(
+    values: list[float],
+    completed: list[list[float]],
+    pruner: str,
+    direction: str,
+    params: dict[str, Any],
+) -> int | None:
+    optuna = importorskip("optuna", "optuna")
+    with quiet():
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        kind = (
+            optuna.pruners.MedianPruner if pruner == "median" else optuna.pruners.PercentilePruner
+        )
+        study = optuna.create_study(direction=direction, pruner=kind(**params))
+        for done in completed:
+            study.add_trial(
+                optuna.trial.create_trial(
+                    value=0.0,
+                    intermediate_values={step: v for step, v in enumerate(done, start=1)},
+                )
+            )
+        trial = study.ask()
+        for step, value in enumerate(values, start=1):
+            trial.report(value, step)
+            if trial.should_prune():
+                return step
+    return None
+
+
+def compare_pruners(values: list[float], completed: list[list[float]]) -> None:
+    for pruner, direction, params in PRUNER_GRID:
+        ours = prune_step(values, completed, pruner, direction=direction, **params)
+        real = real_prune(values, completed, pruner, direction, params)
+        assert ours == real, (pruner, direction, params, values, completed)
+
+
+@pytest.mark.parametrize("steps", LENGTHS)
+@pytest.mark.parametrize("profile", available_profiles())
+def test_pruners_match_optuna_on_builtin_profiles(profile: str, steps: int) -> None:
+    others = [
+        make_curve(steps + 3, p).losses.tolist() for p in available_profiles() if p != profile
+    ]
+    compare_pruners(make_curve(steps, profile).losses.tolist(), others)
+
+
+def test_pruners_match_optuna_on_generated_curves() -> None:
+    real_prune([1.0], [], "median", "minimize", {})  # skips here without optuna
+
+    @HYPOTHESIS
+    @given(
+        st.lists(st.tuples(GENERATED, st.integers(1, 60)), min_size=1, max_size=6),
+        st.lists(st.lists(VALUES, min_size=1, max_size=30), max_size=6),
+    )
+    def check(trials: list[tuple[Any, int]], raw: list[list[float]]) -> None:
+        curves = [make_curve(steps, profile).losses.tolist() for profile, steps in trials]
+        compare_pruners(curves[0], curves[1:] + raw)
+
+    check()
+
+
+def test_prune_step_bad_parameters() -> None:
+    with pytest.raises(SynthLossError, match=r"^unknown pruner 'hyperband'; known pruners: "):
+        prune_step([1.0], [], "hyperband")
+    with pytest.raises(SynthLossError, match=r"^optuna percentile: percentile is required"):
+        prune_step([1.0], [], "percentile")
+    with pytest.raises(SynthLossError, match=r"^optuna median: unknown parameter 'percentile'"):
+        prune_step([1.0], [], "median", percentile=10.0)
+    with pytest.raises(SynthLossError, match=r"^optuna: interval_steps must be an integer from 1"):
+        prune_step([1.0], [], interval_steps=0)

@@ -14,12 +14,16 @@ the deliberate differences are in ``docs/stacks.md``.
   the Trainer's update of ``state.best_metric`` after each evaluation.
 * :func:`lr_plateau_cuts` ``(curve, **params)``: the steps after whose
   ``scheduler.step(loss)`` torch's ``ReduceLROnPlateau`` (torch 2.13) lowered the LR.
+* :func:`prune_step` ``(curve, completed, pruner, **params)``: the step at whose
+  ``trial.should_prune()`` Optuna's ``MedianPruner``/``PercentilePruner`` (optuna 5.0) prunes
+  a trial reporting the curve, given the completed trials' curves.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +32,14 @@ from pytest_synthloss.checks.series import LossSeries, as_series
 from pytest_synthloss.checks.stack_base import finite, integer, number, real
 from pytest_synthloss.core.errors import SynthLossError
 
-__all__ = ["FRAMEWORKS", "PLATEAU_PARAMS", "early_stop_step", "lr_plateau_cuts"]
+__all__ = [
+    "FRAMEWORKS",
+    "PLATEAU_PARAMS",
+    "PRUNERS",
+    "early_stop_step",
+    "lr_plateau_cuts",
+    "prune_step",
+]
 
 _LIGHTNING = {
     "monitor": "val_loss",
@@ -270,3 +281,94 @@ def lr_plateau_cuts(curve: LossSeries, **params: object) -> tuple[int, ...]:
                 cuts.append(int(series.steps[index]))
             cool, bad = cooldown, 0
     return tuple(cuts)
+
+
+_PRUNER_PARAMS: dict[str, object] = {
+    "n_startup_trials": 5,
+    "n_warmup_steps": 0,
+    "interval_steps": 1,
+    "n_min_trials": 1,
+}
+#: The pruners :func:`prune_step` knows, with their parameters and defaults.
+PRUNERS: dict[str, dict[str, object]] = {
+    "median": dict(_PRUNER_PARAMS),
+    "percentile": {"percentile": None, **_PRUNER_PARAMS},
+}
+
+
+def _pruner_params(pruner: str, given: dict[str, object]) -> tuple[float, int, int, int, int]:
+    if pruner not in PRUNERS:
+        raise SynthLossError(f"unknown pruner {pruner!r}; known pruners: {', '.join(PRUNERS)}")
+    p = _params(f"optuna {pruner}", PRUNERS[pruner], given)
+    percentile = 50.0 if pruner == "median" else p["percentile"]
+    if percentile is None:
+        raise SynthLossError("optuna percentile: percentile is required (0..100)")
+    percentile = real("optuna", "percentile", percentile)
+    if not 0.0 <= percentile <= 100:
+        raise SynthLossError(
+            f"optuna: Percentile must be between 0 and 100 inclusive, got {percentile}"
+        )
+    startup = integer("optuna", "n_startup_trials", p["n_startup_trials"], low=0, high=1 << 62)
+    warmup = integer("optuna", "n_warmup_steps", p["n_warmup_steps"], low=0, high=1 << 62)
+    interval = integer("optuna", "interval_steps", p["interval_steps"], low=1, high=1 << 62)
+    least = integer("optuna", "n_min_trials", p["n_min_trials"], low=1, high=1 << 62)
+    return percentile, startup, warmup, interval, least
+
+
+def prune_step(
+    curve: LossSeries,
+    completed: Iterable[LossSeries],
+    pruner: str = "median",
+    *,
+    direction: str = "minimize",
+    **params: object,
+) -> int | None:
+    """The step at which Optuna's pruner prunes a trial that reports ``curve``, or ``None``.
+
+    The trial calls ``trial.report(loss, step)`` then ``trial.should_prune()`` at each step
+    of ``curve``; ``completed`` are the curves of the study's completed trials (their
+    intermediate values). ``pruner`` is ``"median"`` (``MedianPruner``) or ``"percentile"``
+    (``PercentilePruner``, ``percentile=`` required); ``params`` are Optuna's
+    (``n_startup_trials``, ``n_warmup_steps``, ``interval_steps``, ``n_min_trials``).
+    At each check the trial's best value so far (NaN if all are NaN: prune) is compared with
+    the percentile of the completed trials' values at the same step.
+    """
+    if direction not in ("minimize", "maximize"):
+        raise SynthLossError(
+            f"optuna: direction must be 'minimize' or 'maximize', got {direction!r}"
+        )
+    percentile, startup, warmup, interval, least = _pruner_params(pruner, params)
+    others = []
+    for other in completed:
+        done = as_series(other)
+        others.append(dict(zip(done.steps.tolist(), done.losses.tolist(), strict=True)))
+    if not others or len(others) < startup:
+        return None
+    maximize = direction == "maximize"
+    series = as_series(curve)
+    best = math.nan
+    previous = -1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy on all-NaN slices, as in Optuna
+        for step, value in zip(series.steps.tolist(), series.losses.tolist(), strict=True):
+            best = float(np.nanmax([best, value]) if maximize else np.nanmin([best, value]))
+            last, previous = previous, step
+            if step < warmup:
+                continue
+            if not last < (step - warmup) // interval * interval + warmup:
+                continue  # not the first report in this pruning interval
+            if math.isnan(best):
+                return int(step)
+            at_step = [done[step] for done in others if step in done]
+            if len(at_step) < least:
+                continue
+            level = float(
+                np.nanpercentile(
+                    np.array(at_step, dtype=float), 100 - percentile if maximize else percentile
+                )
+            )
+            if math.isnan(level):
+                continue
+            if (best < level) if maximize else (best > level):
+                return int(step)
+    return None
