@@ -23,7 +23,7 @@ from pytest_synthloss import (
     synthetic_loss,
     synthetic_losses,
 )
-from pytest_synthloss.core import model
+from pytest_synthloss.core import draws
 from pytest_synthloss.core.model import (
     NOISE_BLOCK,
     final_loss,
@@ -228,18 +228,18 @@ def test_different_seeds_give_different_noise() -> None:
 def test_noise_never_touches_global_rng_state() -> None:
     np.random.seed(123)
     before = np.random.get_state()[1].copy()  # type: ignore[index]
-    model._noise_block.cache_clear()
+    draws.noise_block.cache_clear()
     make_curve(100, "noisy").losses.tolist()
     synthetic_loss(10**12, "noisy")
     assert np.array_equal(np.random.get_state()[1], before)  # type: ignore[index]
 
 
 def test_random_access_draws_only_the_block_needed() -> None:
-    model._noise_block.cache_clear()
+    draws.noise_block.cache_clear()
     assert synthetic_losses([10**9], "noisy").tolist() == [1.014664264123006]
-    assert model._noise_block.cache_info().misses == 1
+    assert draws.noise_block.cache_info().misses == 1
     assert synthetic_loss(10**9 + 1, "noisy") == synthetic_losses([10**9 + 1], "noisy")[0]
-    assert model._noise_block.cache_info().misses == 1  # same block, from the cache
+    assert draws.noise_block.cache_info().misses == 1  # same block, from the cache
 
 
 def test_noise_is_identical_in_a_fresh_process() -> None:

@@ -68,7 +68,7 @@ def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) 
     writer = LogWriter(sys.stdout, args.format, curve.config)  # validates before any file
     faults = _faults(args, curve.profile.faults) if live else None
     if faults is not None:
-        faults.check_run(args.steps, args.start_step)
+        faults.check_run(len(curve), args.start_step)
     gauge = _serve_metrics(args, curve.profile.name) if live else None
     output: TextIO | None = None
     try:
@@ -129,7 +129,9 @@ def _faults(args: argparse.Namespace, declared: Faults | None) -> Faults | None:
     if all(f is None for f in (args.stall, args.restart, args.drop, args.crash)):
         return declared
     dropped = (
-        () if args.drop is None else cli_types.dropped(args.drop, args.steps, args.start_step).drop
+        ()
+        if args.drop is None
+        else cli_types.dropped(args.drop, _steps(args), args.start_step).drop
     )
     command_line = Faults(
         stall=None if args.stall is None else args.stall.stall,
@@ -195,6 +197,17 @@ def train(args: argparse.Namespace) -> int:
     return _run(args, args.sleep_seconds, live=True)
 
 
+def _steps(args: argparse.Namespace) -> int:
+    """``--steps``, else the profile's natural length."""
+    from pytest_synthloss.core.registry import resolve_profile
+    from pytest_synthloss.core.validation import DEFAULT_STEPS
+
+    if args.steps is not None:
+        return int(args.steps)
+    natural = resolve_profile(args.profile).steps
+    return DEFAULT_STEPS if natural is None else natural
+
+
 def curve(args: argparse.Namespace) -> int:
     return _run(args, 0.0)
 
@@ -206,13 +219,17 @@ def profiles(args: argparse.Namespace) -> int:
     rows = [("profile", "spikes (step: loss)", "floor", "floor step", "description")]
     for name in available_profiles():
         prof = get_profile(name)
-        spikes = ", ".join(f"{s}: {v:g}" for s, v in prof.spikes.items()) or "none"
+        spikes = ", ".join(
+            [f"{s}: {v:g}" for s, v in prof.spikes.items()]
+            + [f"{s.step}-{s.last}: {s.peak:g}" for s in (prof.shape.spikes if prof.shape else ())]
+        )
+        spikes = spikes or "none"
         floor_step = "never" if prof.floor_step is None else str(prof.floor_step)
         rows.append((name, spikes, f"{prof.floor:g}", floor_step, prof.description))
     _print("\n".join(align_columns(rows, right=(2, 3))))
     if args.verbose:
         for name in available_profiles():
-            _print(f"{name}: {make_curve(30, name).preview(30)}")
+            _print(f"{name}: {make_curve(None, name).preview(30)}")
     return 0
 
 

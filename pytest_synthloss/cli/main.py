@@ -53,7 +53,11 @@ def _add_run_arguments(parser: argparse.ArgumentParser, *, sleep: bool) -> None:
     from pytest_synthloss.emulation.logwriter import FORMATS
 
     parser.add_argument(
-        "--steps", type=cli_types.positive_int, required=True, metavar="N", help="number of steps"
+        "--steps",
+        type=cli_types.positive_int,
+        default=None,
+        metavar="N",
+        help="number of steps; default: the profile's natural length (20 for stable)",
     )
     if sleep:
         parser.add_argument(
@@ -259,7 +263,11 @@ def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     plot.add_argument(
-        "--steps", type=cli_types.positive_int, required=True, metavar="N", help="number of steps"
+        "--steps",
+        type=cli_types.positive_int,
+        default=None,
+        metavar="N",
+        help="number of steps; default: the profile's natural length (20 for stable)",
     )
     plot.add_argument("--profile", default="stable", metavar="NAME", help="default: stable")
     plot.add_argument(

@@ -1,4 +1,5 @@
-"""The built-in profiles: the spec's ``stable`` and ``spiky``, and one profile per failure mode.
+"""The built-in profiles: the spec's ``stable`` and ``spiky``, one profile per failure mode
+and the realistic runs of :mod:`pytest_synthloss.core.realistic`.
 
 Each is a plain :class:`~pytest_synthloss.core.profiles.Profile`; its ground truth (spike
 steps, non-finite steps, divergence onset, plateau windows) is derived from its fields.
@@ -10,6 +11,7 @@ import math
 
 from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.realistic import REALISTIC
 
 __all__ = [
     "BUILTINS",
@@ -74,4 +76,4 @@ NOISY_SPIKY = Profile(
 )
 
 #: The built-in profiles, in the order ``available_profiles()`` lists them.
-BUILTINS = (STABLE, SPIKY, NAN, INF, DIVERGING, PLATEAU, NOISY, NOISY_SPIKY)
+BUILTINS = (STABLE, SPIKY, NAN, INF, DIVERGING, PLATEAU, NOISY, NOISY_SPIKY, *REALISTIC)

@@ -18,7 +18,7 @@ from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.registry import resolve_profile
 from pytest_synthloss.core.sparklines import sparkline
 from pytest_synthloss.core.truth import events_between
-from pytest_synthloss.core.validation import MAX_STEP, check_step
+from pytest_synthloss.core.validation import DEFAULT_STEPS, MAX_STEP, check_step
 
 __all__ = ["LossCurve", "RunConfig", "make_curve"]
 
@@ -173,6 +173,19 @@ class LossCurve:
         """The ``"plateau"`` events as ``(first, last)`` pairs."""
         return self._spans("plateau")
 
+    @functools.cached_property
+    def lrs(self) -> np.ndarray:
+        """The LR of each step relative to the peak LR (read-only; all 1.0 without a shape).
+
+        For a shaped profile: the warm-up times the schedule's decay, ``w(s) * d(s)``.
+        """
+        shape = self.profile.shape
+        if shape is None:
+            return _frozen(np.ones(self._count))
+        from pytest_synthloss.core.shaped import shaped_lrs
+
+        return _frozen(shaped_lrs(shape, np.asarray(self.steps)))
+
     @property
     def floor(self) -> float:
         """The profile's floor loss (1.05 for the built-ins)."""
@@ -322,7 +335,7 @@ def _rebuild_curve(
 
 
 def make_curve(
-    steps: int,
+    steps: int | None = None,
     profile: Profile | str = "stable",
     *,
     start_step: int = 1,
@@ -333,8 +346,11 @@ def make_curve(
 
     ``start_step`` is the first step (a run resumed from a checkpoint starts later);
     ``lr`` and ``batch_size`` are logged in ``.config`` and never change the loss.
+    ``steps=None`` runs the profile's natural length (``Profile.steps``, else 20).
     """
     prof = resolve_profile(profile)
+    if steps is None:
+        steps = DEFAULT_STEPS if prof.steps is None else prof.steps
     count = check_step(steps, "steps (the number of steps in the run)")
     first = check_step(start_step, "start_step")
     if first + count - 1 > MAX_STEP:

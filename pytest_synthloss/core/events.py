@@ -29,7 +29,15 @@ DIVERGENCE_MODES = ("exponential", "linear")
 NOISE_MODES = ("multiplicative", "additive")
 #: The kinds of ground-truth event derived today, in the order events starting at the same
 #: step are listed. The set is open: other kinds may be added here.
-EVENT_KINDS: tuple[str, ...] = ("spike", "nonfinite", "divergence", "plateau")
+EVENT_KINDS: tuple[str, ...] = (
+    "spike",
+    "nonfinite",
+    "divergence",
+    "plateau",
+    "warmup",
+    "schedule",
+    "epoch",
+)
 
 
 @dataclass(frozen=True)
@@ -87,12 +95,14 @@ class Event:
 
     Kinds today (:data:`EVENT_KINDS`): ``"spike"`` (a maximal run of consecutive spike
     steps), ``"nonfinite"`` (a maximal run of consecutive NaN/inf/-inf steps),
-    ``"divergence"`` (from the onset to the run's last step) and ``"plateau"`` (a plateau
-    window). Kind-specific detail: ``peak`` is the highest loss of a spike, the loss at
-    the last step of a divergence and the held loss of a plateau (``None`` for non-finite
-    events); ``values`` names each loss of a non-finite event (``"nan"``, ``"inf"`` or
-    ``"-inf"``, one per step) and is empty for other kinds. A step of a run that lies in
-    no event is *normal*. Events compare, hash and pickle by value.
+    ``"divergence"`` (from the onset to the run's last step), ``"plateau"`` (a plateau
+    window) and the benign ``"warmup"``, ``"schedule"`` (a WSD cool-down, a step-decay
+    drop) and ``"epoch"`` (an epoch boundary) of a shaped profile (see
+    :mod:`pytest_synthloss.core.shapes`). Kind-specific detail: ``peak`` is the highest
+    loss of a spike, the loss at the last step of a divergence and the held loss of a
+    plateau (``None`` for non-finite and benign events); ``values`` names each loss of a
+    non-finite event (``"nan"``, ``"inf"`` or ``"-inf"``, one per step) and is empty for
+    other kinds. A step of a run that lies in no event is *normal*. Events compare, hash and pickle by value.
     """
 
     kind: str

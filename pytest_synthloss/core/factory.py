@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.registry import resolve_profile
-from pytest_synthloss.core.validation import check_step
+from pytest_synthloss.core.validation import DEFAULT_STEPS, check_step
 
 if TYPE_CHECKING:
     from pytest_synthloss.core.curve import LossCurve
@@ -23,8 +23,10 @@ class CurveFactory:
     factory's.
     """
 
-    def __init__(self, profile: Profile | str = "stable", steps: int = 20) -> None:
+    def __init__(self, profile: Profile | str = "stable", steps: int | None = None) -> None:
         self._profile = resolve_profile(profile)
+        if steps is None:  # the profile's natural length
+            steps = DEFAULT_STEPS if self._profile.steps is None else self._profile.steps
         self._steps = check_step(steps, "steps")
 
     @property

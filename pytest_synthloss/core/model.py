@@ -14,21 +14,21 @@ reachable without drawing the ones before it (see :func:`noise_at`).
 
 from __future__ import annotations
 
-import functools
-import numbers
-from collections.abc import Mapping
-
 import numpy as np
 import numpy.typing as npt
 
+from pytest_synthloss.core.draws import NOISE_BLOCK, noise_block
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.registry import resolve_profile
+from pytest_synthloss.core.shaped import held_steps, override, shaped_losses, shaped_trend
+from pytest_synthloss.core.steps import as_steps
 from pytest_synthloss.core.validation import LOSS_CEILING, MAX_STEP, check_step
 
 __all__ = [
     "NOISE_BLOCK",
+    "as_steps",
     "final_loss",
     "flat_from",
     "noise_at",
@@ -39,8 +39,6 @@ __all__ = [
     "trend_losses",
 ]
 
-#: Noise is drawn in blocks of this many steps (part of the noise contract).
-NOISE_BLOCK = 4096
 #: ``synthetic_losses`` works through large arrays in blocks of this many steps, so that its
 #: temporaries stay in the CPU cache: about one read of the steps and one write of the losses.
 _BLOCK = 1 << 15
@@ -62,6 +60,8 @@ def synthetic_loss(step: int, profile: Profile | str = "stable") -> float:
     """
     checked = check_step(step)
     prof = resolve_profile(profile)
+    if prof.shape is not None:  # the shaped engine, on one step
+        return float(shaped_losses(prof, np.array([checked], dtype=np.int64))[0])
     if checked in prof.nonfinite:
         return prof.nonfinite[checked]
     if checked in prof.spikes:
@@ -95,6 +95,8 @@ def trend_loss(profile: Profile, step: int) -> float:
 
 def _trend_loss(prof: Profile, step: int) -> float:
     """Baseline with plateaus, then divergence: the loss before noise and overrides."""
+    if prof.shape is not None:
+        return float(shaped_trend(prof, np.array([step], dtype=np.int64))[0])
     div = prof.divergence
     if div is not None and step >= div.start_step:
         distance = step - div.start_step + 1
@@ -137,15 +139,7 @@ def noise_at(seed: int, step: int) -> float:
 
 def _normal_at(seed: int, step: int) -> float:
     block, offset = divmod(step - 1, NOISE_BLOCK)
-    return float(_noise_block(seed, block)[offset])
-
-
-@functools.lru_cache(maxsize=64)
-def _noise_block(seed: int, block: int) -> np.ndarray:
-    sequence = np.random.SeedSequence(seed, spawn_key=(block,))
-    values = np.random.Generator(np.random.PCG64(sequence)).standard_normal(NOISE_BLOCK)
-    values.flags.writeable = False
-    return values
+    return float(noise_block(seed, block)[offset])
 
 
 # -- the vector engine ------------------------------------------------------------------
@@ -158,6 +152,9 @@ def synthetic_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") ->
     Booleans, floats, NaN and strings are refused with ``SynthLossError``.
     """
     prof = resolve_profile(profile)
+    if prof.shape is not None:
+        flat = as_steps(steps).astype(np.int64, copy=False)
+        return shaped_losses(prof, flat.reshape(-1)).reshape(flat.shape)
     if prof.noise is not None:  # noise is drawn per noise block, so over the whole array
         return _noisy_losses(prof, prof.noise, as_steps(steps).astype(np.int64, copy=False))
     # Integer arrays are validated block by block below; the rest goes through as_steps.
@@ -181,8 +178,8 @@ def synthetic_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") ->
         else:
             _trend_into(prof, block, block_out)
         if low <= last_override:
-            _override(prof.spikes, block, block_out)
-            _override(prof.nonfinite, block, block_out)
+            override(prof.spikes, block, block_out)
+            override(prof.nonfinite, block, block_out)
     return out
 
 
@@ -195,8 +192,8 @@ def _noisy_losses(prof: Profile, noise: Noise, steps: np.ndarray) -> np.ndarray:
     flat_out = out.reshape(-1)
     _trend_into(prof, flat_steps, flat_out)
     _noise_into(noise, _normals(noise.seed, flat_steps), flat_out)
-    _override(prof.spikes, flat_steps, flat_out)
-    _override(prof.nonfinite, flat_steps, flat_out)
+    override(prof.spikes, flat_steps, flat_out)
+    override(prof.nonfinite, flat_steps, flat_out)
     return out
 
 
@@ -205,7 +202,7 @@ def flat_from(prof: Profile) -> int | None:
 
     That is the floor step of a profile without divergence or noise; ``None`` for others.
     """
-    if prof.divergence is not None or prof.noise is not None:
+    if prof.divergence is not None or prof.noise is not None or prof.shape is not None:
         return None
     return prof.floor_step
 
@@ -218,7 +215,9 @@ def trend_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") -> np.
     prof = resolve_profile(profile)
     arr = as_steps(steps).astype(np.int64, copy=False)
     out = np.empty(arr.shape, dtype=np.float64)
-    if arr.size:
+    if arr.size and prof.shape is not None:
+        out.reshape(-1)[:] = shaped_trend(prof, arr.reshape(-1))
+    elif arr.size:
         _trend_into(prof, arr.reshape(-1), out.reshape(-1))
     return out
 
@@ -234,6 +233,9 @@ def range_losses(
     """
     if out is None:
         out = np.empty(count, dtype=np.float64)
+    if profile.shape is not None:
+        out[:] = shaped_losses(profile, np.arange(start_step, start_step + count, dtype=np.int64))
+        return out
     flat_start = flat_from(profile)
     before = count if flat_start is None else min(count, max(0, flat_start - start_step))
     if before:
@@ -253,7 +255,7 @@ def range_losses(
 
 def _trend_into(prof: Profile, steps: np.ndarray, out: np.ndarray) -> None:
     """``_trend_loss`` for every step of the 1-d int64 array ``steps``, written into ``out``."""
-    held = _held_steps(prof, steps) if prof.plateaus else steps
+    held = held_steps(prof, steps)
     np.multiply(held, prof.decay, out=out)
     np.subtract(prof.start, out, out=out)
     np.maximum(prof.floor, out, out=out)
@@ -274,16 +276,6 @@ def _trend_into(prof: Profile, steps: np.ndarray, out: np.ndarray) -> None:
             np.multiply(anchor, values, out=values)
     np.minimum(values, LOSS_CEILING, out=values)
     out[diverged] = values
-
-
-def _held_steps(prof: Profile, steps: np.ndarray) -> np.ndarray:
-    """``prof.held_step`` of every step: the plateau window's first step, or the step."""
-    firsts = np.array([first for first, _ in prof.plateaus], dtype=np.int64)
-    lasts = np.array([last for _, last in prof.plateaus], dtype=np.int64)
-    index = np.searchsorted(firsts, steps, side="right") - 1
-    clipped = np.maximum(index, 0)
-    inside = (index >= 0) & (steps <= lasts[clipped])
-    return np.where(inside, firsts[clipped], steps)
 
 
 def _growth_array(base: float, distance: np.ndarray) -> np.ndarray:
@@ -320,13 +312,13 @@ def _normals(seed: int, steps: np.ndarray) -> np.ndarray:
     blocks, offsets = np.divmod(steps - 1, NOISE_BLOCK)
     unique = np.unique(blocks)
     if unique.size == 1:
-        return _noise_block(seed, int(unique[0]))[offsets]
+        return noise_block(seed, int(unique[0]))[offsets]
     z = np.empty(steps.shape, dtype=np.float64)
     order = np.argsort(blocks, kind="stable")
     bounds = [*np.searchsorted(blocks[order], unique).tolist(), steps.size]
     for i, block in enumerate(unique.tolist()):  # one pass per block drawn, not per step
         chosen = order[bounds[i] : bounds[i + 1]]
-        z[chosen] = _noise_block(seed, block)[offsets[chosen]]
+        z[chosen] = noise_block(seed, block)[offsets[chosen]]
     return z
 
 
@@ -337,80 +329,6 @@ def _range_normals(seed: int, start_step: int, count: int) -> np.ndarray:
     while done < count:
         block, offset = divmod(start_step + done - 1, NOISE_BLOCK)
         take = min(NOISE_BLOCK - offset, count - done)
-        z[done : done + take] = _noise_block(seed, block)[offset : offset + take]
+        z[done : done + take] = noise_block(seed, block)[offset : offset + take]
         done += take
     return z
-
-
-def _override(values: Mapping[int, float], steps: np.ndarray, out: np.ndarray) -> None:
-    """Replace ``out`` at every step of ``steps`` that ``values`` maps (1-d arrays)."""
-    if not values:
-        return
-    keys = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
-    losses = np.fromiter(values.values(), dtype=np.float64, count=len(values))
-    index = np.searchsorted(keys, steps)
-    np.minimum(index, keys.size - 1, out=index)
-    hit = keys[index] == steps
-    out[hit] = losses[index[hit]]
-
-
-def as_steps(steps: npt.ArrayLike) -> np.ndarray:
-    """Validate an array-like of steps and return it as an int64 (or uint64) array."""
-    try:
-        # Python containers go through object dtype so that True or "2" is seen, not coerced.
-        arr = steps if isinstance(steps, np.ndarray) else np.asarray(steps, dtype=object)
-    except (ValueError, TypeError) as exc:  # ragged nested sequences
-        raise SynthLossError(f"steps must be an array-like of integers >= 1: {exc}") from None
-    kind = arr.dtype.kind
-    if arr.size == 0 and kind in "fO":  # np.asarray([]) is float64: no value to refuse
-        return arr.astype(np.int64)
-    if kind == "O":
-        arr = _object_steps(arr)
-        kind = arr.dtype.kind
-    if kind not in "iu":
-        raise SynthLossError(
-            f"steps must be integers >= 1, got {_first(arr)} (dtype {arr.dtype}); "
-            "floats, booleans, NaN and strings are not steps"
-        )
-    if arr.size:
-        low = arr.min()
-        if low < 1:
-            where = np.unravel_index(int(np.argmin(arr)), arr.shape)
-            raise SynthLossError(
-                f"steps must be integers >= 1, got {int(low)} at index {_index(where)}"
-            )
-        if kind == "u" and arr.max() > MAX_STEP:
-            where = np.unravel_index(int(np.argmax(arr)), arr.shape)
-            raise SynthLossError(
-                f"steps must be <= {MAX_STEP}, got {int(arr.max())} at index {_index(where)}"
-            )
-    return arr
-
-
-def _object_steps(arr: np.ndarray) -> np.ndarray:
-    flat = arr.ravel()
-    for position, item in enumerate(flat):
-        if isinstance(item, bool) or not isinstance(item, numbers.Integral):
-            where = np.unravel_index(position, arr.shape)
-            raise SynthLossError(
-                f"steps must be integers >= 1, got {item!r} ({type(item).__name__}) "
-                f"at index {_index(where)}"
-            )
-        if int(item) > MAX_STEP:
-            where = np.unravel_index(position, arr.shape)
-            raise SynthLossError(
-                f"steps must be <= {MAX_STEP}, got {int(item)} at index {_index(where)}"
-            )
-    return arr.astype(np.int64)  # values below 1 are reported by the caller
-
-
-def _first(arr: np.ndarray) -> str:
-    if arr.size == 0:
-        return "an empty array"
-    value = arr.ravel()[0]
-    return repr(value.item() if hasattr(value, "item") else value)
-
-
-def _index(where: tuple[np.intp, ...]) -> str:
-    parts = tuple(int(i) for i in where)
-    return str(parts[0]) if len(parts) == 1 else str(parts)

@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import math
-import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -41,24 +39,22 @@ from typing import Any
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.faults import Faults
+from pytest_synthloss.core.profile_checks import (
+    canonical_nonfinite,
+    check_param,
+    check_shape,
+    sort_key,
+)
+from pytest_synthloss.core.profile_checks import (
+    floor_step as line_floor_step,
+)
+from pytest_synthloss.core.shapes import Shape
 from pytest_synthloss.core.validation import (
-    LOSS_CEILING,
     MAX_STEP,
-    check_number,
     check_step,
 )
 
 __all__ = ["Profile"]
-
-
-def _check_param(name: str, value: object, profile: str) -> float:
-    number = check_number(f"profile {profile!r}: {name}", value, ">= 0")
-    if number > LOSS_CEILING:
-        raise SynthLossError(
-            f"profile {profile!r}: {name} must be a finite number from 0 to {LOSS_CEILING:g} "
-            f"(LOSS_CEILING: every finite loss is finite in float32 too), got {value!r}"
-        )
-    return number
 
 
 @dataclass(frozen=True)
@@ -86,6 +82,8 @@ class Profile:
     plateaus: tuple[tuple[int, int], ...] = ()
     noise: Noise | None = None
     faults: Faults | None = None
+    shape: Shape | None = None
+    steps: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip() or "," in self.name:
@@ -98,10 +96,12 @@ class Profile:
             raise SynthLossError(
                 f"profile {self.name!r}: description must be a string, got {self.description!r}"
             )
-        start = _check_param("start", self.start, self.name)
-        decay = _check_param("decay", self.decay, self.name)
-        floor = _check_param("floor", self.floor, self.name)
-        if floor > start:
+        start = check_param("start", self.start, self.name)
+        decay = check_param("decay", self.decay, self.name)
+        floor = check_param("floor", self.floor, self.name)
+        if isinstance(self.shape, Shape) and self.shape.trend is not None:
+            floor = self.shape.trend.E  # the trend's floor is the profile's
+        elif floor > start:
             raise SynthLossError(
                 f"profile {self.name!r}: floor {floor!r} is above start {start!r}; "
                 "the floor must be <= start"
@@ -122,6 +122,14 @@ class Profile:
             raise SynthLossError(
                 f"profile {self.name!r}: faults must be a Faults or None, got {self.faults!r}"
             )
+        overrides = tuple(
+            [("spike", a, a) for a in spikes]
+            + [("nonfinite", a, a) for a in nonfinite]
+            + [("plateau", a, b) for a, b in plateaus]
+        )
+        onset = None if self.divergence is None else self.divergence.start_step
+        steps = check_shape(self.name, self.shape, self.steps, overrides, onset)
+        object.__setattr__(self, "steps", steps)
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "decay", decay)
         object.__setattr__(self, "floor", floor)
@@ -136,10 +144,10 @@ class Profile:
                 f"got {self.spikes!r}"
             )
         spikes: dict[int, float] = {}
-        for step, loss in sorted(self.spikes.items(), key=lambda kv: _sort_key(kv[0])):
+        for step, loss in sorted(self.spikes.items(), key=lambda kv: sort_key(kv[0])):
             where = f"profile {self.name!r}: spike step"
             checked = check_step(step, where)
-            spikes[checked] = _check_param(f"spike loss at step {checked}", loss, self.name)
+            spikes[checked] = check_param(f"spike loss at step {checked}", loss, self.name)
         return spikes
 
     def _checked_nonfinite(self, spikes: Mapping[int, float]) -> dict[int, float]:
@@ -149,9 +157,9 @@ class Profile:
                 f"{{step: nan | inf | -inf}}, got {self.nonfinite!r}"
             )
         nonfinite: dict[int, float] = {}
-        for step, value in sorted(self.nonfinite.items(), key=lambda kv: _sort_key(kv[0])):
+        for step, value in sorted(self.nonfinite.items(), key=lambda kv: sort_key(kv[0])):
             checked = check_step(step, f"profile {self.name!r}: non-finite step")
-            canonical = _canonical_nonfinite(value)
+            canonical = canonical_nonfinite(value)
             if canonical is None:
                 raise SynthLossError(
                     f"profile {self.name!r}: non-finite loss at step {checked} must be "
@@ -233,6 +241,8 @@ class Profile:
                 self.plateaus,
                 self.noise,
                 self.faults,
+                self.shape,
+                self.steps,
             )
         )
 
@@ -252,6 +262,10 @@ class Profile:
             text += f", noise={self.noise!r}"
         if self.faults is not None:
             text += f", faults={self.faults!r}"
+        if self.shape is not None:
+            text += f", shape={self.shape!r}"
+        if self.steps is not None:
+            text += f", steps={self.steps!r}"
         return text + ")"
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -270,13 +284,22 @@ class Profile:
                 self.plateaus,
                 self.noise,
                 self.faults,
+                self.shape,
+                self.steps,
             ),
         )
 
     # -- ground truth, derived ---------------------------------------------------------
 
     def baseline(self, step: int) -> float:
-        """The spec's baseline ``max(floor, start - (decay * step))`` at ``step``."""
+        """The spec's baseline ``max(floor, start - (decay * step))`` at ``step``.
+
+        For a shaped profile: its noise-free value (``shapes`` steps 1-4) at ``step``.
+        """
+        if self.shape is not None:
+            from pytest_synthloss.core.shaped import shaped_base  # the engine imports numpy
+
+            return shaped_base(self, step)
         return max(self.floor, self.start - (self.decay * step))
 
     def held_step(self, step: int) -> int:
@@ -324,8 +347,12 @@ class Profile:
         return first
 
     def _settle_step(self) -> int | None:
+        if self.shape is not None:
+            from pytest_synthloss.core.shaped import shaped_floor_step
+
+            return shaped_floor_step(self)
         # The first step from which baseline, with plateaus, is the floor for good.
-        first = _floor_step(self.start, self.decay, self.floor)
+        first = line_floor_step(self.start, self.decay, self.floor)
         if first is None:
             return None
         for window_first, last in self.plateaus:
@@ -346,6 +373,8 @@ def _rebuild_profile(
     plateaus: tuple[tuple[int, int], ...],
     noise: Noise | None,
     faults: Faults | None,
+    shape: Shape | None = None,
+    steps: int | None = None,
 ) -> Profile:
     """Unpickle a :class:`Profile` (by value: it needs no registry)."""
     return Profile(
@@ -360,44 +389,6 @@ def _rebuild_profile(
         plateaus,
         noise,
         faults,
+        shape,
+        steps,
     )
-
-
-def _canonical_nonfinite(value: object) -> float | None:
-    """``math.nan``, ``math.inf`` or ``-math.inf`` for a non-finite real, else ``None``.
-
-    NaN is stored as the one ``math.nan`` object so that equal profiles compare equal.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    number = float(value)
-    if math.isnan(number):
-        return math.nan
-    if math.isinf(number):
-        return math.inf if number > 0 else -math.inf
-    return None
-
-
-def _sort_key(step: Any) -> tuple[int, Any]:
-    # Order integer steps numerically; keep anything else (rejected next) in a stable place.
-    return (0, step) if isinstance(step, numbers.Real) else (1, 0)
-
-
-def _floor_step(start: float, decay: float, floor: float) -> int | None:
-    def at_floor(step: int) -> bool:
-        return start - (decay * step) <= floor
-
-    if at_floor(1):
-        return 1
-    if decay == 0.0:
-        return None
-    estimate = (start - floor) / decay
-    if not math.isfinite(estimate) or estimate > MAX_STEP / 2:
-        return None
-    step = max(1, math.ceil(estimate))
-    # The estimate can be off by a rounding step either way; settle on the exact first step.
-    while step > 1 and at_floor(step - 1):
-        step -= 1
-    while not at_floor(step):
-        step += 1
-    return step

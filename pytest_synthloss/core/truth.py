@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from pytest_synthloss.core.events import EVENT_KINDS, Event
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.shapes import event_windows
 
 __all__ = ["events_between", "events_of_kind", "runs"]
 
@@ -58,6 +59,11 @@ def events_between(profile: Profile, first: int, last: int) -> tuple[Event, ...]
         if a <= last and b >= first:
             held = profile.baseline(a)
             events.append(Event("plateau", max(a, first), min(b, last), peak=held))
+    if profile.shape is not None:
+        peaks = {(s.step, s.last): s.peak for s in profile.shape.spikes}
+        for kind, a, b in event_windows(profile.shape, first, last):
+            top = peaks.get((a, b)) if kind == "spike" else None
+            events.append(Event(kind, max(a, first), min(b, last), peak=top))
     order = {kind: index for index, kind in enumerate(EVENT_KINDS)}
     events.sort(key=lambda e: (e.first, order.get(e.kind, len(order)), e.kind, e.last))
     return tuple(events)

@@ -12,6 +12,7 @@ import numbers
 from pytest_synthloss.core.errors import SynthLossError
 
 __all__ = [
+    "DEFAULT_STEPS",
     "LOSS_CEILING",
     "MAX_SLEEP_SECONDS",
     "MAX_STEP",
@@ -20,6 +21,8 @@ __all__ = [
     "check_step",
 ]
 
+#: How many steps a run has when neither the caller nor its profile says (the spec's 20).
+DEFAULT_STEPS = 20
 #: Largest step the model accepts: steps are stored as int64.
 MAX_STEP = 2**63 - 1
 #: Diverging and noisy losses are capped here, and no profile value may exceed it, so a

@@ -231,9 +231,9 @@ def _parametrize_shared(metafunc: pytest.Metafunc) -> None:
     if shared is None or own != shared:
         pytest.fail(
             f"{metafunc.definition.nodeid} uses {SHARED}, which its module shares: its "
-            f"synthloss marker selects profile={','.join(own.names)} steps={own.steps}, but "
+            f"synthloss marker selects profile={','.join(own.names)} steps={own.steps_text()}, but "
             f"the module selects profile={','.join(shared.names if shared else ())} "
-            f"steps={shared.steps if shared else '?'}; set profile and steps for the whole "
+            f"steps={shared.steps_text() if shared else '?'}; set profile and steps for the whole "
             "module (pytestmark = pytest.mark.synthloss(...)) or on the command line",
             pytrace=False,
         )

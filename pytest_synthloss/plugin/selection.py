@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pytest_synthloss.core import registry
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.profiles import Profile
-from pytest_synthloss.core.validation import check_step
+from pytest_synthloss.core.validation import DEFAULT_STEPS, check_step
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 DEFAULT_PROFILE = "stable"
-DEFAULT_STEPS = 20
 MARKER_KEYWORDS = ("profile", "steps")
 ALL = "all"
 
@@ -98,7 +97,8 @@ class Selection:
     """
 
     profiles: tuple[str | Profile, ...] = (DEFAULT_PROFILE,)
-    steps: int = DEFAULT_STEPS
+    #: ``None``: each profile's natural length (``Profile.steps``, else 20).
+    steps: int | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -109,10 +109,17 @@ class Selection:
         """The profiles themselves (names looked up in the registry)."""
         return tuple(registry.resolve_profile(p) for p in self.profiles)
 
+    def steps_text(self) -> str:
+        """The steps, or ``20`` / ``natural`` when each profile runs its natural length."""
+        if self.steps is not None:
+            return str(self.steps)
+        natural = {p.steps for p in self.profile_objects()}
+        return str(DEFAULT_STEPS) if natural == {None} else "natural"
+
     def header(self) -> str:
         """The report-header line, e.g. ``synthloss: profile=spiky steps=20 (registered: ...)``."""
         return (
-            f"synthloss: profile={','.join(self.names)} steps={self.steps} "
+            f"synthloss: profile={','.join(self.names)} steps={self.steps_text()} "
             f"(registered: {_registered()})"
         )
 
@@ -138,7 +145,7 @@ def resolve_selection(
     elif ini_steps is not None:
         steps = parse_steps(ini_steps, "ini option synthloss_steps")
     else:
-        steps = DEFAULT_STEPS
+        steps = None
     return Selection(profiles, steps)
 
 
