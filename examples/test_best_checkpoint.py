@@ -46,7 +46,7 @@ def test_picks_the_earliest_minimal_finite_loss(synthloss_curve: LossCurve) -> N
     assert math.isfinite(best.loss)
     assert best.step not in synthloss_curve.spike_steps
     assert [s.loss for s in picker.saves] == sorted({s.loss for s in picker.saves}, reverse=True)
-    if synthloss_curve.profile.noise is None:
+    if not synthloss_curve.profile.noisy:
         assert best.step == ground_truth_best(synthloss_curve)
         floor_step = synthloss_curve.floor_step
         if floor_step is not None and floor_step not in synthloss_curve.nonfinite_steps:
@@ -61,7 +61,7 @@ def test_a_long_run_keeps_the_first_floor_step(synthloss_factory: CurveFactory) 
     best = BestCheckpointPicker().watch(curve)
     assert best is not None
     assert best.step == earliest_finite_minimum(curve)
-    if curve.profile.noise is None and curve.floor_step is not None:
+    if not curve.profile.noisy and curve.floor_step is not None:
         assert best.step == curve.floor_step  # not one of the 280 later steps that tie
 
 

@@ -35,6 +35,13 @@ SETTINGS = [
 ]
 
 
+#: Why a test runs on the spec-line profiles only (not the realistic, shaped ones).
+SPEC_LINE_ONLY = (
+    "expectations derived from the spec's line: single-step spike overrides and no noise "
+    "that stalls a patience rule; the realistic profiles are covered in tests/test_realistic.py"
+)
+
+
 def reference_cuts(
     steps_and_losses: Iterable[tuple[int, float]],
     *,
@@ -94,12 +101,14 @@ def test_cuts_follow_torchs_documented_rule(
 
 @pytest.mark.parametrize("patience", [1, 2])
 def test_the_first_cut_follows_ground_truth(synthloss_curve: LossCurve, patience: int) -> None:
+    if synthloss_curve.profile.shape is not None:
+        pytest.skip(SPEC_LINE_ONLY)
     cuts = train_with_plateau_schedule(synthloss_curve, patience=patience)
     first = cuts[0].step if cuts else None
     expected = first_cut_from_ground_truth(synthloss_curve, patience)
     floor_step = synthloss_curve.floor_step
     before_floor = expected is not None and (floor_step is None or expected <= floor_step)
-    if synthloss_curve.profile.noise is None or before_floor:
+    if not synthloss_curve.profile.noisy or before_floor:
         assert first == expected
     else:
         # At the floor, the noise decides which steps are bad: the cut only comes after it.

@@ -102,7 +102,8 @@ class Event:
     loss of a spike, the loss at the last step of a divergence and the held loss of a
     plateau (``None`` for non-finite and benign events); ``values`` names each loss of a
     non-finite event (``"nan"``, ``"inf"`` or ``"-inf"``, one per step) and is empty for
-    other kinds. A step of a run that lies in no event is *normal*. Events compare, hash and pickle by value.
+    other kinds. A step of a run that lies in no event is *normal*. Events compare, hash
+    and pickle by value.
     """
 
     kind: str

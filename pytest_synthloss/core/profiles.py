@@ -311,6 +311,14 @@ class Profile:
         return step
 
     @property
+    def noisy(self) -> bool:
+        """Whether any loss is perturbed: ``noise``, a shape's noise or its precision."""
+        shape = self.shape
+        return self.noise is not None or (
+            shape is not None and (shape.noise is not None or shape.precision is not None)
+        )
+
+    @property
     def spike_steps(self) -> tuple[int, ...]:
         """The steps whose loss is a spike, ascending."""
         return tuple(self.spikes)

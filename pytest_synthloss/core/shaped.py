@@ -11,11 +11,11 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pytest_synthloss.core.draws import NOISE_BLOCK, noise_block
-from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.shapes import (
     FLOOR_RTOL,
     WSD,
@@ -27,6 +27,9 @@ from pytest_synthloss.core.shapes import (
     TrainingNoise,
 )
 from pytest_synthloss.core.validation import LOSS_CEILING, MAX_STEP
+
+if TYPE_CHECKING:
+    from pytest_synthloss.core.profiles import Profile
 
 __all__ = [
     "held_steps",
