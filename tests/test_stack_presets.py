@@ -22,13 +22,13 @@ import pytest
 from pytest_synthloss import (
     SynthLossError,
     assert_spikes_at,
-    available_profiles,
     detect_spikes,
     find_spikes,
     make_curve,
 )
 from pytest_synthloss.checks.rules import STACK_PRESETS, get_rule
 from pytest_synthloss.checks.stack_base import MAX_HISTORY
+from pytest_synthloss.core.builtins import SPEC_LINE
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "stack_vectors.json").read_text())
 METASEQ_GRID: list[dict[str, Any]] = [
@@ -89,7 +89,7 @@ def test_the_presets_are_registered_by_name() -> None:
 
 
 @pytest.mark.parametrize("steps", [20, 150, 400])
-@pytest.mark.parametrize("profile", available_profiles())
+@pytest.mark.parametrize("profile", [p.name for p in SPEC_LINE])
 def test_metaseq_matches_its_own_skip_spike(profile: str, steps: int) -> None:
     losses = make_curve(steps, profile).losses
     for index, params in enumerate(METASEQ_GRID):
@@ -99,7 +99,7 @@ def test_metaseq_matches_its_own_skip_spike(profile: str, steps: int) -> None:
 
 
 @pytest.mark.parametrize("steps", [20, 150, 400])
-@pytest.mark.parametrize("profile", available_profiles())
+@pytest.mark.parametrize("profile", [p.name for p in SPEC_LINE])
 def test_llm_foundry_matches_its_own_kill_loss_spike(profile: str, steps: int) -> None:
     losses = make_curve(steps, profile).losses
     for index, params in enumerate(FOUNDRY_GRID):

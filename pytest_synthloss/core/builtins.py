@@ -21,6 +21,8 @@ __all__ = [
     "NOISY",
     "NOISY_SPIKY",
     "PLATEAU",
+    "REALISTIC_NAMES",
+    "SPEC_LINE",
     "SPIKY",
     "STABLE",
 ]
@@ -76,4 +78,8 @@ NOISY_SPIKY = Profile(
 )
 
 #: The built-in profiles, in the order ``available_profiles()`` lists them.
-BUILTINS = (STABLE, SPIKY, NAN, INF, DIVERGING, PLATEAU, NOISY, NOISY_SPIKY, *REALISTIC)
+#: The built-ins on the spec's line (no shape, natural length 20).
+SPEC_LINE = (STABLE, SPIKY, NAN, INF, DIVERGING, PLATEAU, NOISY, NOISY_SPIKY)
+BUILTINS = (*SPEC_LINE, *REALISTIC)
+#: The names of the realistic built-ins.
+REALISTIC_NAMES = tuple(p.name for p in REALISTIC)

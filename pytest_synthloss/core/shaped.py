@@ -191,11 +191,24 @@ def shaped_lrs(shape: Shape, steps: np.ndarray) -> np.ndarray:
 
 def _draws(noise: TrainingNoise, steps: np.ndarray) -> np.ndarray:
     """``e(s)`` of ``noise`` for every step (the contract in :class:`TrainingNoise`)."""
-    blocks, offsets = np.divmod(steps - 1, NOISE_BLOCK)
-    unique = np.unique(blocks)
     e = np.empty(steps.shape, dtype=np.float64)
-    for block in unique.tolist():  # one pass per block drawn, not per step
-        chosen = blocks == block
+    if steps.size == 0:
+        return e
+    first = int(steps[0])
+    if int(steps[-1]) - first == steps.size - 1 and bool(np.all(np.diff(steps) == 1)):
+        done = 0  # a contiguous run: copy block slices
+        while done < steps.size:
+            block, offset = divmod(first + done - 1, NOISE_BLOCK)
+            take = min(NOISE_BLOCK - offset, steps.size - done)
+            e[done : done + take] = _block(noise.seed, block, noise.ar)[offset : offset + take]
+            done += take
+        return e
+    blocks, offsets = np.divmod(steps - 1, NOISE_BLOCK)
+    order = np.argsort(blocks, kind="stable")
+    unique = np.unique(blocks)
+    bounds = [*np.searchsorted(blocks[order], unique).tolist(), steps.size]
+    for i, block in enumerate(unique.tolist()):  # one pass per block drawn, not per step
+        chosen = order[bounds[i] : bounds[i + 1]]
         e[chosen] = _block(noise.seed, block, noise.ar)[offsets[chosen]]
     return e
 
