@@ -27,7 +27,7 @@ SPEC_VALIDATION_LINES = [
     "Step 5: loss=1.90",
 ]
 
-KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"
+KNOWN = ", ".join(available_profiles())
 
 
 def _wait_for_lines(path: Path, count: int, process: subprocess.Popen[str]) -> list[str]:
@@ -101,12 +101,14 @@ def test_profiles_lists_ground_truth(capsys: pytest.CaptureFixture[str]) -> None
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines[1:]] == list(available_profiles())
     assert lines[:3] == [
-        "profile      spikes (step: loss)  floor  floor step  description",
-        "stable       none                  1.05          18  Smooth, monotonic decay from 2.18 "
-        "at step 1 to the 1.05 floor from step 18.",
-        "spiky        4: 9.7, 5: 9.5        1.05          18  As stable, with a loss spike at "
-        "step 4 (9.7) decaying at step 5 (9.5).",
+        "profile               spikes (step: loss)                    floor  floor step  "
+        "description",
+        "stable                none                                    1.05          18  "
+        "Smooth, monotonic decay from 2.18 at step 1 to the 1.05 floor from step 18.",
+        "spiky                 4: 9.7, 5: 9.5                          1.05          18  "
+        "As stable, with a loss spike at step 4 (9.7) decaying at step 5 (9.5).",
     ]
+    assert lines[10][:59] == ("llm-pretrain-trouble  300-340: 12, 450-480: 11, 600-601: 11      2")
     assert main(["profiles", "-v"]) == 0
     assert "spiky: ▂▁▁██▁" in capsys.readouterr().out
 
@@ -214,10 +216,6 @@ def test_progress_on_a_tty_goes_to_stderr_only(
         (
             ["train", "--steps", "2.5"],
             "synthloss train: error: argument --steps: must be an integer >= 1, got '2.5'",
-        ),
-        (
-            ["train"],
-            "synthloss train: error: the following arguments are required: --steps",
         ),
         (
             ["train", "--steps", "5", "--sleep-seconds", "-1"],
@@ -508,11 +506,21 @@ def test_drop_ranges_within_the_run_still_work(capsys: pytest.CaptureFixture[str
     assert read_log(capsys.readouterr().out.splitlines()).gaps == ((2, 4), (6, 6))
 
 
+def test_curve_without_steps_runs_the_natural_length(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["curve", "--profile", "wsd", "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert (len(rows), rows[-1].split(",")[0]) == (1001, "1000")
+    assert main(["curve", "--format", "csv"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 21  # stable: the spec's 20
+
+
 def test_sweep_profiles_all_and_a_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sweep", "--profiles", "spiky, stable", "--steps", "5", "--top", "1"]) == 0
     assert "(of 2 configs;" in capsys.readouterr().out
     assert main(["sweep", "--profiles", "all", "--steps", "5", "--top", "1"]) == 0
-    assert "(of 8 configs;" in capsys.readouterr().out
+    assert "(of 14 configs;" in capsys.readouterr().out
 
 
 FULL = Path("/dev/full")

@@ -8,11 +8,17 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from pytest_synthloss import LossCurve, SynthLossError, make_curve, synthetic_losses
+from pytest_synthloss import (
+    LossCurve,
+    SynthLossError,
+    available_profiles,
+    make_curve,
+    synthetic_losses,
+)
 from pytest_synthloss.core.curve import CACHE_MAX_STEPS, RunConfig, _cached_losses
 
 #: The built-in profiles, as error messages list them.
-KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"
+KNOWN = ", ".join(available_profiles())
 
 
 def test_spiky_curve_ground_truth() -> None:

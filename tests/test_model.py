@@ -15,6 +15,7 @@ from pytest_synthloss import (
     Noise,
     Profile,
     SynthLossError,
+    available_profiles,
     make_curve,
     synthetic_loss,
     synthetic_losses,
@@ -24,7 +25,7 @@ from pytest_synthloss.core.model import NOISE_BLOCK, range_losses
 from pytest_synthloss.core.validation import MAX_STEP
 
 #: The built-in profiles, as error messages list them.
-KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"
+KNOWN = ", ".join(available_profiles())
 
 
 def spec_synthetic_loss(step: int, profile: str) -> float:

@@ -313,7 +313,7 @@ def test_all_includes_conftest_profiles_and_marker_lists(pytester: pytest.Pytest
     result.assert_outcomes(passed=len(names) + 2)
     result.stdout.fnmatch_lines(
         [
-            f"synthloss: profile={','.join(names)} steps=20 (registered: {KNOWN}, late-spike)",
+            f"synthloss: profile={','.join(names)} steps=natural (registered: {KNOWN}, late-spike)",
             *(f"*::test_alert[[]{name}[]] PASSED*" for name in names),
             "*::test_listed[[]stable[]] PASSED*",
             "*::test_listed[[]late-spike[]] PASSED*",

@@ -26,7 +26,7 @@ from pytest_synthloss.core.registry import unregister_profile
 pytestmark = pytest.mark.usefixtures("clean_registry")
 
 #: The built-in profiles, as error messages list them.
-KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"
+KNOWN = ", ".join(available_profiles())
 
 
 def test_builtins_are_the_spec() -> None:

@@ -69,7 +69,7 @@ def test_parse_steps() -> None:
 
 
 def test_precedence_cli_over_ini_over_default() -> None:
-    assert resolve_selection(None, None, None, None) == Selection(("stable",), 20)
+    assert resolve_selection(None, None, None, None) == Selection(("stable",), None)
     assert resolve_selection(None, "spiky", None, "5") == Selection(("spiky",), 5)
     assert resolve_selection("stable", "spiky", "7", "5") == Selection(("stable",), 7)
     assert resolve_selection("all", None, None, "5") == Selection(available_profiles(), 5)

@@ -11,6 +11,7 @@ import pytest
 from pytest_synthloss import (
     Profile,
     SynthLossError,
+    available_profiles,
     best_config,
     make_curve,
     register_profile,
@@ -21,7 +22,7 @@ from pytest_synthloss.core import sweeps as sweep_module
 from pytest_synthloss.core.builtins import SPIKY, STABLE
 from pytest_synthloss.core.sweeps import SweepRow
 
-KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"
+KNOWN = ", ".join(available_profiles())
 
 
 def test_grid_order_and_columns() -> None:
