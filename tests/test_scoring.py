@@ -432,22 +432,22 @@ def test_an_alert_inside_an_event_of_another_kind_is_a_false_alarm_naming_it() -
         (
             {"expect": "spikes"},
             "unknown event kind 'spikes' in expect= (index 0); known kinds: spike, nonfinite, "
-            "divergence, plateau (did you mean 'spike'?)",
+            "divergence, plateau, warmup, schedule, epoch (did you mean 'spike'?)",
         ),
         (
             {"tolerate": ("divergence", "nan")},
             "unknown event kind 'nan' in tolerate= (index 1); known kinds: spike, nonfinite, "
-            "divergence, plateau",
+            "divergence, plateau, warmup, schedule, epoch",
         ),
         (
             {"expect": ("spike", 3)},
             "unknown event kind 3 in expect= (index 1); known kinds: spike, nonfinite, "
-            "divergence, plateau",
+            "divergence, plateau, warmup, schedule, epoch",
         ),
         (
             {"expect": None},
             "expect= must be an event kind or a sequence of kinds (spike, nonfinite, "
-            "divergence, plateau), got None (NoneType)",
+            "divergence, plateau, warmup, schedule, epoch), got None (NoneType)",
         ),
         ({"expect": ("spike", "spike")}, "event kind 'spike' is listed twice in expect="),
         (
