@@ -203,7 +203,14 @@ def _public_api_page(modules: list[str]) -> str:
 def _event_rows(curve: Any) -> list[tuple[str, str]]:
     profile = curve.profile
     rows: list[tuple[str, str]] = []
-    if curve.spike_steps:
+    if profile.shape is not None and curve.spike_events:  # spikes with recovery tails
+        rows.append(
+            (
+                "spikes",
+                ", ".join(e.describe() for e in curve.events if e.kind == "spike"),
+            )
+        )
+    elif curve.spike_steps:
         rows.append(
             (
                 "spikes",
@@ -232,6 +239,14 @@ def _event_rows(curve: Any) -> list[tuple[str, str]]:
                 "plateaus",
                 ", ".join(f"steps {a}..{b}" for a, b in curve.plateau_windows),
             )
+        )
+    benign = [e.describe() for e in curve.events if e.kind in ("warmup", "schedule", "epoch")]
+    if benign:
+        rows.append(("benign events", ", ".join(benign)))
+    if profile.shape is not None and profile.shape.noise is not None:
+        tn = profile.shape.noise
+        rows.append(
+            ("noise", f"heteroscedastic, sigma {tn.sigma:g}, seed {tn.seed}, AR(1) {tn.ar:g}")
         )
     if profile.noise is not None:
         noise = profile.noise
@@ -307,7 +322,8 @@ def _gallery(out: Path) -> str:
     lines = [
         "# Profile gallery",
         "",
-        "Every registered profile (in a clean install, the eight built-ins), drawn during the",
+        "Every registered profile (in a clean install, the fourteen built-ins, each realistic one",
+        "at its natural length), drawn during the",
         "docs build from `make_curve` with its ground truth marked: spikes (red dots),",
         "non-finite losses (red dotted lines, value at the top), the divergence onset (orange",
         "dashed), plateau windows (shaded), the floor (gray dotted) and the floor step (green",
@@ -317,6 +333,8 @@ def _gallery(out: Path) -> str:
     for name in available_profiles():
         profile = get_profile(name)
         steps = max(GALLERY_STEPS, _last_event_step(profile) + GALLERY_MARGIN)
+        if profile.steps is not None:  # a profile with a natural length is drawn at it
+            steps = profile.steps
         steps = min(steps, GALLERY_MAX_STEPS)
         curve = make_curve(steps, profile)
         _write(out / "gallery" / f"{name}.png", draw_curve(curve))

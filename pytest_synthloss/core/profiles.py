@@ -21,10 +21,11 @@ and, optionally, declared failure-mode events. They compose in this order (the c
 4. **spikes** ``{step: loss}`` replace the value at their step.
 5. **non-finite steps** ``{step: nan | inf | -inf}`` replace the value at their step.
 
-Without events a profile is exactly the spec's formula (``stable`` and ``spiky`` are bit for
-bit the spec's). Everything a test may want to know (spike steps, non-finite steps, the
-divergence onset, plateau windows, the first step at the floor) is *derived* from these
-fields, never typed twice.
+A ``shape`` replaces the line by a realistic run (:mod:`pytest_synthloss.core.shapes`);
+``steps`` is the profile's natural length. Without events a profile is exactly the spec's
+formula (``stable`` and ``spiky`` are bit for bit the spec's). Everything a test may want
+to know (spike steps, non-finite steps, the divergence onset, plateau windows, the first
+step at the floor) is *derived* from these fields, never typed twice.
 """
 
 from __future__ import annotations
@@ -313,10 +314,8 @@ class Profile:
     @property
     def noisy(self) -> bool:
         """Whether any loss is perturbed: ``noise``, a shape's noise or its precision."""
-        shape = self.shape
-        return self.noise is not None or (
-            shape is not None and (shape.noise is not None or shape.precision is not None)
-        )
+        shaped = self.shape is not None and (self.shape.noise or self.shape.precision)
+        return self.noise is not None or bool(shaped)
 
     @property
     def spike_steps(self) -> tuple[int, ...]:
