@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pytest_synthloss import (
     Divergence,
+    LossCurve,
     Profile,
     SynthLossError,
     assert_alerts_match,
@@ -268,3 +269,22 @@ def test_shape_parts_refuse_bad_parameters(make: object, message: str) -> None:
     with pytest.raises(SynthLossError) as info:
         make()  # type: ignore[operator]
     assert str(info.value) == message
+
+
+def running_min_alerts(curve: LossCurve) -> list[int]:
+    """The README's detector: a non-finite loss, or one >= 3x the best so far."""
+    alerts, best = [], math.inf
+    for step, loss in curve:
+        if not math.isfinite(loss) or loss >= 3 * best:
+            alerts.append(step)
+        else:
+            best = min(best, loss)
+    return alerts
+
+
+@pytest.mark.parametrize("name", REALISTIC_NAMES)
+def test_the_readme_detector_at_each_natural_length(name: str) -> None:
+    curve = make_curve(None, name)
+    score = assert_alerts_match(running_min_alerts(curve), curve)
+    assert score.false_alarms == ()
+    assert len(score.detected_events) == len(curve.spike_events) + len(curve.nonfinite_steps)
