@@ -33,6 +33,7 @@ FIGURES = [
     "stack.llm-foundry",
     "sweep.10000",
     "handout.make_curve_20",
+    "vs_naive.power_cosine_noise",
     "collect.plain",
     "collect.parametrized.raw",
     "collect.parametrized.per_profile",
