@@ -17,8 +17,9 @@ first time); :meth:`PrometheusServer.load_rules` swaps the rule files between th
 Steps, not seconds: each ``ALERTS`` sample (an evaluation at time ``T``) is joined with the
 ``<metric>_step`` sample the evaluation saw, the latest one scraped at or before ``T``.
 Rules are evaluated five times per scrape interval; an evaluation that falls within
-:data:`~pytest_synthloss.exports.live_alerts.AMBIGUOUS_SECONDS` after a scrape (when it may
-or may not yet see that scrape) is left out, so every step reported is one the rule saw.
+:data:`~pytest_synthloss.exports.live_alerts.AMBIGUOUS_SECONDS` after a scrape ended (when
+it may or may not yet see that scrape) is left out, so every step reported is one the rule
+saw.
 Alerts are matched to runs by the ``run`` label (an alert without it belongs to ``None``).
 """
 
@@ -320,6 +321,11 @@ class PrometheusServer:
         batch = "" if fleet.batch is None else f'batch="{fleet.batch}"'
         for labels, times, values in self.raw_samples(f"{fleet.metric}_step{{{batch}}}", seconds):
             scraped[labels.get("run")] = (times, values)
+        durations: dict[float, float] = {}
+        for _, times, values in self.raw_samples(
+            'scrape_duration_seconds{job="synthloss"}', seconds
+        ):
+            durations.update(zip(times, values, strict=True))
         samples: list[AlertSample] = []
         for labels, times, _ in self.raw_samples("ALERTS", seconds):
             if labels.get("batch", fleet.batch) != fleet.batch:
@@ -335,7 +341,7 @@ class PrometheusServer:
                         labels.get("alertstate", ""),
                         run,
                         when,
-                        None if steps is None else step_seen(steps, when),
+                        None if steps is None else step_seen(steps, when, durations),
                     )
                 )
         samples.sort(key=lambda s: (s.time, s.alertname, s.run or ""))
