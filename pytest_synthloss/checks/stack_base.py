@@ -157,13 +157,13 @@ def constant_tail(x: np.ndarray) -> int:
     if not n or not np.isfinite(x[-1]) or x[-1] == 0:  # 0.0 == -0.0: no tail of zeros
         return n
     last = x[-1]
-    end, block = n, 1 << 12
-    while end > 0:
+    end, block = n, 1 << 10
+    while end > 0:  # cache-sized blocks: the comparison stays in cache
         begin = max(0, end - block)
-        other = np.flatnonzero(x[begin:end] != last)
-        if other.size:
-            return begin + int(other[-1]) + 1
-        end, block = begin, min(block * 4, 1 << 20)
+        other = x[begin:end] != last
+        if other.any():
+            return begin + int(np.flatnonzero(other)[-1]) + 1
+        end, block = begin, min(block * 2, 1 << 14)
     return 0
 
 
