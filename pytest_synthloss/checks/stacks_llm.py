@@ -76,7 +76,7 @@ class MetaseqSkipSpike(StackPreset):
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The EWM before each step (in bits), ``loss / EWM`` and the skipped spikes."""
         start = constant_tail(losses)
-        if start <= _EXACT_STEPS < losses.size:
+        if start <= _EXACT_STEPS and start < losses.size - 1:
             tail = self._tail(losses, start)
             if tail is not None:
                 return tail
