@@ -85,8 +85,9 @@ def detect_spikes(
         if steps is None
         else np.asarray(steps, dtype=np.int64)
     )
-    finite = np.isfinite(values)
-    if policy == "error" and not finite.all():
+    # under "stack" the preset alone decides what a non-finite loss is
+    finite = np.isfinite(values) if policy != "stack" else None
+    if policy == "error" and finite is not None and not finite.all():
         first = int(np.argmin(finite))
         raise LossAssertionError(
             f"Loss is not finite at step {int(steps_arr[first])} (loss={float(values[first])!r}) "
@@ -100,8 +101,6 @@ def detect_spikes(
         ctx = ctx[np.isfinite(ctx)]
         reference, score = chosen.evaluate(values, ctx)
         mask = chosen.is_spike(score)
-    if policy == "spike":
-        mask = mask | ~finite
-    elif policy != "stack":
-        mask = mask & finite
+    if finite is not None:
+        mask = mask | ~finite if policy == "spike" else mask & finite
     return SpikeReport(chosen, steps_arr, values, reference, score, mask, policy)
