@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
-from pytest_synthloss.cli.main import main
-
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        from pytest_synthloss.cli.main import console_main
+    except KeyboardInterrupt:  # SIGINT while starting up: the exit code of a stopped run
+        raise SystemExit(130) from None
+    console_main()
