@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,7 +13,7 @@ from pytest_synthloss.core.model import flat_from, range_losses, synthetic_loss,
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.registry import resolve_profile
 from pytest_synthloss.core.sparklines import sparkline
-from pytest_synthloss.core.validation import MAX_STEP, check_step
+from pytest_synthloss.core.validation import MAX_STEP, check_lr, check_step
 
 __all__ = ["LossCurve", "RunConfig", "make_curve"]
 
@@ -295,10 +293,7 @@ def make_curve(
         raise SynthLossError(
             f"the run would end at step {first + count - 1}, past the last step {MAX_STEP}"
         )
-    if lr is not None and (
-        isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0
-    ):
-        raise SynthLossError(f"lr must be a finite number > 0 or None, got {lr!r}")
+    checked_lr = check_lr(lr)
     if batch_size is not None:
         batch_size = check_step(batch_size, "batch_size")
-    return LossCurve(prof, count, first, None if lr is None else float(lr), batch_size)
+    return LossCurve(prof, count, first, checked_lr, batch_size)
