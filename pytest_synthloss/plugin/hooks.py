@@ -8,7 +8,7 @@ never use them pay nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -104,11 +104,19 @@ def _register_hook_profiles(config: pytest.Config) -> None:
     from pytest_synthloss.core import registry
 
     before = set(registry.registered_now())
+    hook = config.pluginmanager.hook.pytest_synthloss_profiles
     try:
-        for profiles in config.hook.pytest_synthloss_profiles():
-            registry.register_profiles(profiles, source="a conftest.py or pytest plugin")
+        for impl in reversed(hook.get_hookimpls()):  # the order pluggy calls them in
+            where = getattr(impl.plugin, "__file__", None) or impl.plugin_name
+            try:
+                profiles: Any = impl.function()
+            except Exception as exc:
+                raise pytest.UsageError(
+                    f"pytest_synthloss_profiles() in {where} raised {type(exc).__name__}: {exc}"
+                ) from None
+            registry.register_profiles(profiles, source=where)
     except SynthLossError as exc:
-        raise pytest.UsageError(f"pytest_synthloss_profiles: {exc}") from None
+        raise pytest.UsageError(str(exc)) from None
     finally:
         config.stash[_ADDED] = tuple(
             name for name in registry.registered_now() if name not in before

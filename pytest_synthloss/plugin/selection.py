@@ -41,7 +41,10 @@ _DIGITS = re.compile(r"\s*\d+\s*")
 
 
 def _registered() -> str:
-    return ", ".join(registry.available_profiles())
+    try:
+        return ", ".join(registry.available_profiles())
+    except SynthLossError as exc:  # a broken plugin: the built-ins and others, and why
+        return f"{', '.join(registry.registered_now())}; {exc}"
 
 
 def parse_profiles(value: str, source: str) -> tuple[str, ...]:
