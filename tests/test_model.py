@@ -385,6 +385,4 @@ def test_whole_number_float_arrays_are_steps() -> None:
     """Decided in issue 12: a float array of whole numbers is steps (np.arange(1.0, 11.0))."""
     floats = synthetic_losses(np.arange(1.0, 11.0), "spiky")
     assert floats.tolist() == synthetic_losses(np.arange(1, 11), "spiky").tolist()
-    assert synthetic_losses(np.array([np.int64(3)], dtype=object)).tolist() == [
-        synthetic_loss(3)
-    ]
+    assert synthetic_losses(np.array([np.int64(3)], dtype=object)).tolist() == [synthetic_loss(3)]
