@@ -212,14 +212,13 @@ def test_long_lists_are_bounded() -> None:
         ([3, 21], "alert step 21 (index 1) is outside the run's steps 1..20"),
         ([0], "alert step 0 (index 0) is outside the run's steps 1..20"),
         (
-            np.array([4.5]),
-            "alert steps must be integers within the run's steps 1..20, "
-            "got 4.5 (dtype float64) at index 0",
+            np.array([4.0, 5.5]),
+            "alert steps must be integers >= 1, got 5.5 at index 1 "
+            "(a float step must be a whole number)",
         ),
         (
             np.array([True]),
-            "alert steps must be integers within the run's steps 1..20, "
-            "got True (dtype bool) at index 0",
+            "alert steps must be integers >= 1, got True at index 0 (dtype bool)",
         ),
         (
             np.array([2, 2**40]),

@@ -65,7 +65,7 @@ import numpy as np
 
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
-from pytest_synthloss.core.validation import MAX_STEP
+from pytest_synthloss.core.validation import MAX_STEP, step_array
 
 __all__ = [
     "EVENT_TYPES",
@@ -304,12 +304,7 @@ def _alert_array(alert_steps: Iterable[int], curve: LossCurve) -> np.ndarray:
     first, last = curve.start_step, curve.last_step
     run = f"the run's steps {first}..{last}"
     if isinstance(alert_steps, np.ndarray):
-        arr = alert_steps.ravel()
-        if arr.dtype.kind not in "iu" and arr.size:
-            raise SynthLossError(
-                f"alert steps must be integers within {run}, got {arr[0].item()!r} "
-                f"(dtype {arr.dtype}) at index 0"
-            )
+        arr = step_array("alert steps", alert_steps).ravel()  # the first bad one, named
         outside = np.flatnonzero((arr < first) | (arr > last))
         if outside.size:
             index = int(outside[0])

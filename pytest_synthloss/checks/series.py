@@ -17,6 +17,7 @@ from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.model import as_steps
 from pytest_synthloss.core.sparklines import sparkline
+from pytest_synthloss.core.validation import as_numeric_array
 
 __all__ = ["LossSeries", "Series", "as_series", "is_pair", "span"]
 
@@ -69,20 +70,11 @@ def as_series(data: LossSeries, what: str = "losses") -> Series:
         assert isinstance(data, tuple)
         steps = as_steps(data[0])
         raw = data[1]
-    try:
-        arr = np.asarray(raw)
-    except (ValueError, TypeError) as exc:
-        raise SynthLossError(f"{what} must be a 1-D array-like of numbers: {exc}") from None
+    arr = as_numeric_array(what, raw)  # names the first non-number and its index
     if arr.ndim != 1:
         raise SynthLossError(
             f"{what} must be a LossCurve, 1-D losses or a (steps, losses) pair, "
             f"got an array of shape {arr.shape}"
-        )
-    if arr.dtype.kind not in "iuf":
-        raise SynthLossError(
-            f"{what} must be numbers, got dtype {arr.dtype} (first value {arr[:1].tolist()})"
-            if arr.size
-            else f"{what} is empty: there is no step to check"
         )
     if arr.size == 0:
         raise SynthLossError(f"{what} is empty: there is no step to check")

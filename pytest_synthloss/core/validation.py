@@ -319,7 +319,12 @@ def as_numeric_array(what: str, values: Any, allowed: str = "numbers") -> np.nda
     if isinstance(values, (str, bytes)):
         raise SynthLossError(f"{what} must be an array-like of numbers, got {show(values)}")
     try:
-        arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+        if isinstance(values, np.ndarray):
+            arr = values
+        elif hasattr(values, "__array__"):  # a tensor, a pandas Series: its own dtype
+            arr = np.asarray(values)
+        else:  # Python containers as objects, so that True or "2" is seen, not coerced
+            arr = np.asarray(values, dtype=object)
     except (ValueError, TypeError) as exc:
         raise SynthLossError(f"{what} must be an array-like of numbers: {exc}") from None
     kind = arr.dtype.kind

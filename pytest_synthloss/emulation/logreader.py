@@ -16,13 +16,20 @@ import re
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
 from pytest_synthloss.core.curve import LossCurve, make_curve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.validation import MAX_STEP, check_path, parse_float, show
+from pytest_synthloss.emulation.loglines import (
+    MAX_LINE_CHARS,
+    DuplicateKeyError,
+    json_float,
+    unique_keys,
+    utf8_lines,
+)
 from pytest_synthloss.emulation.logwriter import CSV_HEADER, check_format
 
 __all__ = ["MAX_MISSING_STEPS", "ParsedLog", "read_log"]
@@ -35,8 +42,6 @@ _TEXT_HEADER_LINE = re.compile(
 _NONE = "None"
 #: A step as the writers write it: decimal ASCII digits without leading zeros.
 _DIGITS = re.compile(r"[1-9][0-9]*")
-#: Longest line read (characters): a longer one is not a log line (a binary file).
-MAX_LINE_CHARS = 1 << 20
 #: Most steps :attr:`ParsedLog.missing_steps` lists; beyond, use :attr:`ParsedLog.gaps`.
 MAX_MISSING_STEPS = 1_000_000
 #: Longest line quoted whole in an error message.
@@ -176,7 +181,7 @@ def read_log(
                     "(an iterable of str, such as an open stream) to read a pipe or a device"
                 )
             with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
-                return _parse(_utf8_lines(handle), fmt, skip_malformed)
+                return _parse(utf8_lines(handle), fmt, skip_malformed)
         except OSError as exc:
             raise SynthLossError(f"cannot read log {path!r}: {exc.strerror}") from None
     if isinstance(path_or_lines, bytes) or not isinstance(path_or_lines, Iterable):
@@ -184,26 +189,6 @@ def read_log(
             f"read_log() takes a path or an iterable of lines, got {path_or_lines!r}"
         )
     return _parse(path_or_lines, fmt, skip_malformed)
-
-
-def _utf8_lines(handle: TextIO) -> Iterator[str]:
-    """The lines of a file read with ``surrogateescape``; a line that is not UTF-8 raises."""
-    number = 0
-    while True:
-        line = handle.readline(MAX_LINE_CHARS + 1)
-        if not line:
-            return
-        number += 1
-        if not line.isascii():
-            try:
-                line.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                byte = ord(exc.object[exc.start]) - 0xDC00  # surrogateescape's mapping
-                raise SynthLossError(
-                    f"line {number}: not UTF-8 text (byte 0x{byte:02x} at character "
-                    f"{exc.start + 1}); logs are read as UTF-8"
-                ) from None
-        yield line
 
 
 def _quote(line: str) -> str:
@@ -285,8 +270,8 @@ class _Parser:
 
     def _jsonl(self, number: int, line: str) -> None:
         try:
-            record = json.loads(line, object_pairs_hook=_unique_keys, parse_float=_json_float)
-        except _DuplicateKeyError as exc:
+            record = json.loads(line, object_pairs_hook=unique_keys, parse_float=json_float)
+        except DuplicateKeyError as exc:
             raise _MalformedLineError(f"duplicate key {exc.args[0]!r}") from None
         except json.JSONDecodeError as exc:
             raise _MalformedLineError(f"invalid JSON ({exc.msg})") from None
@@ -427,27 +412,6 @@ def _float(text: str, what: str) -> float:
         return parse_float(text, what)
     except SynthLossError as exc:
         raise _MalformedLineError(str(exc)) from None
-
-
-class _DuplicateKeyError(Exception):
-    pass
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    record: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in record:
-            raise _DuplicateKeyError(key)
-        record[key] = value
-    return record
-
-
-def _json_float(text: str) -> float:
-    """A JSON number with a fraction or exponent; one that overflows a float is malformed."""
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"number {show(text)} is too large for a float")
-    return value
 
 
 def _both_nan(a: object, b: object) -> bool:
