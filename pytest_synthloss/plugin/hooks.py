@@ -134,13 +134,14 @@ def _selection(config: pytest.Config) -> Selection:
 
 
 def _ini(config: pytest.Config, name: str) -> str | None:
-    """An ini key as text (``None``: unset or empty). A TOML list of names is a comma list."""
+    """An ini key as text (``None``: unset or empty). A TOML list of names is a comma list
+    (``["stable", ""]`` keeps its empty name, refused as on the command line)."""
     try:
         value = config.getini(name)
     except (TypeError, ValueError) as exc:  # pytest's native TOML table checks types itself
         raise pytest.UsageError(f"ini option {name}: {exc} (write it as a string)") from None
     if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
-        value = ",".join(item.strip() for item in value if item.strip())
+        value = ",".join(item.strip() for item in value)  # an empty item is an error
     if not isinstance(value, str):
         raise pytest.UsageError(
             f"ini option {name}: expected a string, got {value!r} ({type(value).__name__})"
