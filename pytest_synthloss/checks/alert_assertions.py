@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from pytest_synthloss.checks.scoring import AlertScore, Span, score_alerts
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import LossAssertionError, SynthLossError
+from pytest_synthloss.core.validation import show
 
 __all__ = ["assert_alerts_match"]
 
@@ -109,6 +110,6 @@ def _listing(items: Sequence[str]) -> str:
 def _check_width(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
         raise SynthLossError(
-            f"width must be an integer >= 1 (columns), got {value!r} ({type(value).__name__})"
+            f"width must be an integer >= 1 (columns), got {show(value)} ({type(value).__name__})"
         )
     return int(value)

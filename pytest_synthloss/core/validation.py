@@ -46,6 +46,7 @@ __all__ = [
     "check_number",
     "check_path",
     "check_port",
+    "check_real",
     "check_step",
     "first_index",
     "loss_array",
@@ -81,16 +82,11 @@ _MAX_NUMBER_CHARS = 400
 
 def show(value: object, limit: int = 200) -> str:
     """``repr(value)``, safe and short: a huge integer is described by its digits."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        number = int(value)
-        if abs(number) >= 10**50:
-            digits = len(str(abs(number))) if number.bit_length() < 14000 else None
-            size = (
-                f"{digits} digits"
-                if digits
-                else f"about {int(number.bit_length() * 0.30103)} digits"
-            )
-            return f"an integer of {size}"
+    bits = int(value).bit_length() if isinstance(value, numbers.Integral) else 0
+    if bits > 166:  # 51+ digits: too long to read (past 4300, too long for str())
+        number = abs(int(value))  # type: ignore[call-overload]
+        digits = len(str(number)) if bits < 14000 else f"about {int(bits * 0.30103)}"
+        return f"an integer of {digits} digits"
     try:
         text = repr(value)
     except Exception:
@@ -178,6 +174,16 @@ def check_float(
     ):
         raise SynthLossError(f"{message}, got {show(value)}")
     return number + 0.0  # normalises -0.0 to 0.0
+
+
+def check_real(what: str, value: object) -> float:
+    """A real number as a float, NaN and inf allowed (a loss); bools and non-numbers refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SynthLossError(f"{what} must be a number, got {show(value)} ({_kind(value)})")
+    try:
+        return float(value)
+    except (OverflowError, ValueError):
+        raise SynthLossError(f"{what} must fit in a float, got {show(value)}") from None
 
 
 def check_number(what: str, value: object, allowed: str) -> float:
