@@ -41,11 +41,30 @@ class Series:
     def position(self, step: int) -> int:
         return int(np.searchsorted(self.steps, step))
 
-    def spark(self, marks: Iterable[int] = ()) -> str:
-        marked = tuple(int(m) for m in marks)
+    def spark(self, marks: Iterable[int] | np.ndarray = ()) -> str:
+        """The sparkline with ``marks`` (steps) marked under it.
+
+        Many marks are first reduced to one per column (all a sparkline can show), so the
+        cost does not grow with the number of offenders.
+        """
+        given = marks if isinstance(marks, np.ndarray) else list(marks)
+        marked = np.asarray(given, dtype=np.int64).ravel()
+        count = self.steps.size
+        width = min(count, SPARK_WIDTH)
         if self.curve is not None:
-            return self.curve.preview(SPARK_WIDTH, marks=marked)
-        return sparkline(self.losses, width=SPARK_WIDTH, marks=[self.position(m) for m in marked])
+            if marked.size > SPARK_WIDTH:  # columns as LossCurve.preview computes them
+                hit = np.zeros(width, dtype=bool)
+                hit[(marked - self.curve.start_step) * width // count] = True
+                columns = np.flatnonzero(hit)
+                marked = self.curve.start_step + (columns * count + width - 1) // width
+            return self.curve.preview(SPARK_WIDTH, marks=tuple(marked.tolist()))
+        positions = np.searchsorted(self.steps, marked)
+        if positions.size > SPARK_WIDTH:  # columns as sparkline computes them
+            edges = (np.arange(width + 1, dtype=np.int64) * count) // width
+            hit = np.zeros(width, dtype=bool)
+            hit[np.searchsorted(edges, positions, side="right") - 1] = True
+            positions = edges[:-1][hit]
+        return sparkline(self.losses, width=SPARK_WIDTH, marks=positions.tolist())
 
     def reproduce(self) -> list[str]:
         curve = self.curve
