@@ -13,7 +13,7 @@ from pytest_synthloss.core.model import flat_from, range_losses, synthetic_loss,
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.registry import resolve_profile
 from pytest_synthloss.core.sparklines import sparkline
-from pytest_synthloss.core.validation import MAX_STEP, check_lr, check_step
+from pytest_synthloss.core.validation import MAX_ARRAY_SIZE, MAX_STEP, check_lr, check_step
 
 __all__ = ["LossCurve", "RunConfig", "make_curve"]
 
@@ -66,6 +66,7 @@ class LossCurve:
     @functools.cached_property
     def steps(self) -> np.ndarray:
         """The step numbers, ``start_step .. last_step`` (read-only int64 array)."""
+        self._check_size()
         arr = np.arange(self.start_step, self.last_step + 1, dtype=np.int64)
         arr.flags.writeable = False
         return arr
@@ -73,7 +74,16 @@ class LossCurve:
     @functools.cached_property
     def losses(self) -> np.ndarray:
         """The loss at each step (read-only float64 array, bit-identical to the spec)."""
+        self._check_size()
         return _losses(self.profile, self.start_step, self._count, self._shared)
+
+    def _check_size(self) -> None:
+        """A whole curve in memory is at most :data:`MAX_ARRAY_SIZE` steps (2 GiB of losses)."""
+        if self._count > MAX_ARRAY_SIZE:
+            raise SynthLossError(
+                f"a curve of {self._count} steps is too long to hold in memory at once (at most "
+                f"{MAX_ARRAY_SIZE} steps); use iter_chunks(), or fewer steps"
+            )
 
     def loss_at(self, step: int) -> float:
         """The loss at ``step``, which must lie within this run."""
