@@ -99,8 +99,8 @@ def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) 
                 faults=faults,
                 observer=None if gauge is None else gauge.set,
             )
-            if output is not None:
-                output.commit()
+            if output is not None and (result.steps_written or not result.signum):
+                output.commit()  # a run stopped before its first line leaves no new file
                 output.close()
         except BrokenPipeError:
             if output is not None:
