@@ -57,7 +57,10 @@ def parse_profiles(value: str, source: str) -> tuple[str, ...]:
         )
     names = [part.strip() for part in value.split(",")]
     if value.strip() == ALL:
-        return registry.available_profiles()
+        try:
+            return registry.available_profiles()
+        except SynthLossError as exc:  # a broken profile plugin
+            raise SynthLossError(f"{source}: {exc}") from None
     if any(not name for name in names):
         raise SynthLossError(
             f"{source}: empty profile name in {value!r}; give a name, a comma list "
