@@ -14,6 +14,10 @@ import pytest
 
 from pytest_synthloss.core import hookspecs
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.plugin.prometheus_fixture import (
+    _synthloss_prometheus_session,
+    synthloss_prometheus,
+)
 from pytest_synthloss.plugin.run_fixture import synthloss_run
 
 if TYPE_CHECKING:
@@ -24,10 +28,12 @@ if TYPE_CHECKING:
     from pytest_synthloss.plugin.selection import Selection
 
 __all__ = [
+    "_synthloss_prometheus_session",
     "synthloss_curve",
     "synthloss_factory",
     "synthloss_profile",
     "synthloss_profile_name",
+    "synthloss_prometheus",
     "synthloss_run",
     "synthloss_stream",
 ]
