@@ -65,7 +65,7 @@ import numpy as np
 
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
-from pytest_synthloss.core.validation import MAX_STEP, show, step_array
+from pytest_synthloss.core.validation import MAX_STEP, check_int, step_array
 
 __all__ = [
     "EVENT_TYPES",
@@ -290,15 +290,7 @@ def score_alerts(
 
 
 def _check_count(value: object, what: str, limit: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
-        raise SynthLossError(
-            f"{what} must be an integer >= 0 (steps), got {show(value)} ({type(value).__name__})"
-        )
-    if limit is not None and int(value) > limit:
-        raise SynthLossError(
-            f"{what} must be an integer from 0 to {limit} (steps), got {show(value)}"
-        )
-    return int(value)
+    return check_int(what, value, 0, limit, unit="steps")
 
 
 def _alert_array(alert_steps: Iterable[int], curve: LossCurve) -> np.ndarray:

@@ -6,14 +6,9 @@ and what is allowed. Nothing is coerced: booleans, floats for integers, NaN and 
 are refused. Values are shown safely: an integer too large to print (or to convert to a
 float) is described by its number of digits, never an ``OverflowError``/``ValueError``.
 
-Text parsers (``parse_*``) take the command line's and the ini file's strings with a
-strict ASCII grammar: ``٥``, ``1_000``, ``2.`` and ``+5`` are not numbers here.
-
-Arrays: step arrays are integer arrays, or float arrays whose every element is a whole
-number (``np.arange(1.0, 11.0)`` is steps 1..10); losses are numeric arrays. Masked
-arrays, object arrays holding non-numbers and arrays that need a gradient are refused or
-detached as :func:`as_numeric_array` says; errors name the *first* offending element
-and its index.
+Text parsers (``parse_*``) use a strict ASCII grammar: ``٥``, ``1_000``, ``2.`` are refused.
+Arrays (:func:`step_array`, :func:`loss_array`) name the *first* offending element and
+its index; float step arrays of whole numbers (``np.arange(1.0, 11.0)``) are steps.
 """
 
 from __future__ import annotations
@@ -71,7 +66,6 @@ MAX_WALL_TIME = 253_402_300_799.0
 #: Most elements of an array computed at once (a curve's steps, say): 2**28 float64
 #: values are 2 GiB. Larger runs are written in chunks (``iter_chunks``) instead.
 MAX_ARRAY_SIZE = 2**28
-#: Largest port number.
 MAX_PORT = 65535
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -96,20 +90,24 @@ def show(value: object, limit: int = 200) -> str:
     return text
 
 
-def _kind(value: object) -> str:
-    return type(value).__name__
-
-
 def check_int(
-    what: str, value: object, minimum: int | None = None, maximum: int | None = None
+    what: str,
+    value: object,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    unit: str = "",
 ) -> int:
-    """An integer (Python or numpy, not bool) within ``minimum..maximum``."""
+    """An integer (Python or numpy, not bool) within ``minimum..maximum`` (of ``unit``)."""
     if maximum is None:
         allowed = "an integer" if minimum is None else f"an integer >= {minimum}"
     else:
         allowed = f"an integer from {minimum} to {maximum}"
+    if unit:
+        allowed += f" ({unit})"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise SynthLossError(f"{what} must be {allowed}, got {show(value)} ({_kind(value)})")
+        raise SynthLossError(
+            f"{what} must be {allowed}, got {show(value)} ({type(value).__name__})"
+        )
     number = int(value)
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         raise SynthLossError(f"{what} must be {allowed}, got {show(number)}")
@@ -161,7 +159,7 @@ def check_float(
             allowed = ""
     message = f"{what} must be a finite number {allowed}".rstrip()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SynthLossError(f"{message}, got {show(value)} ({_kind(value)})")
+        raise SynthLossError(f"{message}, got {show(value)} ({type(value).__name__})")
     try:
         number = float(value)
     except (OverflowError, ValueError):
@@ -179,7 +177,7 @@ def check_float(
 def check_real(what: str, value: object) -> float:
     """A real number as a float, NaN and inf allowed (a loss); bools and non-numbers refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SynthLossError(f"{what} must be a number, got {show(value)} ({_kind(value)})")
+        raise SynthLossError(f"{what} must be a number, got {show(value)} ({type(value).__name__})")
     try:
         return float(value)
     except (OverflowError, ValueError):
@@ -230,7 +228,7 @@ def check_name(name: object, what: str = "profile name") -> str:
         "without surrounding whitespace"
     )
     if not isinstance(name, str):
-        raise SynthLossError(f"{rule}, got {show(name)} ({_kind(name)})")
+        raise SynthLossError(f"{rule}, got {show(name)} ({type(name).__name__})")
     if not name or len(name) > MAX_NAME_CHARS or name != name.strip():
         raise SynthLossError(f"{rule}, got {show(name)}")
     for index, char in enumerate(name):
@@ -345,7 +343,7 @@ def as_numeric_array(what: str, values: Any, allowed: str = "numbers") -> np.nda
     for index, item in enumerate(flat):
         if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Real):
             raise SynthLossError(
-                f"{what} must be {allowed}, got {show(item)} ({_kind(item)}) at index "
+                f"{what} must be {allowed}, got {show(item)} ({type(item).__name__}) at index "
                 f"{_position(arr.shape, index)}"
             )
     if all(isinstance(item, numbers.Integral) for item in flat):
