@@ -2,10 +2,10 @@
 
 Every bad input is reported as one ``synthloss CMD: error: ...`` line on stderr with exit
 code 2, before any output file is created. An output that fails while it is written (a
-full disk) is reported as one ``... error: cannot write ...`` line with exit code 1, and a
-partly written output file is removed. A run stopped by SIGINT or SIGTERM exits with
-130 or 143 after its last complete line; a run with a declared crash exits with the
-crash's code after the crash step's line.
+full disk) is reported as one ``... error: cannot write ...`` line with exit code 1; the
+previous ``-o`` file stays intact and no partial file is left (``docs/errors.md``). A run
+stopped by SIGINT or SIGTERM exits with 130 or 143 after its last complete line; a run
+with a declared crash exits with the crash's code after the crash step's line.
 """
 
 from __future__ import annotations
