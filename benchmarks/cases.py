@@ -283,3 +283,32 @@ def sweep(s: Settings, rows: list[Row]) -> None:
     row.judge(1.0)
     row.details["configs"] = len(profiles) * len(steps) * len(lrs) * len(batches)
     row.notes = f"{row.details['configs'] / times['sweep']:,.0f} configs/s"
+
+
+# -- fixture hand-out ------------------------------------------------------------------------
+
+
+def _handout_layout(s: Settings) -> list[Row]:
+    figure = (
+        "a fixture's curve: make_curve(20, profile).losses, each its own read-only copy "
+        "(every built-in in turn) vs numpy.full(20, 1.05)"
+    )
+    return [Row("handout.make_curve_20", figure, "report (the price of isolation)")]
+
+
+@case(_handout_layout)
+def handout(s: Settings, rows: list[Row]) -> None:
+    """What ``synthloss_curve`` costs per test since each test gets arrays of its own."""
+    names = available_profiles()[:8]
+
+    def ours() -> object:
+        return [make_curve(20, name).losses for name in names]
+
+    def full() -> object:
+        return [np.full(20, 1.05) for _ in names]
+
+    times = best_of({"ours": ours, "full": full}, 5, s.min_timing)
+    row = rows[0]
+    row.ours_s, row.baseline_s = times["ours"] / len(names), times["full"] / len(names)
+    row.judge(None)
+    row.notes = f"{row.ours_s * 1e6:.1f} µs per curve (cache warm: a copy of the cached losses)"

@@ -50,6 +50,5 @@ html_theme_options = {
 # -W) for a malformed table anywhere else, and for a name here that no longer needs it.
 synthloss_docstring_tables_as_text = [
     "pytest_synthloss.checks.rules",
-    "pytest_synthloss.checks.scoring",
     "pytest_synthloss.emulation.logwriter",
 ]

@@ -28,8 +28,8 @@ def test_every_spike_after_the_first_step_is_caught_at_once(curve: LossCurve) ->
     assert score.point_false_positives == 0
     # The first step has no reference yet: an event starting there is the blind spot
     # (hypothesis found that its later steps may still be caught, one step late).
-    for (first, _last), latency in score.latency_by_event.items():
-        if first != curve.start_step:
+    for event, latency in score.latency_by_event.items():
+        if event.first != curve.start_step:
             assert latency == 0
 
 
@@ -38,4 +38,4 @@ def test_every_spike_after_the_first_step_is_caught_at_once(curve: LossCurve) ->
 def test_resumed_runs_keep_the_same_guarantee(curve: LossCurve) -> None:
     score = score_alerts(alert_steps(curve), curve)
     assert score.false_alarms == ()
-    assert {first for first, _last in score.missed_events} <= {curve.start_step}
+    assert {event.first for event in score.missed_events} <= {curve.start_step}

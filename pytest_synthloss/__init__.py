@@ -36,13 +36,14 @@ if TYPE_CHECKING:
     )
     from pytest_synthloss.core.curve import LossCurve, make_curve
     from pytest_synthloss.core.errors import LossAssertionError, SynthLossError
-    from pytest_synthloss.core.events import Divergence, Noise
+    from pytest_synthloss.core.events import Divergence, Event, Noise
     from pytest_synthloss.core.faults import Faults
     from pytest_synthloss.core.model import synthetic_loss, synthetic_losses
     from pytest_synthloss.core.profiles import Profile
     from pytest_synthloss.core.registry import available_profiles, get_profile, register_profile
     from pytest_synthloss.core.stream import FakeClock, LossStream
-    from pytest_synthloss.core.sweeps import best_config, sweep
+    from pytest_synthloss.core.sweep_report import best_config
+    from pytest_synthloss.core.sweeps import sweep
     from pytest_synthloss.emulation.logreader import read_log
     from pytest_synthloss.emulation.logwriter import write_log
     from pytest_synthloss.emulation.runner import TrainingRun
@@ -57,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "Profile": "core.profiles",
     "Divergence": "core.events",
     "Noise": "core.events",
+    "Event": "core.events",
     "Faults": "core.faults",
     "available_profiles": "core.registry",
     "get_profile": "core.registry",
@@ -68,7 +70,7 @@ _EXPORTS: dict[str, str] = {
     "LossStream": "core.stream",
     "FakeClock": "core.stream",
     "sweep": "core.sweeps",
-    "best_config": "core.sweeps",
+    "best_config": "core.sweep_report",
     "SynthLossError": "core.errors",
     "LossAssertionError": "core.errors",
     # checks
@@ -95,6 +97,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "AlertScore",
     "Divergence",
+    "Event",
     "FakeClock",
     "Faults",
     "LossAssertionError",

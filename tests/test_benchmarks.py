@@ -26,6 +26,7 @@ FIGURES = [
     "assert.assert_spikes_at",
     "assert.score_alerts",
     "sweep.10000",
+    "handout.make_curve_20",
     "collect.plain",
     "collect.parametrized.raw",
     "collect.parametrized.per_profile",

@@ -157,25 +157,34 @@ def test_curve_type_is_exported_for_annotations() -> None:
     assert isinstance(make_curve(3), LossCurve)
 
 
-def test_chunks_stay_out_of_the_shared_cache_and_floor_chunks_share_one_array() -> None:
+def test_chunks_stay_out_of_the_shared_cache_and_each_stream_has_its_own_arrays() -> None:
     curve = make_curve(10 * CACHE_MAX_STEPS, "spiky")
     _cached_losses.cache_clear()
     chunks = list(curve.iter_chunks(CACHE_MAX_STEPS))
     arrays = [chunk.losses for chunk in chunks]
     assert _cached_losses.cache_info().currsize == 0  # a stream does not fill the cache
     assert arrays[0][3:5].tolist() == [9.7, 9.5]  # the head is computed
-    assert all(a is arrays[1] for a in arrays[2:])  # the rest is the one floor array
+    # The floor chunks of one stream share the stream's own floor array...
+    assert all(a is arrays[1] for a in arrays[2:])
+    # ... which no other stream or curve shares.
+    again = [chunk.losses for chunk in curve.iter_chunks(CACHE_MAX_STEPS)]
+    assert not np.shares_memory(again[1], arrays[1])
+    assert not np.shares_memory(
+        make_curve(CACHE_MAX_STEPS, "spiky", start_step=30).losses, arrays[1]
+    )
     assert arrays[1].tolist() == [1.05] * CACHE_MAX_STEPS
     assert not arrays[1].flags.writeable
     with pytest.raises(ValueError, match="read-only"):
         arrays[1][0] = 0.0
 
 
-def test_a_short_run_at_the_floor_is_the_shared_floor_array() -> None:
+def test_short_runs_at_the_floor_are_cached_but_never_shared() -> None:
     late = make_curve(1000, "nan", start_step=18)  # the floor step
-    assert late.losses is make_curve(1000, "stable", start_step=5000).losses
+    other = make_curve(1000, "stable", start_step=5000)
+    assert late.losses.tobytes() == other.losses.tobytes()
+    assert not np.shares_memory(late.losses, other.losses)
     assert make_curve(1000, "nan", start_step=12).losses[0] != 1.05  # NaN step 12 is inside
-    assert make_curve(1000, "diverging", start_step=5000).losses[0] == 1e300
+    assert make_curve(1000, "diverging", start_step=5000).losses[0] == 1e38
 
 
 def test_repr_of_the_longest_run() -> None:

@@ -62,6 +62,14 @@ MODULES = (
         skip_reason="needs the hypothesis extra",
     ),
     Module(
+        "prometheus/test_live_alert_rules.py",
+        per_profile=0,
+        once=3,  # the marker pins three profiles
+        available=shutil.which("prometheus") is not None,
+        skipped_without=3,
+        skip_reason="prometheus not found",
+    ),
+    Module(
         "prometheus/test_prometheus_alert_rules.py",
         per_profile=0,
         once=3,

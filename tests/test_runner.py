@@ -160,8 +160,7 @@ def test_waiting_counts_steps_not_the_header_line(tmp_path: Path) -> None:
         ),
         (
             {"steps": 5, "profile": None},
-            "a profile name must be a string, got None (NoneType); known profiles: "
-            "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky",
+            "profile must be a Profile or the name of a registered profile, got None",
         ),
         (
             {"steps": 5, "format": "xml"},

@@ -12,16 +12,23 @@ import pytest
 from pytest_synthloss import (
     AlertScore,
     LossAssertionError,
+    LossCurve,
     Profile,
     SynthLossError,
     assert_alerts_match,
     make_curve,
     score_alerts,
 )
-from pytest_synthloss.checks.scoring import EVENT_TYPES, NAB_PROFILES, ground_truth_events
+from pytest_synthloss.checks.scoring import NAB_PROFILES
+from pytest_synthloss.core.events import Event
 
 SPIKY = make_curve(20, "spiky")
 STABLE = make_curve(20, "stable")
+
+
+def spans(events: tuple[Event, ...]) -> tuple[tuple[int, int], ...]:
+    """``(first, last)`` of each event."""
+    return tuple(event.span for event in events)
 
 
 def sigma(y: float) -> float:
@@ -31,10 +38,10 @@ def sigma(y: float) -> float:
 
 def test_perfect_detection_of_spiky() -> None:
     score = score_alerts([4, 5], SPIKY)
-    assert score.events == ((4, 5),)
+    assert spans(score.events) == ((4, 5),)
     assert score.alert_groups == ((4, 5),)
-    assert score.detected_events == ((4, 5),)
-    assert score.missed_events == score.false_alarms == score.late_detections == ()
+    assert spans(score.detected_events) == ((4, 5),)
+    assert spans(score.missed_events) == score.false_alarms == spans(score.late_detections) == ()
     assert score.latencies == (0,)
     assert (score.event_precision, score.event_recall, score.event_f1) == (1.0, 1.0, 1.0)
     assert (score.point_true_positives, score.point_false_positives) == (2, 0)
@@ -62,7 +69,8 @@ def test_one_alert_on_the_second_spike_step_is_a_late_but_valid_hit() -> None:
 def test_consecutive_alert_steps_are_one_alarm_for_event_precision() -> None:
     score = score_alerts([3, 4, 5, 6, 7, 12], SPIKY)
     assert score.alert_groups == ((3, 7), (12, 12))
-    assert score.false_alarms == ((12, 12),)
+    # Each false alert step is named: 3 before the spike, 6-7 after it, 12 alone.
+    assert score.false_alarms == ((3, 3), (6, 7), (12, 12))
     assert score.event_precision == 0.5
     assert score.event_recall == 1.0
     assert score.latencies == (0,)
@@ -76,7 +84,7 @@ def test_consecutive_alert_steps_are_one_alarm_for_event_precision() -> None:
 
 def test_missed_event_and_false_alarm() -> None:
     score = score_alerts([9], SPIKY)
-    assert score.missed_events == ((4, 5),)
+    assert spans(score.missed_events) == ((4, 5),)
     assert score.false_alarms == ((9, 9),)
     assert score.latencies == (None,)
     assert (score.event_precision, score.event_recall, score.event_f1) == (0.0, 0.0, 0.0)
@@ -88,14 +96,14 @@ def test_missed_event_and_false_alarm() -> None:
 
 
 def test_tolerance_extends_the_window_and_max_latency_flags_late_detections() -> None:
-    assert score_alerts([6], SPIKY).missed_events == ((4, 5),)
+    assert spans(score_alerts([6], SPIKY).missed_events) == ((4, 5),)
     score = score_alerts([6], SPIKY, tolerance=1)
-    assert score.detected_events == ((4, 5),)
+    assert spans(score.detected_events) == ((4, 5),)
     assert score.latencies == (2,)
-    assert score.late_detections == ()
+    assert spans(score.late_detections) == ()
     assert (score.point_true_positives, score.point_false_positives) == (0, 1)
     late = score_alerts([6], SPIKY, tolerance=1, max_latency=1)
-    assert late.late_detections == ((4, 5),)
+    assert spans(late.late_detections) == ((4, 5),)
     assert late.ok is False
     assert score_alerts([6], SPIKY, tolerance=1, max_latency=2).ok is True
 
@@ -103,9 +111,9 @@ def test_tolerance_extends_the_window_and_max_latency_flags_late_detections() ->
 def test_windows_stop_before_the_next_event() -> None:
     curve = make_curve(12, Profile("two", spikes={4: 9.0, 8: 9.0}))
     score = score_alerts([8], curve, tolerance=10)
-    assert score.events == ((4, 4), (8, 8))
-    assert score.missed_events == ((4, 4),)
-    assert score.latency_by_event == {(4, 4): None, (8, 8): 0}
+    assert spans(score.events) == ((4, 4), (8, 8))
+    assert spans(score.missed_events) == ((4, 4),)
+    assert {e.span: lat for e, lat in score.latency_by_event.items()} == {(4, 4): None, (8, 8): 0}
     # The second window is cut at the run's last step: [8, 12], W = 5, the alert is first.
     assert score.nab_raw == pytest.approx(-1.0 + 1.0)
 
@@ -144,7 +152,7 @@ def test_order_duplicates_and_numpy_input_do_not_matter() -> None:
 
 def test_resumed_and_huge_runs() -> None:
     resumed = make_curve(10, "spiky", start_step=5)
-    assert score_alerts([5], resumed).events == ((5, 5),)
+    assert spans(score_alerts([5], resumed).events) == ((5, 5),)
     assert score_alerts([5], resumed).ok
     huge = make_curve(10**9, "spiky")
     score = score_alerts(np.array([4, 10**9]), huge)
@@ -162,8 +170,9 @@ def test_assert_alerts_match_message() -> None:
     with pytest.raises(AssertionError) as info:
         assert_alerts_match([9], SPIKY)
     assert str(info.value) == (
-        "Alerts do not match ground truth (profile 'spiky', steps 1..20, tolerance 0):\n"
-        "missed events: 1 / 1 — steps 4-5\n"
+        "Alerts do not match ground truth (profile 'spiky', steps 1..20; expect spike, "
+        "nonfinite; tolerate divergence; tolerance 0):\n"
+        "missed events: 1 / 1 — spike at steps 4-5 (peak 9.7)\n"
         "false alarms: 1 / 1 alert groups — step 9 (loss 1.62)\n"
         "late detections: 0\n"
         "event precision 0.00 recall 0.00 F1 0.00; point precision 0.00 recall 0.00 F1 0.00\n"
@@ -177,11 +186,12 @@ def test_assert_alerts_match_reports_late_detections() -> None:
     with pytest.raises(AssertionError) as info:
         assert_alerts_match([6, 7], SPIKY, tolerance=3, max_latency=1)
     assert str(info.value).splitlines()[:4] == [
-        "Alerts do not match ground truth "
-        "(profile 'spiky', steps 1..20, tolerance 3, max_latency 1):",
+        "Alerts do not match ground truth (profile 'spiky', steps 1..20; expect spike, "
+        "nonfinite; tolerate divergence; tolerance 3; max_latency 1):",
         "missed events: 0 / 1",
         "false alarms: 0 / 1 alert groups",
-        "late detections: 1 — steps 4-5 first alerted at step 6 (latency 2 > 1)",
+        "late detections: 1 — spike at steps 4-5 (peak 9.7) first alerted at step 6 "
+        "(latency 2 > 1)",
     ]
 
 
@@ -303,38 +313,44 @@ def test_core_modules_do_not_import_optional_extras() -> None:
 # -- event types -----------------------------------------------------------------------
 
 
-def test_ground_truth_events_of_each_type() -> None:
-    assert ground_truth_events(SPIKY) == ground_truth_events(SPIKY, "spikes") == ((4, 5),)
-    assert ground_truth_events(make_curve(20, "nan"), "nonfinite") == ((12, 12),)
-    assert ground_truth_events(make_curve(20, "inf"), "nonfinite") == ((12, 12),)
-    assert ground_truth_events(make_curve(20, "diverging"), "divergence") == ((10, 20),)
-    assert ground_truth_events(make_curve(20, "plateau"), "plateaus") == ((6, 12),)
-    for kind in ("nonfinite", "divergence", "plateaus"):
-        assert ground_truth_events(SPIKY, kind) == ()
-    assert ground_truth_events(make_curve(9, "diverging"), "divergence") == ()
+def test_each_kind_scores_its_own_events() -> None:
+    def events(curve: LossCurve, kind: str) -> tuple[tuple[int, int], ...]:
+        return spans(score_alerts([], curve, expect=kind, tolerate=()).events)
+
+    assert events(SPIKY, "spike") == ((4, 5),)
+    assert events(make_curve(20, "nan"), "nonfinite") == ((12, 12),)
+    assert events(make_curve(20, "inf"), "nonfinite") == ((12, 12),)
+    assert events(make_curve(20, "diverging"), "divergence") == ((10, 20),)
+    assert events(make_curve(20, "plateau"), "plateau") == ((6, 12),)
+    for kind in ("nonfinite", "divergence", "plateau"):
+        assert events(SPIKY, kind) == ()
+    assert events(make_curve(9, "diverging"), "divergence") == ()
     # Restricted to the run: a resumed run starts inside the event.
-    assert ground_truth_events(make_curve(5, "diverging", start_step=15), "divergence") == (
-        (15, 19),
-    )
-    assert ground_truth_events(make_curve(10, "plateau", start_step=8), "plateaus") == ((8, 12),)
+    assert events(make_curve(5, "diverging", start_step=15), "divergence") == ((15, 19),)
+    assert events(make_curve(10, "plateau", start_step=8), "plateau") == ((8, 12),)
     runs = Profile("runs", nonfinite={3: math.nan, 4: math.inf, 5: -math.inf, 9: math.nan})
-    assert ground_truth_events(make_curve(20, runs), "nonfinite") == ((3, 5), (9, 9))
-    assert EVENT_TYPES == ("spikes", "nonfinite", "divergence", "plateaus")
+    assert events(make_curve(20, runs), "nonfinite") == ((3, 5), (9, 9))
+    both = score_alerts([], make_curve(20, "spiky"), expect=("nonfinite", "spike"))
+    assert (both.expect, both.tolerate) == (("nonfinite", "spike"), ("divergence",))
 
 
 def test_nan_guard_fired_at_the_first_non_finite_step() -> None:
-    score = assert_alerts_match([12], make_curve(20, "nan"), events="nonfinite")
-    assert score.event_type == "nonfinite"
-    assert score.events == ((12, 12),)
+    score = assert_alerts_match([12], make_curve(20, "nan"), expect="nonfinite", tolerate=())
+    assert score.expect == ("nonfinite",)
+    assert spans(score.events) == ((12, 12),)
     assert (score.event_f1, score.point_f1, score.nab_score) == (1.0, 1.0, 100.0)
-    # On spikes, the same alert is a false alarm: the nan profile has no spike.
-    assert score_alerts([12], make_curve(20, "nan")).false_alarms == ((12, 12),)
-    assert score_alerts([12], make_curve(20, "nan")).event_type == "spikes"
+    # For a spike-only monitor, the same alert is a false alarm: nan has no spike...
+    assert score_alerts([12], make_curve(20, "nan"), expect="spike", tolerate=()).false_alarms == (
+        (12, 12),
+    )
+    # ... unless NaN/inf are tolerated; by default they must be caught.
+    assert score_alerts([12], make_curve(20, "nan"), expect="spike", tolerate="nonfinite").ok
+    assert spans(score_alerts([], make_curve(20, "nan")).missed_events) == ((12, 12),)
 
 
 def test_a_run_of_non_finite_steps_is_one_event() -> None:
     curve = make_curve(20, Profile("runs", nonfinite={3: math.nan, 4: math.inf, 5: -math.inf}))
-    score = score_alerts([4], curve, events="nonfinite")
+    score = score_alerts([4], curve, expect="nonfinite", tolerate=())
     assert score.latencies == (1,)
     assert (score.point_true_positives, score.point_false_negatives) == (1, 2)
     assert score.point_recall == pytest.approx(1 / 3)
@@ -342,45 +358,47 @@ def test_a_run_of_non_finite_steps_is_one_event() -> None:
 
 def test_divergence_is_one_event_to_the_end_of_the_run() -> None:
     curve = make_curve(20, "diverging")
-    score = score_alerts([12, 13], curve, events="divergence", max_latency=1)
-    assert score.events == ((10, 20),)
+    score = score_alerts([12, 13], curve, expect="divergence", tolerate=(), max_latency=1)
+    assert spans(score.events) == ((10, 20),)
     assert score.latencies == (2,)
-    assert score.late_detections == ((10, 20),)
+    assert spans(score.late_detections) == ((10, 20),)
     assert (score.event_precision, score.event_recall) == (1.0, 1.0)
     # Every step from the onset on is an event step: 2 of 11 alerted.
     assert (score.point_true_positives, score.point_false_negatives) == (2, 9)
     # Window [10, 20], W = 11; the first alert, at 12, has position -(20 - 12 + 1) / 11.
     assert score.nab_raw == pytest.approx(sigma(-9 / 11) / sigma(-1.0))
-    assert score_alerts([10], curve, events="divergence").nab_score == 100.0
-    assert score_alerts([9], curve, events="divergence").missed_events == ((10, 20),)
+    assert score_alerts([10], curve, expect="divergence", tolerate=()).nab_score == 100.0
+    assert spans(score_alerts([9], curve, expect="divergence", tolerate=()).missed_events) == (
+        (10, 20),
+    )
     # A billion-step run does not materialise its event steps.
-    huge = score_alerts([10], make_curve(10**9, "diverging"), events="divergence")
+    huge = score_alerts([10], make_curve(10**9, "diverging"), expect="divergence", tolerate=())
     assert huge.point_false_negatives == 10**9 - 10
 
 
 def test_plateaus_are_each_window() -> None:
     curve = make_curve(40, Profile("two-plateaus", plateaus=((3, 5), (20, 24))))
-    score = score_alerts([5, 6, 26], curve, events="plateaus", tolerance=2)
-    assert score.events == ((3, 5), (20, 24))
+    score = score_alerts([5, 6, 26], curve, expect="plateau", tolerate=(), tolerance=2)
+    assert spans(score.events) == ((3, 5), (20, 24))
     assert score.alert_groups == ((5, 6), (26, 26))
     # 26 is inside the second window's tolerance (20..24 + 2): a hit, 6 steps late.
-    assert score.latency_by_event == {(3, 5): 2, (20, 24): 6}
-    assert score.missed_events == score.false_alarms == ()
+    assert {e.span: lat for e, lat in score.latency_by_event.items()} == {(3, 5): 2, (20, 24): 6}
+    assert spans(score.missed_events) == score.false_alarms == ()
     # Point metrics are strict: only 5 is a plateau step.
     assert (score.point_true_positives, score.point_false_positives) == (1, 2)
     assert score.point_false_negatives == 3 + 5 - 1
-    late = score_alerts([5, 6, 27], curve, events="plateaus", tolerance=2)
-    assert late.missed_events == ((20, 24),)
+    late = score_alerts([5, 6, 27], curve, expect="plateau", tolerate=(), tolerance=2)
+    assert spans(late.missed_events) == ((20, 24),)
     assert late.false_alarms == ((27, 27),)
 
 
-def test_assert_alerts_match_names_the_event_type() -> None:
+def test_assert_alerts_match_names_the_event_kinds() -> None:
     with pytest.raises(LossAssertionError) as info:
-        assert_alerts_match([11], make_curve(20, "nan"), events="nonfinite")
+        assert_alerts_match([11], make_curve(20, "nan"), expect="nonfinite", tolerate=())
     assert str(info.value) == (
-        "Alerts do not match ground truth (profile 'nan', events 'nonfinite', steps 1..20, "
-        "tolerance 0):\n"
-        "missed events: 1 / 1 — step 12\n"
+        "Alerts do not match ground truth (profile 'nan', steps 1..20; expect nonfinite; "
+        "tolerate nothing; tolerance 0):\n"
+        "missed events: 1 / 1 — nonfinite at step 12 (nan)\n"
         "false alarms: 1 / 1 alert groups — step 11 (loss 1.48)\n"
         "late detections: 0\n"
         "event precision 0.00 recall 0.00 F1 0.00; point precision 0.00 recall 0.00 F1 0.00\n"
@@ -389,37 +407,82 @@ def test_assert_alerts_match_names_the_event_type() -> None:
         "          ▲"
     )
     with pytest.raises(LossAssertionError) as info:
-        assert_alerts_match([13], make_curve(20, "diverging"), events="divergence", max_latency=2)
+        assert_alerts_match(
+            [13], make_curve(20, "diverging"), expect="divergence", tolerate=(), max_latency=2
+        )
     assert str(info.value).splitlines()[:4] == [
-        "Alerts do not match ground truth (profile 'diverging', events 'divergence', "
-        "steps 1..20, tolerance 0, max_latency 2):",
+        "Alerts do not match ground truth (profile 'diverging', steps 1..20; expect "
+        "divergence; tolerate nothing; tolerance 0; max_latency 2):",
         "missed events: 0 / 1",
         "false alarms: 0 / 1 alert groups",
-        "late detections: 1 — steps 10-20 first alerted at step 13 (latency 3 > 2)",
+        "late detections: 1 — divergence at steps 10-20 (last loss 12.04) first alerted at "
+        "step 13 (latency 3 > 2)",
     ]
-    assert assert_alerts_match([6], make_curve(20, "plateau"), events="plateaus").ok
+    assert assert_alerts_match([6], make_curve(20, "plateau"), expect="plateau", tolerate=()).ok
 
 
-@pytest.mark.parametrize("events", ["spike", "nan", "", None, ("spikes",)])
-def test_unknown_event_type(events: object) -> None:
+def test_an_alert_inside_an_event_of_another_kind_is_a_false_alarm_naming_it() -> None:
+    with pytest.raises(LossAssertionError) as info:
+        assert_alerts_match([7], make_curve(20, "plateau"))
+    assert str(info.value).splitlines()[2] == (
+        "false alarms: 1 / 1 alert groups — step 7 (loss 1.83, inside plateau at steps 6-12 "
+        "(held 1.83))"
+    )
+    # Alerts in a tolerated divergence are not counted as alert groups at all.
+    score = score_alerts([4, 15, 16, 17], make_curve(20, "diverging"))
+    assert (score.false_alarms, score.tolerated_alerts) == (((4, 4),), (15, 16, 17))
+    assert (score.event_precision, score.point_false_positives) == (0.0, 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"expect": "spikes"},
+            "unknown event kind 'spikes' in expect= (index 0); known kinds: spike, nonfinite, "
+            "divergence, plateau (did you mean 'spike'?)",
+        ),
+        (
+            {"tolerate": ("divergence", "nan")},
+            "unknown event kind 'nan' in tolerate= (index 1); known kinds: spike, nonfinite, "
+            "divergence, plateau",
+        ),
+        (
+            {"expect": ("spike", 3)},
+            "unknown event kind 3 in expect= (index 1); known kinds: spike, nonfinite, "
+            "divergence, plateau",
+        ),
+        (
+            {"expect": None},
+            "expect= must be an event kind or a sequence of kinds (spike, nonfinite, "
+            "divergence, plateau), got None (NoneType)",
+        ),
+        ({"expect": ("spike", "spike")}, "event kind 'spike' is listed twice in expect="),
+        (
+            {"expect": "divergence"},
+            "event kind 'divergence' is in both expect= and tolerate=; a kind is either "
+            "required (expect) or allowed (tolerate), not both",
+        ),
+    ],
+)
+def test_bad_event_kinds(kwargs: dict[str, object], message: str) -> None:
     for call in (score_alerts, assert_alerts_match):
         with pytest.raises(SynthLossError) as info:
-            call([4], SPIKY, events=events)  # type: ignore[arg-type]
-        assert str(info.value) == (
-            f"unknown event type {events!r} for events=; "
-            "known: spikes, nonfinite, divergence, plateaus"
-        )
-    with pytest.raises(SynthLossError, match=r"^unknown event type 'nan' for events="):
-        ground_truth_events(SPIKY, "nan")
+            call([4], SPIKY, **kwargs)  # type: ignore[arg-type]
+        assert str(info.value) == message
 
 
 def test_the_largest_tolerance_reaches_the_next_event_or_the_run_end() -> None:
     curve = make_curve(20, "spiky")
     score = score_alerts([20], curve, tolerance=2**63 - 1)
     assert score.tolerance == 2**63 - 1
-    assert (score.detected_events, score.false_alarms, score.latencies) == (((4, 5),), (), (16,))
+    assert (spans(score.detected_events), score.false_alarms, score.latencies) == (
+        ((4, 5),),
+        (),
+        (16,),
+    )
     at_the_end = make_curve(5, "spiky", start_step=2**63 - 5)
-    assert score_alerts([], at_the_end, tolerance=2**63 - 1).missed_events == (
+    assert spans(score_alerts([], at_the_end, tolerance=2**63 - 1).missed_events) == (
         at_the_end.spike_events
     )
 

@@ -121,12 +121,17 @@ def test_marker_overrides() -> None:
         (
             (),
             {"profile": 3},
-            f"@pytest.mark.synthloss on t: profile must be a profile name, a comma list, 'all' or a list of names, got 3; registered profiles: {KNOWN}",
+            f"@pytest.mark.synthloss on t: profile must be a profile name, a comma list, 'all', a Profile or a list of names and Profiles, got 3; registered profiles: {KNOWN}",
         ),
         (
             (),
-            {"profile": Profile("adhoc")},
-            "@pytest.mark.synthloss on t: profile: Profile(name='adhoc', start=2.25, decay=0.07, floor=1.05, spikes={}) is not registered; register it with the pytest_synthloss_profiles hook in conftest.py and pass its name",
+            {"profile": Profile("stable", floor=1.0)},
+            "@pytest.mark.synthloss on t: Profile(name='stable', start=2.25, decay=0.07, floor=1.0, spikes={}) differs from the built-in profile 'stable'; give it another name",
+        ),
+        (
+            (),
+            {"profile": [Profile("adhoc"), "spiky", Profile("adhoc", floor=1.0)]},
+            "@pytest.mark.synthloss on t: profile: profile 'adhoc' is listed twice in [Profile(name='adhoc', start=2.25, decay=0.07, floor=1.05, spikes={}), 'spiky', Profile(name='adhoc', start=2.25, decay=0.07, floor=1.0, spikes={})]",
         ),
     ],
 )
@@ -134,3 +139,16 @@ def test_bad_markers(args: tuple[object, ...], kwargs: dict[str, object], text: 
     with pytest.raises(SynthLossError) as excinfo:
         parse_marker(args, kwargs, "t")
     assert str(excinfo.value) == text
+
+
+def test_a_marker_takes_profile_objects_registered_or_not() -> None:
+    adhoc = Profile("adhoc", spikes={3: 8.0})
+    assert parse_marker((), {"profile": adhoc}, "t").profiles == (adhoc,)
+    assert parse_marker((), {"profile": SPIKY}, "t").profiles == ("spiky",)
+    mixed = parse_marker((), {"profile": [adhoc, "stable,spiky"]}, "t")
+    assert mixed.profiles == (adhoc, "stable", "spiky")
+    assert mixed.apply(resolve_selection(None, None, None, None)).names == (
+        "adhoc",
+        "stable",
+        "spiky",
+    )

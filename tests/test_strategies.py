@@ -8,7 +8,7 @@ pytest.importorskip("hypothesis", reason="needs the hypothesis extra")
 
 from hypothesis import find, given, settings
 
-from pytest_synthloss import LossCurve, Profile, SynthLossError
+from pytest_synthloss import LossCurve, Profile, SynthLossError, find_spikes
 from pytest_synthloss.exports.strategies import curves, profiles
 
 FAST = settings(max_examples=100, deadline=None, database=None)
@@ -43,11 +43,12 @@ def test_resumed_curves(curve: LossCurve) -> None:
     assert 1 <= len(curve.spike_events) <= 2
 
 
-def test_spikes_can_be_anywhere() -> None:
-    strategy = curves(max_steps=30)
+def test_spikes_can_be_anywhere_the_rule_sees_them() -> None:
     quick = settings(database=None, max_examples=2000)
+    # A run from step 1 has no reference at its first step: no rule flags it, so no spike
+    # is drawn there. A resumed run has its earlier steps as history: its first step can be.
     first_and_last = find(
-        strategy,
+        curves(max_steps=30, start_step=20),
         lambda c: (
             bool(c.spike_steps)
             and c.spike_steps[0] == c.start_step
@@ -56,7 +57,8 @@ def test_spikes_can_be_anywhere() -> None:
         ),
         settings=quick,
     )
-    assert first_and_last.spike_steps[0] == 1
+    assert first_and_last.spike_steps[0] == 20
+    strategy = curves(max_steps=30)
     long_event = find(
         strategy,
         lambda c: any(last - first >= 2 for first, last in c.spike_events),
@@ -65,6 +67,15 @@ def test_spikes_can_be_anywhere() -> None:
     assert max(last - first for first, last in long_event.spike_events) >= 2
     calm = find(strategy, lambda c: not c.spike_steps, settings=quick)
     assert calm.spike_events == ()
+    at_the_end = find(strategy, lambda c: c.last_step in c.spike_steps, settings=quick)
+    assert at_the_end.spike_steps[-1] == at_the_end.last_step
+
+
+@FAST
+@given(curves(max_steps=40))
+def test_generated_spikes_are_exactly_what_the_default_rule_flags(curve: LossCurve) -> None:
+    assert find_spikes(curve).spike_steps == curve.spike_steps
+    assert curve.start_step not in curve.spike_steps  # no reference at a run's first step
 
 
 @pytest.mark.parametrize(

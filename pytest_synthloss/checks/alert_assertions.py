@@ -1,15 +1,23 @@
-"""``assert_alerts_match``: a monitor's alerts against a curve's ground truth, as an assertion.
+"""``assert_alerts_match``: a monitor's alerts against a curve's events, as an assertion.
 
-It scores the alerts with :func:`~pytest_synthloss.checks.scoring.score_alerts` and fails
-with a message listing the missed events, the false alarms (with the loss at their first
-step) and the late detections, then the scores and a sparkline with the alert steps marked.
+It scores the alerts with :func:`~pytest_synthloss.checks.scoring.score_alerts` (the same
+``expect``/``tolerate`` contract) and fails with a message naming each missed event, each
+false alarm (with its loss, and the event it falls in) and each late detection, then the
+scores and a sparkline with the alert steps marked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from pytest_synthloss.checks.scoring import AlertScore, Span, score_alerts
+import numpy as np
+
+from pytest_synthloss.checks.scoring import (
+    DEFAULT_EXPECT,
+    DEFAULT_TOLERATE,
+    AlertScore,
+    score_alerts,
+)
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import LossAssertionError
 from pytest_synthloss.core.validation import check_int
@@ -17,31 +25,39 @@ from pytest_synthloss.core.validation import check_int
 __all__ = ["assert_alerts_match"]
 
 #: How many items a failure message lists before it summarises the rest.
-_LIST_LIMIT = 10
+LIST_LIMIT = 10
 
 
 def assert_alerts_match(
     alert_steps: Iterable[int],
     curve: LossCurve,
     *,
-    events: str = "spikes",
+    expect: Iterable[str] | str = DEFAULT_EXPECT,
+    tolerate: Iterable[str] | str = DEFAULT_TOLERATE,
     tolerance: int = 0,
     max_latency: int | None = None,
     width: int = 60,
 ) -> AlertScore:
-    """Fail unless every event is detected, no alert is a false alarm and none is late.
+    """Fail unless every expected event is caught, nothing is a false alarm and none is late.
 
-    ``events`` picks the ground truth as for :func:`score_alerts`. Returns the
-    :class:`AlertScore` when the alerts match; otherwise raises
-    :class:`~pytest_synthloss.LossAssertionError` (an ``AssertionError``) listing missed
-    events, false alarms (with the loss at their first step) and late detections, then
-    the scores and a sparkline of the loss (``width`` columns at most, an integer >= 1)
-    with ``▲`` under the alert steps.
+    The one oracle for testing a monitor: by default every spike and non-finite event must
+    be alerted on, alerts inside a divergence are allowed, and an alert anywhere else is a
+    false alarm (see :func:`score_alerts` for ``expect``, ``tolerate``, ``tolerance`` and
+    ``max_latency``). Returns the :class:`AlertScore` when the alerts match; otherwise
+    raises :class:`~pytest_synthloss.LossAssertionError` (an ``AssertionError``) naming each
+    missed event, false alarm (with its loss) and late detection, then the scores and a
+    sparkline of the loss (``width`` columns at most, an integer >= 1) with ``▲`` under the
+    alert steps.
     """
     __tracebackhide__ = True
     columns = _check_width(width)
     score = score_alerts(
-        alert_steps, curve, events=events, tolerance=tolerance, max_latency=max_latency
+        alert_steps,
+        curve,
+        expect=expect,
+        tolerate=tolerate,
+        tolerance=tolerance,
+        max_latency=max_latency,
     )
     if not score.ok:
         raise LossAssertionError(_failure_message(score, curve, columns))
@@ -49,30 +65,30 @@ def assert_alerts_match(
 
 
 def _failure_message(score: AlertScore, curve: LossCurve, width: int) -> str:
-    header = f"profile {score.profile!r}, "
-    if score.event_type != "spikes":
-        header += f"events {score.event_type!r}, "
-    header += f"steps {score.start_step}..{score.last_step}, "
-    header += f"tolerance {score.tolerance}"
+    """The text of ``assert_alerts_match``'s failure: what was missed, false or late."""
+    header = (
+        f"profile {score.profile!r}, steps {score.start_step}..{score.last_step}; "
+        f"expect {', '.join(score.expect) or 'nothing'}; "
+        f"tolerate {', '.join(score.tolerate) or 'nothing'}; tolerance {score.tolerance}"
+    )
     if score.max_latency is not None:
-        header += f", max_latency {score.max_latency}"
+        header += f"; max_latency {score.max_latency}"
     missed = f"missed events: {len(score.missed_events)} / {len(score.events)}"
     if score.missed_events:
-        missed += " — " + _listing([_span(ev) for ev in score.missed_events])
-    false = f"false alarms: {len(score.false_alarms)} / {len(score.alert_groups)} alert groups"
+        missed += " — " + _listing([event.describe() for event in score.missed_events])
+    counted = _counted_groups(score)
+    false = f"false alarms: {len(score.false_alarms)} / {counted} alert groups"
     if score.false_alarms:
-        false += " — " + _listing(
-            [f"{_span(g)} (loss {curve.loss_at(g[0]):.4g})" for g in score.false_alarms]
-        )
+        false += " — " + _listing([_false_alarm(span, score, curve) for span in score.false_alarms])
     late = f"late detections: {len(score.late_detections)}"
     if score.late_detections:
         by_event = score.latency_by_event
         late += " — " + _listing(
             [
-                f"{_span(ev)} first alerted at step {ev[0] + lat} (latency {lat} > "
+                f"{event.describe()} first alerted at step {event.first + lat} (latency {lat} > "
                 f"{score.max_latency})"
-                for ev in score.late_detections
-                if (lat := by_event[ev]) is not None
+                for event in score.late_detections
+                if (lat := by_event[event]) is not None
             ]
         )
     scores = (
@@ -94,15 +110,37 @@ def _failure_message(score: AlertScore, curve: LossCurve, width: int) -> str:
     )
 
 
-def _span(span: Span) -> str:
+def _counted_groups(score: AlertScore) -> int:
+    """Alert groups with at least one alert step that is not merely tolerated."""
+    alerts = np.array(score.alert_steps, dtype=np.int64)
+    if not alerts.size:
+        return 0
+    group = np.cumsum(np.concatenate(([0], np.diff(alerts) != 1)))
+    counted = ~np.isin(alerts, np.array(score.tolerated_alerts, dtype=np.int64))
+    return int(np.count_nonzero(np.bincount(group, weights=counted) > 0))
+
+
+def _false_alarm(span: tuple[int, int], score: AlertScore, curve: LossCurve) -> str:
+    first = span[0]
+    text = f"{_span(span)} (loss {curve.loss_at(first):.4g}"
+    inside = next(
+        (e for e in curve.events if e.first <= first <= e.last and e.kind not in score.expect),
+        None,
+    )
+    if inside is not None:
+        text += f", inside {inside.describe()}"
+    return text + ")"
+
+
+def _span(span: tuple[int, int]) -> str:
     first, last = span
     return f"step {first}" if first == last else f"steps {first}-{last}"
 
 
 def _listing(items: Sequence[str]) -> str:
-    shown = ", ".join(items[:_LIST_LIMIT])
-    if len(items) > _LIST_LIMIT:
-        shown += f", … (+{len(items) - _LIST_LIMIT} more)"
+    shown = ", ".join(items[:LIST_LIMIT])
+    if len(items) > LIST_LIMIT:
+        shown += f", … (+{len(items) - LIST_LIMIT} more)"
     return shown
 
 

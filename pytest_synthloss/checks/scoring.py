@@ -1,114 +1,121 @@
-"""Score a monitor's alerts against a curve's ground-truth events of one type.
+"""Score a monitor's alerts against a curve's ground-truth events: the one oracle contract.
 
-``events=`` picks the type (:data:`EVENT_TYPES`); each gives ``(first, last)`` events,
-disjoint and ascending, restricted to the run (:func:`ground_truth_events`):
+``score_alerts(alerts, curve, expect=..., tolerate=...)`` and
+:func:`~pytest_synthloss.checks.alert_assertions.assert_alerts_match` read the run's
+events (``curve.events``, see :class:`~pytest_synthloss.Event`) and sort every event kind
+into one of three roles:
 
-==============  ==========================================================================
-``events=``     ground-truth events
-==============  ==========================================================================
-``"spikes"``    (default) maximal runs of consecutive spike steps: spiky's steps 4 and 5
-                are one event ``(4, 5)`` (``LossCurve.spike_events``)
-``"nonfinite"`` maximal runs of consecutive NaN/inf/-inf steps: ``nan`` gives ``(12, 12)``
-``"divergence"`` one event from the onset to the run's last step, ``(onset, last_step)``:
-                ``diverging`` over 20 steps gives ``(10, 20)``; latency = first alert - onset
-``"plateaus"``  each plateau window cut to the run: ``plateau`` gives ``(6, 12)``
-==============  ==========================================================================
+* ``expect`` (default ``("spike", "nonfinite")``): the kinds the monitor must catch. Each
+  such event must be hit by an alert within its window (and within ``max_latency``).
+* ``tolerate`` (default ``("divergence",)``): the kinds inside which alerts are neither
+  required nor false (a spike rule keeps firing on a diverging run: that is fine).
+* every other kind (``"plateau"`` by default) is treated like normal steps: an alert
+  inside it is a false alarm.
 
-So "my NaN guard fired at the first non-finite step" is
-``assert_alerts_match([12], make_curve(20, "nan"), events="nonfinite")``.
+A kind may not be in both; an unknown kind is an error listing the known ones
+(:data:`~pytest_synthloss.core.events.EVENT_KINDS`). Alert steps are plain step numbers, as
+many kinds of alert as the monitor raises, in any order, duplicates ignored.
 
-Definitions (all steps are the run's step numbers; "event steps" are the steps inside
-the events):
+Definitions (steps are the run's step numbers):
 
-* **event**: as in the table above.
-* **window** of event ``(s, e)``: steps ``s .. e + tolerance``, cut short before the next
-  event's first step and at the run's last step, so windows never overlap.
-* an alert at step ``a`` **hits** the event whose window holds ``a``.
-* **alert group**: a maximal run of consecutive alert steps (a monitor that stays raised for
-  three steps raised one alarm).
-* **event recall** = events hit / events; **event precision** = alert groups with at least
-  one hitting step / alert groups (ADTK-style event metrics).
-* **latency** of a detected event = its first hitting alert step - ``s`` (0 = on time).
-* **missed events**: events no alert hit. **false alarms**: alert groups that hit no event.
-  **late detections**: detected events whose latency exceeds ``max_latency`` (if given).
+* **window** of an expected event ``first..last``: steps ``first .. last + tolerance``,
+  cut before the next expected event that starts later and at the run's last step (never
+  shorter than the event itself).
+* an alert step **hits** every expected event whose window holds it; it is **tolerated**
+  when it lies in a tolerated event or up to ``tolerance`` steps after one; otherwise it
+  is **false**.
+* **alert group**: a maximal run of consecutive alert steps (a monitor that stays raised
+  for three steps raised one alarm). **False alarms**: maximal runs of consecutive false
+  alert steps.
+* **event recall** = expected events hit / expected events; **event precision** = alert
+  groups with a hitting step / alert groups with a hitting or a false step (groups wholly
+  inside tolerated events do not count).
+* **latency** of a detected event = its first hitting alert step - ``first`` (0 = on
+  time). **Missed events**: expected events no alert hit. **Late detections**: detected
+  events whose latency exceeds ``max_latency`` (if given).
 * **point metrics** count steps, strictly, without tolerance: a true positive is an alert
-  step that is an event step; a false positive any other alert step; a false negative an
-  event step without an alert (for ``"divergence"`` every step from the onset on is an
-  event step, so a guard that alerts once has a low point recall: read event metrics).
-* with nothing to find or nothing raised, the ratio has an empty denominator: recall is
-  defined as 1.0 when there are no events (no event steps), precision as 1.0 when there
-  are no alerts. F1 is ``2PR / (P + R)``, 0.0 when ``P + R == 0``. So a silent monitor on a
-  stable run scores 1.0 everywhere; one alert on a stable run gives precision 0.0, F1 0.0.
+  step inside an expected event; a false positive an alert step that is neither that nor
+  tolerated; a false negative an expected event step without an alert (every step of a
+  divergence counts when it is expected: read the event metrics for a guard that alerts
+  once).
+* with nothing to find or nothing raised, a ratio has an empty denominator: recall is
+  1.0 when there are no expected events, precision 1.0 when there are no (counted)
+  alerts. F1 is ``2PR / (P + R)``, 0.0 when ``P + R == 0``.
 * **NAB score** (Numenta Anomaly Benchmark, Lavin & Ahmad 2015), on the windows above: the
   first alert in a window of width ``W`` at ``a`` has relative position
   ``y = -(end - a + 1) / W`` and scores ``tp_weight * sigma(y) / sigma(-1)`` with
   ``sigma(y) = 2 / (1 + exp(5y)) - 1``, so the earliest detection scores exactly
-  ``tp_weight`` and later ones less; further alerts in the window score nothing. Each
-  missed window costs ``fn_weight``. Each alert step outside every window (NAB scores
-  points) costs ``fp_weight * sigma(y)`` with ``y = (a - previous window end) /
-  max(previous W - 1, 1)``, or ``fp_weight`` in full when no window precedes it or
-  ``y >= 3``. ``nab_score`` normalises the raw sum as NAB does: 100 for a perfect
-  detector, 0 for one that never fires (``None`` when the run has no event); it can go
-  negative. Weights come from NAB's profiles (``NAB_PROFILES``); no probationary period.
+  ``tp_weight``. Each missed window costs ``fn_weight``. Each false alert step costs
+  ``fp_weight * sigma(y)`` with ``y = (a - previous window end) / max(previous W - 1, 1)``,
+  or ``fp_weight`` in full when no window ends before it or ``y >= 3``. ``nab_score``
+  normalises the raw sum as NAB does: 100 for a perfect detector, 0 for one that never
+  fires (``None`` when the run has no expected event); it can go negative. Weights come
+  from NAB's profiles (``NAB_PROFILES``); no probationary period.
 
 Point-adjusted F1 is deliberately not offered: it flatters random detectors.
 """
 
 from __future__ import annotations
 
-import math
+import difflib
 import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from pytest_synthloss.checks.nab import NAB_PROFILES, nab
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.events import EVENT_KINDS, Event
 from pytest_synthloss.core.validation import MAX_STEP, check_int, step_array
 
 __all__ = [
-    "EVENT_TYPES",
+    "DEFAULT_EXPECT",
+    "DEFAULT_TOLERATE",
     "NAB_PROFILES",
     "AlertScore",
-    "ground_truth_events",
+    "check_kinds",
     "score_alerts",
 ]
 
-#: The event types ``events=`` accepts; ``"spikes"`` is the default.
-EVENT_TYPES = ("spikes", "nonfinite", "divergence", "plateaus")
-
-#: NAB's scoring profiles: ``(tp_weight, fp_weight, fn_weight)``.
-NAB_PROFILES: dict[str, tuple[float, float, float]] = {
-    "standard": (1.0, 0.11, 1.0),
-    "reward_low_fp": (1.0, 0.22, 1.0),
-    "reward_low_fn": (1.0, 0.11, 2.0),
-}
+#: The kinds a monitor must catch unless told otherwise.
+DEFAULT_EXPECT: tuple[str, ...] = ("spike", "nonfinite")
+#: The kinds inside which alerts are neither required nor false unless told otherwise.
+DEFAULT_TOLERATE: tuple[str, ...] = ("divergence",)
 
 Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
 class AlertScore:
-    """How a monitor's alerts compare with a curve's events of one type (see the module docs)."""
+    """How a monitor's alerts compare with a curve's events (see the module docs)."""
 
     profile: str
     start_step: int
     last_step: int
     tolerance: int
     max_latency: int | None
-    #: Ground-truth events, ``(first, last)`` steps.
-    events: tuple[Span, ...]
+    #: The kinds that had to be caught, and the kinds that were tolerated.
+    expect: tuple[str, ...]
+    tolerate: tuple[str, ...]
+    #: The expected events (kinds in ``expect``), sorted by first step.
+    events: tuple[Event, ...]
+    #: The tolerated events (kinds in ``tolerate``).
+    tolerated_events: tuple[Event, ...]
     #: Alert steps, sorted, without duplicates.
     alert_steps: tuple[int, ...]
     #: Runs of consecutive alert steps, ``(first, last)``.
     alert_groups: tuple[Span, ...]
-    #: Per event, in ``events`` order: first hitting alert minus event start, or ``None``.
+    #: Alert steps that hit no expected event but lie in a tolerated one.
+    tolerated_alerts: tuple[int, ...]
+    #: Per expected event, in ``events`` order: first hitting alert minus its first step.
     latencies: tuple[int | None, ...]
-    detected_events: tuple[Span, ...]
-    missed_events: tuple[Span, ...]
+    detected_events: tuple[Event, ...]
+    missed_events: tuple[Event, ...]
+    #: Runs of consecutive false alert steps, ``(first, last)``.
     false_alarms: tuple[Span, ...]
-    late_detections: tuple[Span, ...]
+    late_detections: tuple[Event, ...]
     event_precision: float
     event_recall: float
     event_f1: float
@@ -121,8 +128,6 @@ class AlertScore:
     nab_profile: str
     nab_raw: float
     nab_score: float | None
-    #: Which events were scored (one of :data:`EVENT_TYPES`).
-    event_type: str = "spikes"
 
     @property
     def ok(self) -> bool:
@@ -130,7 +135,7 @@ class AlertScore:
         return not (self.missed_events or self.false_alarms or self.late_detections)
 
     @property
-    def latency_by_event(self) -> dict[Span, int | None]:
+    def latency_by_event(self) -> dict[Event, int | None]:
         """``{event: latency}``, ``None`` for missed events."""
         return dict(zip(self.events, self.latencies, strict=True))
 
@@ -141,137 +146,184 @@ class AlertScore:
         return sum(found) / len(found) if found else None
 
 
-def ground_truth_events(curve: LossCurve, events: str = "spikes") -> tuple[Span, ...]:
-    """The curve's ground-truth events of type ``events`` as ``(first, last)`` steps.
-
-    ``"spikes"``: ``curve.spike_events``; ``"nonfinite"``: runs of consecutive non-finite
-    steps; ``"divergence"``: ``((divergence_step, last_step),)`` or ``()``;
-    ``"plateaus"``: ``curve.plateau_windows``.
-    """
-    _check_curve(curve)
-    kind = _check_events(events)
-    if kind == "spikes":
-        return curve.spike_events
-    if kind == "nonfinite":
-        return _runs(curve.nonfinite_steps)
-    if kind == "divergence":
-        onset = curve.divergence_step
-        return () if onset is None else ((onset, curve.last_step),)
-    return curve.plateau_windows
-
-
-def _check_curve(curve: object) -> None:
-    if not isinstance(curve, LossCurve):
+def check_kinds(value: object, what: str) -> tuple[str, ...]:
+    """``value`` (a kind or a sequence of kinds) as a tuple of known kinds, or an error."""
+    known = ", ".join(EVENT_KINDS)
+    if isinstance(value, str):
+        items: tuple[object, ...] = (value,)
+    elif isinstance(value, bytes) or not isinstance(value, Iterable):
         raise SynthLossError(
-            f"curve must be a LossCurve (see make_curve), got {curve!r} ({type(curve).__name__})"
+            f"{what}= must be an event kind or a sequence of kinds ({known}), "
+            f"got {value!r} ({type(value).__name__})"
         )
+    else:
+        items = tuple(value)
+    kinds: list[str] = []
+    for index, kind in enumerate(items):
+        if not isinstance(kind, str) or kind not in EVENT_KINDS:
+            close = (
+                difflib.get_close_matches(kind, EVENT_KINDS, n=1) if isinstance(kind, str) else []
+            )
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SynthLossError(
+                f"unknown event kind {kind!r} in {what}= (index {index}); "
+                f"known kinds: {known}{hint}"
+            )
+        if kind in kinds:
+            raise SynthLossError(f"event kind {kind!r} is listed twice in {what}=")
+        kinds.append(kind)
+    return tuple(kinds)
 
 
-def _check_events(events: object) -> str:
-    if not isinstance(events, str) or events not in EVENT_TYPES:
+def _roles(expect: object, tolerate: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    expected = check_kinds(expect, "expect")
+    tolerated = check_kinds(tolerate, "tolerate")
+    both = [kind for kind in expected if kind in tolerated]
+    if both:
         raise SynthLossError(
-            f"unknown event type {events!r} for events=; known: {', '.join(EVENT_TYPES)}"
+            f"event kind {both[0]!r} is in both expect= and tolerate=; a kind is either "
+            "required (expect) or allowed (tolerate), not both"
         )
-    return events
+    return expected, tolerated
 
 
-def _runs(steps: Sequence[int]) -> tuple[Span, ...]:
-    """Maximal runs of consecutive steps as ``(first, last)`` pairs."""
-    spans: list[Span] = []
-    for step in steps:
-        if spans and spans[-1][1] == step - 1:
-            spans[-1] = (spans[-1][0], step)
+def _members(alerts: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> np.ndarray:
+    """For each (sorted) alert step, whether it lies in any span ``firsts[i]..lasts[i]``."""
+    if not firsts.size or not alerts.size:
+        return np.zeros(alerts.size, dtype=bool)
+    lo = np.searchsorted(alerts, firsts, side="left")
+    hi = np.searchsorted(alerts, lasts, side="right")
+    delta = np.zeros(alerts.size + 1, dtype=np.int64)
+    np.add.at(delta, lo, 1)
+    np.add.at(delta, hi, -1)
+    return np.cumsum(delta[:-1]) > 0
+
+
+def _runs(steps: np.ndarray) -> tuple[Span, ...]:
+    """Maximal runs of consecutive (sorted, unique) steps as ``(first, last)`` pairs."""
+    if not steps.size:
+        return ()
+    breaks = np.flatnonzero(np.diff(steps) != 1) + 1
+    first = steps[np.concatenate(([0], breaks))]
+    last = steps[np.concatenate((breaks - 1, [steps.size - 1]))]
+    return tuple(zip(first.tolist(), last.tolist(), strict=True))
+
+
+def _union_size(events: Sequence[Event]) -> tuple[int, np.ndarray, np.ndarray]:
+    """Steps covered by the events (Python int, no overflow) and the merged spans."""
+    merged: list[list[int]] = []
+    for event in sorted(events, key=lambda e: e.first):
+        if merged and event.first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], event.last)
         else:
-            spans.append((step, step))
-    return tuple(spans)
+            merged.append([event.first, event.last])
+    size = sum(last - first + 1 for first, last in merged)
+    firsts = np.array([m[0] for m in merged], dtype=np.int64)
+    lasts = np.array([m[1] for m in merged], dtype=np.int64)
+    return size, firsts, lasts
 
 
 def score_alerts(
     alert_steps: Iterable[int],
     curve: LossCurve,
     *,
-    events: str = "spikes",
+    expect: Iterable[str] | str = DEFAULT_EXPECT,
+    tolerate: Iterable[str] | str = DEFAULT_TOLERATE,
     tolerance: int = 0,
     max_latency: int | None = None,
     nab_profile: str = "standard",
 ) -> AlertScore:
     """Score ``alert_steps`` (the steps at which a monitor alerted) against ``curve``.
 
-    ``events`` picks the ground truth: ``"spikes"`` (default), ``"nonfinite"``,
-    ``"divergence"`` or ``"plateaus"`` (see :func:`ground_truth_events`). ``tolerance``
-    (steps, 0 to ``MAX_STEP`` = 2**63 - 1) extends each event's window past its last
-    step, for monitors that may only notice an event afterwards. ``max_latency`` (steps,
-    >= 0 or ``None``) marks detections that came later than that as late.
-    ``nab_profile`` picks the NAB weights. Alert steps must be integers within the run;
-    order and duplicates do not matter. Definitions are in the module documentation.
+    ``expect`` are the event kinds the monitor must catch, ``tolerate`` the kinds inside
+    which alerts are neither required nor false (see the module documentation).
+    ``tolerance`` (steps, 0 to ``MAX_STEP`` = 2**63 - 1) extends each expected event's
+    window, and each tolerated event, past its last step, for monitors that notice an
+    event afterwards. ``max_latency`` (steps, >= 0 or ``None``) marks detections that came
+    later than that as late. ``nab_profile`` picks the NAB weights. Alert steps must be
+    integers within the run; order and duplicates do not matter.
     """
-    truth = ground_truth_events(curve, events)
+    _check_curve(curve)
+    expected_kinds, tolerated_kinds = _roles(expect, tolerate)
     tol = _check_count(tolerance, "tolerance", limit=MAX_STEP)
     late_after = None if max_latency is None else _check_count(max_latency, "max_latency")
-    if nab_profile not in NAB_PROFILES:
+    if not isinstance(nab_profile, str) or nab_profile not in NAB_PROFILES:
         raise SynthLossError(
             f"unknown nab_profile {nab_profile!r}; known: {', '.join(NAB_PROFILES)}"
         )
     alerts = _alert_array(alert_steps, curve)
+    truth = tuple(e for e in curve.events if e.kind in expected_kinds)
+    allowed = tuple(e for e in curve.events if e.kind in tolerated_kinds)
+    last_step = curve.last_step
 
-    starts = np.fromiter((s for s, _ in truth), dtype=np.int64, count=len(truth))
-    ends = np.fromiter((e for _, e in truth), dtype=np.int64, count=len(truth))
-    limits = np.append(starts[1:] - 1, curve.last_step)
-    win_end = ends + np.minimum(limits - ends, tol)  # never past limits, never overflows
+    starts = np.array([e.first for e in truth], dtype=np.int64)
+    ends = np.array([e.last for e in truth], dtype=np.int64)
+    later = np.searchsorted(starts, starts, side="right")
+    limits = np.append(starts, last_step + 1)[later] - 1 if truth else starts
+    win_end = ends + np.minimum(np.maximum(limits - ends, 0), tol)
 
-    # Which event window (if any) holds each alert.
-    owner = np.searchsorted(starts, alerts, side="right") - 1
-    has_owner = owner >= 0
-    owner_safe = np.where(has_owner, owner, 0)
-    hit = has_owner & (alerts <= win_end[owner_safe]) if truth else np.zeros_like(has_owner)
-
-    hit_events, first_index = np.unique(owner[hit], return_index=True)
-    first_alert = alerts[hit][first_index]
-    latency_arr = np.full(len(truth), -1, dtype=np.int64)
-    latency_arr[hit_events] = first_alert - starts[hit_events]
-    latencies = tuple(None if v < 0 else v for v in latency_arr.tolist())
-
-    groups, group_hit = _groups(alerts, hit)
-
-    detected = tuple(ev for ev, lat in zip(truth, latencies, strict=True) if lat is not None)
-    missed = tuple(ev for ev, lat in zip(truth, latencies, strict=True) if lat is None)
-    false_alarms = tuple(g for g, h in zip(groups, group_hit, strict=True) if not h)
-    late = (
-        ()
-        if late_after is None
-        else tuple(
-            ev
-            for ev, lat in zip(truth, latencies, strict=True)
-            if lat is not None and lat > late_after
-        )
+    lo = np.searchsorted(alerts, starts, side="left")
+    hi = np.searchsorted(alerts, win_end, side="right")
+    detected_mask = hi > lo
+    first_alert = alerts[np.minimum(lo, max(alerts.size - 1, 0))] if alerts.size else starts
+    latencies = tuple(
+        int(first_alert[i] - starts[i]) if detected_mask[i] else None for i in range(len(truth))
     )
-    event_precision = _ratio(sum(group_hit), len(groups))
+    hit = _members(alerts, starts, win_end)
+    ok_starts = np.array([e.first for e in allowed], dtype=np.int64)
+    ok_lasts = np.array([e.last for e in allowed], dtype=np.int64)
+    ok_ends = ok_lasts + np.minimum(last_step - ok_lasts, tol)
+    tolerated = _members(alerts, ok_starts, ok_ends) & ~hit
+    false = ~hit & ~tolerated
+
+    groups = _runs(alerts)
+    group_index = np.cumsum(np.concatenate(([0], np.diff(alerts) != 1))) if alerts.size else alerts
+    group_hit = np.bincount(group_index, weights=hit, minlength=len(groups)) > 0
+    group_false = np.bincount(group_index, weights=false, minlength=len(groups)) > 0
+    counted = int(np.count_nonzero(group_hit | group_false))
+
+    detected = tuple(e for e, lat in zip(truth, latencies, strict=True) if lat is not None)
+    missed = tuple(e for e, lat in zip(truth, latencies, strict=True) if lat is None)
+    late = tuple(
+        e
+        for e, lat in zip(truth, latencies, strict=True)
+        if late_after is not None and lat is not None and lat > late_after
+    )
+    event_precision = _ratio(int(np.count_nonzero(group_hit)), counted)
     event_recall = _ratio(len(detected), len(truth))
 
-    # Events are disjoint: an alert is an event step when it lies inside the event before it.
-    in_event = has_owner & (alerts <= ends[owner_safe]) if truth else np.zeros_like(has_owner)
-    tp = int(in_event.sum())
-    fp = int(alerts.size) - tp
-    fn = sum(last - first + 1 for first, last in truth) - tp
+    size, union_firsts, union_lasts = _union_size(truth)
+    tp = int(np.count_nonzero(_members(alerts, union_firsts, union_lasts)))
+    fp = int(np.count_nonzero(false)) + int(np.count_nonzero(hit)) - tp
+    fn = size - tp
     point_precision = _ratio(tp, tp + fp)
     point_recall = _ratio(tp, tp + fn)
 
-    nab_raw, nab_score = _nab(
-        alerts, hit, owner, starts, win_end, first_alert, hit_events, NAB_PROFILES[nab_profile]
+    nab_raw, nab_score = nab(
+        alerts[false],
+        starts,
+        win_end,
+        first_alert[detected_mask] if truth else starts,
+        np.flatnonzero(detected_mask),
+        NAB_PROFILES[nab_profile],
     )
     return AlertScore(
         profile=curve.profile.name,
         start_step=curve.start_step,
-        last_step=curve.last_step,
+        last_step=last_step,
         tolerance=tol,
         max_latency=late_after,
+        expect=expected_kinds,
+        tolerate=tolerated_kinds,
         events=truth,
+        tolerated_events=allowed,
         alert_steps=tuple(alerts.tolist()),
         alert_groups=groups,
+        tolerated_alerts=tuple(alerts[tolerated].tolist()),
         latencies=latencies,
         detected_events=detected,
         missed_events=missed,
-        false_alarms=false_alarms,
+        false_alarms=_runs(alerts[false]),
         late_detections=late,
         event_precision=event_precision,
         event_recall=event_recall,
@@ -285,8 +337,14 @@ def score_alerts(
         nab_profile=nab_profile,
         nab_raw=nab_raw,
         nab_score=nab_score,
-        event_type=events,
     )
+
+
+def _check_curve(curve: object) -> None:
+    if not isinstance(curve, LossCurve):
+        raise SynthLossError(
+            f"curve must be a LossCurve (see make_curve), got {curve!r} ({type(curve).__name__})"
+        )
 
 
 def _check_count(value: object, what: str, limit: int | None = None) -> int:
@@ -323,17 +381,6 @@ def _alert_array(alert_steps: Iterable[int], curve: LossCurve) -> np.ndarray:
     return np.unique(np.array(values, dtype=np.int64))
 
 
-def _groups(alerts: np.ndarray, hit: np.ndarray) -> tuple[tuple[Span, ...], list[bool]]:
-    if alerts.size == 0:
-        return (), []
-    breaks = np.flatnonzero(np.diff(alerts) != 1) + 1
-    first = np.concatenate(([0], breaks))
-    last = np.concatenate((breaks - 1, [alerts.size - 1]))
-    group_hit = np.logical_or.reduceat(hit, first)
-    spans = tuple(zip(alerts[first].tolist(), alerts[last].tolist(), strict=True))
-    return spans, group_hit.tolist()
-
-
 def _ratio(part: int, whole: int) -> float:
     return 1.0 if whole == 0 else part / whole
 
@@ -341,43 +388,3 @@ def _ratio(part: int, whole: int) -> float:
 def _f1(precision: float, recall: float) -> float:
     total = precision + recall
     return 0.0 if total == 0 else 2 * precision * recall / total
-
-
-def _scaled_sigmoid(position: np.ndarray) -> np.ndarray:
-    """NAB's ``2 * sigmoid(-5y) - 1``, and -1 from ``y >= 3`` on."""
-    with np.errstate(over="ignore"):
-        values = 2.0 / (1.0 + np.exp(5.0 * position)) - 1.0
-    return np.where(position >= 3.0, -1.0, values)
-
-
-def _nab(
-    alerts: np.ndarray,
-    hit: np.ndarray,
-    owner: np.ndarray,
-    starts: np.ndarray,
-    win_end: np.ndarray,
-    first_alert: np.ndarray,
-    hit_events: np.ndarray,
-    weights: tuple[float, float, float],
-) -> tuple[float, float | None]:
-    tp_weight, fp_weight, fn_weight = weights
-    widths = win_end - starts + 1
-    max_tp = 2.0 / (1.0 + math.exp(-5.0)) - 1.0
-    position = -(win_end[hit_events] - first_alert + 1) / widths[hit_events]
-    tp_score = float(np.sum(_scaled_sigmoid(position))) * tp_weight / max_tp
-    fn_score = -fn_weight * (len(starts) - hit_events.size)
-    fp_alerts = alerts[~hit]
-    prev = owner[~hit]
-    after_window = prev >= 0
-    prev_safe = np.where(after_window, prev, 0)
-    fp_position = np.full(fp_alerts.size, 3.0)
-    if starts.size:
-        past = (fp_alerts - win_end[prev_safe]) / np.maximum(widths[prev_safe] - 1, 1)
-        fp_position = np.where(after_window, past, 3.0)
-    fp_score = float(np.sum(_scaled_sigmoid(fp_position))) * fp_weight
-    raw = tp_score + fn_score + fp_score
-    if starts.size == 0:
-        return raw, None
-    perfect = tp_weight * starts.size
-    null = -fn_weight * starts.size
-    return raw, 100.0 * (raw - null) / (perfect - null)

@@ -11,6 +11,14 @@ Non-finite losses (NaN, inf, -inf) follow the ``nonfinite`` policy: ``"spike"`` 
 a non-finite loss is a spike), ``"ignore"`` (never a spike, never in a reference) or
 ``"error"`` (fail, naming the first non-finite step, before any spike is looked for).
 Bad input (not a failed check) raises :class:`~pytest_synthloss.SynthLossError`.
+
+They check a rule, not a monitor: the oracle for a monitor's alerts is
+:func:`~pytest_synthloss.assert_alerts_match`, which reads the curve's events. On the
+built-ins at 20 steps the default rule's answer is documented (docs/ground-truth.md):
+``spiky``/``noisy-spiky`` (4, 5); ``nan``/``inf`` (12,) under ``nonfinite="spike"``, ()
+under ``"ignore"``; ``diverging`` (16, 17, 18, 19, 20), where the loss passes 3x its
+running minimum; () on the others. ``assert_spikes_at(curve, curve.spike_steps)`` therefore
+fails on ``nan``, ``inf`` and ``diverging``, by design.
 """
 
 from __future__ import annotations

@@ -249,7 +249,8 @@ def profiles(args: argparse.Namespace) -> int:
 
 
 def sweep(args: argparse.Namespace) -> int:
-    from pytest_synthloss.core.sweeps import best_config, sweep
+    from pytest_synthloss.core.sweep_report import best_config
+    from pytest_synthloss.core.sweeps import sweep
 
     results = sweep(
         profiles=args.profiles,

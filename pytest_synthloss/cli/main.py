@@ -362,8 +362,14 @@ def console_main() -> NoReturn:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _record_early)
     from pytest_synthloss.emulation.handshake import answer_parent
+    from pytest_synthloss.emulation.runner import register_child_profile
 
     answer_parent(os.environ)
+    try:
+        register_child_profile()  # the profile a TrainingRun parent handed over, if any
+    except SynthLossError as exc:
+        err(f"synthloss: error: {exc}")
+        sys.exit(EXIT_USAGE)
     sys.exit(main())
 
 

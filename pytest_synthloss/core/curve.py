@@ -5,14 +5,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.events import Event
 from pytest_synthloss.core.model import flat_from, range_losses, synthetic_loss, trend_losses
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.registry import resolve_profile
 from pytest_synthloss.core.sparklines import sparkline
+from pytest_synthloss.core.truth import events_between
 from pytest_synthloss.core.validation import MAX_ARRAY_SIZE, MAX_STEP, check_lr, check_step
 
 __all__ = ["LossCurve", "RunConfig", "make_curve"]
@@ -65,15 +68,17 @@ class LossCurve:
 
     @functools.cached_property
     def steps(self) -> np.ndarray:
-        """The step numbers, ``start_step .. last_step`` (read-only int64 array)."""
+        """The step numbers, ``start_step .. last_step`` (a read-only int64 array of its own)."""
         self._check_size()
-        arr = np.arange(self.start_step, self.last_step + 1, dtype=np.int64)
-        arr.flags.writeable = False
-        return arr
+        return _frozen(np.arange(self.start_step, self.last_step + 1, dtype=np.int64))
 
     @functools.cached_property
     def losses(self) -> np.ndarray:
-        """The loss at each step (read-only float64 array, bit-identical to the spec)."""
+        """The loss at each step (read-only float64 array, bit-identical to the spec).
+
+        The array is this curve's own: no other curve shares its memory, and it cannot be
+        made writable again (``setflags(write=True)`` raises ``ValueError``).
+        """
         self._check_size()
         return _losses(self.profile, self.start_step, self._count, self._shared)
 
@@ -98,15 +103,21 @@ class LossCurve:
         """Yield the run as consecutive sub-curves of at most ``chunk_size`` steps.
 
         Memory stays constant whatever the run's length, as long as the caller drops
-        each chunk before taking the next: chunks stay out of the shared cache, and chunks
-        wholly at the floor share one read-only array.
+        each chunk before taking the next: chunks stay out of the shared cache, and the
+        chunks of this one stream that lie wholly at the floor share one read-only array,
+        made for this stream (no other stream, curve or test ever sees it).
         """
         size = check_step(chunk_size, "chunk_size")
         first = self.start_step
+        floor_run: np.ndarray | None = None
         while first <= self.last_step:
             count = min(size, self.last_step - first + 1)
             chunk = LossCurve(self.profile, count, first, self.lr, self.batch_size)
             chunk._shared = False
+            if count == size and _at_floor(self.profile, first, count):
+                if floor_run is None:
+                    floor_run = _frozen(np.full(size, self.profile.floor))
+                chunk.__dict__["losses"] = floor_run  # the cached_property's value
             yield chunk
             first += count
 
@@ -125,46 +136,50 @@ class LossCurve:
         """The step number of the run's last step."""
         return self.start_step + self._count - 1
 
+    @functools.cached_property
+    def events(self) -> tuple[Event, ...]:
+        """The run's ground-truth events, sorted by first step: the one source of truth.
+
+        Each is an :class:`~pytest_synthloss.Event` (``kind``, ``first``, ``last``, detail)
+        cut to the run; ``spike_steps``, ``spike_events``, ``nonfinite_steps``,
+        ``divergence_step`` and ``plateau_windows`` are read from them. A step inside no
+        event is normal.
+        """
+        return events_between(self.profile, self.start_step, self.last_step)
+
+    def _spans(self, kind: str) -> tuple[tuple[int, int], ...]:
+        return tuple(e.span for e in self.events if e.kind == kind)
+
+    def _steps(self, kind: str) -> tuple[int, ...]:
+        return tuple(s for e in self.events if e.kind == kind for s in range(e.first, e.last + 1))
+
     @property
     def spike_steps(self) -> tuple[int, ...]:
-        """The profile's spike steps that fall within this run, ascending."""
-        return tuple(s for s in self.profile.spikes if self.start_step <= s <= self.last_step)
+        """The steps of this run's ``"spike"`` events, ascending."""
+        return self._steps("spike")
 
     @property
     def spike_events(self) -> tuple[tuple[int, int], ...]:
-        """Runs of consecutive spike steps as ``(first, last)`` pairs: spiky gives ``((4, 5),)``."""
-        events: list[tuple[int, int]] = []
-        for step in self.spike_steps:
-            if events and events[-1][1] == step - 1:
-                events[-1] = (events[-1][0], step)
-            else:
-                events.append((step, step))
-        return tuple(events)
+        """The ``"spike"`` events as ``(first, last)`` pairs: spiky gives ``((4, 5),)``."""
+        return self._spans("spike")
 
     @property
     def nonfinite_steps(self) -> tuple[int, ...]:
-        """The profile's NaN/inf/-inf steps that fall within this run, ascending."""
-        return tuple(s for s in self.profile.nonfinite if self.start_step <= s <= self.last_step)
+        """The steps of this run's ``"nonfinite"`` events (NaN/inf/-inf losses), ascending."""
+        return self._steps("nonfinite")
 
     @property
     def divergence_step(self) -> int | None:
-        """The first step of this run at which the loss is diverging; ``None`` if it ends before.
+        """The first step of the ``"divergence"`` event; ``None`` if the run ends before it.
 
         That is the profile's divergence onset, or ``start_step`` for a run resumed after it.
         """
-        onset = self.profile.divergence_step
-        if onset is None or onset > self.last_step:
-            return None
-        return max(onset, self.start_step)
+        return next((e.first for e in self.events if e.kind == "divergence"), None)
 
     @property
     def plateau_windows(self) -> tuple[tuple[int, int], ...]:
-        """The profile's plateau windows cut to this run, as ``(first, last)`` pairs."""
-        return tuple(
-            (max(first, self.start_step), min(last, self.last_step))
-            for first, last in self.profile.plateaus
-            if first <= self.last_step and last >= self.start_step
-        )
+        """The ``"plateau"`` events as ``(first, last)`` pairs."""
+        return self._spans("plateau")
 
     @property
     def floor(self) -> float:
@@ -207,6 +222,10 @@ class LossCurve:
     def __hash__(self) -> int:
         return hash(self._key())
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # By value, without the arrays: the copy recomputes them (pickle, deepcopy, Pool.map).
+        return (_rebuild_curve, (*self._key(), self._shared))
+
     def preview(self, width: int = 40, marks: tuple[int, ...] = ()) -> str:
         """A sparkline of the curve, ``width`` columns at most; ``marks`` are step numbers."""
         positions = [m - self.start_step for m in marks]
@@ -246,27 +265,41 @@ class LossCurve:
         )
 
 
-def _losses(profile: Profile, start_step: int, count: int, shared: bool) -> np.ndarray:
-    """The read-only losses of a run: a shared array if the run is short, else a new one.
+def _frozen(arr: np.ndarray, copy: bool = False) -> np.ndarray:
+    """``arr`` (1-d, C-contiguous) as a read-only array that cannot be made writable again.
 
-    A short run wholly at the floor (no spike or non-finite step in it) gets the one
-    floor array of its length; other short runs are cached when ``shared``.
+    The result views a read-only buffer (a copy in ``bytes`` when ``copy``, else a read-only
+    memoryview of ``arr``, which nothing else holds), so ``setflags(write=True)`` raises.
     """
-    if count <= CACHE_MAX_STEPS:
-        start = flat_from(profile)
-        last = start_step + count - 1
-        if (
-            start is not None
-            and start_step >= start
-            and not any(start_step <= s <= last for s in profile.spikes)
-            and not any(start_step <= s <= last for s in profile.nonfinite)
-        ):
-            return _floor_run(profile.floor, count)
-        if shared:
-            return _cached_losses(profile, start_step, count)
-    arr = range_losses(profile, start_step, count)
-    arr.flags.writeable = False
-    return arr
+    buffer: bytes | memoryview = arr.tobytes() if copy else arr.data.toreadonly()
+    return np.frombuffer(buffer, dtype=arr.dtype)
+
+
+def _losses(profile: Profile, start_step: int, count: int, shared: bool) -> np.ndarray:
+    """The read-only losses of a run, in an array of its own.
+
+    Short runs are computed once and cached (a run wholly at the floor, with no spike or
+    non-finite step, shares the floor array of its length; other short runs are cached
+    when ``shared``); each curve gets its own read-only copy of the cached array, so no
+    curve can change another's losses, whatever it does to its own.
+    """
+    if count <= CACHE_MAX_STEPS and shared:
+        if _at_floor(profile, start_step, count):
+            return _frozen(_floor_run(profile.floor, count), copy=True)
+        return _frozen(_cached_losses(profile, start_step, count), copy=True)
+    return _frozen(range_losses(profile, start_step, count))
+
+
+def _at_floor(profile: Profile, start_step: int, count: int) -> bool:
+    """Whether every loss of the run is the floor (no spike or non-finite step in it)."""
+    start = flat_from(profile)
+    last = start_step + count - 1
+    return (
+        start is not None
+        and start_step >= start
+        and not any(start_step <= s <= last for s in profile.spikes)
+        and not any(start_step <= s <= last for s in profile.nonfinite)
+    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -281,6 +314,19 @@ def _cached_losses(profile: Profile, start_step: int, count: int) -> np.ndarray:
     arr = range_losses(profile, start_step, count)
     arr.flags.writeable = False
     return arr
+
+
+def _rebuild_curve(
+    profile: Profile,
+    start_step: int,
+    count: int,
+    lr: float | None,
+    batch_size: int | None,
+    shared: bool,
+) -> LossCurve:
+    curve = LossCurve(profile, count, start_step, lr, batch_size)
+    curve._shared = shared
+    return curve
 
 
 def make_curve(

@@ -34,6 +34,7 @@ __all__ = [
     "range_losses",
     "synthetic_loss",
     "synthetic_losses",
+    "trend_loss",
     "trend_losses",
 ]
 
@@ -84,6 +85,11 @@ def final_loss(profile: Profile | str, steps: int, start_step: int = 1) -> float
     if last > MAX_STEP:
         raise SynthLossError(f"the run ends at step {last}, past the last step {MAX_STEP}")
     return synthetic_loss(last, profile)
+
+
+def trend_loss(profile: Profile, step: int) -> float:
+    """The noise-free loss at ``step`` without spikes or non-finite steps (the trend)."""
+    return _trend_loss(profile, check_step(step))
 
 
 def _trend_loss(prof: Profile, step: int) -> float:

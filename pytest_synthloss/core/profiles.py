@@ -42,6 +42,7 @@ from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.faults import Faults
 from pytest_synthloss.core.validation import (
+    LOSS_CEILING,
     MAX_STEP,
     check_name,
     check_number,
@@ -52,7 +53,13 @@ __all__ = ["Profile"]
 
 
 def _check_param(name: str, value: object, profile: str) -> float:
-    return check_number(f"profile {profile!r}: {name}", value, ">= 0")
+    number = check_number(f"profile {profile!r}: {name}", value, ">= 0")
+    if number > LOSS_CEILING:
+        raise SynthLossError(
+            f"profile {profile!r}: {name} must be a finite number from 0 to {LOSS_CEILING:g} "
+            f"(LOSS_CEILING: every finite loss is finite in float32 too), got {value!r}"
+        )
+    return number
 
 
 @dataclass(frozen=True)
@@ -250,6 +257,25 @@ class Profile:
             text += f", faults={self.faults!r}"
         return text + ")"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The mappings are read-only proxies, which do not pickle: rebuild from plain dicts.
+        return (
+            _rebuild_profile,
+            (
+                self.name,
+                self.start,
+                self.decay,
+                self.floor,
+                dict(self.spikes),
+                self.description,
+                dict(self.nonfinite),
+                self.divergence,
+                self.plateaus,
+                self.noise,
+                self.faults,
+            ),
+        )
+
     # -- ground truth, derived ---------------------------------------------------------
 
     def baseline(self, step: int) -> float:
@@ -309,6 +335,35 @@ class Profile:
             if window_first < first <= last:
                 return last + 1 if last < MAX_STEP else None
         return first
+
+
+def _rebuild_profile(
+    name: str,
+    start: float,
+    decay: float,
+    floor: float,
+    spikes: dict[int, float],
+    description: str,
+    nonfinite: dict[int, float],
+    divergence: Divergence | None,
+    plateaus: tuple[tuple[int, int], ...],
+    noise: Noise | None,
+    faults: Faults | None,
+) -> Profile:
+    """Unpickle a :class:`Profile` (by value: it needs no registry)."""
+    return Profile(
+        name,
+        start,
+        decay,
+        floor,
+        spikes,
+        description,
+        nonfinite,
+        divergence,
+        plateaus,
+        noise,
+        faults,
+    )
 
 
 def _canonical_nonfinite(value: object) -> float | None:

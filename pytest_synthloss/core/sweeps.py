@@ -7,11 +7,16 @@ profile, so a grid of a million configs takes milliseconds. A sweep holds at mos
 
 **Ranking rule** (:meth:`SweepResults.ranked`, :func:`best_config`), key by key:
 
-1. lowest final loss;
-2. fewest spike steps within the run (a run that never spiked is the safer model);
-3. fewest steps (the cheapest run reaching that loss);
-4. the order the profiles were given in;
-5. smallest ``lr``, then smallest ``batch_size`` (not logged first).
+1. runs without a non-finite (NaN/inf/-inf) loss first: a run that logged one is never
+   preferred to one that did not, whatever its final loss;
+2. lowest final loss;
+3. fewest spike steps within the run (a run that never spiked is the safer model);
+4. fewest steps (the cheapest run reaching that loss);
+5. the order the profiles were given in;
+6. smallest ``lr``, then smallest ``batch_size`` (not logged first).
+
+Spike and non-finite counts are the steps of the run's ``"spike"`` and ``"nonfinite"``
+events (``LossCurve.events``).
 
 ``lr`` and ``batch_size`` never change the loss, so configs differing only in them always
 tie; rule 5 only makes the choice deterministic.
@@ -35,10 +40,8 @@ from pytest_synthloss.core.validation import MAX_STEP, check_lr, check_step
 
 __all__ = [
     "MAX_SWEEP_CONFIGS",
-    "BestConfig",
     "SweepResults",
     "SweepRow",
-    "best_config",
     "sweep",
 ]
 
@@ -56,6 +59,7 @@ class SweepRow(NamedTuple):
     final_loss: float
     spikes: int
     reaches_floor: bool
+    nonfinite: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,8 +67,8 @@ class SweepResults:
     """A tidy table of sweep results: one numpy column per field, one row per config.
 
     ``profile_index`` indexes ``profiles``; ``lr`` is NaN and ``batch_size`` is 0 where
-    the value is not logged (rows give ``None``). ``spikes`` counts the profile's spike
-    steps within the run. Iterate (or call :meth:`rows`) for :class:`SweepRow` tuples.
+    the value is not logged (rows give ``None``). ``spikes`` and ``nonfinite`` count the
+    run's spike and non-finite steps. Iterate (or call :meth:`rows`) for :class:`SweepRow` tuples.
     """
 
     profiles: tuple[Profile, ...]
@@ -76,6 +80,7 @@ class SweepResults:
     final_loss: np.ndarray
     spikes: np.ndarray
     reaches_floor: np.ndarray
+    nonfinite: np.ndarray
 
     _COLUMNS = (
         "profile_index",
@@ -85,6 +90,7 @@ class SweepResults:
         "final_loss",
         "spikes",
         "reaches_floor",
+        "nonfinite",
     )
 
     def __post_init__(self) -> None:
@@ -111,6 +117,7 @@ class SweepResults:
             float(self.final_loss[index]),
             int(self.spikes[index]),
             bool(self.reaches_floor[index]),
+            int(self.nonfinite[index]),
         )
 
     def __iter__(self) -> Iterator[SweepRow]:
@@ -136,6 +143,7 @@ class SweepResults:
                 self.steps,
                 self.spikes,
                 self.final_loss,
+                self.nonfinite > 0,
             )
         )
         return self.take(order)
@@ -187,11 +195,12 @@ def sweep(
     last = steps_arr + (first - 1)
     finals = np.empty((len(profs), steps_arr.size), dtype=np.float64)
     spikes = np.empty((len(profs), steps_arr.size), dtype=np.int64)
+    nonfinite = np.empty((len(profs), steps_arr.size), dtype=np.int64)
     floors = np.empty((len(profs), steps_arr.size), dtype=bool)
     for row, prof in enumerate(profs):
         finals[row] = synthetic_losses(last, prof)
-        keys = np.array(prof.spike_steps, dtype=np.int64)
-        spikes[row] = np.searchsorted(keys, last, side="right") - np.searchsorted(keys, first)
+        spikes[row] = _count_within(prof.spike_steps, first, last)
+        nonfinite[row] = _count_within(prof.nonfinite_steps, first, last)
         floors[row] = prof.floor_step is not None and last >= prof.floor_step
 
     per_config = lrs.size * sizes.size
@@ -206,7 +215,15 @@ def sweep(
         final_loss=np.repeat(finals.ravel(), per_config),
         spikes=np.repeat(spikes.ravel(), per_config),
         reaches_floor=np.repeat(floors.ravel(), per_config),
+        nonfinite=np.repeat(nonfinite.ravel(), per_config),
     )
+
+
+def _count_within(steps: tuple[int, ...], first: int, last: np.ndarray) -> np.ndarray:
+    """How many of the (ascending) ``steps`` lie in ``first..last`` for each ``last``."""
+    keys = np.array(steps, dtype=np.int64)
+    counts: np.ndarray = np.searchsorted(keys, last, side="right") - np.searchsorted(keys, first)
+    return counts
 
 
 def _listed(value: Any, what: str) -> Any:
@@ -263,140 +280,3 @@ def _check_lr(value: object) -> float | None:
 
 def _check_batch_size(value: object) -> int | None:
     return None if value is None else check_step(value, "batch_size")
-
-
-@dataclass(frozen=True)
-class BestConfig:
-    """The best config of a sweep (:func:`best_config`), how it was chosen and what it shows.
-
-    ``ties`` counts configs with the same final loss and spike count (only the tie-break
-    rule separates them); ``steps_at_least`` is the fewest steps giving that loss;
-    ``implications`` restates the spec's "Implications" section as measured by the sweep.
-    """
-
-    profile: str
-    steps: int
-    lr: float | None
-    batch_size: int | None
-    final_loss: float
-    spikes: int
-    reaches_floor: bool
-    configs: int
-    ties: int
-    steps_at_least: int
-    implications: tuple[str, ...]
-
-    def report(self) -> str:
-        """The best config and the implications, as printed by ``synthloss sweep``."""
-        steps = (
-            f"≥{self.steps_at_least} (reaches floor loss of {self.final_loss:g})"
-            if self.reaches_floor
-            else f"{self.steps} (the most swept; more steps lower the loss)"
-        )
-        profile = f"{self.profile} (avoids spikes)" if self.spikes == 0 else self.profile
-        lines = [
-            f"Best configuration (of {self.configs} configs; {self.ties} tie on final loss "
-            f"{self.final_loss:g} with {self.spikes} spike steps):",
-            f"- Profile: {profile}",
-            f"- Steps: {steps}",
-            f"- Expected final loss: {self.final_loss:g}",
-            f"- lr: {_logged(self.lr)}, batch_size: {_logged(self.batch_size)} "
-            "(lr and batch_size never change the loss: ties are broken by fewest steps, "
-            "profile order, then smallest lr and batch_size)",
-            "Implications:",
-            *(f"{n}. {text}" for n, text in enumerate(self.implications, start=1)),
-        ]
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.report()
-
-
-def best_config(results: SweepResults) -> BestConfig:
-    """The best config of ``results`` by the ranking rule, with the spec's implications."""
-    if not isinstance(results, SweepResults):
-        raise SynthLossError(f"best_config() takes the SweepResults of sweep(), got {results!r}")
-    if not len(results):
-        raise SynthLossError("best_config() needs at least one sweep result, got none")
-    ranked = results.ranked()
-    best = ranked[0]
-    tied = (ranked.final_loss == best.final_loss) & (ranked.spikes == best.spikes)
-    same_profile = tied & (ranked.profile_index == ranked.profile_index[0])
-    return BestConfig(
-        profile=best.profile,
-        steps=best.steps,
-        lr=best.lr,
-        batch_size=best.batch_size,
-        final_loss=best.final_loss,
-        spikes=best.spikes,
-        reaches_floor=best.reaches_floor,
-        configs=len(results),
-        ties=int(tied.sum()),
-        steps_at_least=int(ranked.steps[same_profile].min()),
-        implications=_implications(results, best),
-    )
-
-
-def _implications(results: SweepResults, best: SweepRow) -> tuple[str, ...]:
-    per_profile = []
-    for index, prof in enumerate(results.profiles):
-        mine = results.profile_index == index
-        spiked = results.spikes[mine] > 0
-        spikes = ", ".join(str(s) for s in prof.spike_steps) or "none"
-        note = f"spiked in {int(spiked.sum())} configs" if spiked.any() else "never spiked"
-        per_profile.append(
-            f"{prof.name} (spike steps: {spikes}; {note}; "
-            f"best final loss {float(results.final_loss[mine].min()):g})"
-        )
-    profile_text = (
-        "Profile matters: "
-        + "; ".join(per_profile)
-        + ". Equal final losses go to the run with fewer spike steps."
-    )
-
-    best_index = next(i for i, p in enumerate(results.profiles) if p.name == best.profile)
-    mine = results.profile_index == best_index
-    steps_of, losses_of = results.steps[mine], results.final_loss[mine]
-    shortest = int(steps_of.min())
-    first_best = int(steps_of[losses_of == best.final_loss].min())
-    steps_text = (
-        f"Steps matter: {best.profile}'s final loss falls from "
-        f"{float(losses_of[steps_of == shortest][0]):g} ({_plural(shortest, 'step')}) to "
-        f"{best.final_loss:g} at {first_best} steps"
-    )
-    floor = results.profiles[best_index].floor
-    if best.reaches_floor:
-        steps_text += f", the floor {floor:g}; more steps do not lower it."
-    else:
-        steps_text += f"; the floor {floor:g} is not reached within the swept steps."
-
-    lr_count = np.unique(results.lr).size  # NaN (not logged) counts once
-    size_count = np.unique(results.batch_size).size
-    order = np.lexsort((results.steps, results.profile_index))
-    by_profile, by_steps = results.profile_index[order], results.steps[order]
-    finals = results.final_loss[order]
-    same_run = (by_profile[1:] == by_profile[:-1]) & (by_steps[1:] == by_steps[:-1])
-    constant = bool((finals[1:][same_run] == finals[:-1][same_run]).all())
-    hyper_text = (
-        f"Hyperparameters don't matter: {_plural(lr_count, 'lr value')} x "
-        f"{_plural(size_count, 'batch size')} "
-        + (
-            "give identical final losses for every profile and step count"
-            if constant
-            else "give DIFFERENT final losses"
-        )
-        + "; they are logged only, so they tie."
-    )
-    determinism = (
-        "Deterministic: the same config always produces the identical loss curve "
-        "(the sweep computes each final loss from the formula, no randomness)."
-    )
-    return (profile_text, steps_text, hyper_text, determinism)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def _logged(value: object) -> str:
-    return "not logged" if value is None else str(value)

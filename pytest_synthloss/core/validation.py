@@ -54,9 +54,10 @@ __all__ = [
 
 #: Largest step the model accepts: steps are stored as int64.
 MAX_STEP = 2**63 - 1
-#: Diverging and noisy losses are capped here, so they never overflow to inf: a run's
-#: non-finite losses are exactly its declared ``nonfinite`` steps.
-LOSS_CEILING = 1e300
+#: Diverging and noisy losses are capped here, and no profile value may exceed it, so a
+#: run's non-finite losses are exactly its declared ``nonfinite`` steps, in float64 and in
+#: float32 alike: 1e38 is below float32's largest finite value (about 3.4028e38).
+LOSS_CEILING = 1e38
 #: Longest sleep between emulated steps: a day per step (``time.sleep`` overflows near 9e9 s).
 MAX_SLEEP_SECONDS = 86_400
 #: Longest profile name (and other names logged on every line).

@@ -12,9 +12,10 @@ imports the log parser on first use.
 
 from __future__ import annotations
 
+import base64
 import os
+import pickle
 import re
-import select
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,8 @@ from typing import IO, TYPE_CHECKING
 
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.faults import Faults
-from pytest_synthloss.core.registry import get_profile
+from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.registry import BUILTIN_NAMES, get_profile, register_profile
 from pytest_synthloss.core.validation import (
     MAX_SLEEP_SECONDS,
     check_float,
@@ -35,12 +37,15 @@ from pytest_synthloss.core.validation import (
     check_port,
     check_step,
 )
-from pytest_synthloss.emulation.handshake import LIFELINE_FD_ENV, READY_FD_ENV
+from pytest_synthloss.emulation.handshake import ParentPipes
 
 if TYPE_CHECKING:
     from pytest_synthloss.emulation.logreader import ParsedLog
 
-__all__ = ["LOG_SUFFIXES", "TrainingRun"]
+__all__ = ["LOG_SUFFIXES", "PROFILE_ENV", "TrainingRun", "register_child_profile"]
+
+#: The environment variable that hands the run's profile definition to the child process.
+PROFILE_ENV = "SYNTHLOSS_RUN_PROFILE"
 
 #: The usual file name suffix of each log format.
 LOG_SUFFIXES = {"text": ".log", "jsonl": ".jsonl", "csv": ".csv"}
@@ -68,7 +73,7 @@ class TrainingRun:
         path: str | os.PathLike[str],
         *,
         steps: int,
-        profile: str = "stable",
+        profile: str | Profile = "stable",
         sleep_seconds: float = 0.0,
         format: str = "text",
         lr: float | None = None,
@@ -81,20 +86,25 @@ class TrainingRun:
         metrics_port: int | None = None,
         python: str = sys.executable,
     ) -> None:
-        _check_arguments(steps, profile, sleep_seconds, format, lr, batch_size, metrics_port)
+        definition = _check_arguments(
+            steps, profile, sleep_seconds, format, lr, batch_size, metrics_port
+        )
         given = Faults(stall=stall, restart=restart, drop=drop, crash=crash)
         given.check_run(steps, start_step)  # also checks steps and start_step
         self.path = Path(path)
         self.format = format
         self.steps = steps
-        self.profile = profile
+        #: The profile's name; :attr:`profile_definition` is the profile itself, which the
+        #: child process receives whole (any profile works, registered or not).
+        self.profile = definition.name
+        self.profile_definition = definition
         self.start_step = start_step
         self.metrics_port = metrics_port
         self._given_faults = given if given else None
         self.args = [
             "train",
             f"--steps={steps}",
-            f"--profile={profile}",
+            f"--profile={definition.name}",
             f"--sleep-seconds={sleep_seconds}",
             f"--format={format}",
             f"--start-step={start_step}",
@@ -112,7 +122,7 @@ class TrainingRun:
         self.command = [python, "-m", "pytest_synthloss", *self.args]
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
-        self._ready = self._lifeline = -1
+        self._pipes: ParentPipes | None = None
 
     def __repr__(self) -> str:
         state = "not started" if self._process is None else f"pid {self._process.pid}"
@@ -131,38 +141,20 @@ class TrainingRun:
         """
         if self._process is None:
             self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  # closed by close()
-            ready_read, ready_write = os.pipe()
-            life_read, life_write = os.pipe()
-            env = dict(
-                os.environ, **{READY_FD_ENV: str(ready_write), LIFELINE_FD_ENV: str(life_read)}
-            )
+            pipes = self._pipes = ParentPipes()
+            env = {**os.environ, PROFILE_ENV: _encode(self.profile_definition), **pipes.env()}
             try:
                 self._process = subprocess.Popen(
                     self.command,
                     stdin=subprocess.DEVNULL,
                     stdout=self._stderr,
                     stderr=self._stderr,
-                    pass_fds=(ready_write, life_read),
+                    pass_fds=pipes.pass_fds,
                     env=env,
                 )
-            except BaseException:
-                os.close(ready_read)
-                os.close(life_write)
-                raise
             finally:
-                os.close(ready_write)
-                os.close(life_read)
-            self._ready, self._lifeline = ready_read, life_write
+                pipes.started()
         return self
-
-    def _wait_ready(self, timeout: float = 10.0) -> None:
-        """Wait until the child handles signals (or has exited), at most ``timeout`` s."""
-        if self._ready < 0:
-            return
-        readable, _, _ = select.select([self._ready], [], [], timeout)
-        if readable:
-            os.close(self._ready)
-            self._ready = -1
 
     @property
     def process(self) -> subprocess.Popen[bytes]:
@@ -221,6 +213,10 @@ class TrainingRun:
                 self._process.wait()
         return self._process.returncode
 
+    def _wait_ready(self) -> None:
+        if self._pipes is not None:
+            self._pipes.wait_ready()
+
     def send_signal(self, signum: int) -> None:
         """Send ``signum`` to the child (e.g. ``signal.SIGINT``), once it handles signals."""
         process = self.process
@@ -237,10 +233,8 @@ class TrainingRun:
     def close(self) -> None:
         """Terminate the process and release its stderr file and pipes."""
         self.terminate()
-        for fd in (self._ready, self._lifeline):
-            if fd >= 0:
-                os.close(fd)
-        self._ready = self._lifeline = -1
+        if self._pipes is not None:
+            self._pipes.close()
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
@@ -265,9 +259,7 @@ class TrainingRun:
         Its ground truth: ``stall_step``, ``repeated_steps``, ``missing_steps``,
         ``crash_step``, ``exit_code`` (what :meth:`wait` returns for a run left to finish).
         """
-        from pytest_synthloss.core.registry import resolve_profile
-
-        declared = resolve_profile(self.profile).faults or Faults()
+        declared = self.profile_definition.faults or Faults()
         return declared.merged(self._given_faults)
 
     @property
@@ -359,10 +351,25 @@ def _check_arguments(
     lr: object,
     batch_size: object,
     metrics_port: object,
-) -> None:
-    """Check what ``synthloss train`` would refuse, so that a bad run never starts."""
+) -> Profile:
+    """Check what ``synthloss train`` would refuse, so that a bad run never starts.
+
+    Returns the run's profile.
+    """
     check_step(steps, "steps")
-    get_profile(profile)  # type: ignore[arg-type]  # a bad or unknown name raises
+    if isinstance(profile, Profile):
+        definition = profile
+        if definition.name in BUILTIN_NAMES and get_profile(definition.name) != definition:
+            raise SynthLossError(
+                f"profile {definition!r} differs from the built-in profile "
+                f"{definition.name!r}; give it another name"
+            )
+    elif isinstance(profile, str):
+        definition = get_profile(profile)  # an unknown name raises, listing the known ones
+    else:
+        raise SynthLossError(
+            f"profile must be a Profile or the name of a registered profile, got {profile!r}"
+        )
     check_float(
         "sleep_seconds",
         sleep_seconds,
@@ -381,6 +388,28 @@ def _check_arguments(
         check_step(batch_size, "batch_size")
     if metrics_port is not None:
         check_port(metrics_port, "metrics_port")
+    return definition
+
+
+def _encode(profile: Profile) -> str:
+    return base64.b64encode(pickle.dumps(profile)).decode("ascii")
+
+
+def register_child_profile(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """In the child process: register the profile the parent handed over in ``PROFILE_ENV``.
+
+    The parent (:class:`TrainingRun`) serialises its profile there, so a profile from
+    ``register_profile``, a conftest hook, an entry point or a bare ``Profile`` object is
+    known to ``synthloss train`` by the name it passes.
+    """
+    encoded = environ.pop(PROFILE_ENV, None)
+    if not encoded:
+        return
+    profile = pickle.loads(base64.b64decode(encoded))  # our parent wrote it
+    if not isinstance(profile, Profile):
+        raise SynthLossError(f"{PROFILE_ENV} does not hold a Profile, got {profile!r}")
+    if profile.name not in BUILTIN_NAMES:
+        register_profile(profile, replace=True)
 
 
 def _check_timeout(timeout: object) -> float:

@@ -6,10 +6,16 @@ rules are evaluated at the same times (``evaluation_interval`` = ``interval``), 
 file checks the named alert at every step: firing where ground truth says so, silent
 elsewhere (``promtool`` compares only *firing* alerts; pending ones count as silent).
 
-Ground truth: without ``for_``, the alert should fire exactly at the spike steps. With a
-``for_`` duration, at the spike steps ``k`` of an event starting at ``s`` where
-``(k - s) * interval >= for_`` (pending before that). ``firing_steps`` overrides both for
-rules that are meant to lag.
+Ground truth comes from the run's events (``curve.events``), with the roles of
+:func:`~pytest_synthloss.assert_alerts_match`: ``expect`` (default ``("spike",
+"nonfinite")``) are the kinds during which the alert must fire, ``tolerate`` (default
+``("divergence",)``) the kinds during which it is not checked at all, and at every other
+step it must be silent. Without ``for_``, the alert should fire at every step of each
+expected event; with a ``for_`` duration, at the steps ``k`` of an event starting at ``s``
+where ``(k - s) * interval >= for_`` (pending before that). ``firing_steps`` overrides the
+firing steps for rules that are meant to lag. So a spike rule is tested with
+``expect="spike", tolerate=("nonfinite", "divergence")``, a NaN guard with
+``expect="nonfinite"``.
 
 Values are written literally, each one the shortest ``repr`` that round-trips the float64
 (``1.5499999999999998``), never with the ``a+bxn`` expanding notation, which accumulates
@@ -28,9 +34,11 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from pytest_synthloss.checks.scoring import DEFAULT_EXPECT, DEFAULT_TOLERATE, check_kinds
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.files import write_atomically
+from pytest_synthloss.core.truth import runs
 from pytest_synthloss.core.validation import check_path, check_step
 
 __all__ = [
@@ -43,6 +51,7 @@ __all__ = [
     "parse_duration",
     "promtool_test_file",
     "run_promtool_test",
+    "unchecked_steps",
     "write_promtool_test",
 ]
 
@@ -143,16 +152,47 @@ def check_labels(labels: Mapping[str, str] | None, what: str = "labels") -> dict
 
 
 def expected_firing_steps(
-    curve: LossCurve, *, interval: str = "1m", for_: str | None = None
+    curve: LossCurve,
+    *,
+    interval: str = "1m",
+    for_: str | None = None,
+    expect: Iterable[str] | str = DEFAULT_EXPECT,
 ) -> tuple[int, ...]:
-    """The steps at which an alert with ``for: for_`` should fire, from ground truth."""
+    """The steps at which an alert with ``for: for_`` should fire: the ``expect`` events."""
     interval_ms = parse_duration(interval)
     hold_ms = 0 if for_ is None else _hold(for_)
-    firing: list[int] = []
-    for first, last in curve.spike_events:
-        wait = -(-hold_ms // interval_ms)  # steps of pending before firing
-        firing.extend(range(first + wait, last + 1))
-    return tuple(firing)
+    kinds = check_kinds(expect, "expect")
+    wait = -(-hold_ms // interval_ms)  # steps of pending before firing
+    firing: set[int] = set()
+    for event in curve.events:
+        if event.kind in kinds:
+            firing.update(range(event.first + wait, event.last + 1))
+    return tuple(sorted(firing))
+
+
+def unchecked_steps(
+    curve: LossCurve,
+    *,
+    expect: Iterable[str] | str = DEFAULT_EXPECT,
+    tolerate: Iterable[str] | str = DEFAULT_TOLERATE,
+) -> tuple[int, ...]:
+    """The steps at which the alert is not checked: in a tolerated event, in no expected one."""
+    kinds = check_kinds(expect, "expect")
+    allowed = check_kinds(tolerate, "tolerate")
+    both = [kind for kind in kinds if kind in allowed]
+    if both:
+        raise SynthLossError(
+            f"event kind {both[0]!r} is in both expect= and tolerate=; a kind is either "
+            "required (expect) or allowed (tolerate), not both"
+        )
+    tolerated: set[int] = set()
+    for event in curve.events:
+        if event.kind in allowed:
+            tolerated.update(range(event.first, event.last + 1))
+    for event in curve.events:
+        if event.kind in kinds:
+            tolerated.difference_update(range(event.first, event.last + 1))
+    return tuple(sorted(tolerated))
 
 
 def _hold(for_: str) -> int:
@@ -173,6 +213,8 @@ def promtool_test_file(
     exp_labels: Mapping[str, str] | None = None,
     exp_annotations: Mapping[str, str] | None = None,
     firing_steps: Iterable[int] | None = None,
+    expect: Iterable[str] | str = DEFAULT_EXPECT,
+    tolerate: Iterable[str] | str = DEFAULT_TOLERATE,
 ) -> str:
     """The text of a ``promtool test rules`` file checking ``alertname`` against ground truth.
 
@@ -181,8 +223,10 @@ def promtool_test_file(
     expected to carry ``labels`` plus ``exp_labels`` (the rule's own labels, such as
     ``severity``) and exactly ``exp_annotations`` (rendered text). ``rule_files`` are
     written as given (promtool resolves them against the test file's directory).
-    ``firing_steps`` (one curve only) replaces the ground-truth expectation.
-    See the module documentation for the step-to-time mapping and ``for_``.
+    ``expect`` and ``tolerate`` give the event kinds the alert must fire on and those it
+    is not checked on (see the module documentation); ``firing_steps`` (one curve only)
+    replaces the firing steps. See the module documentation for the step-to-time mapping
+    and ``for_``.
     """
     runs = [curves] if isinstance(curves, LossCurve) else list(curves)
     if not runs or not all(isinstance(c, LossCurve) for c in runs):
@@ -227,13 +271,15 @@ def promtool_test_file(
         firing = set(
             override
             if override is not None
-            else expected_firing_steps(curve, interval=period, for_=hold)
+            else expected_firing_steps(curve, interval=period, for_=hold, expect=expect)
         )
+        skipped = set(unchecked_steps(curve, expect=expect, tolerate=tolerate)) - firing
         spikes = ", ".join(map(str, curve.spike_steps)) or "none"
         lines += [
             f"  # profile {curve.profile.name!r}, steps {curve.start_step}..{curve.last_step}; "
             f"spike steps: {spikes}; expected firing at steps: "
-            f"{', '.join(map(str, sorted(firing))) or 'none'}",
+            f"{', '.join(map(str, sorted(firing))) or 'none'}"
+            + (f"; not checked at steps: {_steps_text(skipped)}" if skipped else ""),
             f"  - interval: {period}",
             "    input_series:",
             f"      - series: {_q(series)}",
@@ -241,6 +287,8 @@ def promtool_test_file(
             "    alert_rule_test:",
         ]
         for step in range(curve.start_step, curve.last_step + 1):
+            if step in skipped:
+                continue
             lines += [
                 f"      - eval_time: {format_duration((step - curve.start_step) * interval_ms)}"
                 f"  # step {step}",
@@ -317,6 +365,11 @@ def _firing_override(steps: Iterable[int], curve: LossCurve) -> tuple[int, ...]:
             )
         out.append(checked)
     return tuple(out)
+
+
+def _steps_text(steps: set[int]) -> str:
+    spans = runs(sorted(steps))
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
 def _selector(metric: str, labels: Mapping[str, str]) -> str:

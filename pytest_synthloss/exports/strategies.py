@@ -1,22 +1,30 @@
 """Hypothesis strategies for profiles and curves with spikes anywhere, ground truth attached.
 
 Needs the ``hypothesis`` extra (``pip install "pytest-synthloss[hypothesis]"``); this
-module is never imported by ``pytest_synthloss`` itself. ::
+module is never imported by ``pytest_synthloss`` itself. A detector built on the default
+spike rule catches every generated spike and nothing else (this example runs as a
+doctest)::
 
-    from hypothesis import given
-    from pytest_synthloss import score_alerts
-    from pytest_synthloss.exports.strategies import curves
-
-    @given(curves(max_steps=200))
-    def test_detector_finds_every_spike(curve):
-        assert score_alerts(my_detector(curve.losses), curve).event_recall == 1.0
+    >>> from hypothesis import given, settings
+    >>> from pytest_synthloss import assert_alerts_match, find_spikes
+    >>> from pytest_synthloss.exports.strategies import curves
+    >>> @settings(max_examples=25, database=None, deadline=None)
+    ... @given(curves(max_steps=60))
+    ... def test_detector_finds_every_spike(curve):
+    ...     alerts = find_spikes(curve).spike_steps  # your detector here
+    ...     assert assert_alerts_match(alerts, curve).event_recall == 1.0
+    >>> test_detector_finds_every_spike()
 
 A generated profile keeps the baseline parameters (by default the spec's ``start=2.25``,
 ``decay=0.07``, ``floor=1.05``) and draws spike *events*: runs of 1 to
 ``max_event_length`` consecutive steps, each spike ``spike_factor`` times the baseline
-at its step (a factor drawn from the closed range). Events may touch or merge, sit at the
-first or the last step. The curve's ``spike_steps`` and ``spike_events`` are the truth.
-Shrinking goes towards fewer, earlier, shorter events and smaller factors.
+at its step (a factor drawn from the closed range; by default 3.5 to 10, which the default
+rule always sees after the first step). Events may touch or merge, sit at the first or the
+last step. Only spikes that ``rule`` (a spike rule or its name; default: the
+default rule, running-min ratio >= 3.0) flags on the run are kept, so a drawn 2x bump that
+no 3x rule can see never becomes ground truth; a draw whose curve the rule flags at any
+other step is rejected. The curve's ``events``, ``spike_steps`` and ``spike_events`` are
+the truth. Shrinking goes towards fewer, earlier, shorter events and smaller factors.
 """
 
 from __future__ import annotations
@@ -24,8 +32,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
+from pytest_synthloss.checks.rules import SpikeRule, get_rule
+from pytest_synthloss.checks.spike_assertions import find_spikes
 from pytest_synthloss.core.curve import LossCurve, make_curve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.profiles import Profile
@@ -72,6 +83,7 @@ def _profiles(
     start: float,
     decay: float,
     floor: float,
+    rule: SpikeRule,
 ) -> Profile:
     base = Profile(name, start=start, decay=decay, floor=floor)
     events = draw(
@@ -87,14 +99,36 @@ def _profiles(
         for step in range(event_start, min(event_start + length, last_step + 1)):
             factor = draw(st.floats(low, high, allow_nan=False, allow_infinity=False))
             spikes[step] = base.baseline(step) * factor
+    kept = _flagged(base, spikes, rule, first_step, last_step)
+    assume(kept is not None)  # the rule flags a step that is not a spike
+    assert kept is not None
     return Profile(
         name,
         start=start,
         decay=decay,
         floor=floor,
-        spikes=spikes,
-        description=f"generated: {len(events)} spike event(s) drawn by hypothesis",
+        spikes=kept,
+        description=f"generated: {len(events)} spike event(s) drawn by hypothesis, "
+        f"{len(kept)} spike step(s) flagged by {rule.describe()}",
     )
+
+
+def _flagged(
+    base: Profile, spikes: dict[int, float], rule: SpikeRule, first: int, last: int
+) -> dict[int, float] | None:
+    """The drawn spikes that ``rule`` flags on the run ``first..last``, dropping the others
+    until the rule flags exactly the spikes kept; ``None`` if it flags another step."""
+    while True:
+        prof = Profile(
+            base.name, start=base.start, decay=base.decay, floor=base.floor, spikes=spikes
+        )
+        found = set(
+            find_spikes(make_curve(last - first + 1, prof, start_step=first), rule).spike_steps
+        )
+        kept = {step: loss for step, loss in spikes.items() if step in found}
+        if len(kept) == len(spikes):
+            return spikes if found == set(spikes) else None
+        spikes = kept
 
 
 def profiles(
@@ -104,15 +138,18 @@ def profiles(
     min_events: int = 0,
     max_events: int = 4,
     max_event_length: int = 3,
-    spike_factor: tuple[float, float] = (2.0, 10.0),
+    spike_factor: tuple[float, float] = (3.5, 10.0),
     name: str = "generated",
     start: float = 2.25,
     decay: float = 0.07,
     floor: float = 1.05,
+    rule: SpikeRule | str | None = None,
 ) -> st.SearchStrategy[Profile]:
     """Profiles with spike events between ``min_step`` and ``max_step`` (see module docs).
 
-    ``min_events`` drawn events may merge into fewer ground-truth events when they touch.
+    ``min_events`` drawn events may merge into fewer ground-truth events when they touch,
+    and drawn spikes that ``rule`` does not flag on the run ``min_step..max_step`` are
+    dropped, so a profile may have fewer events than ``min_events``.
     """
     first = check_step(min_step, "min_step")
     last = check_step(max_step, "max_step")
@@ -121,8 +158,19 @@ def profiles(
     _check_counts(min_events, max_events, max_event_length)
     factor = _check_factor(spike_factor)
     Profile(name, start=start, decay=decay, floor=floor)  # validates the baseline now
+    chosen = get_rule(rule)
     return _profiles(
-        first, last, min_events, max_events, max_event_length, factor, name, start, decay, floor
+        first,
+        last,
+        min_events,
+        max_events,
+        max_event_length,
+        factor,
+        name,
+        start,
+        decay,
+        floor,
+        chosen,
     )
 
 
@@ -147,16 +195,18 @@ def curves(
     min_events: int = 0,
     max_events: int = 4,
     max_event_length: int = 3,
-    spike_factor: tuple[float, float] = (2.0, 10.0),
+    spike_factor: tuple[float, float] = (3.5, 10.0),
     name: str = "generated",
     start: float = 2.25,
     decay: float = 0.07,
     floor: float = 1.05,
+    rule: SpikeRule | str | None = None,
 ) -> st.SearchStrategy[LossCurve]:
     """Curves of ``min_steps..max_steps`` steps from ``start_step``, spikes within the run.
 
-    The profile comes from :func:`profiles` with the remaining arguments; the curve's
-    ``spike_steps``, ``spike_events`` and ``profile`` give the ground truth.
+    The profile comes from :func:`profiles` with the remaining arguments; every spike is
+    one that ``rule`` (default: the default rule) flags on this run. The curve's
+    ``events``, ``spike_steps``, ``spike_events`` and ``profile`` give the ground truth.
     """
     low = check_step(min_steps, "min_steps")
     high = check_step(max_steps, "max_steps")
@@ -176,6 +226,7 @@ def curves(
             start=start,
             decay=decay,
             floor=floor,
+            rule=rule,
         )
 
     profiles_until(first + low - 1)  # validates the arguments now, not at draw time

@@ -35,8 +35,13 @@ __all__ = [
     "synthloss_profile_name",
     "synthloss_prometheus",
     "synthloss_run",
+    "synthloss_shared_curve",
+    "synthloss_shared_profile",
     "synthloss_stream",
 ]
+
+#: The module-scoped fixture that shares one computation per profile across a module.
+SHARED = "synthloss_shared_profile"
 
 MARKER = (
     "synthloss(profile=None, steps=None): run this test's synthloss fixtures with this "
@@ -175,7 +180,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return _selection(config).header()
 
 
-def _selection_for(config: pytest.Config, node: pytest.Item) -> Selection:
+def _selection_for(config: pytest.Config, node: pytest.Item | pytest.Collector) -> Selection:
     """The run's selection with this test's synthloss markers applied.
 
     Each key (``profile``, ``steps``) comes from the closest marker that sets it:
@@ -200,8 +205,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run each test using a synthloss fixture once per selected profile (ids = names).
 
     A synthloss marker is validated on every test that has one, used or not; tests with
-    neither a synthloss fixture nor the marker cost one lookup.
+    neither a synthloss fixture nor the marker cost one lookup. A test that uses the
+    module-shared fixtures is parametrized at module scope instead (see
+    :func:`synthloss_shared_profile`).
     """
+    if SHARED in metafunc.fixturenames:
+        _parametrize_shared(metafunc)
+        return
     if "synthloss_profile_name" not in metafunc.fixturenames:
         if "synthloss" in metafunc.definition.keywords:  # a marker here or on a parent
             _selection_for(metafunc.config, metafunc.definition)  # validate it
@@ -214,8 +224,40 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             return  # the test chose its profiles itself
     if len(selection.profiles) > 1:
         metafunc.parametrize(
-            "synthloss_profile_name", selection.profiles, ids=selection.profiles, indirect=True
+            "synthloss_profile_name", selection.profiles, ids=selection.names, indirect=True
         )
+
+
+def _parametrize_shared(metafunc: pytest.Metafunc) -> None:
+    """Parametrize a test using the module-shared fixtures by its module's selection."""
+    module = metafunc.definition.getparent(pytest.Module)
+    shared = _selection_for(metafunc.config, module) if module is not None else None
+    own = _selection_for(metafunc.config, metafunc.definition)
+    if shared is None or own != shared:
+        pytest.fail(
+            f"{metafunc.definition.nodeid} uses {SHARED}, which its module shares: its "
+            f"synthloss marker selects profile={','.join(own.names)} steps={own.steps}, but "
+            f"the module selects profile={','.join(shared.names if shared else ())} "
+            f"steps={shared.steps if shared else '?'}; set profile and steps for the whole "
+            "module (pytestmark = pytest.mark.synthloss(...)) or on the command line",
+            pytrace=False,
+        )
+    if len(shared.profiles) > 1:
+        metafunc.parametrize(
+            SHARED, shared.profiles, ids=shared.names, indirect=True, scope="module"
+        )
+
+
+def _chosen(request: pytest.FixtureRequest) -> str | Profile:
+    """The profile (or registered name) the requesting test runs with."""
+    if SHARED in request.fixturenames:
+        shared: Profile = request.getfixturevalue(SHARED)
+        return shared
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and "synthloss_profile_name" in callspec.params:
+        chosen: str | Profile = callspec.params["synthloss_profile_name"]
+        return chosen
+    return _selection_for(request.config, request.node).profiles[0]
 
 
 @pytest.fixture
@@ -226,18 +268,50 @@ def synthloss_profile_name(request: pytest.FixtureRequest) -> str:
     ini key ``synthloss_profile``, else ``stable``. With several profiles selected, tests
     using the synthloss fixtures run once per profile, with ids such as ``[spiky]``.
     """
-    param = getattr(request, "param", None)
-    if isinstance(param, str):
-        return param
-    return _selection_for(request.config, request.node).profiles[0]
+    chosen = _chosen(request)
+    return chosen if isinstance(chosen, str) else chosen.name
 
 
 @pytest.fixture
-def synthloss_profile(synthloss_profile_name: str) -> Profile:
-    """The selected :class:`~pytest_synthloss.Profile` (frozen): ground truth by name."""
-    from pytest_synthloss.core.registry import get_profile
+def synthloss_profile(request: pytest.FixtureRequest, synthloss_profile_name: str) -> Profile:
+    """The selected :class:`~pytest_synthloss.Profile` (frozen): ground truth by name.
 
-    return get_profile(synthloss_profile_name)
+    A marker may also give a ``Profile`` object, registered or not: that is the profile.
+    """
+    from pytest_synthloss.core.registry import resolve_profile
+
+    return resolve_profile(_chosen(request))
+
+
+@pytest.fixture(scope="module")
+def synthloss_shared_profile(request: pytest.FixtureRequest) -> Profile:
+    """The selected profile, shared by the tests of a module: for module-scoped work.
+
+    A module- or class-scoped fixture that trains once per profile depends on this
+    fixture (or :func:`synthloss_shared_curve`) instead of the function-scoped ones,
+    which would raise ScopeMismatch. Tests using it are parametrized at module scope:
+    pytest runs a module's tests profile by profile and the shared fixtures (and yours)
+    are computed once per profile per module (per xdist worker). The profiles and steps
+    are the module's: the command line, the ini file and module-level markers
+    (``pytestmark``); a test whose own marker selects otherwise is an error. The
+    function-scoped fixtures of such a test follow the shared profile.
+    """
+    from pytest_synthloss.core.registry import resolve_profile
+
+    param = getattr(request, "param", None)
+    if param is None:
+        param = _selection_for(request.config, request.node).profiles[0]
+    return resolve_profile(param)
+
+
+@pytest.fixture(scope="module")
+def synthloss_shared_curve(
+    request: pytest.FixtureRequest, synthloss_shared_profile: Profile
+) -> LossCurve:
+    """The shared profile's curve from step 1, with the module's steps (module scope)."""
+    from pytest_synthloss.core.curve import make_curve
+
+    return make_curve(_selection_for(request.config, request.node).steps, synthloss_shared_profile)
 
 
 @pytest.fixture

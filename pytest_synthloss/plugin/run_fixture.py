@@ -14,19 +14,24 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from pytest_synthloss.core.factory import CurveFactory
     from pytest_synthloss.emulation.runner import TrainingRun
 
 __all__ = ["synthloss_run"]
 
 
 @pytest.fixture
-def synthloss_run(tmp_path: Path) -> Iterator[Callable[..., TrainingRun]]:
+def synthloss_run(
+    tmp_path: Path, synthloss_factory: CurveFactory
+) -> Iterator[Callable[..., TrainingRun]]:
     """Start ``synthloss train`` as a child process logging to a file in ``tmp_path``.
 
     Call it with the arguments of :class:`~pytest_synthloss.runner.TrainingRun` (``steps``,
     ``profile``, ``sleep_seconds``, ``format``, ``lr``, ``batch_size``, ``start_step``,
     the faults ``stall``, ``restart``, ``drop``, ``crash`` and ``metrics_port``); it
     returns the started run, whose ``faults`` and ``logged_steps`` are the ground truth.
+    ``profile`` and ``steps`` default to the test's selected ones (``--synthloss-profile``,
+    the marker...), and any profile works: the child receives the profile's definition.
     Point your log-tailing code at ``run.path``, then
     ``run.wait()``. Every run is terminated at teardown, even if the test failed::
 
@@ -42,6 +47,8 @@ def synthloss_run(tmp_path: Path) -> Iterator[Callable[..., TrainingRun]]:
     numbers = itertools.count(1)
 
     def start(**kwargs: Any) -> TrainingRun:
+        kwargs.setdefault("profile", synthloss_factory.profile)
+        kwargs.setdefault("steps", synthloss_factory.steps)
         fmt = kwargs.get("format", "text")
         suffix = LOG_SUFFIXES.get(fmt, ".log") if isinstance(fmt, str) else ".log"
         path = tmp_path / f"synthloss-run{next(numbers)}{suffix}"

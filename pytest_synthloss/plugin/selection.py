@@ -97,15 +97,28 @@ def parse_steps(value: object, source: str) -> int:
 
 @dataclass(frozen=True)
 class Selection:
-    """The run-wide choice: profile names (one test run per name) and the step count."""
+    """The choice for a test: profiles (one test run per profile) and the step count.
 
-    profiles: tuple[str, ...] = (DEFAULT_PROFILE,)
+    A profile is a registered name, or a :class:`~pytest_synthloss.Profile` object given
+    to a marker (registered or not).
+    """
+
+    profiles: tuple[str | Profile, ...] = (DEFAULT_PROFILE,)
     steps: int = DEFAULT_STEPS
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The profiles' names (the test ids)."""
+        return tuple(p if isinstance(p, str) else p.name for p in self.profiles)
+
+    def profile_objects(self) -> tuple[Profile, ...]:
+        """The profiles themselves (names looked up in the registry)."""
+        return tuple(registry.resolve_profile(p) for p in self.profiles)
 
     def header(self) -> str:
         """The report-header line, e.g. ``synthloss: profile=spiky steps=20 (registered: ...)``."""
         return (
-            f"synthloss: profile={','.join(self.profiles)} steps={self.steps} "
+            f"synthloss: profile={','.join(self.names)} steps={self.steps} "
             f"(registered: {_registered()})"
         )
 
@@ -145,7 +158,7 @@ def resolve_selection(
 class MarkerSettings:
     """What ``@pytest.mark.synthloss(profile=..., steps=...)`` overrides (``None``: nothing)."""
 
-    profiles: tuple[str, ...] | None = None
+    profiles: tuple[str | Profile, ...] | None = None
     steps: int | None = None
 
     def apply(self, selection: Selection) -> Selection:
@@ -161,8 +174,9 @@ def parse_marker(
 ) -> MarkerSettings:
     """Validate a synthloss marker's arguments; ``where`` names the test in errors.
 
-    ``profile`` is a selection string (a name, a comma list or ``all``), a list of names,
-    or a registered :class:`~pytest_synthloss.Profile`; ``steps`` an integer >= 1.
+    ``profile`` is a selection string (a name, a comma list or ``all``), a
+    :class:`~pytest_synthloss.Profile` (registered or not), or a list of names and
+    profiles; ``steps`` an integer >= 1.
     """
     source = f"@pytest.mark.synthloss on {where}"
     if args:
@@ -173,7 +187,7 @@ def parse_marker(
     if bad:
         hint = _close_keyword(bad[0])
         raise SynthLossError(f"{source}: unknown keyword {bad[0]!r}; allowed: profile, steps{hint}")
-    profiles: tuple[str, ...] | None = None
+    profiles: tuple[str | Profile, ...] | None = None
     if "profile" in kwargs:
         profiles = _marker_profiles(kwargs["profile"], f"{source}: profile")
     steps = None if "steps" not in kwargs else _marker_steps(kwargs["steps"], f"{source}: steps")
@@ -187,26 +201,48 @@ def _close_keyword(name: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _marker_profiles(value: object, source: str) -> tuple[str, ...]:
+def _marker_profiles(value: object, source: str) -> tuple[str | Profile, ...]:
     if isinstance(value, Profile):
-        try:
-            registered = registry.get_profile(value.name)
-        except SynthLossError:
-            registered = None
-        if registered != value:
-            raise SynthLossError(
-                f"{source}: {value!r} is not registered; register it with the "
-                "pytest_synthloss_profiles hook in conftest.py and pass its name"
+        return (_marker_profile(value, source),)
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(v, (str, Profile)) for v in value)
+    ):
+        chosen: list[str | Profile] = []
+        for item in value:
+            chosen.extend(
+                parse_profiles(item, source)
+                if isinstance(item, str)
+                else [_marker_profile(item, source)]
             )
-        return (value.name,)
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
-        return parse_profiles(",".join(value), source)
+        names = [p if isinstance(p, str) else p.name for p in chosen]
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice is not None:
+            raise SynthLossError(f"{source}: profile {twice!r} is listed twice in {value!r}")
+        return tuple(chosen)
     if isinstance(value, str):
         return parse_profiles(value, source)
     raise SynthLossError(
-        f"{source} must be a profile name, a comma list, 'all' or a list of names, "
-        f"got {value!r}; registered profiles: {_registered()}"
+        f"{source} must be a profile name, a comma list, 'all', a Profile or a list of "
+        f"names and Profiles, got {value!r}; registered profiles: {_registered()}"
     )
+
+
+def _marker_profile(profile: Profile, source: str) -> str | Profile:
+    """A registered profile by its name, any other ``Profile`` as itself."""
+    try:
+        registered = registry.get_profile(profile.name)
+    except SynthLossError:
+        return profile
+    if registered == profile:
+        return profile.name
+    if profile.name in registry.BUILTIN_NAMES:
+        raise SynthLossError(
+            f"{source.rsplit(': profile', 1)[0]}: {profile!r} differs from the built-in "
+            f"profile {profile.name!r}; give it another name"
+        )
+    return profile
 
 
 def _marker_steps(value: object, source: str) -> int:

@@ -1,0 +1,68 @@
+"""Ground truth as events: every event of a profile within a range of steps.
+
+:func:`events_between` is the one place that turns a profile's declarations into
+:class:`~pytest_synthloss.core.events.Event` records; ``LossCurve.events`` and
+``Profile.events`` call it, and every other ground-truth attribute (``spike_steps``,
+``spike_events``, ``nonfinite_steps``, ``divergence_step``, ``plateau_windows``) is read
+from those events. Imports no numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from pytest_synthloss.core.events import EVENT_KINDS, Event
+from pytest_synthloss.core.profiles import Profile
+
+__all__ = ["events_between", "events_of_kind", "runs"]
+
+
+def runs(steps: Iterable[int]) -> list[tuple[int, int]]:
+    """Maximal runs of consecutive steps (ascending input) as ``(first, last)`` pairs."""
+    spans: list[tuple[int, int]] = []
+    for step in steps:
+        if spans and spans[-1][1] == step - 1:
+            spans[-1] = (spans[-1][0], step)
+        else:
+            spans.append((step, step))
+    return spans
+
+
+def _nonfinite_name(value: float) -> str:
+    if math.isnan(value):
+        return "nan"
+    return "inf" if value > 0 else "-inf"
+
+
+def events_between(profile: Profile, first: int, last: int) -> tuple[Event, ...]:
+    """The events of ``profile`` cut to the steps ``first..last``, sorted by first step.
+
+    Events starting at the same step are listed in :data:`EVENT_KINDS` order.
+    """
+    events: list[Event] = []
+    spikes = [s for s in profile.spikes if first <= s <= last]
+    for a, b in runs(spikes):
+        peak = max(profile.spikes[s] for s in range(a, b + 1))
+        events.append(Event("spike", a, b, peak=peak))
+    bad = [s for s in profile.nonfinite if first <= s <= last]
+    for a, b in runs(bad):
+        names = tuple(_nonfinite_name(profile.nonfinite[s]) for s in range(a, b + 1))
+        events.append(Event("nonfinite", a, b, values=names))
+    onset = profile.divergence_step
+    if onset is not None and onset <= last:
+        from pytest_synthloss.core.model import trend_loss  # the model imports numpy
+
+        events.append(Event("divergence", max(onset, first), last, peak=trend_loss(profile, last)))
+    for a, b in profile.plateaus:
+        if a <= last and b >= first:
+            held = profile.baseline(a)
+            events.append(Event("plateau", max(a, first), min(b, last), peak=held))
+    order = {kind: index for index, kind in enumerate(EVENT_KINDS)}
+    events.sort(key=lambda e: (e.first, order.get(e.kind, len(order)), e.kind, e.last))
+    return tuple(events)
+
+
+def events_of_kind(events: Iterable[Event], kind: str) -> tuple[Event, ...]:
+    """The events of one kind, in order."""
+    return tuple(e for e in events if e.kind == kind)
