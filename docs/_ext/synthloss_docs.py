@@ -8,7 +8,9 @@ At ``builder-inited`` this extension writes, under ``docs/_generated/`` (git-ign
   defines it, and every other module's ``__all__``;
 - ``gallery.md`` and ``gallery/<profile>.png``: every registered profile (the built-ins in
   a clean install) drawn with matplotlib (Agg) with its ground-truth events marked, and
-  its event table.
+  its event table;
+- ``monitors.md`` and ``monitors/<monitor>-<profile>.png``: the scorecard of the example
+  monitors on every profile, and a failure picture per monitor (``monitor_gallery.py``).
 
 Files are only rewritten when their content changes, so incremental builds stay fast.
 """
@@ -30,6 +32,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib.figure import Figure
+from monitor_gallery import monitor_gallery
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
@@ -432,6 +435,7 @@ def generate(app: Sphinx) -> None:
         _write(path, content)
     _write(out / "public-api.md", _public_api_page(modules))
     _write(out / "gallery.md", _gallery(out))
+    _write(out / "monitors.md", monitor_gallery(out, _write))
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -37,6 +37,7 @@ def assert_alerts_match(
     tolerance: int = 0,
     max_latency: int | None = None,
     width: int = 60,
+    name: str | None = None,
 ) -> AlertScore:
     """Fail unless every expected event is caught, nothing is a false alarm and none is late.
 
@@ -47,7 +48,7 @@ def assert_alerts_match(
     raises :class:`~pytest_synthloss.LossAssertionError` (an ``AssertionError``) naming each
     missed event, false alarm (with its loss) and late detection, then the scores and a
     sparkline of the loss (``width`` columns at most, an integer >= 1) with ``▲`` under the
-    alert steps.
+    alert steps. ``name`` names the monitor in the scorecard (the test's name by default).
     """
     __tracebackhide__ = True
     columns = _check_width(width)
@@ -58,6 +59,7 @@ def assert_alerts_match(
         tolerate=tolerate,
         tolerance=tolerance,
         max_latency=max_latency,
+        name=name,
     )
     if not score.ok:
         raise LossAssertionError(_failure_message(score, curve, columns))

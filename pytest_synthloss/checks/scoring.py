@@ -65,6 +65,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pytest_synthloss.checks.nab import NAB_PROFILES, nab
+from pytest_synthloss.checks.scorecard import record
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import EVENT_KINDS, Event
@@ -232,6 +233,7 @@ def score_alerts(
     tolerance: int = 0,
     max_latency: int | None = None,
     nab_profile: str = "standard",
+    name: str | None = None,
 ) -> AlertScore:
     """Score ``alert_steps`` (the steps at which a monitor alerted) against ``curve``.
 
@@ -241,9 +243,13 @@ def score_alerts(
     window, and each tolerated event, past its last step, for monitors that notice an
     event afterwards. ``max_latency`` (steps, >= 0 or ``None``) marks detections that came
     later than that as late. ``nab_profile`` picks the NAB weights. Alert steps must be
-    integers within the run; order and duplicates do not matter.
+    integers within the run; order and duplicates do not matter. ``name`` names the
+    monitor in the scorecard (:mod:`pytest_synthloss.checks.scorecard`; under pytest, the
+    test's name by default).
     """
     _check_curve(curve)
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise SynthLossError(f"name must be a non-empty string or None, got {name!r}")
     expected_kinds, tolerated_kinds = _roles(expect, tolerate)
     tol = _check_count(tolerance, "tolerance", limit=MAX_STEP)
     late_after = None if max_latency is None else _check_count(max_latency, "max_latency")
@@ -307,7 +313,7 @@ def score_alerts(
         np.flatnonzero(detected_mask),
         NAB_PROFILES[nab_profile],
     )
-    return AlertScore(
+    score = AlertScore(
         profile=curve.profile.name,
         start_step=curve.start_step,
         last_step=last_step,
@@ -338,6 +344,7 @@ def score_alerts(
         nab_raw=nab_raw,
         nab_score=nab_score,
     )
+    return record(score, curve, name)
 
 
 def _check_curve(curve: object) -> None:

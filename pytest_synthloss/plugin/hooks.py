@@ -14,6 +14,7 @@ import pytest
 
 from pytest_synthloss.core import hookspecs
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.plugin import scorecard
 from pytest_synthloss.plugin.prometheus_fixture import (
     _synthloss_prometheus_session,
     synthloss_prometheus,
@@ -83,6 +84,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
     )
     parser.addini("synthloss_steps", "default for --synthloss-steps", default="")
+    scorecard.add_options(group, parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -92,6 +94,8 @@ def pytest_configure(config: pytest.Config) -> None:
     default selection (stable, 20 steps) needs no checking and is made on first use.
     """
     config.addinivalue_line("markers", MARKER)
+    if not config.option.help:
+        config.pluginmanager.register(scorecard.ScorecardPlugin(config), "synthloss-scorecard")
     if config.pluginmanager.hook.pytest_synthloss_profiles.get_hookimpls():
         _register_hook_profiles(config)
     if config.option.help:

@@ -1,0 +1,216 @@
+"""The scorecard and the pictures of failures (pytest glue over
+:mod:`pytest_synthloss.checks.scorecard` and :mod:`pytest_synthloss.exports.failure_plot`).
+
+Every :func:`~pytest_synthloss.score_alerts` / :func:`~pytest_synthloss.assert_alerts_match`
+call made inside a test is recorded with the test's id, the curve's profile and a monitor
+name (``name=``, else the test's name). The records travel on the test reports, so under
+pytest-xdist the controller sums the same records as a serial run. At the end of the
+session a ``synthloss scorecard`` section prints one row per monitor and profile;
+``--synthloss-report=PATH.json`` writes the records and rows as JSON. When an oracle
+assertion fails and matplotlib is installed, a PNG of the failing score is written and
+named in the report (and attached to pytest-html's report when that plugin is active).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import re
+import sys
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_synthloss.checks.scorecard import (
+    COLUMNS,
+    recording,
+    scorecard_rows,
+    summarize,
+    table_cells,
+)
+from pytest_synthloss.core.text import align_columns
+
+if TYPE_CHECKING:
+    from pytest_synthloss.checks.scoring import AlertScore
+    from pytest_synthloss.core.curve import LossCurve
+
+__all__ = ["REPORT_VERSION", "ScorecardPlugin", "add_options"]
+
+#: The ``version`` field of the JSON report; it changes when the schema does.
+REPORT_VERSION = 1
+
+_CALLS = pytest.StashKey[list[tuple["AlertScore", "LossCurve", "str | None"]]]()
+
+
+def add_options(group: Any, parser: pytest.Parser) -> None:
+    """The scorecard's command-line options and ini keys."""
+    group.addoption(
+        "--synthloss-no-scorecard",
+        action="store_true",
+        default=False,
+        help="do not print the synthloss scorecard (also: ini synthloss_scorecard = false)",
+    )
+    group.addoption(
+        "--synthloss-report",
+        metavar="PATH.json",
+        default=None,
+        help="write every score_alerts/assert_alerts_match call and the scorecard as JSON",
+    )
+    group.addoption(
+        "--synthloss-plots",
+        metavar="DIR",
+        default=None,
+        help="where a failing assert_alerts_match draws its PNG (needs matplotlib): a "
+        "directory, or 'off'. Default: ini synthloss_plots, else <basetemp>/synthloss-plots",
+    )
+    parser.addini(
+        "synthloss_scorecard",
+        type="bool",
+        default=True,
+        help="print the synthloss scorecard when a test called the oracles (default true)",
+    )
+    parser.addini(
+        "synthloss_plots",
+        default="",
+        help="directory for the PNGs of failing assert_alerts_match calls, or 'off'",
+    )
+
+
+class ScorecardPlugin:
+    """Records oracle calls per test, prints the scorecard, writes the report and plots."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.records: list[dict[str, Any]] = []
+        self.show = not config.getoption("synthloss_no_scorecard") and bool(
+            config.getini("synthloss_scorecard")
+        )
+        self.report_path: str | None = config.getoption("synthloss_report")
+        plots = config.getoption("synthloss_plots") or str(config.getini("synthloss_plots"))
+        self.plots = plots.strip()
+        self.is_worker = hasattr(config, "workerinput")
+        self._check_paths()
+
+    def _check_paths(self) -> None:
+        """Bad paths are usage errors (exit 4) before any test runs."""
+        if self.report_path is not None:
+            target = os.path.abspath(self.report_path)
+            if os.path.isdir(target):
+                raise pytest.UsageError(
+                    f"--synthloss-report: {self.report_path!r} is a directory; give a file path"
+                )
+            if not os.path.isdir(os.path.dirname(target)):
+                raise pytest.UsageError(
+                    f"--synthloss-report: the directory of {self.report_path!r} does not exist"
+                )
+        plots = self.plots
+        if plots not in ("", "off") and os.path.exists(plots) and not os.path.isdir(plots):
+            raise pytest.UsageError(f"--synthloss-plots: {plots!r} exists and is not a directory")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, None]:
+        calls: list[tuple[AlertScore, LossCurve, str | None]] = []
+        item.stash[_CALLS] = calls
+        with recording(lambda score, curve, name: calls.append((score, curve, name))):
+            yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, None]:
+        outcome = yield
+        if call.when != "call":
+            return
+        calls = item.stash.get(_CALLS, [])
+        if not calls:
+            return
+        report = outcome.get_result()
+        default = getattr(item, "originalname", item.name)
+        report.synthloss_scores = [
+            summarize(score, name or default, item.nodeid) for score, _, name in calls
+        ]
+        from pytest_synthloss.core.errors import LossAssertionError
+
+        excinfo = call.excinfo
+        if report.failed and excinfo is not None and excinfo.errisinstance(LossAssertionError):
+            failing = [c for c in calls if not c[0].ok]
+            if failing:
+                self._picture(item, report, *failing[-1])
+
+    def _picture(
+        self,
+        item: pytest.Item,
+        report: pytest.TestReport,
+        score: AlertScore,
+        curve: LossCurve,
+        name: str | None,
+    ) -> None:
+        if self.plots == "off" or importlib.util.find_spec("matplotlib") is None:
+            return
+        from pytest_synthloss.exports.failure_plot import save_alert_plot
+
+        folder = (
+            os.path.abspath(self.plots)
+            if self.plots
+            else os.path.join(
+                str(self.config._tmp_path_factory.getbasetemp()),  # type: ignore[attr-defined]
+                "synthloss-plots",
+            )
+        )
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, re.sub(r"[^\w.-]+", "_", item.nodeid)[:150] + ".png")
+        save_alert_plot(curve, score, path, title=name or item.name)
+        report.sections.append(("synthloss plot", path))
+        html = self.config.pluginmanager.getplugin("html")
+        if html is not None:
+            with open(path, "rb") as handle:
+                content = base64.b64encode(handle.read()).decode("ascii")
+            extras = list(getattr(report, "extras", []))
+            extras.append(html.extras.png(content, name="synthloss plot"))
+            setattr(report, "extras", extras)  # noqa: B010 - pytest-html reads it
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.records.extend(getattr(report, "synthloss_scores", ()))
+
+    def _sorted_records(self) -> list[dict[str, Any]]:
+        return sorted(self.records, key=lambda r: (r["test"], r["monitor"], r["profile"]))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.is_worker or not self.show or not self.records:
+            return
+        rows = scorecard_rows(self.records)
+        lines = align_columns(
+            [list(COLUMNS), *(table_cells(row) for row in rows)], right=(2, 3, 4, 5, 6, 7)
+        )
+        terminalreporter.write_sep("=", "synthloss scorecard")
+        for line in lines:
+            terminalreporter.write_line(line)
+        if self.report_path:
+            terminalreporter.write_line(f"synthloss report: {self.report_path}")
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.is_worker or not self.report_path:
+            return
+        records = self._sorted_records()
+        payload = {
+            "version": REPORT_VERSION,
+            "records": records,
+            "scorecard": scorecard_rows(records),
+        }
+        target = self.report_path
+        temp = f"{target}.tmp{os.getpid()}"
+        try:
+            with open(temp, "w", encoding="utf-8") as handle:
+                json.dump(payload, handle, indent=1)
+                handle.write("\n")
+            os.replace(temp, target)
+        except OSError as exc:  # checked at start; the disk can still fill up
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            sys.stderr.write(f"synthloss: cannot write report {target!r}: {exc.strerror or exc}\n")
+        finally:
+            if os.path.exists(temp):
+                os.unlink(temp)
