@@ -240,6 +240,50 @@ _assertion_case(
 _assertion_case("score_alerts", "", lambda c: score_alerts(_noisy_monitor(c), c))
 
 
+# -- stack presets ----------------------------------------------------------------------------
+
+#: Each preset with the parameters timed (metaseq as a spike guard: its default flags every step).
+_PRESETS: dict[str, dict[str, object]] = {
+    "lightning": {},
+    "metaseq": {"ewm_ratio_to_skip_batch": 3.0},
+    "megatron": {},
+    "olmo-skip-step": {},
+    "olmo-stability": {},
+    "llm-foundry": {},
+}
+
+
+def _preset_case(name: str, params: dict[str, object]) -> None:
+    """Register ``stack.<name>``: ``find_spikes`` with the preset on the spiky curve."""
+
+    def layout(s: Settings) -> list[Row]:
+        n = fmt_steps(s.floor_steps)
+        figure = f"find_spikes(curve, {name!r}) on {n} steps vs numpy.full({n})"
+        return [Row(f"stack.{name}", figure, "≤ 10", notes="spiky; losses materialized")]
+
+    def run(s: Settings, rows: list[Row]) -> None:
+        rules = importlib.import_module("pytest_synthloss.checks.rules")
+        spikes = importlib.import_module("pytest_synthloss.checks.spike_assertions")
+        rule = rules.get_rule(name, **params)
+        n = s.floor_steps
+        curve = make_curve(n, "spiky")
+        curve.losses  # noqa: B018  # the figure is the preset's own pass, not the curve's
+        times = best_of(
+            {"ours": lambda: spikes.find_spikes(curve, rule), "full": lambda: np.full(n, 1.05)},
+            s.repeats,
+            s.min_timing,
+        )
+        rows[0].ours_s, rows[0].baseline_s = times["ours"], times["full"]
+        rows[0].judge(10.0)
+        rows[0].details["steps"] = n
+
+    case(layout, needs=("pytest_synthloss.checks.rules:STACK_PRESETS",))(run)
+
+
+for _name, _params in _PRESETS.items():
+    _preset_case(_name, _params)
+
+
 # -- the sweep --------------------------------------------------------------------------------
 
 

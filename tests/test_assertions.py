@@ -268,7 +268,8 @@ def test_matches_profile_message() -> None:
         ),
         (
             lambda: assert_no_spikes(SPIKY, rule="nope"),
-            "unknown spike rule 'nope'; known rules: running-min, running-mean, ema, zscore",
+            "unknown spike rule 'nope'; known rules: running-min, running-mean, ema, zscore, "
+            "lightning, metaseq, megatron, olmo-skip-step, olmo-stability, llm-foundry",
         ),
         (
             lambda: assert_spikes_at(SPIKY, [21]),
@@ -485,7 +486,8 @@ def test_bad_nonfinite_policy_is_bad_input() -> None:
         lambda: find_spikes(STABLE, nonfinite=False),  # type: ignore[arg-type]
     ):
         with pytest.raises(
-            SynthLossError, match=r"^nonfinite must be one of 'spike', 'ignore', 'error', got "
+            SynthLossError,
+            match=r"^nonfinite must be one of 'spike', 'ignore', 'error', 'stack' or None, got ",
         ):
             call()
 

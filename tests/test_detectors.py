@@ -25,6 +25,7 @@ from pytest_synthloss.checks.rules import (
     MAX_SPAN,
     MAX_WINDOW,
     SPIKE_RULES,
+    STACK_PRESETS,
     EMARatio,
     RollingZScore,
     RunningMeanRatio,
@@ -154,7 +155,7 @@ def test_window_rules_see_a_resumed_curve_as_the_tail_of_its_run(name: str, star
 
 
 def test_non_finite_losses_are_spikes_by_default_and_stay_out_of_references() -> None:
-    for name in SPIKE_RULES:
+    for name in GENERIC_RULES:
         report = detect_spikes([2.0, math.nan, 1.9, math.inf, 1.8], name)
         assert report.spike_steps == (2, 4), name
     report = detect_spikes([2.0, math.nan, 1.9], "running-min")
@@ -195,11 +196,13 @@ def test_describe() -> None:
         (lambda: RollingZScore(window=1), "zscore: window must be an integer >= 2, got 1"),
         (
             lambda: get_rule("spike"),
-            "unknown spike rule 'spike'; known rules: running-min, running-mean, ema, zscore",
+            "unknown spike rule 'spike'; known rules: running-min, running-mean, ema, zscore, "
+            "lightning, metaseq, megatron, olmo-skip-step, olmo-stability, llm-foundry",
         ),
         (
             lambda: get_rule(3.0),  # type: ignore[arg-type]
-            "rule must be a spike rule or one of running-min, running-mean, ema, zscore, got 3.0",
+            "rule must be a spike rule or one of running-min, running-mean, ema, zscore, "
+            "lightning, metaseq, megatron, olmo-skip-step, olmo-stability, llm-foundry, got 3.0",
         ),
         (lambda: detect_spikes([[1.0]]), "losses must be 1-D, got an array of shape (1, 1)"),
         (
@@ -234,9 +237,11 @@ def test_bad_rules(make: object, message: str) -> None:
 # -- the non-finite policy ---------------------------------------------------------------
 
 MIXED = [2.0, math.nan, 1.9, math.inf, 1.8, -math.inf, 1.7]
+#: The generic rules (the stack presets follow their stacks: tests/test_stack_presets.py).
+GENERIC_RULES = [name for name in SPIKE_RULES if name not in STACK_PRESETS]
 
 
-@pytest.mark.parametrize("name", list(SPIKE_RULES))
+@pytest.mark.parametrize("name", GENERIC_RULES)
 def test_nonfinite_policies_on_every_rule(name: str) -> None:
     spike = detect_spikes(MIXED, name)
     ignore = detect_spikes(MIXED, name, nonfinite="ignore")
@@ -269,14 +274,25 @@ def test_error_policy_names_the_first_non_finite_step() -> None:
     assert finite.nonfinite == "error"
 
 
-@pytest.mark.parametrize("policy", ["skip", "Spike", None, 1])
+@pytest.mark.parametrize("policy", ["skip", "Spike", 1])
 def test_unknown_nonfinite_policy(policy: object) -> None:
     with pytest.raises(SynthLossError) as excinfo:
         detect_spikes([1.0], nonfinite=policy)  # type: ignore[arg-type]
     assert str(excinfo.value) == (
-        f"nonfinite must be one of 'spike', 'ignore', 'error', got {policy!r}"
+        f"nonfinite must be one of 'spike', 'ignore', 'error', 'stack' or None, got {policy!r}"
     )
-    assert NONFINITE_POLICIES == ("spike", "ignore", "error")
+    assert NONFINITE_POLICIES == ("spike", "ignore", "error", "stack")
+
+
+def test_nonfinite_none_is_the_rules_default_and_stack_is_for_presets_only() -> None:
+    assert detect_spikes(MIXED).nonfinite == "spike"
+    assert detect_spikes(MIXED, nonfinite=None).spike_steps == (2, 4, 6)
+    assert detect_spikes(MIXED, "metaseq").nonfinite == "stack"
+    with pytest.raises(SynthLossError) as excinfo:
+        detect_spikes(MIXED, nonfinite="stack")
+    assert str(excinfo.value) == (
+        "nonfinite='stack' is for the stack presets; running-min ratio >= 3.0 has no stack"
+    )
 
 
 @pytest.mark.parametrize(("name", "policy"), [("nan", "spike"), ("inf", "spike")])

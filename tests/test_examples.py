@@ -38,6 +38,18 @@ class Module:
     available: bool = True
     skipped_without: int = 0
     skip_reason: str = ""
+    #: Strict xfails run once per profile (a recorded upstream bug).
+    xfail_per_profile: int = 0
+
+
+def _has(*modules: str) -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in modules)
+
+
+def _needs(*modules: str) -> str:
+    """The skip reason the module prints: the first of ``modules`` that is missing."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    return f"needs {missing[0]}" if missing else ""
 
 
 MODULES = (
@@ -68,6 +80,39 @@ MODULES = (
         available=shutil.which("prometheus") is not None,
         skipped_without=3,
         skip_reason="prometheus not found",
+    ),
+    Module(
+        "test_real_lightning.py",
+        per_profile=3,
+        once=0,
+        available=_has("torch", "lightning"),
+        skipped_without=1,
+        skip_reason=_needs("torch", "lightning"),
+        xfail_per_profile=1,
+    ),
+    Module(
+        "test_real_keras.py",
+        per_profile=3,
+        once=0,
+        available=_has("keras", "torch"),
+        skipped_without=1,
+        skip_reason="needs keras",
+    ),
+    Module(
+        "test_real_hf.py",
+        per_profile=2,
+        once=0,
+        available=_has("transformers", "torch"),
+        skipped_without=1,
+        skip_reason="needs transformers",
+    ),
+    Module(
+        "test_real_torch_plateau.py",
+        per_profile=3,
+        once=0,
+        available=_has("torch"),
+        skipped_without=1,
+        skip_reason="needs torch",
     ),
     Module(
         "prometheus/test_prometheus_alert_rules.py",
@@ -121,7 +166,9 @@ def test_every_example_passes_under_the_selected_profiles(selection: str) -> Non
     }
     assert dict(passed) == expected
     skipped = sum(module.skipped_without for module in MODULES if not module.available)
+    xfailed = sum(m.xfail_per_profile * len(profiles) for m in MODULES if m.available)
     summary = f"{sum(expected.values())} passed" + (f", {skipped} skipped" if skipped else "")
+    summary += f", {xfailed} xfailed" if xfailed else ""
     assert re.search(rf"=+ {summary} in [\d.]+s", done.stdout), done.stdout[-2000:]
     for module in MODULES:
         if not module.available:

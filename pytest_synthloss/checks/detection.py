@@ -1,9 +1,11 @@
 """Applying a spike rule to a series: :func:`detect_spikes`, its report and the NaN policy.
 
 What a non-finite loss (NaN, inf, -inf) counts as is the ``nonfinite`` policy
-(:data:`NONFINITE_POLICIES`): ``"spike"`` (default: every non-finite loss is a spike),
-``"ignore"`` (never a spike, never in a reference) or ``"error"`` (raise
-:class:`~pytest_synthloss.LossAssertionError` naming the first one).
+(:data:`NONFINITE_POLICIES`): ``"spike"`` (every non-finite loss is a spike: the default of
+the generic rules), ``"ignore"`` (never a spike, never in a reference), ``"error"`` (raise
+:class:`~pytest_synthloss.LossAssertionError` naming the first one) or ``"stack"`` (what the
+stack does: the default of the stack presets, and only for them). ``None`` means the
+rule's default.
 """
 
 from __future__ import annotations
@@ -20,14 +22,20 @@ from pytest_synthloss.core.validation import loss_array, step_array
 __all__ = ["NONFINITE_POLICIES", "SpikeReport", "check_nonfinite_policy", "detect_spikes"]
 
 #: What a non-finite loss counts as: see the module docs. ``"spike"`` is the default.
-NONFINITE_POLICIES = ("spike", "ignore", "error")
+NONFINITE_POLICIES = ("spike", "ignore", "error", "stack")
 
 
-def check_nonfinite_policy(policy: object) -> str:
-    """``policy`` if it is one of :data:`NONFINITE_POLICIES`, else a ``SynthLossError``."""
+def check_nonfinite_policy(policy: object, rule: SpikeRule | None = None) -> str:
+    """``policy`` (``None``: the rule's default) if valid for ``rule``, else an error."""
+    default = getattr(rule, "default_nonfinite", "spike")
+    if policy is None:
+        return str(default)
     if not isinstance(policy, str) or policy not in NONFINITE_POLICIES:
         allowed = ", ".join(repr(p) for p in NONFINITE_POLICIES)
-        raise SynthLossError(f"nonfinite must be one of {allowed}, got {policy!r}")
+        raise SynthLossError(f"nonfinite must be one of {allowed} or None, got {policy!r}")
+    if policy == "stack" and default != "stack":
+        what = rule.describe() if rule else "this rule"
+        raise SynthLossError(f"nonfinite='stack' is for the stack presets; {what} has no stack")
     return policy
 
 
@@ -56,18 +64,20 @@ def detect_spikes(
     *,
     steps: npt.ArrayLike | None = None,
     context: npt.ArrayLike = (),
-    nonfinite: str = "spike",
+    nonfinite: str | None = None,
 ) -> SpikeReport:
     """Apply ``rule`` to a 1-D series of losses (steps ``1..n`` unless ``steps`` is given).
 
     ``context`` holds the losses of the steps before the series (oldest first), as a
     resumed run's history: the assertions pass a resumed LossCurve's earlier steps here,
     so a step is a spike or not whatever step the run starts at. ``nonfinite`` says what
-    a NaN/inf/-inf loss is: ``"spike"`` (default), ``"ignore"`` (never a spike) or
-    ``"error"`` (raise :class:`~pytest_synthloss.LossAssertionError` at the first one).
+    a NaN/inf/-inf loss is: ``"spike"``, ``"ignore"`` (never a spike), ``"error"`` (raise
+    :class:`~pytest_synthloss.LossAssertionError` at the first one) or ``"stack"`` (a
+    stack preset's own handling); ``None`` (default) is the rule's default. A stack preset
+    replays the whole run: ``context`` is then every earlier loss, NaN included.
     """
     chosen = get_rule(rule)
-    policy = check_nonfinite_policy(nonfinite)
+    policy = check_nonfinite_policy(nonfinite, chosen)
     values = loss_array("losses", losses)  # names the first non-number and its index
     if steps is None:
         steps_arr = np.arange(1, values.size + 1, dtype=np.int64)
@@ -85,8 +95,15 @@ def detect_spikes(
             f"and nonfinite='error'"
         )
     ctx = loss_array("context", context)
-    ctx = ctx[np.isfinite(ctx)]
-    reference, score = chosen.evaluate(values, ctx)
-    mask = chosen.is_spike(score)
-    mask = mask | ~finite if policy == "spike" else mask & finite
+    decide = getattr(chosen, "decide", None)
+    if decide is not None:
+        reference, score, mask = decide(values, ctx)
+    else:
+        ctx = ctx[np.isfinite(ctx)]
+        reference, score = chosen.evaluate(values, ctx)
+        mask = chosen.is_spike(score)
+    if policy == "spike":
+        mask = mask | ~finite
+    elif policy != "stack":
+        mask = mask & finite
     return SpikeReport(chosen, steps_arr, values, reference, score, mask, policy)

@@ -1,4 +1,4 @@
-"""Spike rules: when is a loss a spike? The default rule and the rules real training stacks use.
+"""Spike rules: when is a loss a spike? The generic rules, and the stack presets by name.
 
 Every rule compares each loss with a *reference* built from the losses before it and
 flags the step when the loss is too far above it. Non-finite losses (NaN, inf, -inf) never
@@ -6,7 +6,7 @@ enter a reference; what they count as is the ``nonfinite`` policy of
 :func:`~pytest_synthloss.checks.detection.detect_spikes`
 (:data:`~pytest_synthloss.checks.detection.NONFINITE_POLICIES`):
 
-* ``"spike"`` (default, like Lightning's ``SpikeDetection``): every non-finite loss is a spike;
+* ``"spike"`` (default for these rules): every non-finite loss is a spike;
 * ``"ignore"``: non-finite losses are skipped: never spikes, never in a reference;
 * ``"error"``: a non-finite loss raises :class:`~pytest_synthloss.LossAssertionError`
   naming the first one.
@@ -14,14 +14,21 @@ enter a reference; what they count as is the ``nonfinite`` policy of
 A step with no reference (the first step of a run, or a step inside a rule's warm-up) is
 never a spike (except a non-finite one under ``"spike"``).
 
-========================  ==============================================  ================
-name                      spike when                                      modelled on
-========================  ==============================================  ================
-``running-min`` (default) ``loss >= 3.0 * min(all previous losses)``      best-so-far guard
-``running-mean``          ``loss >= 3.0 * mean(previous 10 losses)``      Lightning SpikeDetection
-``ema``                   ``loss >= 3.0 * EMA(previous losses, span 9)``  metaseq
-``zscore``                ``loss > mean + 6 * std`` (previous 128, >= 64)  OLMo-core
-========================  ==============================================  ================
+=========================  ==============================================
+name                       spike when
+=========================  ==============================================
+``running-min`` (default)  ``loss >= 3.0 * min(all previous losses)``
+``running-mean``           ``loss >= 3.0 * mean(previous 10 losses)``
+``ema``                    ``loss >= 3.0 * EMA(previous losses, span 9)``
+``zscore``                 ``loss > mean + 6 * std`` (previous 128, >= 64)
+=========================  ==============================================
+
+These four are generic: none of them is any training stack's rule. The stack presets
+(:data:`STACK_PRESETS`: ``lightning``, ``metaseq``, ``megatron``, ``olmo-skip-step``,
+``olmo-stability``, ``llm-foundry``) reproduce a stack's own decision at every step, with
+the stack's parameter names and defaults: ``get_rule("lightning", window=20)``. They follow
+the stack's own handling of NaN/inf unless a ``nonfinite`` policy is given; see
+``docs/stacks.md``.
 
 The default, ``RunningMinRatio(3.0)``, cannot be fooled by the decay of a healthy run (the
 running minimum only falls) and keeps flagging a spike that lasts several steps: on the
@@ -39,12 +46,20 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar, Protocol
 
 import numpy as np
 
 from pytest_synthloss.checks.kernels import ema, finite_or_nan, rolling, running_min_before
+from pytest_synthloss.checks.stack_base import StackPreset
+from pytest_synthloss.checks.stacks_lightning import LightningSpikeDetection
+from pytest_synthloss.checks.stacks_llm import (
+    LLMFoundryKillLossSpike,
+    MegatronSpikyLoss,
+    MetaseqSkipSpike,
+)
+from pytest_synthloss.checks.stacks_olmo import OlmoSkipStep, OlmoStability
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.validation import show
 
@@ -53,6 +68,7 @@ __all__ = [
     "MAX_SPAN",
     "MAX_WINDOW",
     "SPIKE_RULES",
+    "STACK_PRESETS",
     "EMARatio",
     "RollingZScore",
     "RunningMeanRatio",
@@ -204,11 +220,11 @@ class RunningMinRatio(_RatioRule):
 
 @dataclass(frozen=True)
 class RunningMeanRatio(_RatioRule):
-    """Spike when ``loss >= threshold * mean(previous losses)`` (Lightning ``SpikeDetection``).
+    """Spike when ``loss >= threshold * mean(previous losses)``.
 
-    Lightning flags ``abs(loss - mean) >= 2.0 * mean`` for rising losses, which is
-    ``loss >= 3 * mean``; the mean covers the last ``window`` steps once ``warmup`` exist.
-    Spikes stay in the mean, so the second step of a long spike may pass.
+    The mean covers the finite losses of the last ``window`` steps once ``warmup`` exist.
+    Spikes stay in the mean, so the second step of a long spike may pass (unlike the
+    ``lightning`` preset, whose mean keeps spikes out).
     """
 
     threshold: float = 3.0
@@ -241,7 +257,7 @@ class RunningMeanRatio(_RatioRule):
 
 @dataclass(frozen=True)
 class EMARatio(_RatioRule):
-    """Spike when ``loss >= threshold * EMA(previous losses)`` (metaseq's EWM ratio).
+    """Spike when ``loss >= threshold * EMA(previous losses)`` (every finite loss enters it).
 
     The EMA has ``alpha = 2 / (span + 1)`` and starts at the first finite loss.
     """
@@ -273,7 +289,7 @@ class EMARatio(_RatioRule):
 
 @dataclass(frozen=True)
 class RollingZScore:
-    """Spike when ``loss > mean + threshold * std`` of the previous ``window`` losses (OLMo-core).
+    """Spike when ``loss > mean + threshold * std`` of the previous ``window`` losses.
 
     Active once ``warmup`` earlier losses exist: on a 20-step curve, with the defaults
     (window 128, warmup 64), it never fires. Works for losses of any sign. Above a
@@ -326,26 +342,57 @@ class RollingZScore:
 #: The rule used when none is given.
 DEFAULT_RULE = RunningMinRatio()
 
-#: Rule classes by name, for ``rule="running-mean"`` and friends.
-SPIKE_RULES: dict[str, Callable[[], SpikeRule]] = {
+#: The stack presets by name (see ``docs/stacks.md``).
+STACK_PRESETS: dict[str, type[StackPreset]] = {
+    preset.name: preset
+    for preset in (
+        LightningSpikeDetection,
+        MetaseqSkipSpike,
+        MegatronSpikyLoss,
+        OlmoSkipStep,
+        OlmoStability,
+        LLMFoundryKillLossSpike,
+    )
+}
+
+#: Rule classes by name, for ``rule="running-mean"``, ``rule="lightning"`` and friends.
+SPIKE_RULES: dict[str, Callable[..., SpikeRule]] = {
     RunningMinRatio.name: RunningMinRatio,
     RunningMeanRatio.name: RunningMeanRatio,
     EMARatio.name: EMARatio,
     RollingZScore.name: RollingZScore,
+    **STACK_PRESETS,
 }
 
 
-def get_rule(rule: SpikeRule | str | None) -> SpikeRule:
-    """A rule instance from a rule, a name in :data:`SPIKE_RULES`, or ``None`` (the default)."""
-    if rule is None:
+def get_rule(rule: SpikeRule | str | None, **params: object) -> SpikeRule:
+    """A rule instance from a rule, a name in :data:`SPIKE_RULES`, or ``None`` (the default).
+
+    ``params`` build a named rule with those parameters: a stack preset's are the stack's
+    own (``get_rule("lightning", window=20, rtol=1.0)``); an unknown one is an error.
+    """
+    if rule is None and not params:
         return DEFAULT_RULE
+    if rule is None:
+        rule = DEFAULT_RULE.name
     if isinstance(rule, str):
         try:
-            return SPIKE_RULES[rule]()
+            make = SPIKE_RULES[rule]
         except KeyError:
             raise SynthLossError(
                 f"unknown spike rule {rule!r}; known rules: {', '.join(SPIKE_RULES)}"
             ) from None
+        if rule in STACK_PRESETS:
+            return make(**params)
+        known = [f.name for f in fields(make)]  # type: ignore[arg-type]
+        unknown = [key for key in params if key not in known]
+        if unknown:
+            raise SynthLossError(
+                f"{rule}: unknown parameter {unknown[0]!r}; its parameters: {', '.join(known)}"
+            )
+        return make(**params)
+    if params:
+        raise SynthLossError(f"parameters are for a rule given by name, not {rule!r}")
     if not all(
         hasattr(rule, attr) for attr in ("describe", "evaluate", "is_spike", "format_score")
     ):

@@ -7,9 +7,12 @@ offending step with its value and reference (at most ``MAX_ROWS`` rows), the wor
 sparkline with the offenders marked, and how to reproduce a curve. They work without
 pytest; under pytest their own frames are hidden from tracebacks.
 
-Non-finite losses (NaN, inf, -inf) follow the ``nonfinite`` policy: ``"spike"`` (default:
-a non-finite loss is a spike), ``"ignore"`` (never a spike, never in a reference) or
-``"error"`` (fail, naming the first non-finite step, before any spike is looked for).
+Non-finite losses (NaN, inf, -inf) follow the ``nonfinite`` policy: ``"spike"`` (a
+non-finite loss is a spike: the default of the generic rules), ``"ignore"`` (never a spike,
+never in a reference), ``"error"`` (fail, naming the first non-finite step, before any spike
+is looked for) or ``"stack"`` (the stack's own handling: the default of the stack presets).
+A stack preset (``rule="lightning"`` and the others of ``STACK_PRESETS``) replays a resumed
+curve's run from step 1.
 Bad input (not a failed check) raises :class:`~pytest_synthloss.SynthLossError`.
 
 They check a rule, not a monitor: the oracle for a monitor's alerts is
@@ -32,6 +35,7 @@ from pytest_synthloss.checks.detection import SpikeReport, check_nonfinite_polic
 from pytest_synthloss.checks.messages import MAX_ROWS, fail, num, percent, table
 from pytest_synthloss.checks.rules import SpikeRule, get_rule
 from pytest_synthloss.checks.series import LossSeries, Series, as_series
+from pytest_synthloss.checks.stack_base import MAX_HISTORY, StackPreset
 from pytest_synthloss.checks.value_assertions import nonfinite_details
 from pytest_synthloss.core.curve import make_curve
 from pytest_synthloss.core.errors import SynthLossError
@@ -89,6 +93,13 @@ def _context(series: Series, rule: SpikeRule) -> np.ndarray:
     if curve is None or curve.start_step == 1:
         return np.empty(0)
     before = curve.start_step - 1
+    if isinstance(rule, StackPreset):  # a stack replays the run from its first step
+        if before > MAX_HISTORY:
+            raise SynthLossError(
+                f"{rule.name}: replays the run from step 1; a curve may start at most "
+                f"MAX_HISTORY ({MAX_HISTORY}) steps in, got start_step={curve.start_step}"
+            )
+        return make_curve(before, curve.profile).losses
     if rule.lookback is None:
         return np.array([_prior_min(curve.profile, before)])  # NaN is dropped as no history
     count = min(rule.lookback, before)
@@ -96,7 +107,7 @@ def _context(series: Series, rule: SpikeRule) -> np.ndarray:
 
 
 def find_spikes(
-    curve: LossSeries, rule: SpikeRule | str | None = None, *, nonfinite: str = "spike"
+    curve: LossSeries, rule: SpikeRule | str | None = None, *, nonfinite: str | None = None
 ) -> SpikeReport:
     """Run a spike rule (default: running-min ratio >= 3.0) over a curve or losses.
 
@@ -111,11 +122,11 @@ def find_spikes(
     return _find(as_series(curve), rule, nonfinite)
 
 
-def _find(series: Series, rule: SpikeRule | str | None, nonfinite: str) -> SpikeReport:
+def _find(series: Series, rule: SpikeRule | str | None, nonfinite: str | None) -> SpikeReport:
     """The spike report; under ``nonfinite="error"``, first fail on any non-finite loss."""
     __tracebackhide__ = True
     chosen = get_rule(rule)
-    policy = check_nonfinite_policy(nonfinite)
+    policy = check_nonfinite_policy(nonfinite, chosen)
     if policy == "error":
         bad = np.flatnonzero(~np.isfinite(series.losses))
         if bad.size:
@@ -142,7 +153,8 @@ def _find(series: Series, rule: SpikeRule | str | None, nonfinite: str) -> Spike
 def _rule_text(report: SpikeReport) -> str:
     """The rule, and the NaN policy when it is not the default."""
     text = report.rule.describe()
-    return text if report.nonfinite == "spike" else f"{text}, nonfinite={report.nonfinite!r}"
+    default = getattr(report.rule, "default_nonfinite", "spike")
+    return text if report.nonfinite == default else f"{text}, nonfinite={report.nonfinite!r}"
 
 
 def _spike_row(report: SpikeReport, index: int, note: str = "") -> list[str]:
@@ -174,7 +186,7 @@ def _worst(report: SpikeReport, indices: np.ndarray) -> str:
 
 
 def assert_no_spikes(
-    curve: LossSeries, *, rule: SpikeRule | str | None = None, nonfinite: str = "spike"
+    curve: LossSeries, *, rule: SpikeRule | str | None = None, nonfinite: str | None = None
 ) -> None:
     """Assert that ``rule`` (default: running-min ratio >= 3.0) flags no step.
 
@@ -208,7 +220,7 @@ def assert_spikes_at(
     steps: Iterable[int],
     *,
     rule: SpikeRule | str | None = None,
-    nonfinite: str = "spike",
+    nonfinite: str | None = None,
 ) -> None:
     """Assert that ``rule`` flags exactly ``steps`` (e.g. ``curve.spike_steps``).
 

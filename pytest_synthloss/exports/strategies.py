@@ -29,6 +29,7 @@ the truth. Shrinking goes towards fewer, earlier, shorter events and smaller fac
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -39,6 +40,7 @@ from pytest_synthloss.checks.rules import SpikeRule, get_rule
 from pytest_synthloss.checks.spike_assertions import find_spikes
 from pytest_synthloss.core.curve import LossCurve, make_curve
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.validation import check_int, check_step
 
@@ -83,7 +85,8 @@ def _profiles(
     start: float,
     decay: float,
     floor: float,
-    rule: SpikeRule,
+    rule: SpikeRule | None,
+    extras: tuple[int, bool, bool],
 ) -> Profile:
     base = Profile(name, start=start, decay=decay, floor=floor)
     events = draw(
@@ -99,32 +102,53 @@ def _profiles(
         for step in range(event_start, min(event_start + length, last_step + 1)):
             factor = draw(st.floats(low, high, allow_nan=False, allow_infinity=False))
             spikes[step] = base.baseline(step) * factor
-    kept = _flagged(base, spikes, rule, first_step, last_step)
-    assume(kept is not None)  # the rule flags a step that is not a spike
-    assert kept is not None
-    return Profile(
+    max_nonfinite, divergence, noise = extras
+    bad = st.sampled_from([math.nan, math.inf, -math.inf])
+    nonfinite = draw(
+        st.dictionaries(st.integers(first_step, last_step), bad, max_size=max_nonfinite)
+    )
+    for step in nonfinite:
+        spikes.pop(step, None)
+    onset = None
+    if divergence and draw(st.booleans()):
+        onset = Divergence(draw(st.integers(first_step, last_step)), draw(st.floats(0.01, 0.5)))
+    jitter = None
+    if noise and draw(st.booleans()):
+        jitter = Noise(draw(st.floats(0.0, 0.2)), draw(st.integers(0, 2**32)))
+    full = Profile(
         name,
         start=start,
         decay=decay,
         floor=floor,
-        spikes=kept,
-        description=f"generated: {len(events)} spike event(s) drawn by hypothesis, "
-        f"{len(kept)} spike step(s) flagged by {rule.describe()}",
+        nonfinite=nonfinite,
+        divergence=onset,
+        noise=jitter,
     )
+    described = f"generated: {len(events)} spike event(s) drawn by hypothesis"
+    if rule is not None:
+        kept = _flagged(full, spikes, rule, first_step, last_step)
+        assume(kept is not None)  # the rule flags a step that is not a spike
+        assert kept is not None
+        spikes = kept
+        described += f", {len(kept)} spike step(s) flagged by {rule.describe()}"
+    return dataclasses.replace(full, spikes=spikes, description=described)
 
 
 def _flagged(
     base: Profile, spikes: dict[int, float], rule: SpikeRule, first: int, last: int
 ) -> dict[int, float] | None:
     """The drawn spikes that ``rule`` flags on the run ``first..last``, dropping the others
-    until the rule flags exactly the spikes kept; ``None`` if it flags another step."""
+    until the rule flags exactly the spikes kept; ``None`` if it flags another step.
+
+    Non-finite steps and the steps from a divergence's onset on are not compared (they are
+    events of their own, expected or tolerated by the oracle)."""
+    onset = base.divergence_step or last + 1
     while True:
-        prof = Profile(
-            base.name, start=base.start, decay=base.decay, floor=base.floor, spikes=spikes
-        )
-        found = set(
-            find_spikes(make_curve(last - first + 1, prof, start_step=first), rule).spike_steps
-        )
+        prof = dataclasses.replace(base, spikes=spikes)
+        curve = make_curve(last - first + 1, prof, start_step=first)
+        found = {
+            s for s in find_spikes(curve, rule).spike_steps if s not in base.nonfinite and s < onset
+        }
         kept = {step: loss for step, loss in spikes.items() if step in found}
         if len(kept) == len(spikes):
             return spikes if found == set(spikes) else None
@@ -144,12 +168,20 @@ def profiles(
     decay: float = 0.07,
     floor: float = 1.05,
     rule: SpikeRule | str | None = None,
+    flagged_only: bool = True,
+    max_nonfinite: int = 0,
+    divergence: bool = False,
+    noise: bool = False,
 ) -> st.SearchStrategy[Profile]:
     """Profiles with spike events between ``min_step`` and ``max_step`` (see module docs).
 
     ``min_events`` drawn events may merge into fewer ground-truth events when they touch,
     and drawn spikes that ``rule`` does not flag on the run ``min_step..max_step`` are
-    dropped, so a profile may have fewer events than ``min_events``.
+    dropped (unless ``flagged_only=False``), so a profile may have fewer events than
+    ``min_events``. ``max_nonfinite`` NaN/inf/-inf steps may replace losses in the same
+    range (a spike drawn at one of them is dropped); ``divergence=True`` may add a
+    divergence (onset in range, rate 0.01..0.5), ``noise=True`` seeded multiplicative noise
+    (sigma 0..0.2).
     """
     first = check_step(min_step, "min_step")
     last = check_step(max_step, "max_step")
@@ -158,7 +190,10 @@ def profiles(
     _check_counts(min_events, max_events, max_event_length)
     factor = _check_factor(spike_factor)
     Profile(name, start=start, decay=decay, floor=floor)  # validates the baseline now
-    chosen = get_rule(rule)
+    chosen = get_rule(rule) if flagged_only else None
+    if isinstance(max_nonfinite, bool) or not isinstance(max_nonfinite, int) or max_nonfinite < 0:
+        raise SynthLossError(f"max_nonfinite must be an integer >= 0, got {max_nonfinite!r}")
+    extras = (max_nonfinite, bool(divergence), bool(noise))
     return _profiles(
         first,
         last,
@@ -171,6 +206,7 @@ def profiles(
         decay,
         floor,
         chosen,
+        extras,
     )
 
 

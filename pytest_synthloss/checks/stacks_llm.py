@@ -1,0 +1,285 @@
+"""The ``metaseq``, ``megatron`` and ``llm-foundry`` presets.
+
+``metaseq`` follows ``Trainer.skip_spike`` (``metaseq/trainer.py``, commit f7ffa5f): the loss
+is taken in bits (``loss / ln 2``); the EWM starts at the first loss; a step is a skipped
+spike when ``loss / EWM > ewm_ratio_to_skip_batch`` (strict), and only a step that is not
+one updates the EWM: ``(1 - alpha) * EWM + alpha * loss`` with ``alpha = 2 / (span + 1)``.
+metaseq's default threshold, -1, is documented as "turned off" but the method still runs:
+every positive loss then counts as a skipped spike, as here. A NaN loss poisons the EWM
+(no spike after it); an EWM of 0 makes metaseq divide by zero, refused here.
+
+``megatron`` follows ``RerunStateMachine.is_unexpectedly_large``
+(``megatron/core/rerun_state_machine.py``, megatron-core 0.16.1), as ``pretrain_gpt.py``
+calls it under ``--check-for-spiky-loss`` (``threshold=SPIKY_LOSS_FACTOR=10``): the first
+``num_samples`` finite losses set the maximum ``|loss|``; after them a loss is a spike when
+``|loss| >= threshold * max``. NaN/inf are never spikes here (Megatron checks them
+separately, fatally, under ``--check-for-nan-in-loss-and-grad``) and are not counted.
+
+``llm-foundry`` follows ``KillLossSpike.batch_end``
+(``llmfoundry/callbacks/kill_loss_spike_callback.py``, commit 8c8dd48) in a run without
+``max_duration`` (the window is not widened). From batch ``window_size + 1`` on, a loss is an
+outlier when ``loss >= mean(last window_size losses) * outlier_multiplier``; the step is a
+spike when more than ``patience`` consecutive checked steps are outliers, and otherwise, from
+batch ``2 * window_size`` on, a "high loss" step when at least half the window is above
+``loss_cap``. Both are flagged. Every loss enters the window. As upstream: a ``window_size``
+other than 100 leaves the window unbounded, so only batch ``window_size + 1`` is checked, and
+the loss cap is never taken from the first window (the check that would set it runs at batch
+``window_size``, before the window is full).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from pytest_synthloss.checks.stack_base import StackPreset, finite, integer, number, ratio
+from pytest_synthloss.checks.stacks_olmo import ROWS, full_windows
+from pytest_synthloss.core.errors import SynthLossError
+
+__all__ = ["LLMFoundryKillLossSpike", "MegatronSpikyLoss", "MetaseqSkipSpike"]
+
+_LN2 = math.log(2)
+#: Runs up to this many steps are replayed step by step (exact); longer ones vectorised.
+_EXACT_STEPS = 1 << 16
+_CHUNK = 1 << 16
+
+
+class MetaseqSkipSpike(StackPreset):
+    """metaseq ``Trainer.skip_spike(logging_outputs, ewm_ratio_to_skip_batch, span=9)``."""
+
+    name: ClassVar[str] = "metaseq"
+    source: ClassVar[str] = "metaseq/trainer.py (Trainer.skip_spike)"
+    version: ClassVar[str] = "metaseq f7ffa5f (not installable: replayed from its source)"
+    PARAMS: ClassVar[dict[str, object]] = {"ewm_ratio_to_skip_batch": -1.0, "span": 9}
+
+    def check(self, params: dict[str, object]) -> dict[str, object]:
+        """A number for the threshold (float field); a span > -1 (alpha = 2 / (span + 1))."""
+        params["ewm_ratio_to_skip_batch"] = number(
+            self.name, "ewm_ratio_to_skip_batch", params["ewm_ratio_to_skip_batch"]
+        )
+        span = finite(self.name, "span", params["span"])
+        if span == -1:
+            raise SynthLossError(f"{self.name}: span=-1 divides by zero (alpha = 2 / (span + 1))")
+        params["span"] = params["span"] if isinstance(params["span"], int) else span
+        return params
+
+    def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The EWM before each step (in bits), ``loss / EWM`` and the skipped spikes."""
+        bits = losses.astype(np.float64, copy=False) / _LN2
+        if bits.size > _EXACT_STEPS and np.isfinite(bits).all():
+            fast = self._vectorised(bits)
+            if fast is not None:
+                return fast
+        return self._exact(bits)
+
+    def _alpha(self) -> float:
+        return float(2 / (self.params["span"] + 1))
+
+    def _exact(self, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        threshold = float(self.params["ewm_ratio_to_skip_batch"])
+        alpha = self._alpha()
+        n = bits.size
+        ewm_before = np.full(n, np.nan)
+        scores = np.full(n, np.nan)
+        spikes = np.zeros(n, bool)
+        ewm: float | None = None
+        for index, loss in enumerate(bits.tolist()):
+            if ewm is None:
+                ewm = loss
+            if ewm == 0:
+                raise SynthLossError(
+                    f"{self.name}: the EWM is 0 at run step {index + 1}; metaseq raises "
+                    "ZeroDivisionError there"
+                )
+            ewm_before[index] = ewm
+            score = loss / ewm
+            scores[index] = score
+            if score > threshold:
+                spikes[index] = True
+            else:
+                ewm = (1 - alpha) * ewm + alpha * loss
+        return ewm_before, scores, spikes
+
+    def _vectorised(self, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """As if no step spiked, up to the first spike; frozen while spiking. ``None``: a
+        ratio too close to the threshold to decide without the exact EWM (replay instead)."""
+        threshold = float(self.params["ewm_ratio_to_skip_batch"])
+        alpha = self._alpha()
+        decay = 1 - alpha
+        if not 0 < decay < 1:
+            return None
+        tolerance = 1e-9 * max(1.0, abs(threshold))
+        n = bits.size
+        ewm_before = np.empty(n)
+        spikes = np.zeros(n, bool)
+        ewm = float(bits[0])
+        block = max(1, min(256, int(12.0 / -math.log10(decay))))
+        powers = decay ** np.arange(block + 1)
+        pos = 0
+        while pos < n:
+            end = min(n, pos + _CHUNK)
+            xs = bits[pos:end]
+            chain, state = _chain(xs, ewm, alpha, powers)
+            if (chain == 0).any():
+                return None
+            score = xs / chain
+            if (np.abs(score - threshold) <= tolerance).any():
+                return None
+            hits = np.flatnonzero(score > threshold)
+            if not hits.size:
+                ewm_before[pos:end] = chain
+                ewm, pos = state, end
+                continue
+            stop = int(hits[0])
+            ewm_before[pos : pos + stop + 1] = chain[: stop + 1]
+            ewm = float(chain[stop])
+            tail = bits[pos + stop : min(n, pos + stop + _CHUNK)] / ewm
+            if (np.abs(tail - threshold) <= tolerance).any():
+                return None
+            calm = np.flatnonzero(~(tail > threshold))
+            length = tail.size if not calm.size else int(calm[0])
+            spikes[pos + stop : pos + stop + length] = True
+            ewm_before[pos + stop : pos + stop + length] = ewm
+            pos += stop + length
+        return ewm_before, bits / ewm_before, spikes
+
+
+def _chain(
+    values: np.ndarray, state: float, alpha: float, powers: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """The EWM before each value if every value were taken in, and the EWM after them all.
+
+    Blocks of ``len(powers) - 1`` values, each in closed form from a zero start (so
+    ``decay ** -block`` stays far inside float64); the block starts are then chained with a
+    scalar loop over blocks.
+    """
+    block = powers.size - 1
+    count = -(-values.size // block)
+    padded = np.zeros(count * block)
+    padded[: values.size] = values
+    grid = padded.reshape(count, block)
+    local = np.cumsum(alpha * grid / powers[1:], axis=1) * powers[1:]
+    starts = np.empty(count)
+    step = float(powers[block])
+    for index, end in enumerate(local[:, -1].tolist()):
+        starts[index] = state
+        state = step * state + end
+    before = np.empty((count, block))
+    before[:, 0] = starts
+    before[:, 1:] = powers[1:block] * starts[:, None] + local[:, :-1]
+    flat = before.ravel()[: values.size]
+    last = values.size - (count - 1) * block  # values in the last block
+    after = float(powers[last] * starts[-1] + local[-1, last - 1])
+    return flat, after
+
+
+class MegatronSpikyLoss(StackPreset):
+    """Megatron ``is_unexpectedly_large(loss, threshold=10, context="loss", num_samples=100)``."""
+
+    name: ClassVar[str] = "megatron"
+    source: ClassVar[str] = "megatron/core/rerun_state_machine.py (is_unexpectedly_large)"
+    version: ClassVar[str] = "megatron-core 0.16.1; SPIKY_LOSS_FACTOR=10 in pretrain_gpt.py"
+    PARAMS: ClassVar[dict[str, object]] = {"threshold": 10, "num_samples": 100, "resample": False}
+
+    def check(self, params: dict[str, object]) -> dict[str, object]:
+        """A number for the threshold, a positive sample count, ``resample`` a bool."""
+        number(self.name, "threshold", params["threshold"])
+        params["num_samples"] = integer(self.name, "num_samples", params["num_samples"], low=1)
+        if not isinstance(params["resample"], bool):
+            raise SynthLossError(
+                f"{self.name}: resample must be True or False, got {params['resample']!r}"
+            )
+        return params
+
+    def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sampled maximum ``|loss|``, ``|loss| / max`` and the spikes."""
+        size = abs(losses.astype(np.float64, copy=False))
+        n = size.size
+        reference = np.full(n, np.nan)
+        spikes = np.zeros(n, bool)
+        finite_at = np.flatnonzero(np.isfinite(size))
+        samples = int(self.params["num_samples"])
+        if self.params["resample"] or finite_at.size <= samples:
+            return reference, ratio(size, reference), spikes
+        last_sample = int(finite_at[samples - 1])
+        peak = max(0.0, float(size[finite_at[:samples]].max()))
+        limit = peak * self.params["threshold"]
+        after = slice(last_sample + 1, n)
+        reference[after] = peak
+        with np.errstate(invalid="ignore"):
+            spikes[after] = np.isfinite(size[after]) & (size[after] >= limit)
+        return reference, ratio(size, reference), spikes
+
+
+class LLMFoundryKillLossSpike(StackPreset):
+    """llm-foundry ``KillLossSpike(log_only, patience, outlier_multiplier, window_size,
+    loss_cap)``."""
+
+    name: ClassVar[str] = "llm-foundry"
+    source: ClassVar[str] = "llmfoundry/callbacks/kill_loss_spike_callback.py (KillLossSpike)"
+    version: ClassVar[str] = "llm-foundry 0.22.0 (8c8dd48; not installable: its test vectors)"
+    PARAMS: ClassVar[dict[str, object]] = {
+        "log_only": True,
+        "patience": 4,
+        "outlier_multiplier": 2,
+        "window_size": 100,
+        "loss_cap": 10,
+    }
+
+    def check(self, params: dict[str, object]) -> dict[str, object]:
+        """Integers for patience and window, numbers for the multiplier and cap."""
+        if not isinstance(params["log_only"], bool):
+            raise SynthLossError(
+                f"{self.name}: log_only must be True or False, got {params['log_only']!r}"
+            )
+        params["patience"] = integer(self.name, "patience", params["patience"], low=0)
+        params["window_size"] = integer(self.name, "window_size", params["window_size"], low=1)
+        for key in ("outlier_multiplier", "loss_cap"):
+            number(self.name, key, params[key])
+        return params
+
+    def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The window mean, ``loss / mean`` and the flagged (spike or high-loss) steps."""
+        x = losses.astype(np.float64, copy=False)
+        n = x.size
+        size = int(self.params["window_size"])
+        mean = np.full(n, np.nan)
+        flags = np.zeros(n, bool)
+        if n <= size:
+            return mean, ratio(x, mean), flags
+        # index i (batch i + 1) is checked when the window before it is full
+        last = n if size == 100 else size + 1
+        mult = float(self.params["outlier_multiplier"])
+        cap = float(self.params["loss_cap"])
+        patience = int(self.params["patience"])
+        streak_in = 0  # consecutive outliers up to the previous pass
+        for begin in range(0, last - size, ROWS):
+            end = min(last - size, begin + ROWS)
+            stats = full_windows(x, size, begin, end)
+            value = x[size + begin : size + end]
+            approx = stats["mean"]
+            with np.errstate(invalid="ignore", over="ignore"):
+                limit = approx * mult
+                # too close to call, or a NaN/inf in the window: numpy's own mean of it
+                unsure = stats["bad"] | (
+                    np.abs(value - limit)
+                    <= 4 * stats["mean_err"] * abs(mult) + 1e-12 * (np.abs(value) + np.abs(limit))
+                )
+                for row in np.flatnonzero(unsure):
+                    approx[row] = float(np.mean(x[begin + row : begin + row + size].copy()))
+                outlier = value >= approx * mult
+            # the outlier counter: consecutive outliers, carried across passes
+            index = np.arange(end - begin)
+            reset = np.maximum.accumulate(np.where(outlier, -1, index))
+            streak = np.where(reset < 0, index + 1 + streak_in, index - reset)
+            spike = outlier & (streak > patience)
+            streak_in = int(streak[-1]) if outlier[-1] else 0
+            above = np.concatenate(([0], np.cumsum(x[begin : end + size - 1] > cap)))
+            high_count = above[size : size + end - begin] - above[: end - begin]
+            late = size + begin + index + 1 >= 2 * size  # batch number >= 2 * window_size
+            high = late & (high_count >= size / 2) & ~spike
+            flags[size + begin : size + end] = spike | high
+            mean[size + begin : size + end] = approx
+        return mean, ratio(x, mean), flags
