@@ -49,6 +49,5 @@ html_theme_options = {
 # their tables are shown as preformatted text until fixed. The build warns (fails under
 # -W) for a malformed table anywhere else, and for a name here that no longer needs it.
 synthloss_docstring_tables_as_text = [
-    "pytest_synthloss.checks.rules",
     "pytest_synthloss.emulation.logwriter",
 ]

@@ -74,3 +74,16 @@ def test_the_fixture_is_documented(pytester: pytest.Pytester) -> None:
             "    A real Prometheus (the ``prometheus`` binary) evaluating your alert rules live.",
         ]
     )
+
+
+def test_a_bad_prometheus_variable_fails_the_test_instead_of_skipping(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS", "/nonexistent/prom")
+    pytester.makefile(".yml", alerts=RULES)
+    pytester.makepyfile(test_rules=DOWNSTREAM)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*synthloss_prometheus: $PROMETHEUS '/nonexistent/prom' is not an executable program"]
+    )

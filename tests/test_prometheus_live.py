@@ -167,7 +167,7 @@ def test_a_missing_rule_file_or_binary_is_named(tmp_path: Path) -> None:
     with pytest.raises(SynthLossError) as missing:
         PrometheusServer([], binary=str(tmp_path / "no-prometheus"))
     assert str(missing.value) == (
-        "prometheus binary not found: install Prometheus (Debian: apt-get install prometheus)"
+        f"binary {str(tmp_path / 'no-prometheus')!r} is not an executable program"
     )
     with pytest.raises(SynthLossError) as fast:
         PrometheusServer([], binary="/bin/true", scrape_seconds=0.01)
@@ -203,3 +203,15 @@ def test_live_alerts_group_samples_by_run_state_and_name() -> None:
     assert alerts.fired_runs() == ("a", "b")
     assert alerts.fired_runs("LossSpike") == ("a", "b")
     assert alerts.alertnames == ("FleetWide", "LossSpike", "Other")
+    with pytest.raises(SynthLossError) as info:
+        alerts.firing_steps("r9")  # a typo must not pass as "never fired"
+    assert str(info.value) == "unknown run 'r9'; the runs are: a, b"
+
+
+def test_a_prometheus_variable_naming_no_program_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PROMETHEUS", str(tmp_path / "prom"))
+    with pytest.raises(SynthLossError) as info:
+        find_prometheus()
+    assert str(info.value) == f"$PROMETHEUS {str(tmp_path / 'prom')!r} is not an executable program"

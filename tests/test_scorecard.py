@@ -288,3 +288,74 @@ def test_a_bad_monitor_name_is_refused(name: object) -> None:
     with pytest.raises(SynthLossError) as info:
         score_alerts([4], make_curve(20, "spiky"), name=name)  # type: ignore[arg-type]
     assert str(info.value) == f"name must be a non-empty string or None, got {name!r}"
+
+
+NAMED = """\
+import pytest
+
+from pytest_synthloss import score_alerts
+
+
+@pytest.mark.parametrize("threshold", [1.5, 3.0])
+def test_rule(synthloss_curve, threshold):
+    score_alerts(list(synthloss_curve.spike_steps), synthloss_curve)
+
+
+class TestA:
+    def test_x(self, synthloss_curve):
+        score_alerts([], synthloss_curve)
+
+
+class TestB:
+    def test_x(self, synthloss_curve):
+        score_alerts([1], synthloss_curve)
+"""
+
+
+def test_monitors_are_told_apart_by_class_and_parameters(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_named=NAMED)
+    result = pytester.runpytest("--synthloss-profile", "spiky,stable", "-p", "no:randomly")
+    result.assert_outcomes(passed=8)
+    lines = result.stdout.str().splitlines()
+    start = next(i for i, line in enumerate(lines) if "synthloss scorecard" in line)
+    assert [line.split()[:2] for line in lines[start + 2 : start + 10]] == [
+        ["TestA::test_x", "spiky"],
+        ["TestA::test_x", "stable"],
+        ["TestB::test_x", "spiky"],
+        ["TestB::test_x", "stable"],
+        ["test_rule[threshold=1.5]", "spiky"],
+        ["test_rule[threshold=1.5]", "stable"],
+        ["test_rule[threshold=3.0]", "spiky"],
+        ["test_rule[threshold=3.0]", "stable"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "message"),
+    [
+        (
+            ["--synthloss-report", ""],
+            "",
+            "ERROR: --synthloss-report: the path is empty; give a file path",
+        ),
+        (
+            ["--synthloss-plots", "test_x.py/sub"],
+            "",
+            "ERROR: --synthloss-plots: 'test_x.py/sub' is inside '*test_x.py', a file",
+        ),
+        (
+            [],
+            "[pytest]\nsynthloss_plots = test_x.py\n",
+            "ERROR: ini synthloss_plots: 'test_x.py' exists and is not a directory",
+        ),
+    ],
+)
+def test_more_bad_paths_and_ini_values_are_usage_errors(
+    pytester: pytest.Pytester, args: list[str], ini: str, message: str
+) -> None:
+    if ini:
+        pytester.makeini(ini)
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])

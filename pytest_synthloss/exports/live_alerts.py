@@ -35,6 +35,10 @@ class LiveAlerts:
     runs: tuple[str, ...]
 
     def _steps(self, state: str, run: str | None, alertname: str | None) -> tuple[int, ...]:
+        if run is not None and run not in self.runs:
+            from pytest_synthloss.core.errors import SynthLossError
+
+            raise SynthLossError(f"unknown run {run!r}; the runs are: {', '.join(self.runs)}")
         return tuple(
             sorted(
                 {

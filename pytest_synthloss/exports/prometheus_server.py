@@ -24,6 +24,7 @@ Alerts are matched to runs by the ``run`` label (an alert without it belongs to 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import math
@@ -56,9 +57,20 @@ _ERR = re.compile(r'err="((?:[^"\\]|\\.)*)"')
 
 
 def find_prometheus(binary: str | None = None) -> str | None:
-    """The path of the ``prometheus`` binary (``binary``, ``$PROMETHEUS``, or on PATH)."""
-    name = binary or os.environ.get("PROMETHEUS") or "prometheus"
-    return shutil.which(name)
+    """The path of the ``prometheus`` binary (``binary``, ``$PROMETHEUS``, or on PATH).
+
+    ``None`` when it is not on PATH; a ``binary`` or ``$PROMETHEUS`` that names no program
+    is a :class:`~pytest_synthloss.SynthLossError` naming it (a misconfigured CI must not
+    skip the live tests quietly).
+    """
+    given = binary or os.environ.get("PROMETHEUS")
+    if not given:
+        return shutil.which("prometheus")
+    found = shutil.which(given)
+    if found is None:
+        source = "binary" if binary else "$PROMETHEUS"
+        raise SynthLossError(f"{source} {given!r} is not an executable program")
+    return found
 
 
 class PrometheusServer:
@@ -130,6 +142,7 @@ class PrometheusServer:
             stderr=subprocess.STDOUT,
             cwd=workdir,
         )
+        atexit.register(self.stop)  # never leave a prometheus behind
         try:
             self._wait_ready()
         except BaseException:
@@ -206,6 +219,7 @@ class PrometheusServer:
 
     def stop(self) -> None:
         """Stop Prometheus and delete its storage. Stopping twice is harmless."""
+        atexit.unregister(self.stop)
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()

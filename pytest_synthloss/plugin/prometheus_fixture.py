@@ -113,11 +113,16 @@ def synthloss_prometheus(
             alerts = synthloss_prometheus.run("alerts.yml")
             assert_alerts_match(alerts.firing_steps("r0"), synthloss_curve)
 
-    Skipped, with the reason, when no ``prometheus`` binary is found (on PATH or in
-    ``$PROMETHEUS``).
+    Skipped, with the reason, when no ``prometheus`` binary is on PATH; a ``$PROMETHEUS``
+    that names no program fails the test instead.
     """
+    from pytest_synthloss.core.errors import SynthLossError
     from pytest_synthloss.exports.prometheus_server import INSTALL_HINT, find_prometheus
 
-    if find_prometheus() is None:
+    try:
+        found = find_prometheus()
+    except SynthLossError as exc:  # $PROMETHEUS names no program: an error, not a skip
+        pytest.fail(f"synthloss_prometheus: {exc}", pytrace=False)
+    if found is None:
         pytest.skip(f"prometheus not found: {INSTALL_HINT}")
     return LivePrometheus(_synthloss_prometheus_session, synthloss_curve)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from pytest_synthloss.checks.scoring import AlertScore
     from pytest_synthloss.core.curve import LossCurve
 
-__all__ = ["REPORT_VERSION", "ScorecardPlugin", "add_options"]
+__all__ = ["REPORT_VERSION", "ScorecardPlugin", "add_options", "monitor_name"]
 
 #: The ``version`` field of the JSON report; it changes when the schema does.
 REPORT_VERSION = 1
@@ -85,30 +85,18 @@ class ScorecardPlugin:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.records: list[dict[str, Any]] = []
-        self.show = not config.getoption("synthloss_no_scorecard") and bool(
-            config.getini("synthloss_scorecard")
-        )
+        shown = bool(config.getini("synthloss_scorecard"))  # pytest checks the truth value
+        self.show = shown and not config.getoption("synthloss_no_scorecard")
         self.report_path: str | None = config.getoption("synthloss_report")
-        plots = config.getoption("synthloss_plots") or str(config.getini("synthloss_plots"))
-        self.plots = plots.strip()
+        self.report_error: str | None = None
+        given = config.getoption("synthloss_plots")
+        where = "--synthloss-plots" if given else "ini synthloss_plots"
+        self.plots = (given or str(config.getini("synthloss_plots"))).strip()
         self.is_worker = hasattr(config, "workerinput")
-        self._check_paths()
-
-    def _check_paths(self) -> None:
-        """Bad paths are usage errors (exit 4) before any test runs."""
         if self.report_path is not None:
-            target = os.path.abspath(self.report_path)
-            if os.path.isdir(target):
-                raise pytest.UsageError(
-                    f"--synthloss-report: {self.report_path!r} is a directory; give a file path"
-                )
-            if not os.path.isdir(os.path.dirname(target)):
-                raise pytest.UsageError(
-                    f"--synthloss-report: the directory of {self.report_path!r} does not exist"
-                )
-        plots = self.plots
-        if plots not in ("", "off") and os.path.exists(plots) and not os.path.isdir(plots):
-            raise pytest.UsageError(f"--synthloss-plots: {plots!r} exists and is not a directory")
+            _check_report_path(self.report_path)
+        if self.plots not in ("", "off"):
+            _check_plot_dir(self.plots, where)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, None]:
@@ -128,7 +116,7 @@ class ScorecardPlugin:
         if not calls:
             return
         report = outcome.get_result()
-        default = getattr(item, "originalname", item.name)
+        default = monitor_name(item)
         report.synthloss_scores = [
             summarize(score, name or default, item.nodeid) for score, _, name in calls
         ]
@@ -160,9 +148,13 @@ class ScorecardPlugin:
                 "synthloss-plots",
             )
         )
-        os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, re.sub(r"[^\w.-]+", "_", item.nodeid)[:150] + ".png")
-        save_alert_plot(curve, score, path, title=name or item.name)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            save_alert_plot(curve, score, path, title=name or item.name)
+        except OSError as exc:
+            report.sections.append(("synthloss plot", f"not written: {path}: {exc.strerror}"))
+            return
         report.sections.append(("synthloss plot", path))
         html = self.config.pluginmanager.getplugin("html")
         if html is not None:
@@ -189,7 +181,7 @@ class ScorecardPlugin:
         terminalreporter.write_sep("=", "synthloss scorecard")
         for line in lines:
             terminalreporter.write_line(line)
-        if self.report_path:
+        if self.report_path and self.report_error is None:
             terminalreporter.write_line(f"synthloss report: {self.report_path}")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -209,8 +201,52 @@ class ScorecardPlugin:
                 handle.write("\n")
             os.replace(temp, target)
         except OSError as exc:  # checked at start; the disk can still fill up
+            self.report_error = f"cannot write {target!r}: {exc.strerror or exc}"
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-            sys.stderr.write(f"synthloss: cannot write report {target!r}: {exc.strerror or exc}\n")
+            sys.stderr.write(f"\nsynthloss: --synthloss-report: {self.report_error}\n")
         finally:
             if os.path.exists(temp):
                 os.unlink(temp)
+
+
+def monitor_name(item: pytest.Item) -> str:
+    """The default monitor name of a test: its name within its module (class included) and
+    its own parameters, without the synthloss profile (the scorecard's other column)."""
+    name = "::".join(item.nodeid.split("::")[1:]).split("[")[0] or item.name
+    callspec = getattr(item, "callspec", None)
+    params = dict(callspec.params) if callspec is not None else {}
+    params.pop("synthloss_profile_name", None)
+    if params:
+        shown = ",".join(f"{key}={str(value)[:24]}" for key, value in params.items())
+        name += f"[{shown}]"
+    return name
+
+
+def _check_report_path(path: str) -> None:
+    """A report path must name a file in a writable directory (exit 4 before any test)."""
+    if not path.strip():
+        raise pytest.UsageError("--synthloss-report: the path is empty; give a file path")
+    target = os.path.abspath(path)
+    if os.path.isdir(target):
+        raise pytest.UsageError(f"--synthloss-report: {path!r} is a directory; give a file path")
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise pytest.UsageError(f"--synthloss-report: the directory of {path!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise pytest.UsageError(f"--synthloss-report: the directory of {path!r} is not writable")
+
+
+def _check_plot_dir(path: str, where: str) -> None:
+    """The plot directory must be one, or creatable: its nearest existing ancestor is a
+    writable directory (exit 4 before any test)."""
+    target = os.path.abspath(path)
+    probe = target
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        what = (
+            "exists and is not a directory" if probe == target else f"is inside {probe!r}, a file"
+        )
+        raise pytest.UsageError(f"{where}: {path!r} {what}")
+    if not os.access(probe, os.W_OK):
+        raise pytest.UsageError(f"{where}: {path!r} cannot be created or written ({probe!r})")
