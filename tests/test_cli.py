@@ -125,7 +125,8 @@ def test_sweep_prints_a_ranked_table_and_the_implications(
         "... 237 more configs (--top N shows more)",
     ]
     assert out[6:10] == [
-        "Best configuration (of 240 configs; 52 tie on final loss 1.05 with 0 spike steps):",
+        "Best configuration (of 240 configs; final loss 1.05 with 0 spike steps; "
+        "51 other configs tie):",
         "- Profile: stable (avoids spikes)",
         "- Steps: ≥18 (reaches floor loss of 1.05)",
         "- Expected final loss: 1.05",

@@ -119,7 +119,9 @@ def test_obs2_spike_and_nonfinite_counts_agree_with_the_events() -> None:
         assert row.spikes == sum(e.length for e in curve.events if e.kind == "spike")
         assert row.nonfinite == sum(e.length for e in curve.events if e.kind == "nonfinite")
     # 11 steps end before the NaN: clean; 12 or more log it: never "avoids" anything.
-    assert "- Profile: nan (avoids spikes)" in (best_config(sweep("nan", [11])).report())
+    assert "- Profile: nan (avoids spikes)" in (best_config(sweep(["nan", "spiky"], [11])).report())
+    # alone, there is nothing to avoid: the report does not say so
+    assert "- Profile: nan\n" in best_config(sweep("nan", [11])).report()
     for steps in (12, 13, 30):
         assert "avoids" not in best_config(sweep("nan", [steps])).report()
 
@@ -129,8 +131,8 @@ def test_obs2_a_sweep_over_only_nan_works() -> None:
     assert (best.profile, best.steps, best.nonfinite, best.steps_at_least) == ("nan", 12, 1, None)
     assert math.isnan(best.final_loss)
     assert best.report().splitlines()[0] == (
-        "No configuration of 1 is free of non-finite losses; the least bad (1 tie on final "
-        "loss nan with 0 spike steps and 1 non-finite steps):"
+        "No configuration of 1 is free of non-finite losses; the least bad (final loss nan "
+        "with 0 spike steps and 1 non-finite steps; no other config ties):"
     )
 
 

@@ -129,6 +129,19 @@ def test_a_lower_floor_wins_and_a_short_sweep_says_so(clean_registry: None) -> N
     assert short.implications[1].endswith("the floor 1.05 is not reached within the swept steps.")
 
 
+def test_the_report_says_only_what_the_rows_show() -> None:
+    # a NaN from step 12 on: the best run is 11 steps, and the report says why
+    text = best_config(sweep("nan", steps=range(1, 21))).report()
+    assert "- Steps: 11 (every longer run logs a non-finite loss)" in text
+    assert "no other config ties" in text
+    assert "- Profile: nan\n" in text  # one profile: nothing to avoid
+    assert "the floor 1.05 is reached from 18 steps, but those runs log a non-finite loss." in text
+    assert (
+        "3. Hyperparameters: none varied (1 lr value, 1 batch size); lr and batch_size are "
+        "logged only and never change the loss." in text
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -47,6 +47,10 @@ class BestConfig:
     implications: tuple[str, ...]
     nonfinite: int = 0
     floor: float = 1.05
+    #: Why a longer swept run of the best profile is not best ("" when the best is the longest).
+    longer_runs: str = ""
+    #: Whether another swept profile spiked (so "avoids spikes" says something).
+    others_spiked: bool = False
 
     def report(self) -> str:
         """The best config and the implications, as printed by ``synthloss sweep``."""
@@ -57,6 +61,8 @@ class BestConfig:
                 else f"every longer run ends at {self.final_loss:g} too"
             )
             steps = f"≥{self.steps_at_least} ({ending})"
+        elif self.longer_runs:
+            steps = f"{self.steps} ({self.longer_runs})"
         elif self.reaches_floor:
             steps = (
                 f"{self.steps} (the lowest final loss of the swept lengths; it moves with the "
@@ -65,17 +71,21 @@ class BestConfig:
         else:
             steps = f"{self.steps} (the most swept; more steps lower the loss)"
         clean = self.spikes == 0 and self.nonfinite == 0
-        profile = f"{self.profile} (avoids spikes)" if clean else self.profile
+        profile = (
+            f"{self.profile} (avoids spikes)" if clean and self.others_spiked else self.profile
+        )
+        others = self.ties - 1
+        tie = "no other config ties" if others == 0 else f"{_plural(others, 'other config')} tie"
         if self.nonfinite:
             title = (
                 f"No configuration of {self.configs} is free of non-finite losses; the least "
-                f"bad ({self.ties} tie on final loss {self.final_loss:g} with {self.spikes} "
-                f"spike steps and {self.nonfinite} non-finite steps):"
+                f"bad (final loss {self.final_loss:g} with {self.spikes} spike steps and "
+                f"{self.nonfinite} non-finite steps; {tie}):"
             )
         else:
             title = (
-                f"Best configuration (of {self.configs} configs; {self.ties} tie on final loss "
-                f"{self.final_loss:g} with {self.spikes} spike steps):"
+                f"Best configuration (of {self.configs} configs; final loss "
+                f"{self.final_loss:g} with {self.spikes} spike steps; {tie}):"
             )
         lines = [
             title,
@@ -107,7 +117,19 @@ def best_config(results: SweepResults) -> BestConfig:
         & (ranked.spikes == best.spikes)
         & (ranked.nonfinite == best.nonfinite)
     )
-    prof = results.profiles[int(ranked.profile_index[0])]
+    index = int(ranked.profile_index[0])
+    prof = results.profiles[index]
+    mine = results.profile_index == index
+    longer = mine & (results.steps > best.steps)
+    longer_runs = ""
+    if longer.any():
+        if bool((results.nonfinite[longer] > 0).all()):
+            longer_runs = "every longer run logs a non-finite loss"
+        elif bool((results.spikes[longer] > best.spikes).any()):
+            longer_runs = "the best-ranked length; longer runs end higher or spike more"
+        else:
+            longer_runs = "the best-ranked length"
+    others_spiked = bool((results.spikes[~mine] > 0).any())
     return BestConfig(
         profile=best.profile,
         steps=best.steps,
@@ -122,6 +144,8 @@ def best_config(results: SweepResults) -> BestConfig:
         implications=_implications(results, best),
         nonfinite=best.nonfinite,
         floor=prof.floor,
+        longer_runs=longer_runs,
+        others_spiked=others_spiked,
     )
 
 
@@ -189,6 +213,12 @@ def _implications(results: SweepResults, best: SweepRow) -> tuple[str, ...]:
             f"; past the floor step the loss stays around the floor {prof.floor:g} but "
             "keeps changing with the run's length (noise, or an event later on)."
         )
+    elif results.reaches_floor[mine].any():
+        first_floor = int(steps_of[results.reaches_floor[mine]].min())
+        steps_text += (
+            f"; the floor {prof.floor:g} is reached from {first_floor} steps, but those runs "
+            "log a non-finite loss."
+        )
     else:
         steps_text += f"; the floor {prof.floor:g} is not reached within the swept steps."
 
@@ -200,16 +230,22 @@ def _implications(results: SweepResults, best: SweepRow) -> tuple[str, ...]:
     same_run = (by_profile[1:] == by_profile[:-1]) & (by_steps[1:] == by_steps[:-1])
     equal = (finals[1:] == finals[:-1]) | (np.isnan(finals[1:]) & np.isnan(finals[:-1]))
     constant = bool(equal[same_run].all())
-    hyper_text = (
-        f"Hyperparameters don't matter: {_plural(lr_count, 'lr value')} x "
-        f"{_plural(size_count, 'batch size')} "
-        + (
-            "give identical final losses for every profile and step count"
-            if constant
-            else "give DIFFERENT final losses"
+    if lr_count == 1 and size_count == 1:
+        hyper_text = (
+            "Hyperparameters: none varied (1 lr value, 1 batch size); lr and batch_size are "
+            "logged only and never change the loss."
         )
-        + "; they are logged only, so they tie."
-    )
+    else:
+        hyper_text = (
+            f"Hyperparameters don't matter: {_plural(lr_count, 'lr value')} x "
+            f"{_plural(size_count, 'batch size')} "
+            + (
+                "give identical final losses for every profile and step count"
+                if constant
+                else "give DIFFERENT final losses"
+            )
+            + "; they are logged only, so they tie."
+        )
     determinism = (
         "Deterministic: the same config always produces the identical loss curve "
         "(the sweep computes each final loss from the formula, no randomness)."
