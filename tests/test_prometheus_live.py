@@ -171,7 +171,10 @@ def test_a_missing_rule_file_or_binary_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(SynthLossError) as fast:
         PrometheusServer([], binary="/bin/true", scrape_seconds=0.01)
-    assert str(fast.value) == "scrape_seconds must be from 0.05 to 60 (seconds), got 0.01"
+    assert (
+        str(fast.value)
+        == "scrape_seconds must be a finite number of seconds from 0.05 to 60, got 0.01"
+    )
 
 
 def test_an_evaluation_right_after_a_scrape_that_changed_the_step_is_left_out() -> None:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from pytest_synthloss.checks.rules import SpikeRule, get_rule
 from pytest_synthloss.core.errors import LossAssertionError, SynthLossError
+from pytest_synthloss.core.validation import loss_array, step_array
 
 __all__ = ["NONFINITE_POLICIES", "SpikeReport", "check_nonfinite_policy", "detect_spikes"]
 
@@ -77,14 +78,15 @@ def detect_spikes(
     """
     chosen = get_rule(rule)
     policy = check_nonfinite_policy(nonfinite, chosen)
-    values = np.asarray(losses, dtype=np.float64)
-    if values.ndim != 1:
-        raise SynthLossError(f"losses must be 1-D, got shape {values.shape}")
-    steps_arr = (
-        np.arange(1, values.size + 1, dtype=np.int64)
-        if steps is None
-        else np.asarray(steps, dtype=np.int64)
-    )
+    values = loss_array("losses", losses)  # names the first non-number and its index
+    if steps is None:
+        steps_arr = np.arange(1, values.size + 1, dtype=np.int64)
+    else:
+        steps_arr = step_array("steps", steps)
+        if steps_arr.shape != values.shape:
+            raise SynthLossError(
+                f"steps and losses differ in shape ({steps_arr.shape} and {values.shape})"
+            )
     # under "stack" the preset alone decides what a non-finite loss is
     finite = np.isfinite(values) if policy != "stack" else None
     if policy == "error" and finite is not None and not finite.all():
@@ -93,7 +95,7 @@ def detect_spikes(
             f"Loss is not finite at step {int(steps_arr[first])} (loss={float(values[first])!r}) "
             f"and nonfinite='error'"
         )
-    ctx = np.asarray(context, dtype=np.float64).ravel()
+    ctx = loss_array("context", context)
     decide = getattr(chosen, "decide", None)
     if decide is not None:
         reference, score, mask = decide(values, ctx)

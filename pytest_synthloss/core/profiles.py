@@ -44,6 +44,7 @@ from pytest_synthloss.core.faults import Faults
 from pytest_synthloss.core.validation import (
     LOSS_CEILING,
     MAX_STEP,
+    check_name,
     check_number,
     check_step,
 )
@@ -88,9 +89,11 @@ class Profile:
     faults: Faults | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip() or "," in self.name:
+        check_name(self.name, "profile name")
+        if "," in self.name:
             raise SynthLossError(
-                f"profile name must be a non-empty string without commas, got {self.name!r}"
+                f"profile name must not contain commas (they separate the names of a "
+                f"selection), got {self.name!r}"
             )
         if self.name == "all":
             raise SynthLossError("profile name 'all' is reserved (it selects every profile)")
@@ -370,7 +373,10 @@ def _canonical_nonfinite(value: object) -> float | None:
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float is finite
+        return None
     if math.isnan(number):
         return math.nan
     if math.isinf(number):

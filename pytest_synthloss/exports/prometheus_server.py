@@ -44,6 +44,7 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.validation import check_float
 from pytest_synthloss.exports.fleet import Fleet, MetricsEndpoint
 from pytest_synthloss.exports.live_alerts import AlertSample, LiveAlerts, step_seen
 
@@ -94,13 +95,13 @@ class PrometheusServer:
             raise SynthLossError(f"prometheus binary not found: {INSTALL_HINT}")
         self.binary = path
         self.rule_files = tuple(_checked_rule_files(rule_files))
-        if isinstance(scrape_seconds, bool) or not isinstance(scrape_seconds, (int, float)):
-            raise SynthLossError(f"scrape_seconds must be a number, got {scrape_seconds!r}")
-        if not (math.isfinite(scrape_seconds) and 0.05 <= scrape_seconds <= 60):
-            raise SynthLossError(
-                f"scrape_seconds must be from 0.05 to 60 (seconds), got {scrape_seconds!r}"
-            )
-        self.scrape_seconds = float(scrape_seconds)
+        self.scrape_seconds = check_float(
+            "scrape_seconds",
+            scrape_seconds,
+            minimum=0.05,
+            maximum=60.0,
+            allowed="of seconds from 0.05 to 60",
+        )
         self.port: int | None = None
         self._targets: tuple[str, ...] = ()
         self._scraped = False
