@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
-from pytest_synthloss.cli.main import main
-
 if __name__ == "__main__":
-    from pytest_synthloss.emulation.runner import register_child_profile
-
-    register_child_profile()  # the profile a TrainingRun parent handed over, if any
-    sys.exit(main())
+    try:
+        from pytest_synthloss.cli.main import console_main
+    except KeyboardInterrupt:  # SIGINT while starting up: the exit code of a stopped run
+        raise SystemExit(130) from None
+    console_main()

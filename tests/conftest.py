@@ -10,6 +10,18 @@ from pytest_synthloss.core import registry
 pytest_plugins = ["pytester"]
 
 
+@pytest.fixture(autouse=True)
+def _inner_runs_in_file_order(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inner pytest runs (pytester) keep their tests in file order, as their output is
+    asserted line by line: pytest-randomly, when installed, is off in them (it shuffles and
+    reseeds this suite itself, which passes in any order)."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")  # which clears PYTEST_ADDOPTS when it starts
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")
+
+
 @pytest.fixture
 def clean_registry() -> Iterator[None]:
     """Undo any profile registered by the test."""

@@ -252,7 +252,7 @@ def test_matches_profile_message() -> None:
         ),
         (
             lambda: assert_no_spikes(["2.1"]),
-            "losses must be numbers, got dtype <U3 (first value ['2.1'])",
+            "losses must be numbers, got '2.1' (str) at index 0",
         ),
         (
             lambda: assert_no_spikes(([1, 2], [1.0])),

@@ -220,22 +220,22 @@ def test_progress_on_a_tty_goes_to_stderr_only(
         ),
         (
             ["train", "--steps", "5", "--sleep-seconds", "-1"],
-            "synthloss train: error: argument --sleep-seconds: must be a number of seconds "
+            "synthloss train: error: argument --sleep-seconds: must be a finite number of seconds "
             "from 0 to 86400, got '-1'",
         ),
         (
             ["train", "--steps", "5", "--sleep-seconds", "nan"],
-            "synthloss train: error: argument --sleep-seconds: must be a number of seconds "
+            "synthloss train: error: argument --sleep-seconds: must be a finite number of seconds "
             "from 0 to 86400, got 'nan'",
         ),
         (
             ["train", "--steps", "5", "--sleep-seconds", "inf"],
-            "synthloss train: error: argument --sleep-seconds: must be a number of seconds "
+            "synthloss train: error: argument --sleep-seconds: must be a finite number of seconds "
             "from 0 to 86400, got 'inf'",
         ),
         (
             ["train", "--steps", "5", "--sleep-seconds", "1e10"],
-            "synthloss train: error: argument --sleep-seconds: must be a number of seconds "
+            "synthloss train: error: argument --sleep-seconds: must be a finite number of seconds "
             "from 0 to 86400, got '1e10'",
         ),
         (

@@ -118,6 +118,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
     # The interpreter running the suite provides `python`, `pytest` and `synthloss`.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["COLUMNS"] = "80"
+    env["PYTEST_ADDOPTS"] = "-p no:randomly"  # documented pytest output is in file order
     env["MPLBACKEND"] = "Agg"
     env.update(extra)
     return env

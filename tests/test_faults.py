@@ -164,13 +164,19 @@ def test_to_args_and_merged() -> None:
     ("kwargs", "message"),
     [
         ({"stall": (0, 1.0)}, "stall step must be an integer >= 1, got 0"),
-        ({"stall": (3, 0)}, "stall seconds must be a number > 0 and <= 86400, got 0"),
-        ({"stall": (3, float("nan"))}, "stall seconds must be a number > 0 and <= 86400, got nan"),
+        ({"stall": (3, 0)}, "stall seconds must be a finite number > 0 and <= 86400, got 0"),
+        (
+            {"stall": (3, float("nan"))},
+            "stall seconds must be a finite number > 0 and <= 86400, got nan",
+        ),
         (
             {"stall": (3, 1e10)},
-            "stall seconds must be a number > 0 and <= 86400, got 10000000000.0",
+            "stall seconds must be a finite number > 0 and <= 86400, got 10000000000.0",
         ),
-        ({"stall": (3, True)}, "stall seconds must be a number > 0 and <= 86400, got True"),
+        (
+            {"stall": (3, True)},
+            "stall seconds must be a finite number > 0 and <= 86400, got True (bool)",
+        ),
         ({"stall": 3}, "stall must be a pair (step, seconds), got 3"),
         ({"stall": (1, 2, 3)}, "stall must be a pair (step, seconds), got (1, 2, 3)"),
         (

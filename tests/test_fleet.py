@@ -157,12 +157,18 @@ def test_an_endpoint_serves_attached_fleets_over_http() -> None:
             "runs[0].labels: label name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "
             "'__', got '0bad'",
         ),
-        ({"step_seconds": 0}, "step_seconds must be > 0 and at most 3600 (seconds), got 0"),
+        (
+            {"step_seconds": 0},
+            "step_seconds must be a finite number of seconds > 0 and <= 3600, got 0",
+        ),
         (
             {"step_seconds": float("nan")},
-            "step_seconds must be > 0 and at most 3600 (seconds), got nan",
+            "step_seconds must be a finite number of seconds > 0 and <= 3600, got nan",
         ),
-        ({"step_seconds": "1"}, "step_seconds must be a number > 0 (seconds), got '1'"),
+        (
+            {"step_seconds": "1"},
+            "step_seconds must be a finite number of seconds > 0 and <= 3600, got '1' (str)",
+        ),
         ({"batch": ""}, "batch must be a non-empty string or None, got ''"),
         (
             {"metric": "train-loss"},
@@ -185,7 +191,7 @@ def test_a_fleet_starts_once_and_endpoint_ports_are_checked() -> None:
     with pytest.raises(SynthLossError) as info:
         MetricsEndpoint(port=70000)
     assert str(info.value) == (
-        "port must be an integer from 0 to 65535 (0: any free port), got 70000"
+        "port must be a port number from 0 to 65535 (0: any free port), got 70000"
     )
     with MetricsEndpoint() as taken, pytest.raises(SynthLossError) as busy:
         MetricsEndpoint(port=taken.port)

@@ -177,9 +177,15 @@ def test_bad_lines_are_clear_errors(tmp_path: Path, data: bytes, message: str) -
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"timeout": 0}, "timeout must be a number of seconds > 0, got 0"),
-        ({"stall_after": float("inf")}, "stall_after must be a number of seconds > 0, got inf"),
-        ({"poll_interval": "1"}, "poll_interval must be a number of seconds > 0, got '1'"),
+        ({"timeout": 0}, "timeout must be a finite number of seconds > 0, got 0"),
+        (
+            {"stall_after": float("inf")},
+            "stall_after must be a finite number of seconds > 0, got inf",
+        ),
+        (
+            {"poll_interval": "1"},
+            "poll_interval must be a finite number of seconds > 0, got '1' (str)",
+        ),
         ({"format": "xml"}, "unknown log format 'xml'; known formats: text, jsonl, csv"),
     ],
 )

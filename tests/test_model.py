@@ -277,27 +277,32 @@ def test_scalar_bad_steps(step: object, message: str) -> None:
     [
         ([1, 0, 3], "steps must be integers >= 1, got 0 at index 1"),
         ([[1, 2], [-5, 4]], "steps must be integers >= 1, got -5 at index (1, 0)"),
-        ([1.0, 2.5], "steps must be integers >= 1, got 1.0 (float) at index 0"),
-        ([1, 2.5], "steps must be integers >= 1, got 2.5 (float) at index 1"),
+        (
+            [1.0, 2.5],
+            "steps must be integers >= 1, got 2.5 at index 1 (a float step must be a whole number)",
+        ),
+        (
+            [1, 2.5],
+            "steps must be integers >= 1, got 2.5 at index 1 (a float step must be a whole number)",
+        ),
         ([1, True], "steps must be integers >= 1, got True (bool) at index 1"),
-        ([math.nan], "steps must be integers >= 1, got nan (float) at index 0"),
+        (
+            [math.nan],
+            "steps must be integers >= 1, got nan at index 0 (a float step must be a whole number)",
+        ),
         ([1, "2"], "steps must be integers >= 1, got '2' (str) at index 1"),
         ([1, None], "steps must be integers >= 1, got None (NoneType) at index 1"),
         ([[1, 2], [3]], "steps must be integers >= 1, got [1, 2] (list) at index 0"),
         (
-            np.array([1.0, 2.0]),
-            "steps must be integers >= 1, got 1.0 (dtype float64); "
-            "floats, booleans, NaN and strings are not steps",
+            np.array([1.0, 2.5, 0.5]),
+            "steps must be integers >= 1, got 2.5 at index 1 (a float step must be a whole number)",
         ),
+        (np.array([True]), "steps must be integers >= 1, got True at index 0 (dtype bool)"),
+        (np.array(["1"]), "steps must be integers >= 1, got '1' at index 0 (dtype <U1)"),
         (
-            np.array([True]),
-            "steps must be integers >= 1, got True (dtype bool); "
-            "floats, booleans, NaN and strings are not steps",
-        ),
-        (
-            np.array(["1"]),
-            "steps must be integers >= 1, got '1' (dtype <U1); "
-            "floats, booleans, NaN and strings are not steps",
+            np.ma.array([1, 0, 3], mask=[False, True, False]),
+            "steps must not be a masked array (the masked values would be used); "
+            "pass values.compressed() or values.filled(np.nan)",
         ),
         (np.array([5, 0]), "steps must be integers >= 1, got 0 at index 1"),
         ([1, 2**63], f"steps must be <= {2**63 - 1}, got {2**63} at index 1"),
@@ -375,3 +380,10 @@ def test_a_step_past_int64_names_the_limit() -> None:
         "steps (the number of steps in the run) must be an integer from 1 to "
         f"9223372036854775807, got {10**30}"
     )
+
+
+def test_whole_number_float_arrays_are_steps() -> None:
+    """Decided in issue 12: a float array of whole numbers is steps (np.arange(1.0, 11.0))."""
+    floats = synthetic_losses(np.arange(1.0, 11.0), "spiky")
+    assert floats.tolist() == synthetic_losses(np.arange(1, 11), "spiky").tolist()
+    assert synthetic_losses(np.array([np.int64(3)], dtype=object)).tolist() == [synthetic_loss(3)]

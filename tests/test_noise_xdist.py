@@ -40,7 +40,9 @@ def recorded(directory: Path, suffix: str) -> dict[str, str]:
 def test_noise_is_identical_serially_and_under_xdist(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:cacheprovider -p no:hypothesispytest")
+    monkeypatch.setenv(
+        "PYTEST_ADDOPTS", "-p no:cacheprovider -p no:hypothesispytest -p no:randomly"
+    )
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):  # set when this suite runs -n
         monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(test_noise_suite=SUITE)

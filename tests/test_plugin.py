@@ -228,8 +228,8 @@ def test_a_bad_profile_hook_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert result.errlines == [
-        "ERROR: pytest_synthloss_profiles: pytest_synthloss_profiles() in a conftest.py or "
-        "pytest plugin must return a list of Profile objects, got "
+        f"ERROR: pytest_synthloss_profiles() in {pytester.path / 'conftest.py'} "
+        "must return a list of Profile objects, got "
         "Profile(name='spiky', start=2.25, decay=0.07, floor=1.05, spikes={4: 9.7, 5: 9.5})",
         "",
     ]

@@ -15,9 +15,12 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(autouse=True)
-def _quick_subprocesses(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inner runs skip the cache and hypothesis's summary hook (which imports hypothesis)."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:cacheprovider -p no:hypothesispytest")
+def _quick_subprocesses(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner runs skip the cache, hypothesis's summary hook (which imports hypothesis) and
+    pytest-randomly (which imports numpy); set once pytester has cleared PYTEST_ADDOPTS."""
+    monkeypatch.setenv(
+        "PYTEST_ADDOPTS", "-p no:cacheprovider -p no:hypothesispytest -p no:randomly"
+    )
 
 
 SUITE = """

@@ -120,8 +120,16 @@ def test_bad_profile_parameters(kwargs: dict[str, object], message: str) -> None
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("", "profile name must be a non-empty string without commas, got ''"),
-        ("a,b", "profile name must be a non-empty string without commas, got 'a,b'"),
+        (
+            "",
+            "profile name must be a non-empty string of at most 200 printable characters "
+            "without surrounding whitespace, got ''",
+        ),
+        (
+            "a,b",
+            "profile name must not contain commas (they separate the names of a selection), "
+            "got 'a,b'",
+        ),
         ("all", "profile name 'all' is reserved (it selects every profile)"),
     ],
 )

@@ -94,21 +94,25 @@ def test_close_frees_the_port_and_stops_set() -> None:
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
-        ((-1,), {}, "metrics port must be an integer from 0 to 65535 (0: any free port), got -1"),
+        (
+            (-1,),
+            {},
+            "metrics port must be a port number from 0 to 65535 (0: any free port), got -1",
+        ),
         (
             (65536,),
             {},
-            "metrics port must be an integer from 0 to 65535 (0: any free port), got 65536",
+            "metrics port must be a port number from 0 to 65535 (0: any free port), got 65536",
         ),
         (
             ("9100",),
             {},
-            "metrics port must be an integer from 0 to 65535 (0: any free port), got '9100'",
+            "metrics port must be a port number from 0 to 65535 (0: any free port), got '9100'",
         ),
         (
             (True,),
             {},
-            "metrics port must be an integer from 0 to 65535 (0: any free port), got True",
+            "metrics port must be a port number from 0 to 65535 (0: any free port), got True",
         ),
         ((0, ""), {}, "host must be a non-empty string such as '127.0.0.1', got ''"),
         (

@@ -171,16 +171,23 @@ def test_a_missing_rule_file_or_binary_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(SynthLossError) as fast:
         PrometheusServer([], binary="/bin/true", scrape_seconds=0.01)
-    assert str(fast.value) == "scrape_seconds must be from 0.05 to 60 (seconds), got 0.01"
+    assert (
+        str(fast.value)
+        == "scrape_seconds must be a finite number of seconds from 0.05 to 60, got 0.01"
+    )
 
 
 def test_an_evaluation_right_after_a_scrape_that_changed_the_step_is_left_out() -> None:
     scraped = ([10.0, 10.1, 10.2, 10.3], [3.0, 3.0, 4.0, 4.0])
     assert _step_seen(scraped, 9.9) is None  # before any scrape
     assert _step_seen(scraped, 10.15) == 3
-    assert _step_seen(scraped, 10.205) is None  # may or may not have seen step 4 yet
-    assert _step_seen(scraped, 10.22) == 4
+    assert _step_seen(scraped, 10.215) is None  # may or may not have seen step 4 yet
+    assert _step_seen(scraped, 10.23) == 4
     assert _step_seen(scraped, 10.305) == 4  # same step either way
+    # a slow scrape (40 ms) is stored later: the evaluation stays unsure for longer
+    slow = {10.2: 0.04}
+    assert _step_seen(scraped, 10.25, slow) is None
+    assert _step_seen(scraped, 10.27, slow) == 4
 
 
 def test_live_alerts_group_samples_by_run_state_and_name() -> None:

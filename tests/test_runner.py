@@ -173,13 +173,13 @@ def test_waiting_counts_steps_not_the_header_line(tmp_path: Path) -> None:
         ),
         (
             {"steps": 5, "sleep_seconds": -1},
-            "sleep_seconds must be a number of seconds from 0 to 86400, got -1",
+            "sleep_seconds must be a finite number of seconds from 0 to 86400, got -1",
         ),
         (
             {"steps": 5, "sleep_seconds": float("nan")},
-            "sleep_seconds must be a number of seconds from 0 to 86400, got nan",
+            "sleep_seconds must be a finite number of seconds from 0 to 86400, got nan",
         ),
-        ({"steps": 5, "lr": 0}, "lr must be a finite number > 0, got 0"),
+        ({"steps": 5, "lr": 0}, "lr must be a finite number > 0 or None, got 0"),
         ({"steps": 5, "batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
         (
             {"steps": 5, "metrics_port": 70000},

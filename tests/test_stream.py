@@ -127,11 +127,11 @@ def test_bad_input(call: object, text: str) -> None:
         ),
         (
             lambda: LossStream(make_curve(3), interval=10**400),
-            f"interval must be a finite number of seconds >= 0, got {10**400}",
+            "interval must be a finite number of seconds >= 0, got an integer of 401 digits",
         ),
         (
             lambda: FakeClock(10**400),
-            f"FakeClock start must be a finite number, got {10**400}",
+            "FakeClock start must be a finite number, got an integer of 401 digits",
         ),
         (
             lambda: FakeClock(1.7e308).advance(1e307),

@@ -153,7 +153,10 @@ def test_the_report_says_only_what_the_rows_show() -> None:
         ({"profiles": []}, "profiles must name at least one profile, got none"),
         ({"profiles": ["stable", "stable"]}, "profile 'stable' is listed twice in the sweep"),
         ({"steps": 0}, "steps must be integers >= 1, got 0 at index 0"),
-        ({"steps": [5, 2.5]}, "steps must be integers >= 1, got 2.5 (float) at index 1"),
+        (
+            {"steps": [5, 2.5]},
+            "steps must be integers >= 1, got 2.5 at index 1 (a float step must be a whole number)",
+        ),
         ({"steps": []}, "steps must be one or more integers >= 1, got []"),
         ({"lr": float("nan")}, "lr must be a finite number > 0 or None, got nan"),
         ({"lr": []}, "every sweep axis needs at least one value, got an empty list"),

@@ -78,8 +78,15 @@ def test_two_writes_to_one_logdir_make_two_files(tmp_path: Path) -> None:
     [
         ({"tag": ""}, "tag must be a non-empty string, got ''"),
         ({"dtype": "float16"}, "dtype must be 'float64' or 'float32', got 'float16'"),
-        ({"wall_time": -1.0}, "wall_time must be a number >= 0, got -1.0"),
-        ({"seconds_per_step": "1"}, "seconds_per_step must be a number >= 0, got '1'"),
+        (
+            {"wall_time": -1.0},
+            "wall_time must be a finite number of seconds from 0 to 253402300799 "
+            "(the end of the year 9999), got -1.0",
+        ),
+        (
+            {"seconds_per_step": "1"},
+            "seconds_per_step must be a finite number of seconds >= 0, got '1' (str)",
+        ),
     ],
 )
 def test_bad_arguments(tmp_path: Path, kwargs: dict[str, object], message: str) -> None:

@@ -8,7 +8,6 @@ scores and a sparkline with the alert steps marked.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -20,7 +19,8 @@ from pytest_synthloss.checks.scoring import (
     score_alerts,
 )
 from pytest_synthloss.core.curve import LossCurve
-from pytest_synthloss.core.errors import LossAssertionError, SynthLossError
+from pytest_synthloss.core.errors import LossAssertionError
+from pytest_synthloss.core.validation import check_int
 
 __all__ = ["assert_alerts_match"]
 
@@ -147,8 +147,4 @@ def _listing(items: Sequence[str]) -> str:
 
 
 def _check_width(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
-        raise SynthLossError(
-            f"width must be an integer >= 1 (columns), got {value!r} ({type(value).__name__})"
-        )
-    return int(value)
+    return check_int("width", value, 1, unit="columns")

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from pytest_synthloss.checks.rules import SpikeRule, get_rule
 from pytest_synthloss.core.errors import LossAssertionError, SynthLossError
+from pytest_synthloss.core.validation import loss_array, step_array
 
 __all__ = ["NONFINITE_POLICIES", "SpikeReport", "check_nonfinite_policy", "detect_spikes"]
 
@@ -77,22 +78,24 @@ def detect_spikes(
     """
     chosen = get_rule(rule)
     policy = check_nonfinite_policy(nonfinite, chosen)
-    values = np.asarray(losses, dtype=np.float64)
-    if values.ndim != 1:
-        raise SynthLossError(f"losses must be 1-D, got shape {values.shape}")
-    steps_arr = (
-        np.arange(1, values.size + 1, dtype=np.int64)
-        if steps is None
-        else np.asarray(steps, dtype=np.int64)
-    )
-    finite = np.isfinite(values)
-    if policy == "error" and not finite.all():
+    values = loss_array("losses", losses)  # names the first non-number and its index
+    if steps is None:
+        steps_arr = np.arange(1, values.size + 1, dtype=np.int64)
+    else:
+        steps_arr = step_array("steps", steps)
+        if steps_arr.shape != values.shape:
+            raise SynthLossError(
+                f"steps and losses differ in shape ({steps_arr.shape} and {values.shape})"
+            )
+    # under "stack" the preset alone decides what a non-finite loss is
+    finite = np.isfinite(values) if policy != "stack" else None
+    if policy == "error" and finite is not None and not finite.all():
         first = int(np.argmin(finite))
         raise LossAssertionError(
             f"Loss is not finite at step {int(steps_arr[first])} (loss={float(values[first])!r}) "
             f"and nonfinite='error'"
         )
-    ctx = np.asarray(context, dtype=np.float64).ravel()
+    ctx = loss_array("context", context)
     decide = getattr(chosen, "decide", None)
     if decide is not None:
         reference, score, mask = decide(values, ctx)
@@ -100,8 +103,6 @@ def detect_spikes(
         ctx = ctx[np.isfinite(ctx)]
         reference, score = chosen.evaluate(values, ctx)
         mask = chosen.is_spike(score)
-    if policy == "spike":
-        mask = mask | ~finite
-    elif policy != "stack":
-        mask = mask & finite
+    if finite is not None:
+        mask = mask | ~finite if policy == "spike" else mask & finite
     return SpikeReport(chosen, steps_arr, values, reference, score, mask, policy)

@@ -44,6 +44,7 @@ a window longer than the series simply covers every earlier step.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import ClassVar, Protocol
@@ -60,6 +61,7 @@ from pytest_synthloss.checks.stacks_llm import (
 )
 from pytest_synthloss.checks.stacks_olmo import OlmoSkipStep, OlmoStability
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.validation import show
 
 __all__ = [
     "DEFAULT_RULE",
@@ -120,7 +122,7 @@ def _number(
     high: tuple[float, str] | None = None,
 ) -> float:
     """``value`` checked; ``high`` is ``(bound, name of the bound)`` when there is one."""
-    allowed = int if integer else (int, float)
+    allowed = numbers.Integral if integer else numbers.Real  # numpy scalars too
     valid = not isinstance(value, bool) and isinstance(value, allowed)
     try:
         number = float(value) if valid else math.nan  # type: ignore[arg-type]
@@ -129,7 +131,7 @@ def _number(
         number, huge = math.inf, True
     if high is not None and (huge or high[0] < number < math.inf):
         raise SynthLossError(
-            f"{rule}: {name} must be at most {int(high[0])} ({high[1]}), got {value!r}"
+            f"{rule}: {name} must be at most {int(high[0])} ({high[1]}), got {show(value)}"
         )
     if not math.isfinite(number) or number < low or (low == 0 and number == 0):
         kind = (
@@ -137,8 +139,17 @@ def _number(
             if integer
             else f"a finite number {'>' if low == 0 else '>='} {low:g}"
         )
-        raise SynthLossError(f"{rule}: {name} must be {kind}, got {value!r}")
+        raise SynthLossError(f"{rule}: {name} must be {kind}, got {show(value)}")
     return number
+
+
+def _check_warmup(rule: str, window: int, warmup: int) -> None:
+    """A warm-up counts losses within the window: more than the window never fires."""
+    if warmup > window:
+        raise SynthLossError(
+            f"{rule}: warmup {warmup} is more than window {window}, so the rule would never "
+            "fire (the warm-up counts losses within the window); use warmup <= window"
+        )
 
 
 def _steps(name: str, value: object, rule: str, low: int = 1) -> int:
@@ -226,6 +237,7 @@ class RunningMeanRatio(_RatioRule):
         for field_name in ("window", "warmup"):
             value = _steps(field_name, getattr(self, field_name), self.name)
             object.__setattr__(self, field_name, value)
+        _check_warmup(self.name, self.window, self.warmup)
 
     @property
     def lookback(self) -> int:
@@ -295,6 +307,7 @@ class RollingZScore:
         for field_name in ("window", "warmup"):
             value = _steps(field_name, getattr(self, field_name), self.name, low=2)
             object.__setattr__(self, field_name, value)
+        _check_warmup(self.name, self.window, self.warmup)
 
     @property
     def lookback(self) -> int:

@@ -69,7 +69,7 @@ from pytest_synthloss.checks.scorecard import record
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import EVENT_KINDS, Event
-from pytest_synthloss.core.validation import MAX_STEP
+from pytest_synthloss.core.validation import MAX_STEP, check_int, step_array
 
 __all__ = [
     "DEFAULT_EXPECT",
@@ -355,13 +355,7 @@ def _check_curve(curve: object) -> None:
 
 
 def _check_count(value: object, what: str, limit: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
-        raise SynthLossError(
-            f"{what} must be an integer >= 0 (steps), got {value!r} ({type(value).__name__})"
-        )
-    if limit is not None and int(value) > limit:
-        raise SynthLossError(f"{what} must be an integer from 0 to {limit} (steps), got {value!r}")
-    return int(value)
+    return check_int(what, value, 0, limit, unit="steps")
 
 
 def _alert_array(alert_steps: Iterable[int], curve: LossCurve) -> np.ndarray:
@@ -369,12 +363,7 @@ def _alert_array(alert_steps: Iterable[int], curve: LossCurve) -> np.ndarray:
     first, last = curve.start_step, curve.last_step
     run = f"the run's steps {first}..{last}"
     if isinstance(alert_steps, np.ndarray):
-        arr = alert_steps.ravel()
-        if arr.dtype.kind not in "iu" and arr.size:
-            raise SynthLossError(
-                f"alert steps must be integers within {run}, got {arr[0].item()!r} "
-                f"(dtype {arr.dtype}) at index 0"
-            )
+        arr = step_array("alert steps", alert_steps).ravel()  # the first bad one, named
         outside = np.flatnonzero((arr < first) | (arr > last))
         if outside.size:
             index = int(outside[0])

@@ -17,6 +17,7 @@ from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.model import as_steps
 from pytest_synthloss.core.sparklines import sparkline
+from pytest_synthloss.core.validation import as_numeric_array
 
 __all__ = ["LossSeries", "Series", "as_series", "is_pair", "span"]
 
@@ -40,11 +41,30 @@ class Series:
     def position(self, step: int) -> int:
         return int(np.searchsorted(self.steps, step))
 
-    def spark(self, marks: Iterable[int] = ()) -> str:
-        marked = tuple(int(m) for m in marks)
+    def spark(self, marks: Iterable[int] | np.ndarray = ()) -> str:
+        """The sparkline with ``marks`` (steps) marked under it.
+
+        Many marks are first reduced to one per column (all a sparkline can show), so the
+        cost does not grow with the number of offenders.
+        """
+        given = marks if isinstance(marks, np.ndarray) else list(marks)
+        marked = np.asarray(given, dtype=np.int64).ravel()
+        count = self.steps.size
+        width = min(count, SPARK_WIDTH)
         if self.curve is not None:
-            return self.curve.preview(SPARK_WIDTH, marks=marked)
-        return sparkline(self.losses, width=SPARK_WIDTH, marks=[self.position(m) for m in marked])
+            if marked.size > SPARK_WIDTH:  # columns as LossCurve.preview computes them
+                hit = np.zeros(width, dtype=bool)
+                hit[(marked - self.curve.start_step) * width // count] = True
+                columns = np.flatnonzero(hit)
+                marked = self.curve.start_step + (columns * count + width - 1) // width
+            return self.curve.preview(SPARK_WIDTH, marks=tuple(marked.tolist()))
+        positions = np.searchsorted(self.steps, marked)
+        if positions.size > SPARK_WIDTH:  # columns as sparkline computes them
+            edges = (np.arange(width + 1, dtype=np.int64) * count) // width
+            hit = np.zeros(width, dtype=bool)
+            hit[np.searchsorted(edges, positions, side="right") - 1] = True
+            positions = edges[:-1][hit]
+        return sparkline(self.losses, width=SPARK_WIDTH, marks=positions.tolist())
 
     def reproduce(self) -> list[str]:
         curve = self.curve
@@ -69,20 +89,11 @@ def as_series(data: LossSeries, what: str = "losses") -> Series:
         assert isinstance(data, tuple)
         steps = as_steps(data[0])
         raw = data[1]
-    try:
-        arr = np.asarray(raw)
-    except (ValueError, TypeError) as exc:
-        raise SynthLossError(f"{what} must be a 1-D array-like of numbers: {exc}") from None
+    arr = as_numeric_array(what, raw)  # names the first non-number and its index
     if arr.ndim != 1:
         raise SynthLossError(
             f"{what} must be a LossCurve, 1-D losses or a (steps, losses) pair, "
             f"got an array of shape {arr.shape}"
-        )
-    if arr.dtype.kind not in "iuf":
-        raise SynthLossError(
-            f"{what} must be numbers, got dtype {arr.dtype} (first value {arr[:1].tolist()})"
-            if arr.size
-            else f"{what} is empty: there is no step to check"
         )
     if arr.size == 0:
         raise SynthLossError(f"{what} is empty: there is no step to check")

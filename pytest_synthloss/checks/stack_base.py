@@ -23,7 +23,7 @@ import numpy as np
 
 from pytest_synthloss.core.errors import SynthLossError
 
-__all__ = ["DTYPES", "MAX_HISTORY", "StackPreset"]
+__all__ = ["DTYPES", "MAX_HISTORY", "StackPreset", "constant_tail", "repeat_last"]
 
 #: The loss tensor dtypes a preset models.
 DTYPES = ("float64", "float32")
@@ -111,13 +111,30 @@ class StackPreset:
         run = self.values(np.concatenate([context, losses]) if context.size else losses)
         if not run.size:
             return np.empty(0), np.empty(0), np.zeros(0, bool)
-        reference, score, mask = self.run(run)
+        reference, score, mask = self._replay(run)
         cut = context.size
         return reference[cut:], score[cut:], mask[cut:]
 
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Reference, score and decision over a whole run from its first step (subclasses)."""
         raise NotImplementedError
+
+    def settle(self, start: int) -> int | None:
+        """Steps ``s`` such that, when every loss from run index ``start`` on is one finite
+        value, every step from ``start + s`` on has the reference, score and decision of step
+        ``start + s`` (the stack's state no longer changes); ``None``: no such bound."""
+        return None
+
+    def _replay(self, run: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`run`, computing only up to where a constant tail has settled (see
+        :meth:`settle`); the rest repeats that step's outputs."""
+        n = run.size
+        start = constant_tail(run)
+        settle = self.settle(start) if start < n else None
+        if settle is None or start + settle + 1 >= n:
+            return self.run(run)
+        reference, score, mask = self.run(run[: start + settle + 1])
+        return repeat_last(reference, n), repeat_last(score, n), repeat_last(mask, n)
 
     def evaluate(self, losses: np.ndarray, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The reference and score (the decision is :meth:`decide`'s)."""
@@ -131,6 +148,31 @@ class StackPreset:
     def format_score(self, value: float) -> str:
         """E.g. ``4.75x``."""
         return f"{value:.3g}x"
+
+
+def constant_tail(x: np.ndarray) -> int:
+    """Where the last stretch of one repeated finite, nonzero value starts (``x.size``:
+    none). Scanned from the end in growing blocks, so a short tail costs little."""
+    n = x.size
+    if not n or not np.isfinite(x[-1]) or x[-1] == 0:  # 0.0 == -0.0: no tail of zeros
+        return n
+    last = x[-1]
+    end, block = n, 1 << 10
+    while end > 0:  # cache-sized blocks: the comparison stays in cache
+        begin = max(0, end - block)
+        other = x[begin:end] != last
+        if other.any():
+            return begin + int(np.flatnonzero(other)[-1]) + 1
+        end, block = begin, min(block * 2, 1 << 14)
+    return 0
+
+
+def repeat_last(values: np.ndarray, n: int) -> np.ndarray:
+    """``values`` extended to ``n`` entries by repeating its last one."""
+    out = np.empty(n, values.dtype)
+    out[: values.size] = values
+    out[values.size :] = values[-1]
+    return out
 
 
 # -- parameter checks shared by the presets -------------------------------------------

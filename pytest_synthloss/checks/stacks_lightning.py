@@ -117,6 +117,11 @@ class LightningSpikeDetection(StackPreset):
             spike |= ~np.isfinite(x)
         return spike
 
+    def settle(self, start: int) -> int:
+        """In a constant tail its first loss is a spike (the state freezes: so is every
+        later one) or is accepted (every later one is no worse: never a spike, no mean)."""
+        return 2
+
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The running mean before each step, ``loss / mean``, and the spikes."""
         x = losses

@@ -34,7 +34,15 @@ from typing import ClassVar
 
 import numpy as np
 
-from pytest_synthloss.checks.stack_base import StackPreset, finite, integer, number, ratio
+from pytest_synthloss.checks.stack_base import (
+    StackPreset,
+    constant_tail,
+    finite,
+    integer,
+    number,
+    ratio,
+    repeat_last,
+)
 from pytest_synthloss.checks.stacks_olmo import ROWS, full_windows
 from pytest_synthloss.core.errors import SynthLossError
 
@@ -67,6 +75,11 @@ class MetaseqSkipSpike(StackPreset):
 
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The EWM before each step (in bits), ``loss / EWM`` and the skipped spikes."""
+        start = constant_tail(losses)
+        if start <= _EXACT_STEPS and start < losses.size - 1:
+            tail = self._tail(losses, start)
+            if tail is not None:
+                return tail
         bits = losses.astype(np.float64, copy=False) / _LN2
         if bits.size > _EXACT_STEPS and np.isfinite(bits).all():
             fast = self._vectorised(bits)
@@ -78,14 +91,24 @@ class MetaseqSkipSpike(StackPreset):
         return float(2 / (self.params["span"] + 1))
 
     def _exact(self, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._replay_from(bits, bits.size)[:3]
+
+    def _replay_from(
+        self, bits: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Step by step over ``bits`` and then its last value repeated up to ``n`` steps,
+        stopping once the state is fixed: a spike (the EWM is frozen) or an update that
+        leaves the EWM as it was (or NaN). Also returns the number of steps replayed."""
         threshold = float(self.params["ewm_ratio_to_skip_batch"])
         alpha = self._alpha()
-        n = bits.size
         ewm_before = np.full(n, np.nan)
         scores = np.full(n, np.nan)
         spikes = np.zeros(n, bool)
         ewm: float | None = None
-        for index, loss in enumerate(bits.tolist()):
+        values = bits.tolist()
+        last = values[-1] if values else 0.0
+        for index in range(n):
+            loss = values[index] if index < len(values) else last
             if ewm is None:
                 ewm = loss
             if ewm == 0:
@@ -98,9 +121,32 @@ class MetaseqSkipSpike(StackPreset):
             scores[index] = score
             if score > threshold:
                 spikes[index] = True
+                if index >= len(values):
+                    return ewm_before, scores, spikes, index + 1
             else:
-                ewm = (1 - alpha) * ewm + alpha * loss
-        return ewm_before, scores, spikes
+                new = (1 - alpha) * ewm + alpha * loss
+                if index >= len(values) and (new == ewm or (new != new and ewm != ewm)):
+                    return ewm_before, scores, spikes, index + 1
+                ewm = new
+        return ewm_before, scores, spikes, n
+
+    def _tail(
+        self, losses: np.ndarray, start: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The run replayed up to its constant tail and into it until the state is fixed
+        (see :meth:`_replay_from`); every later step repeats the last one replayed. ``None``
+        if the state is not fixed within ``_EXACT_STEPS`` steps of the tail."""
+        n = losses.size
+        bits = losses[: start + 1].astype(np.float64) / _LN2
+        limit = min(n, start + 1 + _EXACT_STEPS)
+        reference, score, mask, done = self._replay_from(bits, limit)
+        if done == limit < n:
+            return None
+        return (
+            repeat_last(reference[:done], n),
+            repeat_last(score[:done], n),
+            repeat_last(mask[:done], n),
+        )
 
     def _vectorised(self, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """As if no step spiked, up to the first spike; frozen while spiking. ``None``: a
@@ -193,6 +239,10 @@ class MegatronSpikyLoss(StackPreset):
             )
         return params
 
+    def settle(self, start: int) -> int:
+        """After ``num_samples`` finite losses a step depends on its own loss alone."""
+        return int(self.params["num_samples"])
+
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The sampled maximum ``|loss|``, ``|loss| / max`` and the spikes."""
         size = abs(losses.astype(np.float64, copy=False))
@@ -239,6 +289,16 @@ class LLMFoundryKillLossSpike(StackPreset):
         for key in ("outlier_multiplier", "loss_cap"):
             number(self.name, key, params[key])
         return params
+
+    def settle(self, start: int) -> int | None:
+        """From ``start + window_size`` on the window holds one value (outlier or not, high
+        loss or not, for good); ``patience`` steps later the counter no longer changes the
+        decision; the high-loss check starts at batch ``2 * window_size``. With a window
+        other than 100 only one batch is checked (no bound needed: the run is short)."""
+        size = int(self.params["window_size"])
+        if size != 100:
+            return None
+        return max(size + int(self.params["patience"]) + 1, 2 * size - 1 - start)
 
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The window mean, ``loss / mean`` and the flagged (spike or high-loss) steps."""

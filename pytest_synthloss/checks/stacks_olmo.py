@@ -107,6 +107,10 @@ class OlmoSkipStep(StackPreset):
         """E.g. ``z=7.12``."""
         return f"z={value:.3g}"
 
+    def settle(self, start: int) -> int:
+        """A step's outcome depends only on the losses in its window and the loss itself."""
+        return int(self.params["rolling_interval_length"])
+
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The window mean, ``(loss - mean) / std`` and the skipped steps.
 
@@ -245,6 +249,10 @@ class OlmoStability(StackPreset):
     def format_score(self, value: float) -> str:
         """E.g. ``z=7.12``."""
         return f"z={value:.3g}"
+
+    def settle(self, start: int) -> int:
+        """A step's outcome depends only on the values in its window and the value itself."""
+        return int(self.params["window_size"])
 
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The window mean, ``(value - mean) / std`` and the spikes."""

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from pytest_synthloss.checks.messages import SPARK_WIDTH, fail, num, percent, table
+from pytest_synthloss.checks.messages import MAX_ROWS, SPARK_WIDTH, fail, num, percent, table
 from pytest_synthloss.checks.series import LossSeries, Series, as_series, is_pair, span
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
@@ -59,11 +59,11 @@ def nonfinite_details(series: Series, bad: np.ndarray) -> tuple[str, list[str]]:
             num(losses[i]),
             "none" if j < 0 else f"{num(losses[j])} (step {int(series.steps[j])})",
         ]
-        for i, j in zip(bad.tolist(), last_finite.tolist(), strict=True)
-    ]
+        for i, j in zip(bad[:MAX_ROWS].tolist(), last_finite[:MAX_ROWS].tolist(), strict=True)
+    ]  # only the rows shown: the cost does not grow with the number of offenders
     return summary, [
-        *table(["step", "loss", "last finite loss"], rows, len(rows)),
-        series.spark(series.steps[bad].tolist()),
+        *table(["step", "loss", "last finite loss"], rows, bad.size),
+        series.spark(series.steps[bad]),
         *series.reproduce(),
     ]
 
@@ -126,7 +126,7 @@ def assert_monotonic_decreasing(
             num(losses[i]),
             f"{change[i]:+.6g}",
         ]
-        for i in found.tolist()
+        for i in found[:MAX_ROWS].tolist()
     ]
     fail(
         [
@@ -134,8 +134,8 @@ def assert_monotonic_decreasing(
             f"break {rule} ({series.where})",
             f"Worst: step {int(series.steps[worst + 1])} loss={num(losses[worst + 1])} "
             f"vs previous {num(losses[worst])} ({change[worst]:+.6g})",
-            *table(["step", "loss", "previous", "change"], rows, len(rows)),
-            series.spark(series.steps[found + 1].tolist()),
+            *table(["step", "loss", "previous", "change"], rows, found.size),
+            series.spark(series.steps[found + 1]),
             *series.reproduce(),
         ]
     )
@@ -283,7 +283,7 @@ def _compare(
             num(diff[i]),
             num(relative[i]),
         ]
-        for i in found.tolist()
+        for i in found[:MAX_ROWS].tolist()
     ]
     marks = actual.steps[found].tolist()
     spark_actual = actual.spark(marks).split("\n")
@@ -294,7 +294,7 @@ def _compare(
             f"Worst: step {int(actual.steps[worst])} actual={num(actual.losses[worst])} "
             f"expected={num(desired[worst])} (abs diff {num(diff[worst])}, "
             f"rel diff {num(relative[worst])})",
-            *table(["step", "actual", "expected", "abs diff", "rel diff"], rows, len(rows)),
+            *table(["step", "actual", "expected", "abs diff", "rel diff"], rows, found.size),
             f" ACTUAL:   {spark_actual[0]}",
             *(f"           {line}" for line in spark_actual[1:]),
             f" EXPECTED: {expected_spark}",

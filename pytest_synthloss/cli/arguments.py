@@ -10,7 +10,15 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pytest_synthloss.core.errors import SynthLossError
-from pytest_synthloss.core.validation import MAX_SLEEP_SECONDS, MAX_STEP
+from pytest_synthloss.core.validation import (
+    MAX_SLEEP_SECONDS,
+    MAX_STEP,
+    check_float,
+    check_lr,
+    parse_float,
+    parse_int,
+    parse_port,
+)
 
 if TYPE_CHECKING:
     from pytest_synthloss.core.faults import Faults
@@ -31,36 +39,52 @@ __all__ = [
 ]
 
 
-def positive_int(text: str) -> int:
+def _argument(check: Callable[[], Any]) -> Any:
+    """Run a check of :mod:`pytest_synthloss.checks`; its message without the subject
+    ("must be ...") is what argparse shows after the option's name."""
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
+        return check()
+    except SynthLossError as exc:
+        raise argparse.ArgumentTypeError(str(exc).partition(" ")[2]) from None
+
+
+def positive_int(text: str) -> int:
+    return int(_argument(lambda: parse_int(text, "value")))
 
 
 def sleep_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= MAX_SLEEP_SECONDS:  # False for NaN
-        raise argparse.ArgumentTypeError(
-            f"must be a number of seconds from 0 to {MAX_SLEEP_SECONDS}, got {text!r}"
+    def check() -> float:
+        try:
+            value = parse_float(text, "value")
+        except SynthLossError:
+            value = math.nan
+        return check_float(
+            "value",
+            value,
+            minimum=0.0,
+            maximum=MAX_SLEEP_SECONDS,
+            allowed=f"of seconds from 0 to {MAX_SLEEP_SECONDS}",
         )
-    return value
+
+    try:
+        return float(_argument(check))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds from 0 to {MAX_SLEEP_SECONDS}, got {text!r}"
+        ) from None
 
 
 def lr(text: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
+        value = check_lr(parse_float(text, "lr"))
+    except SynthLossError:
+        value = None
+    if value is None:
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
     return value
+
+
+_ANY = 10**100
 
 
 def int_ranges(text: str) -> tuple[tuple[int, int], ...]:
@@ -72,10 +96,10 @@ def int_ranges(text: str) -> tuple[tuple[int, int], ...]:
     ranges: list[tuple[int, int]] = []
     for part in text.split(","):
         low, dots, high = part.strip().partition("..")
-        try:
-            first = positive_int(low)
-            last = positive_int(high) if dots else first
-        except argparse.ArgumentTypeError:
+        try:  # any size here: the end past the last step is named below
+            first = parse_int(low, "value", 1, _ANY)
+            last = parse_int(high, "value", 1, _ANY) if dots else first
+        except SynthLossError:
             first = last = 0
         if not first or last < first:
             raise argparse.ArgumentTypeError(
@@ -165,12 +189,7 @@ def dropped(ranges: Sequence[tuple[int, int]], steps: int, start_step: int) -> F
 
 
 def port(text: str) -> int:
-    value = int(text) if text.isdigit() else -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"must be a port number from 0 to 65535 (0: any free port), got {text!r}"
-        )
-    return value
+    return int(_argument(lambda: parse_port(text, "port")))
 
 
 def optional_list(convert: Callable[[str], object]) -> Callable[[str], list[object]]:

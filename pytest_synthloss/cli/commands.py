@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import signal
-import stat
 import sys
-import tempfile
 from typing import TYPE_CHECKING, TextIO
 
 from pytest_synthloss.cli import arguments as cli_types
@@ -31,9 +30,10 @@ __all__ = [
     "UsageError",
     "WriteError",
     "curve",
+    "err",
     "plot",
     "profiles",
-    "silence_stdout",
+    "silence",
     "sweep",
     "train",
 ]
@@ -55,8 +55,10 @@ class WriteError(Exception):
 
 def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) -> int:
     from pytest_synthloss.core.curve import make_curve
-    from pytest_synthloss.emulation.emulator import Progress, StopSignals, emulate
+    from pytest_synthloss.core.files import OutputError, open_output
+    from pytest_synthloss.emulation.emulator import Progress, emulate
     from pytest_synthloss.emulation.logwriter import LogWriter
+    from pytest_synthloss.emulation.sink import LineSink
 
     curve = make_curve(
         args.steps,
@@ -65,61 +67,103 @@ def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) 
         lr=args.lr,
         batch_size=args.batch_size,
     )
-    writer = LogWriter(sys.stdout, args.format, curve.config)  # validates before any file
+    writer = LogWriter(io.StringIO(), args.format, curve.config)  # validates before any file
     faults = _faults(args, curve.profile.faults) if live else None
     if faults is not None:
         faults.check_run(len(curve), args.start_step)
-    gauge = _serve_metrics(args, curve.profile.name) if live else None
-    output: TextIO | None = None
+    fd = _stdout_fd() if args.output is None else None
+    output = None if args.output is None else open_output(args.output)
+    gauge = None
+    stop = args.stop
     try:
-        if args.output is not None:
-            output = _open_output(args.output)
-            writer.stream = output
+        gauge = _serve_metrics(args, curve.profile.name) if live else None
+        if output is not None:
+            fd = output.fd
+            if live and not writer.header():  # a live log appears at once
+                output.commit()
+        after = output.commit if live and output is not None else None
+        writer.stream = (
+            sys.stdout if fd is None else LineSink(fd, lambda: stop.stopped, after_write=after)
+        )
         show = args.progress
         if show is None:  # auto: a person at a terminal whose data is not on that terminal
-            show = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
+            show = _isatty(sys.stderr) and (output is not None or not _isatty(sys.stdout))
         progress = Progress(sys.stderr) if show else None
         try:
-            with StopSignals() as stop:
-                result = emulate(
-                    curve,
-                    writer,
-                    sleep_seconds=sleep_seconds,
-                    stop=stop,
-                    progress=progress,
-                    faults=faults,
-                    observer=None if gauge is None else gauge.set,
-                )
-            if output is not None:
+            result = emulate(
+                curve,
+                writer,
+                sleep_seconds=sleep_seconds,
+                stop=stop,
+                progress=progress,
+                faults=faults,
+                observer=None if gauge is None else gauge.set,
+            )
+            if output is not None and (result.steps_written or not result.signum):
+                output.commit()  # a run stopped before its first line leaves no new file
                 output.close()
         except BrokenPipeError:
+            if output is not None:
+                output.unpublish()
             raise
+        except OutputError as exc:
+            raise WriteError(str(exc)) from None
         except OSError as exc:
             if output is None:
                 raise WriteError(f"cannot write to stdout: {exc.strerror or exc}") from None
-            _discard(output, args.output)
+            output.unpublish()
             raise WriteError(
                 f"cannot write output file {args.output!r}: {exc.strerror or exc}"
             ) from None
     finally:
         if output is not None:
-            output.close()
+            output.abort()  # a no-op once published and closed
         if gauge is not None:
             gauge.close()
     if result.signum is not None:
         name = signal.Signals(result.signum).name
-        print(
+        err(
             f"{args.prog}: stopped by {name} after {result.steps_written} of "
-            f"{result.total_steps} steps",
-            file=sys.stderr,
+            f"{result.total_steps} steps"
         )
     elif result.crash_code is not None and faults is not None:
-        print(
+        err(
             f"{args.prog}: crashed after step {faults.crash_step} (injected fault), "
-            f"exit code {result.crash_code}",
-            file=sys.stderr,
+            f"exit code {result.crash_code}"
         )
     return result.exit_code
+
+
+def _isatty(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):
+        return False
+
+
+def _stdout_fd() -> int | None:
+    """Standard output's descriptor (``None``: a stream without one, such as a capture).
+
+    A closed stdout is a one-line :class:`WriteError`.
+    """
+    if sys.stdout is None:
+        raise WriteError("cannot write to stdout: it is closed")
+    try:
+        sys.stdout.flush()
+        return sys.stdout.fileno()
+    except io.UnsupportedOperation:
+        return None
+    except (OSError, ValueError):
+        raise WriteError("cannot write to stdout: it is closed") from None
+
+
+def err(text: str) -> None:
+    """Print one line on stderr; a stderr that cannot be written is silenced, never fatal."""
+    try:
+        if sys.stderr is not None:
+            print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        silence(2)
 
 
 def _faults(args: argparse.Namespace, declared: Faults | None) -> Faults | None:
@@ -156,29 +200,14 @@ def _serve_metrics(args: argparse.Namespace, profile: str) -> LossGauge | None:
     from pytest_synthloss.exports.prometheus import serve_loss_gauge
 
     gauge = serve_loss_gauge(args.metrics_port, "127.0.0.1", labels={"profile": profile})
-    print(f"{args.prog}: serving metrics on {gauge.url}", file=sys.stderr, flush=True)
+    err(f"{args.prog}: serving metrics on {gauge.url}")
     return gauge
-
-
-def _open_output(path: str) -> TextIO:
-    try:
-        return open(path, "w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise SynthLossError(f"cannot write output file {path!r}: {exc.strerror}") from None
-
-
-def _discard(output: TextIO, path: str) -> None:
-    """Close an output whose writing failed and remove it if it is a regular file."""
-    with contextlib.suppress(OSError, ValueError):
-        regular = stat.S_ISREG(os.fstat(output.fileno()).st_mode)
-        with contextlib.suppress(OSError):  # flushing what is left fails again
-            output.close()
-        if regular:
-            os.unlink(path)
 
 
 def _print(text: str = "") -> None:
     """Print ``text`` to stdout and flush it; a failed write is a :class:`WriteError`."""
+    if sys.stdout is None:
+        raise WriteError("cannot write to stdout: it is closed")
     try:
         print(text, flush=True)
     except BrokenPipeError:
@@ -187,10 +216,13 @@ def _print(text: str = "") -> None:
         raise WriteError(f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
-def silence_stdout() -> None:
-    """Point stdout at the null device, so Python's final flush fails no more."""
-    with contextlib.suppress(OSError, ValueError):  # stdout without a file descriptor
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+def silence(fd: int = 1) -> None:
+    """Point ``fd`` (stdout) at the null device, so Python's final flush fails no more."""
+    stream = sys.stdout if fd == 1 else sys.stderr
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # no file descriptor
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
 
 
 def train(args: argparse.Namespace) -> int:
@@ -200,7 +232,7 @@ def train(args: argparse.Namespace) -> int:
 def _steps(args: argparse.Namespace) -> int:
     """``--steps``, else the profile's natural length."""
     from pytest_synthloss.core.registry import resolve_profile
-    from pytest_synthloss.core.validation import DEFAULT_STEPS
+    from pytest_synthloss.core.steps import DEFAULT_STEPS
 
     if args.steps is not None:
         return int(args.steps)
@@ -269,25 +301,20 @@ def sweep(args: argparse.Namespace) -> int:
 
 def plot(args: argparse.Namespace) -> int:
     from pytest_synthloss.core.curve import make_curve
+    from pytest_synthloss.core.files import open_output
     from pytest_synthloss.exports.plotting import require_matplotlib, save_plot
 
     curve = make_curve(args.steps, args.profile, start_step=args.start_step)
     require_matplotlib()
-    if os.path.isdir(args.output):
-        raise SynthLossError(f"cannot write output file {args.output!r}: Is a directory")
-    directory = os.path.dirname(os.path.abspath(args.output))
+    output = open_output(args.output)
     try:
-        handle, temp = tempfile.mkstemp(suffix=".png", prefix=".synthloss-", dir=directory)
+        with os.fdopen(os.dup(output.fd), "wb") as handle:
+            save_plot(curve, handle)
+        output.commit()
+        output.close()
     except OSError as exc:
-        raise SynthLossError(f"cannot write output file {args.output!r}: {exc.strerror}") from None
-    os.close(handle)
-    try:
-        save_plot(curve, temp)
-        os.replace(temp, args.output)
-    except OSError as exc:
-        raise SynthLossError(f"cannot write output file {args.output!r}: {exc.strerror}") from None
+        raise WriteError(str(output.failed(exc))) from None
     finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+        output.abort()
     _print(f"wrote {args.output}")
     return 0

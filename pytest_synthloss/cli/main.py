@@ -2,25 +2,27 @@
 
 Every bad input is reported as one ``synthloss CMD: error: ...`` line on stderr with exit
 code 2, before any output file is created. An output that fails while it is written (a
-full disk) is reported as one ``... error: cannot write ...`` line with exit code 1, and a
-partly written output file is removed. A run stopped by SIGINT or SIGTERM exits with
-130 or 143 after its last complete line; a run with a declared crash exits with the
-crash's code after the crash step's line.
+full disk) is reported as one ``... error: cannot write ...`` line with exit code 1; the
+previous ``-o`` file stays intact and no partial file is left (``docs/errors.md``). A run
+stopped by SIGINT or SIGTERM exits with 130 or 143 after its last complete line; a run
+with a declared crash exits with the crash's code after the crash step's line.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_synthloss.cli import arguments as cli_types
 from pytest_synthloss.core.errors import SynthLossError
 
 if TYPE_CHECKING:
-    pass
+    from pytest_synthloss.emulation.emulator import StopSignals
 
 from pytest_synthloss.cli import commands as handlers
 from pytest_synthloss.cli.commands import (
@@ -29,15 +31,33 @@ from pytest_synthloss.cli.commands import (
     EXIT_USAGE,
     UsageError,
     WriteError,
-    silence_stdout,
+    err,
+    silence,
 )
 
-__all__ = ["build_parser", "main", "train_main"]
+__all__ = ["build_parser", "console_main", "main", "train_main"]
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: error: {message}")
+
+    def print_help(self, file: Any = None) -> None:
+        if file is None and sys.stdout is None:
+            raise WriteError("cannot write to stdout: it is closed")
+        super().print_help(file)
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        """Print help; unlike argparse, a failed write is not ignored (exit code 1)."""
+        if message:
+            stream = file or sys.stderr
+            if stream is None:
+                raise WriteError("cannot write to stdout: it is closed")
+            try:
+                stream.write(message)
+                stream.flush()
+            except OSError as exc:
+                raise WriteError(f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
 # -- parser -----------------------------------------------------------------------------
@@ -285,28 +305,80 @@ def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
 def _dispatch(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None, standalone: bool = False
 ) -> int:
+    from pytest_synthloss.emulation.emulator import StopSignals
+
+    with StopSignals() as stop:
+        if _early_signals:  # SIGINT/SIGTERM before the handlers were ours: honour it
+            stop.signum = _early_signals[0]
+        code = _dispatch_args(parser, argv, standalone, stop)
+    return code
+
+
+def _dispatch_args(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    standalone: bool,
+    stop: StopSignals,
+) -> int:
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
-        print(exc, file=sys.stderr)
+        err(str(exc))
         return EXIT_USAGE
+    except WriteError as exc:  # --help that cannot be written
+        silence(1)
+        err(f"{parser.prog}: error: {exc}")
+        return EXIT_FAILURE
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
     args.prog = parser.prog if standalone else f"{parser.prog} {args.command}"
+    args.stop = stop
     try:
         code: int = args.handler(args)
     except SynthLossError as exc:
-        print(f"{args.prog}: error: {exc}", file=sys.stderr)
+        err(f"{args.prog}: error: {exc}")
         return EXIT_USAGE
     except WriteError as exc:
-        print(f"{args.prog}: error: {exc}", file=sys.stderr)
-        silence_stdout()  # what is left in stdout's buffer would fail again at exit
+        err(f"{args.prog}: error: {exc}")
+        silence(1)  # what is left in stdout's buffer would fail again at exit
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader of stdout went away: stop quietly (and keep Python's final flush quiet).
-        silence_stdout()
+        silence(1)
         return EXIT_BROKEN_PIPE
+    if stop.signum is not None and code == 0:  # a signal while a command was finishing
+        err(f"{args.prog}: stopped by {signal.Signals(stop.signum).name}")
+        return 128 + int(stop.signum)
     return code
+
+
+#: SIGINT/SIGTERM received before :func:`_dispatch` installed its handlers.
+_early_signals: list[int] = []
+
+
+def _record_early(signum: int, frame: FrameType | None) -> None:
+    if not _early_signals:
+        _early_signals.append(signum)
+
+
+def console_main() -> NoReturn:
+    """The ``synthloss`` console script and ``python -m pytest_synthloss``.
+
+    SIGINT and SIGTERM are recorded from here on (never a ``KeyboardInterrupt``
+    traceback): one that arrives before a run starts ends it with 130/143 and no line.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _record_early)
+    from pytest_synthloss.emulation.handshake import answer_parent
+    from pytest_synthloss.emulation.runner import register_child_profile
+
+    answer_parent(os.environ)
+    try:
+        register_child_profile()  # the profile a TrainingRun parent handed over, if any
+    except SynthLossError as exc:
+        err(f"synthloss: error: {exc}")
+        sys.exit(EXIT_USAGE)
+    sys.exit(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

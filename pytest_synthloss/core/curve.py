@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +15,14 @@ from pytest_synthloss.core.model import flat_from, range_losses, synthetic_loss,
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.registry import resolve_profile
 from pytest_synthloss.core.sparklines import sparkline
+from pytest_synthloss.core.steps import DEFAULT_STEPS
 from pytest_synthloss.core.truth import events_between
-from pytest_synthloss.core.validation import DEFAULT_STEPS, MAX_STEP, check_step
+from pytest_synthloss.core.validation import (
+    MAX_ARRAY_SIZE,
+    MAX_STEP,
+    check_lr,
+    check_step,
+)
 
 __all__ = ["LossCurve", "RunConfig", "make_curve"]
 
@@ -71,6 +75,7 @@ class LossCurve:
     @functools.cached_property
     def steps(self) -> np.ndarray:
         """The step numbers, ``start_step .. last_step`` (a read-only int64 array of its own)."""
+        self._check_size()
         return _frozen(np.arange(self.start_step, self.last_step + 1, dtype=np.int64))
 
     @functools.cached_property
@@ -80,7 +85,16 @@ class LossCurve:
         The array is this curve's own: no other curve shares its memory, and it cannot be
         made writable again (``setflags(write=True)`` raises ``ValueError``).
         """
+        self._check_size()
         return _losses(self.profile, self.start_step, self._count, self._shared)
+
+    def _check_size(self) -> None:
+        """A whole curve in memory is at most :data:`MAX_ARRAY_SIZE` steps (2 GiB of losses)."""
+        if self._count > MAX_ARRAY_SIZE:
+            raise SynthLossError(
+                f"a curve of {self._count} steps is too long to hold in memory at once (at most "
+                f"{MAX_ARRAY_SIZE} steps); use iter_chunks(), or fewer steps"
+            )
 
     def loss_at(self, step: int) -> float:
         """The loss at ``step``, which must lie within this run."""
@@ -357,10 +371,7 @@ def make_curve(
         raise SynthLossError(
             f"the run would end at step {first + count - 1}, past the last step {MAX_STEP}"
         )
-    if lr is not None and (
-        isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0
-    ):
-        raise SynthLossError(f"lr must be a finite number > 0 or None, got {lr!r}")
+    checked_lr = check_lr(lr)
     if batch_size is not None:
         batch_size = check_step(batch_size, "batch_size")
-    return LossCurve(prof, count, first, None if lr is None else float(lr), batch_size)
+    return LossCurve(prof, count, first, checked_lr, batch_size)

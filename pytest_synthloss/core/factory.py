@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.registry import resolve_profile
-from pytest_synthloss.core.validation import DEFAULT_STEPS, check_step
+from pytest_synthloss.core.steps import DEFAULT_STEPS
+from pytest_synthloss.core.validation import check_step
 
 if TYPE_CHECKING:
     from pytest_synthloss.core.curve import LossCurve

@@ -25,14 +25,13 @@ Imports no numpy: :class:`~pytest_synthloss.runner.TrainingRun` uses it at plugi
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from pytest_synthloss.core.errors import SynthLossError
-from pytest_synthloss.core.validation import MAX_STEP, check_step
+from pytest_synthloss.core.validation import MAX_STEP, check_float, check_step, show
 
 __all__ = ["MAX_DROPPED_STEPS", "MAX_STALL_SECONDS", "RESERVED_EXIT_CODES", "Faults", "Segment"]
 
@@ -316,13 +315,13 @@ def _checked_stall(value: object) -> tuple[int, float] | None:
         return None
     raw_step, raw_seconds = _pair(value, "stall", "(step, seconds)")
     step = check_step(raw_step, "stall step")
-    seconds = math.nan
-    if isinstance(raw_seconds, numbers.Real) and not isinstance(raw_seconds, bool):
-        seconds = float(raw_seconds)
-    if not 0 < seconds <= MAX_STALL_SECONDS:  # False for NaN
-        raise SynthLossError(
-            f"stall seconds must be a number > 0 and <= {MAX_STALL_SECONDS:g}, got {raw_seconds!r}"
-        )
+    seconds = check_float(
+        "stall seconds",
+        raw_seconds,
+        positive=True,
+        maximum=MAX_STALL_SECONDS,
+        allowed=f"> 0 and <= {MAX_STALL_SECONDS:g}",
+    )
     return step, seconds
 
 
@@ -369,6 +368,7 @@ def _checked_crash(value: object) -> tuple[int, int] | None:
     if code is None or not 1 <= code <= 255 or code in RESERVED_EXIT_CODES:
         reserved = ", ".join(f"{c} ({why})" for c, why in RESERVED_EXIT_CODES.items())
         raise SynthLossError(
-            f"crash exit code must be an integer from 1 to 255 except {reserved}, got {raw_code!r}"
+            f"crash exit code must be an integer from 1 to 255 except {reserved}, "
+            f"got {show(raw_code)}"
         )
     return step, code

@@ -158,7 +158,8 @@ def synthetic_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") ->
     if prof.noise is not None:  # noise is drawn per noise block, so over the whole array
         return _noisy_losses(prof, prof.noise, as_steps(steps).astype(np.int64, copy=False))
     # Integer arrays are validated block by block below; the rest goes through as_steps.
-    arr = steps if isinstance(steps, np.ndarray) and steps.dtype.kind in "iu" else as_steps(steps)
+    plain = type(steps) is np.ndarray and steps.dtype.kind in "iu"  # not a masked array
+    arr: np.ndarray = steps if plain else as_steps(steps)  # type: ignore[assignment]
     out = np.empty(arr.shape, dtype=np.float64)
     if arr.size == 0:
         return out

@@ -40,7 +40,10 @@ def canonical_nonfinite(value: object) -> float | None:
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float is finite
+        return None
     if math.isnan(number):
         return math.nan
     if math.isinf(number):

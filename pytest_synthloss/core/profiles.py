@@ -52,6 +52,7 @@ from pytest_synthloss.core.profile_checks import (
 from pytest_synthloss.core.shapes import Shape
 from pytest_synthloss.core.validation import (
     MAX_STEP,
+    check_name,
     check_step,
 )
 
@@ -87,9 +88,11 @@ class Profile:
     steps: int | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip() or "," in self.name:
+        check_name(self.name, "profile name")
+        if "," in self.name:
             raise SynthLossError(
-                f"profile name must be a non-empty string without commas, got {self.name!r}"
+                f"profile name must not contain commas (they separate the names of a "
+                f"selection), got {self.name!r}"
             )
         if self.name == "all":
             raise SynthLossError("profile name 'all' is reserved (it selects every profile)")

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any
-
-import pluggy
 
 from pytest_synthloss.core import hookspecs
 from pytest_synthloss.core.builtins import BUILTINS
@@ -30,32 +27,46 @@ __all__ = [
 BUILTIN_NAMES = frozenset(profile.name for profile in BUILTINS)
 _registry: dict[str, Profile] = {profile.name: profile for profile in BUILTINS}
 _entry_points_loaded = False
-
-
-class _PluginManager(pluggy.PluginManager):
-    """A plugin manager that also accepts plain ``pytest_synthloss_*`` functions as hooks."""
-
-    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
-        opts = super().parse_hookimpl_opts(plugin, name)
-        if (
-            opts is None
-            and name.startswith("pytest_synthloss_")
-            and callable(getattr(plugin, name, None))
-        ):
-            return {}
-        return opts
+_entry_point_error: str | None = None
 
 
 def _load_entry_points() -> None:
-    global _entry_points_loaded
+    """Register the profiles of every installed ``synthloss`` entry point, once.
+
+    A plugin that fails (its module does not import, its hook raises or returns garbage)
+    is a ``SynthLossError`` naming the entry point. Nothing of that scan stays registered,
+    and every later call raises the same error: a broken plugin is never half-loaded or
+    silently dropped.
+    """
+    global _entry_points_loaded, _entry_point_error
+    if _entry_point_error is not None:
+        raise SynthLossError(_entry_point_error)
     if _entry_points_loaded:
         return
+    from importlib.metadata import entry_points
+
+    before = dict(_registry)
+    for entry_point in entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+        source = f"the {entry_point.name!r} entry point ({entry_point.value})"
+        try:
+            plugin = entry_point.load()
+            hook = getattr(plugin, "pytest_synthloss_profiles", None)
+            if not callable(hook):
+                raise SynthLossError(f"{source} has no pytest_synthloss_profiles() function")
+            register_profiles(hook(), source=source)
+        except Exception as exc:
+            message = (
+                str(exc)
+                if isinstance(exc, SynthLossError)
+                else (f"{source} failed to load its profiles: {type(exc).__name__}: {exc}")
+            )
+            if source not in message:
+                message = f"{source}: {message}"
+            _entry_point_error = message
+            _registry.clear()
+            _registry.update(before)
+            raise SynthLossError(message) from None
     _entry_points_loaded = True
-    manager = _PluginManager(hookspecs.ENTRY_POINT_GROUP)
-    manager.add_hookspecs(hookspecs)
-    manager.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
-    for profiles in manager.hook.pytest_synthloss_profiles():
-        register_profiles(profiles, source="an installed 'synthloss' entry point")
 
 
 def register_profile(profile: Profile, *, replace: bool = False) -> Profile:
@@ -91,8 +102,16 @@ def register_profiles(profiles: Iterable[Profile], *, source: str = "a plugin") 
             f"pytest_synthloss_profiles() in {source} must return a list of Profile objects, "
             f"got {profiles!r}"
         )
-    for profile in profiles:
-        register_profile(profile)
+    for index, profile in enumerate(profiles):
+        if not isinstance(profile, Profile):
+            raise SynthLossError(
+                f"pytest_synthloss_profiles() in {source} must return a list of Profile "
+                f"objects, got {profile!r} ({type(profile).__name__}) at index {index}"
+            )
+        try:
+            register_profile(profile)
+        except SynthLossError as exc:
+            raise SynthLossError(f"pytest_synthloss_profiles() in {source}: {exc}") from None
 
 
 def unregister_profile(name: str) -> None:

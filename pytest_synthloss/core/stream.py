@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 from pytest_synthloss.core.errors import SynthLossError
-from pytest_synthloss.core.validation import check_step
+from pytest_synthloss.core.validation import check_float, check_step
 
 if TYPE_CHECKING:
     from pytest_synthloss.core.curve import LossCurve
@@ -37,29 +37,14 @@ class Clock(Protocol):
 
 
 def _seconds(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SynthLossError(f"{what} must be a finite number of seconds >= 0, got {value!r}")
-    try:
-        number = float(value)
-    except OverflowError:  # an int beyond float range
-        number = math.inf
-    if not math.isfinite(number) or number < 0:
-        raise SynthLossError(f"{what} must be a finite number of seconds >= 0, got {value!r}")
-    return number
+    return check_float(what, value, minimum=0.0, allowed="of seconds >= 0")
 
 
 class FakeClock:
     """A clock that moves only when told: ``sleep`` and ``advance`` return at once."""
 
     def __init__(self, start: float = 0.0) -> None:
-        valid = not isinstance(start, bool) and isinstance(start, (int, float))
-        try:
-            now = float(start) if valid else math.nan
-        except OverflowError:  # an int beyond float range
-            now = math.inf
-        if not math.isfinite(now):
-            raise SynthLossError(f"FakeClock start must be a finite number, got {start!r}")
-        self._now = now
+        self._now = check_float("FakeClock start", start)
         self.sleeps: list[float] = []
         """Every ``sleep`` call's duration, in order."""
 

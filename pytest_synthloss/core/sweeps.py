@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -37,7 +36,7 @@ from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.model import as_steps, synthetic_losses
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.registry import available_profiles, resolve_profile
-from pytest_synthloss.core.validation import MAX_STEP, check_step
+from pytest_synthloss.core.validation import MAX_STEP, check_lr, check_step
 
 __all__ = [
     "MAX_SWEEP_CONFIGS",
@@ -276,16 +275,7 @@ def _values(value: object, check: object, what: str) -> list[Any]:
 
 
 def _check_lr(value: object) -> float | None:
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise SynthLossError(f"lr must be a finite number > 0 or None, got {value!r}")
-    return float(value)
+    return check_lr(value)
 
 
 def _check_batch_size(value: object) -> int | None:

@@ -28,6 +28,7 @@ from typing import TextIO
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.faults import Faults, Segment
 from pytest_synthloss.emulation.logwriter import LogWriter
+from pytest_synthloss.emulation.sink import StopWriting
 
 __all__ = ["Progress", "RunResult", "StopSignals", "emulate"]
 
@@ -114,6 +115,7 @@ class Progress:
         self._started = clock()
         self._shown_at: float | None = None
         self._width = 0
+        self._broken = False
 
     def update(self, done: int, total: int, step: int, loss: float) -> None:
         """Show that ``done`` of ``total`` steps are logged, the last being ``step``."""
@@ -129,14 +131,25 @@ class Progress:
         )
         padding = " " * max(0, self._width - len(text))
         self._width = len(text)
-        self.stream.write(f"\r{text}{padding}")
-        self.stream.flush()
+        self._show(f"\r{text}{padding}")
 
     def close(self) -> None:
         """End the progress line."""
         if self._shown_at is not None:
-            self.stream.write("\n")
+            self._show("\n")
+
+    def _show(self, text: str) -> None:
+        """Write to the progress stream; if that fails (stderr on a full disk), stop showing.
+
+        Progress is a courtesy: a failing stderr never fails the run or its log.
+        """
+        if self._broken:
+            return
+        try:
+            self.stream.write(text)
             self.stream.flush()
+        except (OSError, ValueError):
+            self._broken = True
 
 
 @dataclass(frozen=True)
@@ -184,8 +197,51 @@ def emulate(
     else:
         segments = faults.segments(len(curve), curve.start_step)
     total = sum(segment.size for segment in segments)
+    try:
+        done = _write_segments(
+            curve, writer, segments, total, sleep_seconds, clock, stop, progress, observer
+        )
+    except _Stopped as exc:
+        done = exc.done
+    if progress is not None:
+        progress.close()
+    crash_code = None
+    if faults is not None and faults.crash is not None and not stop.stopped:
+        crash_code = faults.crash[1]
+    return RunResult(done, total, stop.signum, crash_code)
+
+
+class _Stopped(Exception):  # noqa: N818 - control flow
+    def __init__(self, done: int) -> None:
+        super().__init__(done)
+        self.done = done
+
+
+def _write(writer: LogWriter, steps: list[int], losses: list[float], done: int) -> int:
+    """Write these lines; on a stop during the write, end the run after the lines delivered."""
+    try:
+        writer.write(steps, losses)
+    except StopWriting as exc:
+        raise _Stopped(done + exc.lines) from None
+    return done + len(steps)
+
+
+def _write_segments(
+    curve: LossCurve,
+    writer: LogWriter,
+    segments: tuple[Segment, ...],
+    total: int,
+    sleep_seconds: float,
+    clock: Clock,
+    stop: StopSignals,
+    progress: Progress | None,
+    observer: Observer | None,
+) -> int:
     done = 0
-    writer.write_header()
+    try:
+        writer.write_header()
+    except StopWriting:
+        raise _Stopped(0) from None
     started = clock()
     for segment in segments:
         part = LossCurve(curve.profile, segment.size, segment.first, curve.lr, curve.batch_size)
@@ -199,8 +255,7 @@ def emulate(
                 stop.pause(started + (done + 1) * sleep_seconds - clock())
                 if stop.stopped:
                     break
-                writer.write((step,), (loss,))
-                done += 1
+                done = _write(writer, [step], [loss], done)
                 if observer is not None:
                     observer(step, loss)
                 if progress is not None:
@@ -211,17 +266,11 @@ def emulate(
                 if stop.stopped:
                     break
                 steps, losses = chunk.steps.tolist(), chunk.losses.tolist()
-                writer.write(steps, losses)
-                done += len(steps)
+                done = _write(writer, steps, losses, done)
                 if observer is not None:
                     observer(steps[-1], losses[-1])
                 if progress is not None:
                     progress.update(done, total, steps[-1], losses[-1])
         if stop.stopped:
             break
-    if progress is not None:
-        progress.close()
-    crash_code = None
-    if faults is not None and faults.crash is not None and not stop.stopped:
-        crash_code = faults.crash[1]
-    return RunResult(done, total, stop.signum, crash_code)
+    return done

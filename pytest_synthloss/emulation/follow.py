@@ -17,7 +17,6 @@ prepend them to the next read.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.validation import check_float
 from pytest_synthloss.emulation.logreader import _Parser
 from pytest_synthloss.emulation.logwriter import check_format
 
@@ -221,9 +221,4 @@ class _Tail:
 
 
 def _seconds(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SynthLossError(f"{what} must be a number of seconds > 0, got {value!r}")
-    seconds = float(value)
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise SynthLossError(f"{what} must be a number of seconds > 0, got {value!r}")
-    return seconds
+    return check_float(what, value, positive=True, allowed="of seconds > 0")

@@ -13,25 +13,35 @@ import json
 import math
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
 from pytest_synthloss.core.curve import LossCurve, make_curve
 from pytest_synthloss.core.errors import SynthLossError
-from pytest_synthloss.core.validation import MAX_STEP
+from pytest_synthloss.core.validation import MAX_STEP, check_path, parse_float, show
+from pytest_synthloss.emulation.loglines import (
+    MAX_LINE_CHARS,
+    DuplicateKeyError,
+    json_float,
+    unique_keys,
+    utf8_lines,
+)
 from pytest_synthloss.emulation.logwriter import CSV_HEADER, check_format
 
 __all__ = ["MAX_MISSING_STEPS", "ParsedLog", "read_log"]
 
-_TEXT_LINE = re.compile(r"Step (\d+): loss=(\S+)")
+_TEXT_LINE = re.compile(r"Step ([0-9]+): loss=(\S+)")
 _TEXT_HEADER_LINE = re.compile(
-    r"# synthloss run: profile=(.+?) steps=(\d+) start_step=(\d+) lr=(\S+) batch_size=(\S+)"
+    r"# synthloss run: profile=(.+?) steps=([0-9]+) start_step=([0-9]+) lr=(\S+) "
+    r"batch_size=(\S+)"
 )
 _NONE = "None"
-_DIGITS = re.compile(r"[0-9]+")
+#: A step as the writers write it: decimal ASCII digits without leading zeros.
+_DIGITS = re.compile(r"[1-9][0-9]*")
 #: Most steps :attr:`ParsedLog.missing_steps` lists; beyond, use :attr:`ParsedLog.gaps`.
 MAX_MISSING_STEPS = 1_000_000
 #: Longest line quoted whole in an error message.
@@ -163,35 +173,22 @@ def read_log(
     """
     fmt = None if format is None else check_format(format)
     if isinstance(path_or_lines, (str, os.PathLike)):
+        path = check_path(path_or_lines, "log path")
         try:
-            with open(
-                path_or_lines, encoding="utf-8", errors="surrogateescape", newline=""
-            ) as handle:
-                return _parse(_utf8_lines(handle), fmt, skip_malformed)
+            if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, /dev/zero never end
+                raise SynthLossError(
+                    f"cannot read log {path!r}: not a regular file; pass the lines "
+                    "(an iterable of str, such as an open stream) to read a pipe or a device"
+                )
+            with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+                return _parse(utf8_lines(handle), fmt, skip_malformed)
         except OSError as exc:
-            raise SynthLossError(
-                f"cannot read log {os.fspath(path_or_lines)!r}: {exc.strerror}"
-            ) from None
+            raise SynthLossError(f"cannot read log {path!r}: {exc.strerror}") from None
     if isinstance(path_or_lines, bytes) or not isinstance(path_or_lines, Iterable):
         raise SynthLossError(
             f"read_log() takes a path or an iterable of lines, got {path_or_lines!r}"
         )
     return _parse(path_or_lines, fmt, skip_malformed)
-
-
-def _utf8_lines(handle: TextIO) -> Iterator[str]:
-    """The lines of a file read with ``surrogateescape``; a line that is not UTF-8 raises."""
-    for number, line in enumerate(handle, start=1):
-        if not line.isascii():
-            try:
-                line.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                byte = ord(exc.object[exc.start]) - 0xDC00  # surrogateescape's mapping
-                raise SynthLossError(
-                    f"line {number}: not UTF-8 text (byte 0x{byte:02x} at character "
-                    f"{exc.start + 1}); logs are read as UTF-8"
-                ) from None
-        yield line
 
 
 def _quote(line: str) -> str:
@@ -218,7 +215,12 @@ class _Parser:
 
     def feed(self, number: int, raw: str) -> None:
         if not isinstance(raw, str):
-            raise SynthLossError(f"line {number}: expected a string, got {raw!r}")
+            raise SynthLossError(f"line {number}: expected a string, got {show(raw)}")
+        if len(raw) > MAX_LINE_CHARS and len(raw.rstrip("\r\n")) > MAX_LINE_CHARS:
+            raise SynthLossError(
+                f"line {number}: longer than {MAX_LINE_CHARS} characters, which no training "
+                f"log line is: {_quote(raw[: _QUOTE_CHARS + 1])}"
+            )
         line = raw.rstrip("\r\n")
         if not line.strip():
             return
@@ -268,7 +270,9 @@ class _Parser:
 
     def _jsonl(self, number: int, line: str) -> None:
         try:
-            record = json.loads(line)
+            record = json.loads(line, object_pairs_hook=unique_keys, parse_float=json_float)
+        except DuplicateKeyError as exc:
+            raise _MalformedLineError(f"duplicate key {exc.args[0]!r}") from None
         except json.JSONDecodeError as exc:
             raise _MalformedLineError(f"invalid JSON ({exc.msg})") from None
         except RecursionError:
@@ -285,7 +289,11 @@ class _Parser:
             raise _MalformedLineError(f"step must be an integer >= 1, got {step!r}")
         loss = record["loss"]
         if isinstance(loss, bool) or not isinstance(loss, (int, float)):
-            raise _MalformedLineError(f"loss must be a number, got {loss!r}")
+            raise _MalformedLineError(f"loss must be a number, got {show(loss)}")
+        try:
+            loss = float(loss)
+        except OverflowError:
+            raise _MalformedLineError(f"loss {show(loss)} is too large for a float") from None
         meta: dict[str, Any] = {}
         if "profile" in record:
             if record["profile"] is not None and not isinstance(record["profile"], str):
@@ -296,8 +304,11 @@ class _Parser:
         if "lr" in record:
             lr = record["lr"]
             if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))):
-                raise _MalformedLineError(f"lr must be a number or null, got {lr!r}")
-            meta["lr"] = None if lr is None else float(lr)
+                raise _MalformedLineError(f"lr must be a number or null, got {show(lr)}")
+            try:
+                meta["lr"] = None if lr is None else float(lr)
+            except OverflowError:
+                raise _MalformedLineError(f"lr {show(lr)} is too large for a float") from None
         if "batch_size" in record:
             batch_size = record["batch_size"]
             if batch_size is not None and (
@@ -391,16 +402,16 @@ def _detect(number: int, line: str) -> str:
 
 
 def _step(text: str, what: str) -> int:
-    if not _DIGITS.fullmatch(text) or len(text.lstrip("0")) > 19 or not 1 <= int(text) <= MAX_STEP:
-        raise _MalformedLineError(f"{what} must be an integer >= 1, got {text!r}")
+    if not _DIGITS.fullmatch(text) or len(text) > 19 or not 1 <= int(text) <= MAX_STEP:
+        raise _MalformedLineError(f"{what} must be an integer >= 1, got {show(text)}")
     return int(text)
 
 
 def _float(text: str, what: str) -> float:
     try:
-        return float(text)
-    except ValueError:
-        raise _MalformedLineError(f"{what} must be a number, got {text!r}") from None
+        return parse_float(text, what)
+    except SynthLossError as exc:
+        raise _MalformedLineError(str(exc)) from None
 
 
 def _both_nan(a: object, b: object) -> bool:

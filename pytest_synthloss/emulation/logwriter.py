@@ -19,17 +19,16 @@ text log reads back as ``round(loss, 2)``. Every line is built whole and written
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import os
-import stat
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from pytest_synthloss.core.curve import LossCurve, RunConfig
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.files import open_output
 
 __all__ = ["CSV_HEADER", "FORMATS", "TEXT_HEADER", "LogWriter", "check_format", "write_log"]
 
@@ -48,6 +47,14 @@ def check_format(name: object) -> str:
     return str(name)
 
 
+class TextSink(Protocol):
+    """Where a :class:`LogWriter` writes: a text stream or a line sink."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class LogWriter:
     """Writes one run's log lines to ``stream``: whole lines only, one write and flush per call.
 
@@ -55,8 +62,8 @@ class LogWriter:
     (JSONL, CSV) or in the header line (text).
     """
 
-    def __init__(self, stream: TextIO, fmt: str, config: RunConfig) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextSink, fmt: str, config: RunConfig) -> None:
+        self.stream: TextSink = stream
         self.format = check_format(fmt)
         self.config = config
         if "\n" in config.profile or "\r" in config.profile:
@@ -120,8 +127,9 @@ def write_log(
     """Write the whole of ``curve`` as a log to a path or an open text stream.
 
     Every argument is checked before a file is created. A path that cannot be written
-    raises ``SynthLossError`` (as :func:`read_log` does for one it cannot read), and a
-    file whose writing fails part way (a full disk) is removed.
+    raises ``SynthLossError`` (as :func:`read_log` does for one it cannot read). The file
+    is written whole or not at all (see :mod:`pytest_synthloss.core.files`): a write that
+    fails part way (a full disk) leaves the previous file intact and no partial one.
     """
     if not isinstance(curve, LossCurve):
         raise SynthLossError(f"write_log() takes a LossCurve, got {curve!r}")
@@ -132,20 +140,17 @@ def write_log(
         writer.stream = target
         _write_curve(curve, writer)
         return
-    path = os.fspath(target)
+    output = open_output(target, "log")
     try:
-        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-    except OSError as exc:
-        raise SynthLossError(f"cannot write log {path!r}: {exc.strerror}") from None
-    try:
-        with stream:
+        with os.fdopen(os.dup(output.fd), "w", encoding="utf-8", newline="") as stream:
             writer.stream = stream
             _write_curve(curve, writer)
+        output.commit()
+        output.close()
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            if stat.S_ISREG(os.stat(path).st_mode):
-                os.unlink(path)
-        raise SynthLossError(f"cannot write log {path!r}: {exc.strerror or exc}") from None
+        raise output.failed(exc) from None
+    finally:
+        output.abort()
 
 
 def _write_curve(curve: LossCurve, writer: LogWriter) -> None:

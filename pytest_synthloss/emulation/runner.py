@@ -13,8 +13,6 @@ imports the log parser on first use.
 from __future__ import annotations
 
 import base64
-import math
-import numbers
 import os
 import pickle
 import re
@@ -31,7 +29,15 @@ from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.faults import Faults
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.registry import BUILTIN_NAMES, get_profile, register_profile
-from pytest_synthloss.core.validation import MAX_SLEEP_SECONDS, check_number, check_step
+from pytest_synthloss.core.validation import (
+    MAX_SLEEP_SECONDS,
+    check_float,
+    check_lr,
+    check_number,
+    check_port,
+    check_step,
+)
+from pytest_synthloss.emulation.handshake import ParentPipes
 
 if TYPE_CHECKING:
     from pytest_synthloss.emulation.logreader import ParsedLog
@@ -116,6 +122,7 @@ class TrainingRun:
         self.command = [python, "-m", "pytest_synthloss", *self.args]
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
+        self._pipes: ParentPipes | None = None
 
     def __repr__(self) -> str:
         state = "not started" if self._process is None else f"pid {self._process.pid}"
@@ -126,17 +133,27 @@ class TrainingRun:
     # -- process ------------------------------------------------------------------------
 
     def start(self) -> TrainingRun:
-        """Start the child process (once) and return ``self``."""
+        """Start the child process (once) and return ``self``.
+
+        The child tells this object when it handles SIGINT/SIGTERM (so a signal sent right
+        after the start still gives 130/143), and holds a lifeline pipe to this process:
+        if this process dies (a pytest run killed by SIGTERM), the child stops too.
+        """
         if self._process is None:
             self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  # closed by close()
-            env = {**os.environ, PROFILE_ENV: _encode(self.profile_definition)}
-            self._process = subprocess.Popen(
-                self.command,
-                stdin=subprocess.DEVNULL,
-                stdout=self._stderr,
-                stderr=self._stderr,
-                env=env,
-            )
+            pipes = self._pipes = ParentPipes()
+            env = {**os.environ, PROFILE_ENV: _encode(self.profile_definition), **pipes.env()}
+            try:
+                self._process = subprocess.Popen(
+                    self.command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=self._stderr,
+                    stderr=self._stderr,
+                    pass_fds=pipes.pass_fds,
+                    env=env,
+                )
+            finally:
+                pipes.started()
         return self
 
     @property
@@ -181,12 +198,13 @@ class TrainingRun:
     def terminate(self, timeout: float = 5.0) -> int | None:
         """Send SIGTERM, wait up to ``timeout`` s, then SIGKILL. Returns the exit code.
 
-        143 once the run is logging; ``-15`` if SIGTERM came while the child was still
-        starting up (before any line). A no-op returning ``None`` for a run never started.
+        143 (SIGTERM is sent once the child handles it, even right after :meth:`start`).
+        A no-op returning ``None`` for a run never started.
         """
         if self._process is None:
             return None
         if self._process.poll() is None:
+            self._wait_ready()
             self._process.terminate()
             try:
                 self._process.wait(timeout)
@@ -195,9 +213,15 @@ class TrainingRun:
                 self._process.wait()
         return self._process.returncode
 
+    def _wait_ready(self) -> None:
+        if self._pipes is not None:
+            self._pipes.wait_ready()
+
     def send_signal(self, signum: int) -> None:
-        """Send ``signum`` to the child (e.g. ``signal.SIGINT``)."""
-        self.process.send_signal(signum)
+        """Send ``signum`` to the child (e.g. ``signal.SIGINT``), once it handles signals."""
+        process = self.process
+        self._wait_ready()
+        process.send_signal(signum)
 
     def stderr(self) -> str:
         """What the child wrote to stdout/stderr so far (errors, the stop message)."""
@@ -207,8 +231,10 @@ class TrainingRun:
         return self._stderr.read().decode("utf-8", "replace")
 
     def close(self) -> None:
-        """Terminate the process and release its stderr file."""
+        """Terminate the process and release its stderr file and pipes."""
         self.terminate()
+        if self._pipes is not None:
+            self._pipes.close()
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
@@ -344,33 +370,24 @@ def _check_arguments(
         raise SynthLossError(
             f"profile must be a Profile or the name of a registered profile, got {profile!r}"
         )
-    seconds = math.nan
-    if isinstance(sleep_seconds, numbers.Real) and not isinstance(sleep_seconds, bool):
-        seconds = float(sleep_seconds)
-    if not 0 <= seconds <= MAX_SLEEP_SECONDS:  # False for NaN
-        raise SynthLossError(
-            f"sleep_seconds must be a number of seconds from 0 to {MAX_SLEEP_SECONDS}, "
-            f"got {sleep_seconds!r}"
-        )
+    check_float(
+        "sleep_seconds",
+        sleep_seconds,
+        minimum=0.0,
+        maximum=MAX_SLEEP_SECONDS,
+        allowed=f"of seconds from 0 to {MAX_SLEEP_SECONDS}",
+    )
     if not isinstance(format, str) or format not in LOG_SUFFIXES:
         from pytest_synthloss.emulation.logwriter import (
             check_format,  # numpy only on this error path
         )
 
         check_format(format)
-    if lr is not None:
-        check_number("lr", lr, "> 0")
+    check_lr(lr)
     if batch_size is not None:
         check_step(batch_size, "batch_size")
-    if metrics_port is not None and (
-        isinstance(metrics_port, bool)
-        or not isinstance(metrics_port, int)
-        or not 0 <= metrics_port <= 65535
-    ):
-        raise SynthLossError(
-            "metrics_port must be a port number from 0 to 65535 (0: any free port), "
-            f"got {metrics_port!r}"
-        )
+    if metrics_port is not None:
+        check_port(metrics_port, "metrics_port")
     return definition
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import numbers
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.faults import Faults
+from pytest_synthloss.core.validation import check_float, check_port
 from pytest_synthloss.exports.promtool import check_labels, check_metric_name
 
 if TYPE_CHECKING:
@@ -309,12 +309,9 @@ def _checked_runs(runs: Iterable[FleetRun | LossCurve]) -> tuple[FleetRun, ...]:
 
 
 def _check_seconds(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SynthLossError(f"step_seconds must be a number > 0 (seconds), got {value!r}")
-    seconds = float(value)
-    if not (math.isfinite(seconds) and 0.0 < seconds <= 3600.0):
-        raise SynthLossError(f"step_seconds must be > 0 and at most 3600 (seconds), got {value!r}")
-    return seconds
+    return check_float(
+        "step_seconds", value, positive=True, maximum=3600.0, allowed="of seconds > 0 and <= 3600"
+    )
 
 
 def _label_text(labels: Mapping[str, str]) -> str:
@@ -360,10 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _bind(host: str, port: int, endpoint: MetricsEndpoint) -> _Server:
-    if isinstance(port, bool) or not isinstance(port, numbers.Integral) or not 0 <= port <= 65535:
-        raise SynthLossError(
-            f"port must be an integer from 0 to 65535 (0: any free port), got {port!r}"
-        )
+    check_port(port, "port")
     if not isinstance(host, str) or not host:
         raise SynthLossError(f"host must be a non-empty string such as '127.0.0.1', got {host!r}")
     try:

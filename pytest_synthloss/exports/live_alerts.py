@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 __all__ = ["AMBIGUOUS_SECONDS", "AlertSample", "LiveAlerts", "step_seen"]
 
-#: An evaluation this soon after a scrape may or may not see it: such samples are left out.
-AMBIGUOUS_SECONDS = 0.015
+#: An evaluation this soon after a scrape ended may or may not see it: such samples are left
+#: out (see :func:`step_seen`).
+AMBIGUOUS_SECONDS = 0.025
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,24 @@ class LiveAlerts:
         return tuple(sorted({s.alertname for s in self.samples}))
 
 
-def step_seen(scraped: tuple[list[float], list[float]], when: float) -> int | None:
-    """The step of the latest scrape at or before ``when``; None if ambiguous or none."""
+def step_seen(
+    scraped: tuple[list[float], list[float]],
+    when: float,
+    durations: dict[float, float] | None = None,
+) -> int | None:
+    """The step of the latest scrape an evaluation at ``when`` saw; None if none or unsure.
+
+    A scrape at ``S`` that took ``d`` seconds (``durations[S]``, Prometheus's
+    ``scrape_duration_seconds``) is stored a little after ``S + d``: an evaluation before
+    ``S + d + AMBIGUOUS_SECONDS`` may or may not have seen it. When that scrape changed the
+    step, such an evaluation is left out (``None``).
+    """
     times, values = scraped
     index = bisect.bisect_right(times, when) - 1
     if index < 0:
         return None
-    if when - times[index] < AMBIGUOUS_SECONDS and index > 0 and values[index] != values[index - 1]:
+    took = 0.0 if durations is None else durations.get(times[index], 0.0)
+    fresh = when - times[index] < took + AMBIGUOUS_SECONDS
+    if fresh and index > 0 and values[index] != values[index - 1]:
         return None
     return int(values[index])

@@ -7,7 +7,7 @@ imported when a plot is drawn.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pytest_synthloss.core.errors import SynthLossError
 
@@ -67,9 +67,12 @@ def plot_curve(curve: LossCurve, ax: Any = None) -> Any:
 
 
 def save_plot(
-    curve: LossCurve, path: str | os.PathLike[str], *, size: tuple[float, float] = (8, 4.5)
+    curve: LossCurve,
+    path: str | os.PathLike[str] | BinaryIO,
+    *,
+    size: tuple[float, float] = (8, 4.5),
 ) -> None:
-    """Write a PNG of ``curve`` to ``path`` (``size`` in inches at 100 dpi).
+    """Write a PNG of ``curve`` to ``path`` or a binary file (``size`` in inches at 100 dpi).
 
     Uses a bare ``Figure``, so no GUI backend is involved.
     """

@@ -17,7 +17,6 @@ its own registry, so several can run side by side.
 from __future__ import annotations
 
 import errno
-import numbers
 import socket
 import socketserver
 import threading
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from pytest_synthloss.core.errors import SynthLossError
-from pytest_synthloss.core.validation import check_step
+from pytest_synthloss.core.validation import check_port, check_real, check_step
 from pytest_synthloss.exports.promtool import check_labels, check_metric_name
 
 if TYPE_CHECKING:
@@ -114,9 +113,7 @@ class LossGauge:
     def set(self, step: int, loss: float) -> None:
         """Publish ``loss`` as the loss of ``step`` (an integer >= 1). NaN and inf are allowed."""
         checked = check_step(step)
-        if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
-            raise SynthLossError(f"loss must be a number, got {loss!r} ({type(loss).__name__})")
-        value = float(loss)
+        value = check_real("loss", loss)
         if self._closed:
             raise SynthLossError(f"the metrics endpoint on port {self.port} is closed")
         self._last.set(checked, value)
@@ -158,10 +155,7 @@ def serve_loss_gauge(
     ``port`` 0 picks a free port (read it from ``.port``). A port already in use raises
     ``SynthLossError`` naming it. ``labels`` are constant labels on both gauges.
     """
-    if isinstance(port, bool) or not isinstance(port, numbers.Integral) or not 0 <= port <= 65535:
-        raise SynthLossError(
-            f"metrics port must be an integer from 0 to 65535 (0: any free port), got {port!r}"
-        )
+    check_port(port, "metrics port")
     if not isinstance(host, str) or not host:
         raise SynthLossError(f"host must be a non-empty string such as '127.0.0.1', got {host!r}")
     name = check_metric_name(metric)

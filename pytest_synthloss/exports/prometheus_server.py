@@ -17,8 +17,9 @@ first time); :meth:`PrometheusServer.load_rules` swaps the rule files between th
 Steps, not seconds: each ``ALERTS`` sample (an evaluation at time ``T``) is joined with the
 ``<metric>_step`` sample the evaluation saw, the latest one scraped at or before ``T``.
 Rules are evaluated five times per scrape interval; an evaluation that falls within
-:data:`~pytest_synthloss.exports.live_alerts.AMBIGUOUS_SECONDS` after a scrape (when it may
-or may not yet see that scrape) is left out, so every step reported is one the rule saw.
+:data:`~pytest_synthloss.exports.live_alerts.AMBIGUOUS_SECONDS` after a scrape ended (when
+it may or may not yet see that scrape) is left out, so every step reported is one the rule
+saw.
 Alerts are matched to runs by the ``run`` label (an alert without it belongs to ``None``).
 """
 
@@ -43,6 +44,7 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.validation import check_float
 from pytest_synthloss.exports.fleet import Fleet, MetricsEndpoint
 from pytest_synthloss.exports.live_alerts import AlertSample, LiveAlerts, step_seen
 
@@ -93,13 +95,13 @@ class PrometheusServer:
             raise SynthLossError(f"prometheus binary not found: {INSTALL_HINT}")
         self.binary = path
         self.rule_files = tuple(_checked_rule_files(rule_files))
-        if isinstance(scrape_seconds, bool) or not isinstance(scrape_seconds, (int, float)):
-            raise SynthLossError(f"scrape_seconds must be a number, got {scrape_seconds!r}")
-        if not (math.isfinite(scrape_seconds) and 0.05 <= scrape_seconds <= 60):
-            raise SynthLossError(
-                f"scrape_seconds must be from 0.05 to 60 (seconds), got {scrape_seconds!r}"
-            )
-        self.scrape_seconds = float(scrape_seconds)
+        self.scrape_seconds = check_float(
+            "scrape_seconds",
+            scrape_seconds,
+            minimum=0.05,
+            maximum=60.0,
+            allowed="of seconds from 0.05 to 60",
+        )
         self.port: int | None = None
         self._targets: tuple[str, ...] = ()
         self._scraped = False
@@ -320,6 +322,11 @@ class PrometheusServer:
         batch = "" if fleet.batch is None else f'batch="{fleet.batch}"'
         for labels, times, values in self.raw_samples(f"{fleet.metric}_step{{{batch}}}", seconds):
             scraped[labels.get("run")] = (times, values)
+        durations: dict[float, float] = {}
+        for _, times, values in self.raw_samples(
+            'scrape_duration_seconds{job="synthloss"}', seconds
+        ):
+            durations.update(zip(times, values, strict=True))
         samples: list[AlertSample] = []
         for labels, times, _ in self.raw_samples("ALERTS", seconds):
             if labels.get("batch", fleet.batch) != fleet.batch:
@@ -335,7 +342,7 @@ class PrometheusServer:
                         labels.get("alertstate", ""),
                         run,
                         when,
-                        None if steps is None else step_seen(steps, when),
+                        None if steps is None else step_seen(steps, when, durations),
                     )
                 )
         samples.sort(key=lambda s: (s.time, s.alertname, s.run or ""))

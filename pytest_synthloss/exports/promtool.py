@@ -37,8 +37,9 @@ from pathlib import Path
 from pytest_synthloss.checks.scoring import DEFAULT_EXPECT, DEFAULT_TOLERATE, check_kinds
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.files import write_atomically
 from pytest_synthloss.core.truth import runs
-from pytest_synthloss.core.validation import check_step
+from pytest_synthloss.core.validation import check_path, check_step
 
 __all__ = [
     "MAX_DURATION_MS",
@@ -307,11 +308,15 @@ def promtool_test_file(
 def write_promtool_test(
     path: str | os.PathLike[str], curves: LossCurve | Sequence[LossCurve], **kwargs: object
 ) -> Path:
-    """Write :func:`promtool_test_file` ``(curves, **kwargs)`` to ``path`` and return it."""
+    """Write :func:`promtool_test_file` ``(curves, **kwargs)`` to ``path`` and return it.
+
+    Written whole or not at all (see :mod:`pytest_synthloss.core.files`): a path that cannot be
+    written raises ``SynthLossError`` naming it, and leaves any previous file intact.
+    """
+    check_path(path, "promtool test file")
     text = promtool_test_file(curves, **kwargs)  # type: ignore[arg-type]
-    target = Path(path)
-    target.write_text(text, encoding="utf-8")
-    return target
+    write_atomically(path, iter([text.encode("utf-8")]), "promtool test file")
+    return Path(path)
 
 
 def run_promtool_test(

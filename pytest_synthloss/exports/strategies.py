@@ -42,7 +42,7 @@ from pytest_synthloss.core.curve import LossCurve, make_curve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.profiles import Profile
-from pytest_synthloss.core.validation import check_step
+from pytest_synthloss.core.validation import check_int, check_step
 
 __all__ = ["curves", "profiles"]
 
@@ -67,8 +67,7 @@ def _check_counts(min_events: int, max_events: int, max_event_length: int) -> No
         ("max_events", max_events, 0),
         ("max_event_length", max_event_length, 1),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise SynthLossError(f"{name} must be an integer >= {least}, got {value!r}")
+        check_int(name, value, least)
     if min_events > max_events:
         raise SynthLossError(f"min_events ({min_events}) must be <= max_events ({max_events})")
 

@@ -17,10 +17,12 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, BinaryIO, Literal
 
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.files import open_output
+from pytest_synthloss.core.validation import MAX_WALL_TIME, check_float, check_path
 
 __all__ = ["write_tensorboard"]
 
@@ -50,22 +52,36 @@ def write_tensorboard(
         raise SynthLossError(f"tag must be a non-empty string, got {tag!r}")
     if dtype not in ("float64", "float32"):
         raise SynthLossError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
-    for name, value in (("wall_time", wall_time), ("seconds_per_step", seconds_per_step)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or value < 0
-        ):
-            raise SynthLossError(f"{name} must be a number >= 0, got {value!r}")
+    if wall_time is not None:
+        check_float(
+            "wall_time",
+            wall_time,
+            minimum=0.0,
+            maximum=MAX_WALL_TIME,
+            allowed=f"of seconds from 0 to {MAX_WALL_TIME:.0f} (the end of the year 9999)",
+        )
+    per_step = check_float(
+        "seconds_per_step", seconds_per_step, minimum=0.0, allowed="of seconds >= 0"
+    )
+    last = (time.time() if wall_time is None else float(wall_time)) + (len(curve) - 1) * per_step
+    if last > MAX_WALL_TIME:
+        raise SynthLossError(
+            f"the last step's wall time would be {last:g} s, past {MAX_WALL_TIME:g} "
+            f"(the end of the year 9999); lower wall_time or seconds_per_step={per_step!r}"
+        )
     try:
-        from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
-        from tensorboard.summary.writer.record_writer import RecordWriter
+        from tensorboard.compat.proto import summary_pb2
     except ImportError:  # pragma: no cover - depends on the environment
         raise SynthLossError(
             'write_tensorboard needs tensorboard: pip install "pytest-synthloss[tensorboard]"'
         ) from None
 
     start = time.time() if wall_time is None else float(wall_time)
-    directory = Path(logdir)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = Path(check_path(logdir, "logdir"))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SynthLossError(f"cannot create logdir {str(directory)!r}: {exc.strerror}") from None
     path = directory / (
         f"events.out.tfevents.{int(start):010d}.{socket.gethostname()}.{os.getpid()}."
         f"{time.monotonic_ns()}.synthloss"
@@ -74,26 +90,49 @@ def write_tensorboard(
         plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
         data_class=summary_pb2.DATA_CLASS_SCALAR,
     )
-    with open(path, "xb") as handle:
-        writer = RecordWriter(handle)
-        header = event_pb2.Event(wall_time=start, file_version="brain.Event:2")
-        writer.write(header.SerializeToString())
-        first = True
-        for chunk in curve.iter_chunks(_CHUNK):
-            for step, loss in zip(chunk.steps.tolist(), chunk.losses.tolist(), strict=True):
-                event = event_pb2.Event(
-                    wall_time=start + (step - curve.start_step) * seconds_per_step, step=step
-                )
-                if dtype == "float32":
-                    value = event.summary.value.add(tag=tag, simple_value=loss)
-                else:
-                    value = event.summary.value.add(
-                        tag=tag,
-                        tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_DOUBLE, double_val=[loss]),
-                    )
-                    if first:
-                        value.metadata.CopyFrom(metadata)
-                first = False
-                writer.write(event.SerializeToString())
-        writer.flush()
+    output = open_output(path, "event file")
+    try:
+        with os.fdopen(os.dup(output.fd), "wb") as handle:
+            _write_events(handle, curve, tag, dtype, start, seconds_per_step, metadata)
+        output.commit()
+        output.close()
+    except OSError as exc:
+        raise output.failed(exc) from None
+    finally:
+        output.abort()
     return path
+
+
+def _write_events(
+    handle: BinaryIO,
+    curve: LossCurve,
+    tag: str,
+    dtype: str,
+    start: float,
+    seconds_per_step: float,
+    metadata: Any,
+) -> None:
+    from tensorboard.compat.proto import event_pb2, tensor_pb2, types_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    writer = RecordWriter(handle)
+    header = event_pb2.Event(wall_time=start, file_version="brain.Event:2")
+    writer.write(header.SerializeToString())
+    first = True
+    for chunk in curve.iter_chunks(_CHUNK):
+        for step, loss in zip(chunk.steps.tolist(), chunk.losses.tolist(), strict=True):
+            event = event_pb2.Event(
+                wall_time=start + (step - curve.start_step) * seconds_per_step, step=step
+            )
+            if dtype == "float32":
+                value = event.summary.value.add(tag=tag, simple_value=loss)
+            else:
+                value = event.summary.value.add(
+                    tag=tag,
+                    tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_DOUBLE, double_val=[loss]),
+                )
+                if first:
+                    value.metadata.CopyFrom(metadata)
+            first = False
+            writer.write(event.SerializeToString())
+    writer.flush()

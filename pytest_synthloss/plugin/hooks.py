@@ -8,7 +8,7 @@ never use them pay nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -119,11 +119,19 @@ def _register_hook_profiles(config: pytest.Config) -> None:
     from pytest_synthloss.core import registry
 
     before = set(registry.registered_now())
+    hook = config.pluginmanager.hook.pytest_synthloss_profiles
     try:
-        for profiles in config.hook.pytest_synthloss_profiles():
-            registry.register_profiles(profiles, source="a conftest.py or pytest plugin")
+        for impl in reversed(hook.get_hookimpls()):  # the order pluggy calls them in
+            where = getattr(impl.plugin, "__file__", None) or impl.plugin_name
+            try:
+                profiles: Any = impl.function()
+            except Exception as exc:
+                raise pytest.UsageError(
+                    f"pytest_synthloss_profiles() in {where} raised {type(exc).__name__}: {exc}"
+                ) from None
+            registry.register_profiles(profiles, source=where)
     except SynthLossError as exc:
-        raise pytest.UsageError(f"pytest_synthloss_profiles: {exc}") from None
+        raise pytest.UsageError(str(exc)) from None
     finally:
         config.stash[_ADDED] = tuple(
             name for name in registry.registered_now() if name not in before
@@ -141,13 +149,14 @@ def _selection(config: pytest.Config) -> Selection:
 
 
 def _ini(config: pytest.Config, name: str) -> str | None:
-    """An ini key as text (``None``: unset or empty). A TOML list of names is a comma list."""
+    """An ini key as text (``None``: unset or empty). A TOML list of names is a comma list
+    (``["stable", ""]`` keeps its empty name, refused as on the command line)."""
     try:
         value = config.getini(name)
     except (TypeError, ValueError) as exc:  # pytest's native TOML table checks types itself
         raise pytest.UsageError(f"ini option {name}: {exc} (write it as a string)") from None
     if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
-        value = ",".join(item.strip() for item in value if item.strip())
+        value = ",".join(item.strip() for item in value)  # an empty item is an error
     if not isinstance(value, str):
         raise pytest.UsageError(
             f"ini option {name}: expected a string, got {value!r} ({type(value).__name__})"

@@ -11,14 +11,14 @@ A profile selection is a registered name, a comma list of names (``stable,spiky`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pytest_synthloss.core import registry
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.profiles import Profile
-from pytest_synthloss.core.validation import DEFAULT_STEPS, check_step
+from pytest_synthloss.core.steps import DEFAULT_STEPS
+from pytest_synthloss.core.validation import check_step, parse_int, show
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -36,11 +36,12 @@ DEFAULT_PROFILE = "stable"
 MARKER_KEYWORDS = ("profile", "steps")
 ALL = "all"
 
-_DIGITS = re.compile(r"\s*\d+\s*")
-
 
 def _registered() -> str:
-    return ", ".join(registry.available_profiles())
+    try:
+        return ", ".join(registry.available_profiles())
+    except SynthLossError as exc:  # a broken plugin: the built-ins and others, and why
+        return f"{', '.join(registry.registered_now())}; {exc}"
 
 
 def parse_profiles(value: str, source: str) -> tuple[str, ...]:
@@ -56,7 +57,10 @@ def parse_profiles(value: str, source: str) -> tuple[str, ...]:
         )
     names = [part.strip() for part in value.split(",")]
     if value.strip() == ALL:
-        return registry.available_profiles()
+        try:
+            return registry.available_profiles()
+        except SynthLossError as exc:  # a broken profile plugin
+            raise SynthLossError(f"{source}: {exc}") from None
     if any(not name for name in names):
         raise SynthLossError(
             f"{source}: empty profile name in {value!r}; give a name, a comma list "
@@ -79,9 +83,12 @@ def parse_profiles(value: str, source: str) -> tuple[str, ...]:
 def parse_steps(value: object, source: str) -> int:
     """Parse a step count: an ``int`` or a string of digits, >= 1."""
     if isinstance(value, str):
-        if not _DIGITS.fullmatch(value):
-            raise SynthLossError(f"{source}: steps must be an integer >= 1, got {value!r}")
-        value = int(value)
+        try:
+            value = parse_int(value, "steps", 0)  # ASCII digits only: not '٥', '+5' or '1_000'
+        except SynthLossError:  # 0 is reported as a number below, as for an int
+            raise SynthLossError(
+                f"{source}: steps must be an integer >= 1, got {show(value)}"
+            ) from None
     try:
         return check_step(value, "steps")
     except SynthLossError as exc:
@@ -134,16 +141,22 @@ def resolve_selection(
 
     ``None`` means "not given". Bad values raise ``SynthLossError`` naming the option.
     """
+    # The ini values are checked even when the command line overrides them: a broken
+    # configuration file is reported by the first run, not by the first run without options.
+    ini_profiles = (
+        None if ini_profile is None else parse_profiles(ini_profile, "ini option synthloss_profile")
+    )
+    ini_count = None if ini_steps is None else parse_steps(ini_steps, "ini option synthloss_steps")
     if cli_profile is not None:
         profiles = parse_profiles(cli_profile, "--synthloss-profile")
-    elif ini_profile is not None:
-        profiles = parse_profiles(ini_profile, "ini option synthloss_profile")
+    elif ini_profiles is not None:
+        profiles = ini_profiles
     else:
         profiles = parse_profiles(DEFAULT_PROFILE, "default profile")
     if cli_steps is not None:
         steps = parse_steps(cli_steps, "--synthloss-steps")
-    elif ini_steps is not None:
-        steps = parse_steps(ini_steps, "ini option synthloss_steps")
+    elif ini_count is not None:
+        steps = ini_count
     else:
         steps = None
     return Selection(profiles, steps)
