@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-KNOWN = "stable, spiky, nan, inf, diverging, plateau, noisy, noisy-spiky"
+from pytest_synthloss import available_profiles
+
+KNOWN = ", ".join(available_profiles())
 
 
 def test_a_hook_that_raises_is_a_usage_error_naming_it(pytester: pytest.Pytester) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from pytest_synthloss.core.validation import step_array
+
+if TYPE_CHECKING:  # no numpy at import time: the plugin reads DEFAULT_STEPS from here
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["DEFAULT_STEPS", "as_steps"]
 
