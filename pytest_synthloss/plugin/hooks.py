@@ -75,7 +75,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         default=None,
         help="steps of synthloss_curve and the other fixtures (integer >= 1). "
-        "Default: ini synthloss_steps, else 20.",
+        "Default: ini synthloss_steps, else the profile's natural length (20 for stable).",
     )
     parser.addini(
         "synthloss_profile",
@@ -323,8 +323,8 @@ def synthloss_curve(request: pytest.FixtureRequest, synthloss_profile: Profile) 
     """The selected profile's :class:`~pytest_synthloss.LossCurve` from step 1.
 
     Steps: marker ``steps=``, else ``--synthloss-steps``, else ini ``synthloss_steps``,
-    else 20. Its arrays are read-only; ground truth is on the curve (``spike_steps``,
-    ``floor_step``, ``final_loss``...).
+    else the profile's natural length (20 for stable). Its arrays are read-only; ground
+    truth is on the curve (``spike_steps``, ``floor_step``, ``final_loss``...).
     """
     from pytest_synthloss.core.curve import make_curve
 
