@@ -48,6 +48,4 @@ html_theme_options = {
 # Docstrings whose reStructuredText simple tables are malformed (text in a column margin):
 # their tables are shown as preformatted text until fixed. The build warns (fails under
 # -W) for a malformed table anywhere else, and for a name here that no longer needs it.
-synthloss_docstring_tables_as_text = [
-    "pytest_synthloss.emulation.logwriter",
-]
+synthloss_docstring_tables_as_text: list[str] = []

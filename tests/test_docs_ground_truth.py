@@ -66,6 +66,12 @@ def test_the_readme_headline_passes_a_correct_monitor_on_every_profile(
     result.assert_outcomes(passed=len(available_profiles()) + 1)
 
 
+def _failure_lines(result: pytest.RunResult) -> list[str]:
+    """The lines of the failures' messages (``E`` lines). The short summary at the end repeats
+    the first one, cut to the terminal's width, or whole where ``$CI`` is set."""
+    return [line for line in result.stdout.lines if line.startswith("E ")]
+
+
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]])
 def test_dropping_one_true_alert_fails_naming_the_missed_event(
     pytester: pytest.Pytester, workers: list[str]
@@ -76,10 +82,10 @@ def test_dropping_one_true_alert_fails_naming_the_missed_event(
     )
     # nan, inf and llm-pretrain-trouble (its NaN at step 800) fail
     result.assert_outcomes(passed=len(available_profiles()) + 1 - 3, failed=3)
-    out = result.stdout.str()
-    assert out.count("nonfinite at step 800 (nan)") >= 1
-    assert out.count("missed events: 1 / 1 — nonfinite at step 12 (nan)") == 1
-    assert out.count("missed events: 1 / 1 — nonfinite at step 12 (inf)") == 1
+    out = _failure_lines(result)
+    assert any("nonfinite at step 800 (nan)" in line for line in out)
+    assert out.count("E       missed events: 1 / 1 — nonfinite at step 12 (nan)") == 1
+    assert out.count("E       missed events: 1 / 1 — nonfinite at step 12 (inf)") == 1
     assert "FAILED test_monitor.py::test_alerts_match_ground_truth[nan]" in result.stdout.str()
 
 
@@ -92,7 +98,7 @@ def test_adding_one_false_alarm_fails_naming_it(
         "--synthloss-profile", "stable,spiky", "-p", "no:cacheprovider", *workers
     )
     result.assert_outcomes(passed=0, failed=3)
-    out = result.stdout.str()
+    out = _failure_lines(result)
     # stable: the only alert group; spiky (20 steps, and the pinned 40-step test): 1 of 2
-    assert out.count("false alarms: 1 / 1 alert groups — step 2 (loss 2.11)") == 1
-    assert out.count("false alarms: 1 / 2 alert groups — step 2 (loss 2.11)") == 2
+    assert out.count("E       false alarms: 1 / 1 alert groups — step 2 (loss 2.11)") == 1
+    assert out.count("E       false alarms: 1 / 2 alert groups — step 2 (loss 2.11)") == 2

@@ -370,3 +370,36 @@ def test_write_log_removes_a_partly_written_file(
         write_log(make_curve(5), path)
     assert str(info.value) == f"cannot write log '{path}': No space left on device"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("profile", ["nan", "inf"])
+def test_every_jsonl_line_is_strict_json_and_reads_back_exactly(profile: str) -> None:
+    import io
+    import json
+
+    curve = make_curve(14, profile)
+    buffer = io.StringIO()
+    write_log(curve, buffer, "jsonl")
+    lines = buffer.getvalue().splitlines()
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"not JSON: {name}")
+
+    records = [json.loads(line, parse_constant=refuse) for line in lines]
+    assert records[11]["loss"] == {"nan": "NaN", "inf": "Infinity"}[profile]
+    back = read_log(lines)
+    assert back.steps.tolist() == curve.steps.tolist()
+    assert np.array_equal(back.losses, curve.losses, equal_nan=True)
+    # the bare NaN of older logs (and of json.dumps' default) still reads
+    old = read_log(['{"step": 1, "loss": NaN}', '{"step": 2, "loss": -Infinity}'])
+    assert np.isnan(old.losses[0])
+    assert old.losses[1] == -np.inf
+
+
+def test_a_string_loss_other_than_the_three_names_is_malformed() -> None:
+    with pytest.raises(SynthLossError) as info:
+        read_log(['{"step": 1, "loss": "nan"}'])
+    assert str(info.value) == (
+        'line 1: loss must be a number or "NaN", "Infinity" or "-Infinity", got \'nan\' '
+        """in jsonl log: '{"step": 1, "loss": "nan"}'"""
+    )

@@ -59,11 +59,9 @@ def test_the_gauge_is_the_logged_loss_of_the_current_step(synthloss_run: StartRu
     log = run.wait_for_steps(5)
     assert run.running
     samples = scrape(url)
-    assert samples == {
-        'train_loss{profile="spiky"}': 9.5,
-        'train_loss_step{profile="spiky"}': 5.0,
-    }
-    assert log.losses.tolist()[-1] == samples['train_loss{profile="spiky"}']
+    labels = '{profile="spiky",run="synthloss-run1"}'  # run: the log file's name
+    assert samples == {f"train_loss{labels}": 9.5, f"train_loss_step{labels}": 5.0}
+    assert log.losses.tolist()[-1] == samples[f"train_loss{labels}"]
     assert run.terminate() == 143  # the stall is a sleep: SIGTERM ends it cleanly
     assert refused(url)  # the endpoint ends with the run
 
@@ -180,3 +178,92 @@ def test_bad_fault_and_port_flags(
     assert stderr.count("\n") == 1
     assert stderr.startswith(f"synthloss train: error: {message}")
     assert not out.exists()
+
+
+def _poll_steps(url: str, process: subprocess.Popen[bytes], key: str) -> list[int]:
+    """Every step a 100 Hz poller sees until the process exits."""
+    import time
+
+    seen: list[int] = []
+    while process.poll() is None:
+        try:
+            samples = scrape(url)
+        except (urllib.error.URLError, ConnectionError):
+            break  # the endpoint closed as the process ends
+        if key in samples and (not seen or seen[-1] != int(samples[key])):
+            seen.append(int(samples[key]))
+        time.sleep(0.01)
+    return seen
+
+
+def test_a_poller_sees_every_step_the_last_one_included(synthloss_run: StartRun) -> None:
+    pytest.importorskip("prometheus_client", reason="needs the prometheus extra")
+    run = synthloss_run(steps=5, profile="spiky", sleep_seconds=0.15, metrics_port=0)
+    key = 'train_loss_step{profile="spiky",run="synthloss-run1"}'
+    assert _poll_steps(run.metrics_url(), run.process, key) == [1, 2, 3, 4, 5]
+    assert run.wait() == 0
+
+
+def test_labels_and_the_linger_after_a_crash(tmp_path: Path) -> None:
+    pytest.importorskip("prometheus_client", reason="needs the prometheus extra")
+    import re
+    import time
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest_synthloss",
+            "train",
+            "--steps",
+            "8",
+            "--sleep-seconds",
+            "0.01",
+            "--metrics-port",
+            "0",
+            "--crash",
+            "4:3",
+            "--label",
+            "team=ml",
+            "--label",
+            "run=r7",
+            "--linger",
+            "2",
+            "-o",
+            str(tmp_path / "run.log"),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    first = process.stderr.readline()
+    found = re.search(r"serving metrics on (\S+)", first)
+    assert found, first
+    time.sleep(0.5)  # the run crashed after step 4 long ago; its endpoint lingers
+    labels = '{profile="stable",run="r7",team="ml"}'
+    assert scrape(found[1]) == {f"train_loss{labels}": 1.97, f"train_loss_step{labels}": 4.0}
+    assert process.wait(timeout=30) == 3
+    process.stderr.close()
+    assert refused(found[1])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--label", "team"], "argument --label: must be KEY=VALUE, got 'team'"),
+        (
+            ["--label", "0x=1"],
+            "argument --label: label name must match [a-zA-Z_][a-zA-Z0-9_]* and not start "
+            "with '__', got '0x'",
+        ),
+        (
+            ["--linger", "-1"],
+            "argument --linger: must be a finite number of seconds from 0 to 86400, got '-1'",
+        ),
+    ],
+)
+def test_bad_labels_and_linger_are_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--steps", "2", "--metrics-port", "0", *argv]) == 2
+    assert capsys.readouterr() == ("", f"synthloss train: error: {message}\n")

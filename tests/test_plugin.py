@@ -510,3 +510,18 @@ def test_one_ini_profile_per_line(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["synthloss: profile=spiky,nan steps=20 *"])
+
+
+def test_a_bad_marker_is_reported_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        "import pytest\n\n@pytest.mark.synthloss(step=5)\ndef test_a(synthloss_curve):\n    pass\n"
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    message = (
+        "@pytest.mark.synthloss on test_a_bad_marker_is_reported_once.py::test_a: unknown keyword "
+        "'step'; allowed: profile, steps (did you mean 'steps'?)"
+    )
+    out = result.stdout.str()
+    assert out.splitlines().count(message) == 1
+    assert "During handling of the above exception" not in out

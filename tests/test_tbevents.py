@@ -24,7 +24,9 @@ from pytest_synthloss.exports.tensorboard import write_tensorboard
 
 def test_float64_values_come_back_exactly(tmp_path: Path) -> None:
     curve = make_curve(25, "spiky", start_step=3)
-    path = write_tensorboard(curve, tmp_path / "run", wall_time=1000.0, seconds_per_step=2.0)
+    path = write_tensorboard(
+        curve, tmp_path / "run", dtype="float64", wall_time=1000.0, seconds_per_step=2.0
+    )
     assert path.parent == tmp_path / "run"
     assert path.name.startswith("events.out.tfevents.0000001000.")
     acc = plugin_event_accumulator.EventAccumulator(str(tmp_path / "run"))
@@ -41,7 +43,7 @@ def test_float64_values_come_back_exactly(tmp_path: Path) -> None:
 
 def test_the_scalars_dashboard_data_path_sees_the_same_values(tmp_path: Path) -> None:
     curve = make_curve(20, "spiky")
-    write_tensorboard(curve, tmp_path / "spiky", tag="loss")
+    write_tensorboard(curve, tmp_path / "spiky", tag="loss", dtype="float64")
     multiplexer = plugin_event_multiplexer.EventMultiplexer()
     multiplexer.AddRunsFromDirectory(str(tmp_path))
     multiplexer.Reload()
@@ -57,7 +59,7 @@ def test_the_scalars_dashboard_data_path_sees_the_same_values(tmp_path: Path) ->
 
 def test_float32_simple_values_are_exact_float32(tmp_path: Path) -> None:
     curve = make_curve(20, "spiky")
-    write_tensorboard(curve, tmp_path, dtype="float32")
+    write_tensorboard(curve, tmp_path)  # the default: as torch's add_scalar writes
     acc = event_accumulator.EventAccumulator(str(tmp_path))
     acc.Reload()
     values = [s.value for s in acc.Scalars("train/loss")]
@@ -99,3 +101,89 @@ def test_bad_arguments(tmp_path: Path, kwargs: dict[str, object], message: str) 
 def test_curve_must_be_a_loss_curve(tmp_path: Path) -> None:
     with pytest.raises(SynthLossError, match=r"^curve must be a LossCurve"):
         write_tensorboard([1.0, 2.0], tmp_path)  # type: ignore[arg-type]
+
+
+def test_by_default_the_run_ends_now(tmp_path: Path) -> None:
+    import time
+
+    before = time.time()
+    write_tensorboard(make_curve(100), tmp_path, seconds_per_step=60.0)
+    after = time.time()
+    acc = event_accumulator.EventAccumulator(str(tmp_path))
+    acc.Reload()
+    times = [s.wall_time for s in acc.Scalars("train/loss")]
+    assert before - 1e-3 <= times[-1] <= after + 1e-3  # the last step is now, not 99 h ahead
+    assert times[1] - times[0] == 60.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_stock_tensorboard_shows_the_default_export_and_not_the_float64_one(
+    tmp_path: Path,
+) -> None:
+    """The real ``tensorboard --logdir`` (its fast loader, the Rust data server) over HTTP."""
+    import json
+    import shutil
+    import subprocess
+    import time
+    import urllib.request
+
+    binary = shutil.which("tensorboard")
+    if binary is None:
+        pytest.skip("the tensorboard command is not installed (the [tensorboard] extra)")
+    curve = make_curve(20, "spiky")
+    write_tensorboard(curve, tmp_path / "default")
+    write_tensorboard(curve, tmp_path / "exact", dtype="float64")
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            binary,
+            "--logdir",
+            str(tmp_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--load_fast=true",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}/data"
+    try:
+        deadline = time.monotonic() + 60
+        runs: list[str] = []
+        while time.monotonic() < deadline and sorted(runs) != ["default", "exact"]:
+            time.sleep(0.2)
+            try:
+                with urllib.request.urlopen(f"{base}/runs", timeout=2) as response:
+                    runs = json.load(response)
+            except OSError:
+                continue
+        assert sorted(runs) == ["default", "exact"]
+
+        def scalars(run: str) -> list[list[float]]:
+            url = f"{base}/plugin/scalars/scalars?tag=train/loss&run={run}"
+            for _ in range(100):  # the data server may still be loading the file
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    data: list[list[float]] = json.load(response)
+                if data or run == "exact":
+                    return data
+                time.sleep(0.1)
+            return data
+
+        shown = scalars("default")
+        assert [int(step) for _, step, _ in shown] == curve.steps.tolist()
+        assert [value for _, _, value in shown] == (
+            curve.losses.astype(np.float32).astype(np.float64).tolist()
+        )
+        assert scalars("exact") == []  # float64 tensors: invisible in the fast loader
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

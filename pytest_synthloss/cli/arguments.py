@@ -188,6 +188,17 @@ def dropped(ranges: Sequence[tuple[int, int]], steps: int, start_step: int) -> F
         raise SynthLossError(f"argument --drop: {exc}") from None
 
 
+def label(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` for ``--label``: a Prometheus label name and any value."""
+    from pytest_synthloss.exports.promtool import check_labels
+
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"must be KEY=VALUE, got {text!r}")
+    checked = _argument(lambda: check_labels({key: value}, "label"))
+    return key, str(checked[key])
+
+
 def port(text: str) -> int:
     return int(_argument(lambda: parse_port(text, "port")))
 

@@ -99,6 +99,9 @@ def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) 
                 faults=faults,
                 observer=None if gauge is None else gauge.set,
             )
+            if gauge is not None and result.steps_written and not stop.stopped:
+                # the last step (or the crash's) stays up for the scrapes still to come
+                stop.pause(_linger_seconds(args, sleep_seconds))
             if output is not None and (result.steps_written or not result.signum):
                 output.commit()  # a run stopped before its first line leaves no new file
                 output.close()
@@ -199,9 +202,17 @@ def _serve_metrics(args: argparse.Namespace, profile: str) -> LossGauge | None:
         ) from None
     from pytest_synthloss.exports.prometheus import serve_loss_gauge
 
-    gauge = serve_loss_gauge(args.metrics_port, "127.0.0.1", labels={"profile": profile})
+    default_run = os.path.splitext(os.path.basename(args.output))[0] if args.output else ""
+    labels = {"run": default_run or "synthloss", "profile": profile, **dict(args.label)}
+    gauge = serve_loss_gauge(args.metrics_port, "127.0.0.1", labels=labels)
     err(f"{args.prog}: serving metrics on {gauge.url}")
     return gauge
+
+
+def _linger_seconds(args: argparse.Namespace, sleep_seconds: float) -> float:
+    """``--linger``, else two steps' time, at least one second."""
+    given: float | None = getattr(args, "linger", None)
+    return max(1.0, 2.0 * sleep_seconds) if given is None else given
 
 
 def _print(text: str = "") -> None:

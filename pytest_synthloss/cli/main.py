@@ -170,13 +170,34 @@ def _build_train(parser: argparse.ArgumentParser) -> None:
         metavar="STEP[:CODE]",
         help="exit with CODE (default 1) right after logging STEP",
     )
-    parser.add_argument(
+    metrics = parser.add_argument_group("live metrics (Prometheus)")
+    metrics.add_argument(
         "--metrics-port",
         type=cli_types.port,
         metavar="PORT",
         help="serve the live loss as Prometheus gauges train_loss and train_loss_step on "
         "http://127.0.0.1:PORT/metrics while the run lasts (0: any free port; the URL is "
-        "printed on stderr). Needs pip install 'pytest-synthloss[prometheus]'",
+        "printed on stderr). Needs pip install 'pytest-synthloss[prometheus]'. Each step must "
+        "last at least two scrape intervals (--sleep-seconds >= 2 x the scrape interval), "
+        "or a scraper can miss a step, a spike included",
+    )
+    metrics.add_argument(
+        "--label",
+        type=cli_types.label,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a constant label on both gauges (repeatable); default labels: run (the output "
+        "file's name without its suffix, else 'synthloss') and profile",
+    )
+    metrics.add_argument(
+        "--linger",
+        type=cli_types.sleep_seconds,
+        default=None,
+        metavar="S",
+        help="keep serving the final values S seconds after the last step (or a crash), so "
+        "the last step is scraped too; SIGINT/SIGTERM end it early. Default: 2 x "
+        "--sleep-seconds, at least 1 s",
     )
     parser.set_defaults(handler=handlers.train)
 

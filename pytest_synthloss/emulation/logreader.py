@@ -32,6 +32,9 @@ from pytest_synthloss.emulation.loglines import (
 )
 from pytest_synthloss.emulation.logwriter import CSV_HEADER, check_format
 
+#: The strings JSONL writes for non-finite losses, read back (see the writer).
+_JSON_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
 __all__ = ["MAX_MISSING_STEPS", "ParsedLog", "read_log"]
 
 _TEXT_LINE = re.compile(r"Step ([0-9]+): loss=(\S+)")
@@ -288,8 +291,12 @@ class _Parser:
         if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= MAX_STEP:
             raise _MalformedLineError(f"step must be an integer >= 1, got {step!r}")
         loss = record["loss"]
+        if isinstance(loss, str) and loss in _JSON_NONFINITE:
+            loss = _JSON_NONFINITE[loss]
         if isinstance(loss, bool) or not isinstance(loss, (int, float)):
-            raise _MalformedLineError(f"loss must be a number, got {show(loss)}")
+            raise _MalformedLineError(
+                f'loss must be a number or "NaN", "Infinity" or "-Infinity", got {show(loss)}'
+            )
         try:
             loss = float(loss)
         except OverflowError:

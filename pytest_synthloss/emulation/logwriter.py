@@ -1,15 +1,15 @@
 """Training-log formats and writing a run as text, JSONL or CSV lines (read back by
 :func:`~pytest_synthloss.emulation.logreader.read_log`).
 
-=========  =====================================================================  ==========
-format     one line per step                                                      precision
-=========  =====================================================================  ==========
-``text``   ``Step 4: loss=9.70`` (the spec's format) after a ``# synthloss run:``  2 decimals
-           header line holding the config
-``jsonl``  ``{"step": 4, "loss": 9.7, "profile": "spiky", "lr": null,             exact
-           "batch_size": null}``
-``csv``    ``4,9.7,spiky,,`` after the header ``step,loss,profile,lr,batch_size``  exact
-=========  =====================================================================  ==========
+One line per step:
+
+- ``text``: ``Step 4: loss=9.70`` (the spec's format, 2 decimals) after a
+  ``# synthloss run:`` header line holding the config;
+- ``jsonl``: ``{"step": 4, "loss": 9.7, "profile": "spiky", "lr": null, "batch_size":
+  null}``, exact; every line is strict JSON: a non-finite loss is the string ``"NaN"``,
+  ``"Infinity"`` or ``"-Infinity"`` (as protobuf's JSON mapping writes them), never the
+  bare ``NaN`` that ``json.dumps`` writes by default and strict parsers refuse;
+- ``csv``: ``4,9.7,spiky,,`` after the header ``step,loss,profile,lr,batch_size``, exact.
 
 Floats in JSONL and CSV are written with ``repr``, so both round-trip bit for bit. Text
 rounds every loss to two decimals *by design* (it is what the spec's script prints), so a
@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from collections.abc import Sequence
 from typing import Protocol, TextIO
@@ -30,8 +31,18 @@ from pytest_synthloss.core.curve import LossCurve, RunConfig
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.files import open_output
 
-__all__ = ["CSV_HEADER", "FORMATS", "TEXT_HEADER", "LogWriter", "check_format", "write_log"]
+__all__ = [
+    "CSV_HEADER",
+    "FORMATS",
+    "JSON_NONFINITE",
+    "TEXT_HEADER",
+    "LogWriter",
+    "check_format",
+    "write_log",
+]
 
+#: How JSONL writes a non-finite loss: a string, so every line is strict JSON.
+JSON_NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 #: The formats, in the order the CLI lists them.
 FORMATS = ("text", "jsonl", "csv")
 #: The first line of a CSV log.
@@ -94,7 +105,9 @@ class LogWriter:
         if self.format == "text":
             return f"Step {step}: loss={loss:.2f}\n"
         if self.format == "jsonl":
-            return json.dumps({"step": step, "loss": loss, **self._json_tail}) + "\n"
+            value: float | str = loss if math.isfinite(loss) else JSON_NONFINITE[repr(loss)]
+            record = {"step": step, "loss": value, **self._json_tail}
+            return json.dumps(record, allow_nan=False) + "\n"
         return f"{step},{loss!r},{self._csv_suffix}\n"
 
     def write_header(self) -> None:

@@ -3,12 +3,18 @@
 Needs the ``tensorboard`` extra (``pip install "pytest-synthloss[tensorboard]"``), imported
 only when :func:`write_tensorboard` is called. TensorFlow is not needed.
 
-Precision: by default each loss is written as a float64 scalar *tensor* summary
-(``DT_DOUBLE``, tagged for the scalars plugin, as ``tf.summary.scalar`` writes, but in
-float64), so a reader gets back exactly the curve's float64 values. ``dtype="float32"``
-writes the legacy ``simple_value`` field instead, as ``torch.utils.tensorboard`` and
-``tensorboardX`` do: readers then get ``float(numpy.float32(loss))``, exactly, not the
-float64 loss (``1.5499999999999998`` comes back as ``1.5499999523162842``).
+Precision: by default (``dtype="float32"``) each loss is written as the ``simple_value``
+field, as ``torch.utils.tensorboard``'s ``add_scalar`` and ``tensorboardX`` do: stock
+``tensorboard --logdir`` (its fast loader) and ``EventAccumulator.Scalars`` both show it,
+and readers get ``float(numpy.float32(loss))`` exactly (``1.5499999999999998`` comes back as
+``1.5499999523162842``). ``dtype="float64"`` (opt-in) writes a float64 scalar *tensor*
+summary (``DT_DOUBLE``) so a reader of tensors gets the curve's float64 values exactly;
+stock TensorBoard's fast loader shows no scalars for it, and ``EventAccumulator`` has it
+under ``Tensors``, not ``Scalars``.
+
+Wall times are real: by default the run *ends now* (its last step's wall time is the
+time of the call), each step ``seconds_per_step`` after the one before; ``wall_time``
+sets the first step's time instead.
 """
 
 from __future__ import annotations
@@ -34,15 +40,15 @@ def write_tensorboard(
     logdir: str | os.PathLike[str],
     *,
     tag: str = "train/loss",
-    dtype: Literal["float64", "float32"] = "float64",
+    dtype: Literal["float32", "float64"] = "float32",
     wall_time: float | None = None,
     seconds_per_step: float = 1.0,
 ) -> Path:
     """Write ``curve`` under ``tag`` to a new event file in ``logdir``; return its path.
 
     One event per step, with the step number as TensorBoard's step. Wall times start at
-    ``wall_time`` (default: now) and advance ``seconds_per_step`` per step. ``logdir`` is
-    created if needed. See the module documentation for ``dtype``.
+    ``wall_time`` (default: so that the last step is now) and advance ``seconds_per_step``
+    per step. ``logdir`` is created if needed. See the module documentation for ``dtype``.
     """
     if not isinstance(curve, LossCurve):
         raise SynthLossError(
@@ -63,7 +69,9 @@ def write_tensorboard(
     per_step = check_float(
         "seconds_per_step", seconds_per_step, minimum=0.0, allowed="of seconds >= 0"
     )
-    last = (time.time() if wall_time is None else float(wall_time)) + (len(curve) - 1) * per_step
+    span = (len(curve) - 1) * per_step
+    start = max(0.0, time.time() - span) if wall_time is None else float(wall_time)
+    last = start + span
     if last > MAX_WALL_TIME:
         raise SynthLossError(
             f"the last step's wall time would be {last:g} s, past {MAX_WALL_TIME:g} "
@@ -76,7 +84,6 @@ def write_tensorboard(
             'write_tensorboard needs tensorboard: pip install "pytest-synthloss[tensorboard]"'
         ) from None
 
-    start = time.time() if wall_time is None else float(wall_time)
     directory = Path(check_path(logdir, "logdir"))
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -200,8 +200,11 @@ def _selection_for(config: pytest.Config, node: pytest.Item | pytest.Collector) 
         try:
             settings = parse_marker(marker.args, marker.kwargs, node.nodeid)
         except SynthLossError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        selection = settings.apply(selection)
+            problem = str(exc)
+        else:
+            selection = settings.apply(selection)
+            continue
+        pytest.fail(problem, pytrace=False)  # outside the except: the message shows once
     return selection
 
 
