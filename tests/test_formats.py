@@ -11,8 +11,8 @@ import pytest
 
 from pytest_synthloss import LossCurve, SynthLossError, make_curve, read_log, write_log
 from pytest_synthloss.core.curve import RunConfig
-from pytest_synthloss.emulation.logreader import ParsedLog
 from pytest_synthloss.emulation.logwriter import LogWriter
+from pytest_synthloss.emulation.parsed_log import ParsedLog
 
 
 def _log(curve: LossCurve, fmt: str) -> list[str]:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from pytest_synthloss import SynthLossError, read_log  # noqa: E402
 from pytest_synthloss.cli.main import main  # noqa: E402
-from pytest_synthloss.emulation.logreader import ParsedLog  # noqa: E402
+from pytest_synthloss.emulation.parsed_log import ParsedLog  # noqa: E402
 
 QUICK = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 

@@ -28,12 +28,12 @@ from pytest_synthloss.emulation.loglines import (
     utf8_lines,
 )
 from pytest_synthloss.emulation.logwriter import CSV_HEADER, check_format
-from pytest_synthloss.emulation.parsed_log import MAX_MISSING_STEPS, ParsedLog
+from pytest_synthloss.emulation.parsed_log import ParsedLog
 
 #: The strings JSONL writes for non-finite losses, read back (see the writer).
 _JSON_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
-__all__ = ["MAX_MISSING_STEPS", "ParsedLog", "read_log"]  # ParsedLog: from parsed_log
+__all__ = ["read_log"]  # ParsedLog and MAX_MISSING_STEPS live in parsed_log
 
 _TEXT_LINE = re.compile(r"Step ([0-9]+): loss=(\S+)")
 _TEXT_HEADER_LINE = re.compile(

@@ -40,7 +40,7 @@ from pytest_synthloss.core.validation import (
 from pytest_synthloss.emulation.handshake import ParentPipes
 
 if TYPE_CHECKING:
-    from pytest_synthloss.emulation.logreader import ParsedLog
+    from pytest_synthloss.emulation.parsed_log import ParsedLog
 
 __all__ = ["LOG_SUFFIXES", "PROFILE_ENV", "TrainingRun", "register_child_profile"]
 
