@@ -31,7 +31,11 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from pytest_synthloss.checks.detection import SpikeReport, check_nonfinite_policy, detect_spikes
+from pytest_synthloss.checks.detection import (
+    SpikeReport,
+    check_nonfinite_policy,
+    spike_report,
+)
 from pytest_synthloss.checks.messages import MAX_ROWS, fail, num, percent, table
 from pytest_synthloss.checks.rules import SpikeRule, get_rule
 from pytest_synthloss.checks.series import LossSeries, Series, as_series
@@ -141,13 +145,8 @@ def _find(series: Series, rule: SpikeRule | str | None, nonfinite: str | None) -
                     *rest,
                 ]
             )
-    return detect_spikes(
-        series.losses,
-        chosen,
-        steps=series.steps,
-        context=_context(series, chosen),
-        nonfinite=policy,
-    )
+    # the series' arrays are checked already (a curve's, or copies made by as_series)
+    return spike_report(series.losses, series.steps, chosen, policy, _context(series, chosen))
 
 
 def _rule_text(report: SpikeReport) -> str:
