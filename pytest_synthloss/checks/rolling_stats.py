@@ -38,26 +38,31 @@ _EPS = float(np.finfo(np.float64).eps)
 _STD_BLOCK = 1 << 14
 
 
-def padded_windows(losses: np.ndarray, context: np.ndarray, window: int) -> tuple[np.ndarray, int]:
-    """The values the ``window`` losses before each loss are taken from, and the row width.
+def padded_windows(
+    losses: np.ndarray, context: np.ndarray, window: int
+) -> tuple[np.ndarray, int, int, bool]:
+    """The values the ``window`` losses before each loss are taken from, the row width, the
+    length of the NaN padding and whether that padding is the only NaN.
 
     Row ``i`` is ``values[i : i + width]``: NaN-padded at the start, NaN for a non-finite
-    loss, as :func:`~pytest_synthloss.checks.kernels.rolling` builds it.
+    loss, as :func:`~pytest_synthloss.checks.kernels.rolling` builds it. ``context`` holds
+    finite losses only.
     """
     count = losses.size
     ctx = context[-window:]
     width = min(window, max(ctx.size + count - 1, 1))
     finite = np.isfinite(losses)
-    values = losses if finite.all() else np.where(finite, losses, np.nan)
+    clean = bool(finite.all())
+    values = losses if clean else np.where(finite, losses, np.nan)
     padded = np.concatenate([np.full(width - ctx.size, np.nan), ctx, values])
-    return padded[:-1], width
+    return padded[:-1], width, width - ctx.size, clean
 
 
-def window_counts(values: np.ndarray, width: int) -> np.ndarray:
-    """How many numbers (not NaN) each full window of ``values`` holds."""
+def window_counts(values: np.ndarray, width: int, lead: int, clean: bool) -> np.ndarray:
+    """How many numbers (not NaN) each full window of ``values`` holds (``lead`` and
+    ``clean`` as :func:`padded_windows` gives them)."""
     rows = values.size - width + 1
-    lead = int(np.argmax(~np.isnan(values))) if values.size else 0
-    if lead < width and not np.isnan(values[lead:]).any():  # NaN padding only
+    if clean:  # NaN padding only
         counts = np.full(rows, width)
         counts[:lead] = np.arange(width - lead, width)[:rows]
         return counts
@@ -66,19 +71,20 @@ def window_counts(values: np.ndarray, width: int) -> np.ndarray:
 
 
 def rolling_mean(
-    losses: np.ndarray, context: np.ndarray, window: int, warmup: int
-) -> tuple[np.ndarray, np.ndarray, int]:
+    losses: np.ndarray, context: np.ndarray, window: int, warmup: int, counted: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``rolling(losses, context, window, warmup, np.nanmean)`` bit for bit, in O(n).
 
-    Also returns the padded values (see :func:`padded_windows`) and the width.
+    Also returns the padded values (see :func:`padded_windows`) and the count of numbers in
+    each window (whose width is ``values.size - mean.size + 1``; not computed, an empty
+    array, for losses that are all finite unless ``counted``).
     """
     if not losses.size:
-        return np.empty(0), np.empty(0), 1
-    values, width = padded_windows(losses, context, window)
+        return np.empty(0), np.empty(0), np.empty(0, np.int64)
+    values, width, lead, clean = padded_windows(losses, context, window)
     rows = values.size - width + 1
-    lead = width - min(context.size, window)  # NaN padding before the context
     tail = values[lead:]
-    if lead < rows and not np.isnan(tail).any():
+    if lead < rows and clean:
         # rows >= lead hold numbers only; the ones before see the padding
         mean = np.empty(rows)
         head = values[: lead + width - 1]
@@ -92,13 +98,14 @@ def rolling_mean(
             mean[:] = np.nan
         else:
             mean[:lead][counts < warmup] = np.nan
-        return mean, values, width
-    counts = window_counts(values, width)
+        held = window_counts(values, width, lead, clean) if counted else np.empty(0, np.int64)
+        return mean, values, held
+    counts = window_counts(values, width, lead, clean)
     mean = window_sums(np.where(np.isnan(values), 0.0, values), width)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean /= counts
     mean[counts < warmup] = np.nan
-    return mean, values, width
+    return mean, values, counts
 
 
 def rolling_min(losses: np.ndarray, context: np.ndarray, window: int) -> np.ndarray | None:
@@ -106,7 +113,7 @@ def rolling_min(losses: np.ndarray, context: np.ndarray, window: int) -> np.ndar
     among the values (which of 0.0 and -0.0 is the minimum then depends on the order)."""
     if not losses.size:
         return np.empty(0)
-    values, width = padded_windows(losses, context, window)
+    values, width, _, _ = padded_windows(losses, context, window)
     if (values == 0).any():
         return None
     return window_min(values, width)
@@ -242,8 +249,8 @@ def rolling_zscore(
     """
     if not losses.size:
         return np.empty(0), np.empty(0)
-    mean, values, width = rolling_mean(losses, context, window, warmup)
-    counts = window_counts(values, width)
+    mean, values, counts = rolling_mean(losses, context, window, warmup, counted=True)
+    width = values.size - mean.size + 1
     with np.errstate(invalid="ignore"):
         diff = losses - mean
     std, terms, low = rolling_std(values, counts, width, warmup)
