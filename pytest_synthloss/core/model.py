@@ -29,6 +29,7 @@ from pytest_synthloss.core.validation import LOSS_CEILING, MAX_STEP, check_step
 __all__ = [
     "NOISE_BLOCK",
     "as_steps",
+    "ceiling_from",
     "final_loss",
     "flat_from",
     "noise_at",
@@ -208,6 +209,34 @@ def flat_from(prof: Profile) -> int | None:
     return prof.floor_step
 
 
+def ceiling_from(prof: Profile) -> int | None:
+    """The step from which a diverging profile's loss is :data:`LOSS_CEILING` for good, but
+    at spikes and non-finite steps (``None``: not within :data:`MAX_STEP`, noise, a shape).
+
+    The trend after the onset never falls (a rate of at least 1e-6 a step is far above the
+    rounding of the repeated squaring), so the first capped step is found by bisection.
+    """
+    div = prof.divergence
+    if div is None or prof.noise is not None or prof.shape is not None or div.rate < 1e-6:
+        return None
+    low = div.start_step - 1  # not capped (the anchor, a finite loss below the ceiling)
+    if _trend_loss(prof, div.start_step) >= LOSS_CEILING:
+        return div.start_step
+    high, reach = div.start_step, 1
+    while _trend_loss(prof, high) < LOSS_CEILING:  # capped at high, not at low
+        low, reach = high, reach * 2
+        if high == MAX_STEP:
+            return None
+        high = min(MAX_STEP, div.start_step + reach)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _trend_loss(prof, middle) >= LOSS_CEILING:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
 def trend_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") -> np.ndarray:
     """The noise-free loss at ``steps``, without spikes or non-finite steps.
 
@@ -237,7 +266,9 @@ def range_losses(
     if profile.shape is not None:
         out[:] = shaped_losses(profile, np.arange(start_step, start_step + count, dtype=np.int64))
         return out
-    flat_start = flat_from(profile)
+    flat_start, flat_value = flat_from(profile), profile.floor
+    if flat_start is None:
+        flat_start, flat_value = ceiling_from(profile), LOSS_CEILING
     before = count if flat_start is None else min(count, max(0, flat_start - start_step))
     if before:
         head = out[:before]
@@ -245,7 +276,7 @@ def range_losses(
         if profile.noise is not None:
             _noise_into(profile.noise, _range_normals(profile.noise.seed, start_step, before), head)
     if before < count:
-        out[before:] = profile.floor
+        out[before:] = flat_value
     stop = start_step + count
     for overrides in (profile.spikes, profile.nonfinite):
         for step, loss in overrides.items():
