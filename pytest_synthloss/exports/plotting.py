@@ -33,7 +33,7 @@ def plot_curve(curve: LossCurve, ax: Any = None) -> Any:
     """Draw ``curve`` on ``ax`` (a matplotlib Axes; the current one if ``None``) and return it.
 
     Spike steps get red markers, the floor step a dashed vertical line and the floor a
-    dotted horizontal one.
+    dotted horizontal one (a recorded curve has no floor to draw).
     """
     require_matplotlib()
     if ax is None:
@@ -50,7 +50,10 @@ def plot_curve(curve: LossCurve, ax: Any = None) -> Any:
             zorder=3,
             label=f"spikes (steps {', '.join(str(s) for s in spikes)})",
         )
-    ax.axhline(curve.floor, color="tab:gray", linestyle=":", linewidth=1, label="floor")
+    from pytest_synthloss.core.recorded import RecordedCurve
+
+    if not isinstance(curve, RecordedCurve):  # a recorded run has no known floor
+        ax.axhline(curve.floor, color="tab:gray", linestyle=":", linewidth=1, label="floor")
     if curve.floor_step is not None:
         ax.axvline(
             curve.floor_step,
