@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import EVENT_KINDS, Event
+from pytest_synthloss.core.text import did_you_mean
 from pytest_synthloss.core.validation import loss_array, show, step_array
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ def label_event(label: object, index: int) -> Event:
     if event.kind not in EVENT_KINDS:
         raise SynthLossError(
             f"{where}: unknown event kind {event.kind!r}; allowed: {', '.join(EVENT_KINDS)}"
+            + did_you_mean(event.kind, EVENT_KINDS)
         )
     return event
 
