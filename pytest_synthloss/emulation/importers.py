@@ -22,20 +22,28 @@ Labels come from ``labels=`` (a file, or a list of ``{kind, start, end?, note?}`
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from pytest_synthloss.core.errors import SynthLossError
-from pytest_synthloss.core.validation import check_path
+from pytest_synthloss.core.events import Event
+from pytest_synthloss.core.validation import MAX_STEP, check_int, check_path
 from pytest_synthloss.emulation.labels import (
+    SIDECAR_SUFFIXES,
     Label,
-    check_labels,
     find_sidecar,
+    label_events,
+    labels_to_json,
     parse_labels,
     read_labels,
+    shift_labels,
 )
 from pytest_synthloss.emulation.recorded_log import RecordedLog, make_log
 
@@ -45,10 +53,14 @@ if TYPE_CHECKING:
 __all__ = [
     "IMPORT_FORMATS",
     "OUR_FORMATS",
+    "ImportedLog",
     "detect_format",
     "load_labels",
     "load_log",
+    "load_recorded",
     "read_recorded",
+    "run_name",
+    "write_recorded",
 ]
 
 #: Our own log formats, read by read_log.
@@ -106,7 +118,7 @@ def detect_format(path: str) -> str:
             return "table-jsonl"  # read_table_jsonl names the bad line
         ours = isinstance(record, dict) and {"step", "loss", "profile"} <= set(record)
         return "jsonl" if ours else "table-jsonl"
-    if text == CSV_HEADER:
+    if text.startswith(CSV_HEADER):  # and a timed log's longer header
         return "csv"
     header = next(iter(_csv_header(text)), [])
     return "lightning" if {"epoch", "step"} <= set(header) else "table-csv"
@@ -183,17 +195,87 @@ def _read_ours(path: str, fmt: str, step: str | None, value: str | None) -> Reco
 
 def load_labels(
     labels: str | os.PathLike[str] | Iterable[Any] | None, log_path: str
-) -> tuple[tuple[Label, ...], str]:
-    """The labels given (a file or a list), else the log's sidecar, and where they came from."""
+) -> tuple[tuple[Label, ...], str, str | None]:
+    """The labels given (a file or a list), else the log's sidecar; where they came from,
+    and the file's ``source`` text."""
     if labels is None:
         sidecar = find_sidecar(log_path)
         if sidecar is None:
-            return (), "labels"
-        return read_labels(sidecar)[0], sidecar
+            return (), "labels", None
+        found, source = read_labels(sidecar)
+        return found, sidecar, source
     if isinstance(labels, (str, os.PathLike)):
         where = check_path(labels, "labels file")
-        return read_labels(where)[0], where
-    return parse_labels(labels), "labels"
+        found, source = read_labels(where)
+        return found, where, source
+    return parse_labels(labels), "labels", None
+
+
+@dataclass(frozen=True)
+class ImportedLog:
+    """A log read with its labels: :meth:`curve` is the recorded curve.
+
+    ``log`` holds the steps as logged; ``step_offset`` is added to them (and to the
+    labels, which are in the log's numbering) to make the curve's steps. ``labels`` are
+    on the curve's steps; ``events`` are the same, checked against the recorded steps.
+    """
+
+    log: RecordedLog
+    labels: tuple[Label, ...]
+    events: tuple[Event, ...]
+    step_offset: int
+    name: str
+    source: str
+
+    @property
+    def steps(self) -> np.ndarray:
+        """The curve's steps in log order (repeats included): the logged steps + offset."""
+        return self.log.steps + self.step_offset
+
+    def curve(self) -> LossCurve:
+        """The recorded :class:`~pytest_synthloss.LossCurve`."""
+        from pytest_synthloss.core.recorded import recorded_curve
+
+        return recorded_curve(
+            self.steps, self.log.values, self.events, name=self.name, source=self.source
+        )
+
+
+def load_recorded(
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    step: str | None = None,
+    value: str | None = None,
+    labels: str | os.PathLike[str] | Iterable[Any] | None = None,
+    step_offset: int | None = None,
+    name: str | None = None,
+) -> ImportedLog:
+    """Read a log and its labels (the arguments of :func:`load_log`); no curve yet."""
+    where = check_path(path, "log path")
+    log = read_recorded(where, format=format, step=step, value=value)
+    if not len(log):
+        raise SynthLossError(
+            f"log {where!r}: no values of {log.value_column!r} (by {log.step_column!r}); "
+            "a recorded run needs at least one"
+        )
+    if step_offset is None:
+        offset = 1 if int(log.steps.min()) == 0 else 0
+    else:
+        offset = check_int("step_offset", step_offset, 0, MAX_STEP)
+    if int(log.steps.max()) > MAX_STEP - offset:
+        raise SynthLossError(f"log {where!r}: step_offset={offset} takes a step past {MAX_STEP}")
+    if offset == 0 and int(log.steps.min()) == 0:
+        raise SynthLossError(
+            f"log {where!r}: the log has step 0 and a curve's steps start at 1; "
+            "pass step_offset=1 (or leave it out) to shift every step and label by 1"
+        )
+    found, origin, _source = load_labels(labels, where)
+    steps = log.steps + offset
+    events = label_events(found, steps, origin, offset)
+    return ImportedLog(
+        log, shift_labels(found, offset), events, offset, name or run_name(where), where
+    )
 
 
 def load_log(
@@ -203,6 +285,7 @@ def load_log(
     step: str | None = None,
     value: str | None = None,
     labels: str | os.PathLike[str] | Iterable[Any] | None = None,
+    step_offset: int | None = None,
     name: str | None = None,
 ) -> LossCurve:
     """A recorded :class:`~pytest_synthloss.LossCurve` from a log file and its labels.
@@ -210,23 +293,64 @@ def load_log(
     ``format`` is one of :data:`IMPORT_FORMATS` (default: detected, see the module);
     ``step`` and ``value`` choose the columns (a tag for TensorBoard). ``labels`` is a
     labels file or a list of ``{kind, start, end?, note?}`` (or
-    :class:`~pytest_synthloss.emulation.labels.Label` / ``Event``); by default the
-    sidecar file ``<log>.labels.json`` is read if there is one. ``name`` defaults to the
-    file's stem (``run`` for ``run.csv``).
+    :class:`~pytest_synthloss.emulation.labels.Label` / ``Event``) in the log's step
+    numbers; by default the sidecar file ``<log>.labels.json`` is read if there is one.
+    A curve's steps start at 1: ``step_offset`` is added to every step and label, by
+    default 1 for a log that counts from 0 (Lightning, W&B's ``_step``, MLflow) and 0
+    otherwise. ``name`` defaults to the file's stem (``run`` for ``run.csv``); the
+    curve's ``source`` is the path.
     """
-    from pytest_synthloss.core.recorded import recorded_curve
+    return load_recorded(
+        path,
+        format=format,
+        step=step,
+        value=value,
+        labels=labels,
+        step_offset=step_offset,
+        name=name,
+    ).curve()
 
-    log = read_recorded(path, format=format, step=step, value=value)
-    where = check_path(path, "log path")
-    found, origin = load_labels(labels, where)
-    check_labels(found, log.steps, origin)
-    return recorded_curve(
-        log.steps,
-        log.values,
-        tuple(label.to_event() for label in found),
-        name=name or run_name(where),
-        source=where,
-    )
+
+def write_recorded(imported: ImportedLog, path: str | os.PathLike[str]) -> str:
+    """Write ``imported`` as our JSONL at ``path`` and its labels next to it; return the
+    labels file's path (``<path>.labels.json``).
+
+    Every logged record is written, repeats included, on the curve's steps, so
+    :func:`load_log` of ``path`` (which reads the labels file next to it) is the same
+    curve. Both files are written whole or not at all; the labels file is always written
+    (an empty one for no labels), so a stale one cannot attach to the new log.
+    """
+    from pytest_synthloss.core.curve import RunConfig
+    from pytest_synthloss.core.files import open_output, write_all
+    from pytest_synthloss.emulation.logwriter import LogWriter
+
+    target = check_path(path, "output file")
+    labels_path = target + SIDECAR_SUFFIXES[0]
+    steps = imported.steps.tolist()
+    config = RunConfig(imported.name, len(steps), int(min(steps)))
+    buffer = io.StringIO()
+    writer = LogWriter(buffer, "jsonl", config)
+    writer.write(steps, imported.log.values.tolist())
+    labels_text = labels_to_json(imported.labels, source=imported.source)
+    log_output = open_output(target, "log")
+    labels_output = None
+    try:
+        labels_output = open_output(labels_path, "labels file")
+        write_all(log_output.fd, buffer.getvalue().encode("utf-8"))
+        write_all(labels_output.fd, labels_text.encode("utf-8"))
+        log_output.commit()
+        labels_output.commit()
+        log_output.close()
+        labels_output.close()
+    except OSError as exc:
+        if labels_output is not None:
+            labels_output.abort()
+        raise log_output.failed(exc) from None
+    finally:
+        log_output.abort()
+        if labels_output is not None:
+            labels_output.abort()
+    return labels_path
 
 
 def run_name(path: str) -> str:

@@ -8,14 +8,14 @@ and ``"epoch"``) and ``"incident"``, for anything else worth an alert.
 
 The sidecar file sits next to the log: ``run.csv.labels.json`` for ``run.csv`` (or
 ``.labels.yaml``/``.labels.yml`` when PyYAML is installed). It holds a list of labels or
-an object ``{"labels": [...], "source": "..."}``. :func:`check_labels` checks them against
-the recorded steps: each error names the file, the label (its position, from 1) and the
-field, and says what is allowed.
+an object ``{"labels": [...], "source": "..."}``. Each error names the file, the label
+(its position in the list, from 0) and the field, and says what is allowed;
+:func:`label_events` checks them against the recorded steps.
 
-Overlaps: the benign kinds overlap anything; an ``"incident"`` may contain any other kind
-(it is the wider story); a ``"nonfinite"`` label may lie inside a ``"divergence"`` (a run
-that diverges ends in NaN). Any other overlap (two spikes, a spike inside a plateau) is
-ambiguous ground truth and refused.
+What may overlap is the recorded curve's rule
+(:data:`~pytest_synthloss.core.validation_recorded.INCOMPATIBLE_KINDS`): the benign kinds
+and ``"incident"`` overlap anything; a spike, a non-finite step and a plateau never share
+a step, nor a plateau and a divergence, nor two labels of one failure kind.
 """
 
 from __future__ import annotations
@@ -33,26 +33,23 @@ from pytest_synthloss.core.events import EVENT_KINDS, Event
 from pytest_synthloss.core.validation import MAX_STEP, check_path, show
 
 __all__ = [
-    "BENIGN_KINDS",
     "LABEL_KINDS",
     "SIDECAR_SUFFIXES",
     "Label",
-    "check_labels",
     "find_sidecar",
+    "label_events",
     "labels_to_json",
+    "parse_labels",
     "read_labels",
+    "shift_labels",
 ]
 
 #: Every kind a label may have: the profiles' event kinds and ``"incident"``.
 LABEL_KINDS: tuple[str, ...] = tuple(dict.fromkeys((*EVENT_KINDS, "incident")))
-#: Context, not trouble: these overlap any other label.
-BENIGN_KINDS = ("warmup", "schedule", "epoch")
 #: The sidecar file names tried next to a log, in order (YAML only with PyYAML).
 SIDECAR_SUFFIXES = (".labels.json", ".labels.yaml", ".labels.yml")
 _KEYS = ("kind", "start", "end", "note")
 _TOP_KEYS = ("labels", "source")
-#: Pairs of kinds (either order) whose labels may overlap, besides the benign kinds.
-_NESTING = {("incident", kind) for kind in LABEL_KINDS} | {("divergence", "nonfinite")}
 
 
 @dataclass(frozen=True)
@@ -63,10 +60,6 @@ class Label:
     start: int
     end: int
     note: str | None = None
-
-    def to_event(self) -> Event:
-        """The ground-truth :class:`~pytest_synthloss.core.events.Event` of this label."""
-        return Event(self.kind, self.start, self.end)
 
     def as_dict(self) -> dict[str, Any]:
         """The label as the sidecar file writes it (``end`` and ``note`` only when set)."""
@@ -153,7 +146,7 @@ def parse_labels(data: object, origin: str = "labels") -> tuple[Label, ...]:
             f"{prefix}: expected a list of labels ({{kind, start, end?, note?}}), got {show(data)}"
         )
     labels = []
-    for number, item in enumerate(data, start=1):
+    for number, item in enumerate(data):
         labels.append(_label(item, f"{prefix}: label {number}"))
     return tuple(labels)
 
@@ -198,58 +191,36 @@ def _step(value: object, what: str) -> int:
     return value
 
 
-def check_labels(labels: Sequence[Label], steps: np.ndarray, origin: str = "labels") -> None:
-    """Refuse labels outside the recorded steps, and overlaps of incompatible kinds.
+def label_events(
+    labels: Sequence[Label], steps: np.ndarray, origin: str = "labels", offset: int = 0
+) -> tuple[Event, ...]:
+    """The labels as events on the curve's steps, checked against ``steps`` (the curve's).
 
-    A label must start and end on a recorded step (``steps``, any order, repeats allowed).
+    ``offset`` is added to each label's steps (a log counted from 0 becomes a curve from
+    1). The checks are the recorded curve's own
+    (:func:`~pytest_synthloss.core.validation_recorded.check_labels`: labels within the
+    recorded steps, no overlap of incompatible kinds); the error names the labels file.
     """
+    from pytest_synthloss.core.validation_recorded import check_labels
+
     prefix = f"labels file {origin!r}" if origin != "labels" else "labels"
-    recorded = np.unique(steps)
-    if not recorded.size and labels:
-        raise SynthLossError(f"{prefix}: label 1: the log records no steps to label")
-    for number, label in enumerate(labels, start=1):
-        for field, step in (("start", label.start), ("end", label.end)):
-            index = int(np.searchsorted(recorded, step))
-            if index < recorded.size and int(recorded[index]) == step:
-                continue
-            first, last = int(recorded[0]), int(recorded[-1])
-            if first <= step <= last:
-                near = _neighbours(recorded, index)
-                where = f"a step the log does not record (nearest recorded: {near})"
-            else:
-                where = "outside the recorded steps"
-            raise SynthLossError(
-                f"{prefix}: label {number} ({label.kind}): {field} {step} is {where}; "
-                f"labels must start and end on recorded steps ({first}..{last})"
-            )
-    order = sorted(range(len(labels)), key=lambda i: (labels[i].start, labels[i].end))
-    for position, i in enumerate(order):
-        a = labels[i]
-        for j in order[position + 1 :]:
-            b = labels[j]
-            if b.start > a.end:
-                break
-            if not _compatible(a.kind, b.kind):
-                first, second = sorted((i, j))
-                raise SynthLossError(
-                    f"{prefix}: label {first + 1} ({labels[first].kind} "
-                    f"{_span(labels[first])}) overlaps label {second + 1} "
-                    f"({labels[second].kind} {_span(labels[second])}); only benign kinds "
-                    f"({', '.join(BENIGN_KINDS)}), an incident around another label and "
-                    "nonfinite inside divergence may overlap"
-                )
+    if offset:
+        prefix += f" (steps shifted by {offset})"
+    events = []
+    for number, label in enumerate(labels):
+        try:
+            events.append(Event(label.kind, label.start + offset, label.end + offset))
+        except SynthLossError as exc:
+            raise SynthLossError(f"{prefix}: label {number}: {exc}") from None
+    try:
+        return check_labels(events, np.unique(steps))
+    except SynthLossError as exc:
+        raise SynthLossError(f"{prefix}: {exc}") from None
 
 
-def _compatible(a: str, b: str) -> bool:
-    return a in BENIGN_KINDS or b in BENIGN_KINDS or (a, b) in _NESTING or (b, a) in _NESTING
-
-
-def _span(label: Label) -> str:
-    return f"{label.start}" if label.start == label.end else f"{label.start}..{label.end}"
-
-
-def _neighbours(recorded: np.ndarray, index: int) -> str:
-    return " and ".join(str(int(recorded[k])) for k in (index - 1, index) if 0 <= k < recorded.size)
+def shift_labels(labels: Sequence[Label], offset: int) -> tuple[Label, ...]:
+    """The labels with ``offset`` added to their steps."""
+    return tuple(Label(x.kind, x.start + offset, x.end + offset, x.note) for x in labels)
 
 
 def labels_to_json(labels: Sequence[Label], source: str | None = None) -> str:
