@@ -195,6 +195,17 @@ def test_describe() -> None:
         (lambda: EMARatio(span=0.5), "ema: span must be a finite number >= 1, got 0.5"),
         (lambda: RollingZScore(window=1), "zscore: window must be an integer >= 2, got 1"),
         (
+            lambda: get_rule("zscor"),
+            "unknown spike rule 'zscor'; known rules: running-min, running-mean, ema, zscore, "
+            "lightning, metaseq, megatron, olmo-skip-step, olmo-stability, llm-foundry "
+            "(did you mean 'zscore'?)",
+        ),
+        (
+            lambda: get_rule("running-min", windw=3),
+            "running-min: unknown parameter 'windw'; its parameters: threshold, window "
+            "(did you mean 'window'?)",
+        ),
+        (
             lambda: get_rule("spike"),
             "unknown spike rule 'spike'; known rules: running-min, running-mean, ema, zscore, "
             "lightning, metaseq, megatron, olmo-skip-step, olmo-stability, llm-foundry",

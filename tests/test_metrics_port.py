@@ -113,7 +113,7 @@ def test_without_prometheus_client_it_says_what_to_install(
     assert capsys.readouterr() == (
         "",
         "synthloss train: error: --metrics-port needs prometheus_client, which is not "
-        "installed: pip install 'pytest-synthloss[prometheus]'\n",
+        'installed: pip install "pytest-synthloss[prometheus]"\n',
     )
     assert not out.exists()
 

@@ -57,7 +57,6 @@ Point-adjusted F1 is deliberately not offered: it flatters random detectors.
 
 from __future__ import annotations
 
-import difflib
 import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -69,6 +68,7 @@ from pytest_synthloss.checks.scorecard import record
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import EVENT_KINDS, Event
+from pytest_synthloss.core.text import did_you_mean
 from pytest_synthloss.core.validation import MAX_STEP, check_int, step_array
 
 __all__ = [
@@ -162,10 +162,7 @@ def check_kinds(value: object, what: str) -> tuple[str, ...]:
     kinds: list[str] = []
     for index, kind in enumerate(items):
         if not isinstance(kind, str) or kind not in EVENT_KINDS:
-            close = (
-                difflib.get_close_matches(kind, EVENT_KINDS, n=1) if isinstance(kind, str) else []
-            )
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(kind, EVENT_KINDS)
             raise SynthLossError(
                 f"unknown event kind {kind!r} in {what}= (index {index}); "
                 f"known kinds: {known}{hint}"

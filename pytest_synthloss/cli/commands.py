@@ -17,7 +17,7 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from pytest_synthloss.cli import arguments as cli_types
-from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.extras import require_extra
 from pytest_synthloss.core.text import align_columns
 
 if TYPE_CHECKING:
@@ -194,13 +194,7 @@ def _serve_metrics(args: argparse.Namespace, profile: str) -> LossGauge | None:
     """Start the ``--metrics-port`` endpoint on loopback and say where it is, on stderr."""
     if args.metrics_port is None:
         return None
-    try:
-        import prometheus_client  # noqa: F401
-    except ImportError:
-        raise SynthLossError(
-            "--metrics-port needs prometheus_client, which is not installed: "
-            "pip install 'pytest-synthloss[prometheus]'"
-        ) from None
+    require_extra("prometheus_client", "prometheus", "--metrics-port")
     from pytest_synthloss.exports.prometheus import serve_loss_gauge
 
     default_run = os.path.splitext(os.path.basename(args.output))[0] if args.output else ""

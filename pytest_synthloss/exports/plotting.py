@@ -9,24 +9,19 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.extras import install_hint, require_extra
 
 if TYPE_CHECKING:
     from pytest_synthloss.core.curve import LossCurve
 
 __all__ = ["INSTALL_HINT", "plot_curve", "require_matplotlib", "save_plot"]
 
-INSTALL_HINT = "pip install 'pytest-synthloss[plot]'"
+INSTALL_HINT = install_hint("plot")
 
 
 def require_matplotlib() -> None:
-    """Raise ``SynthLossError`` naming the ``[plot]`` extra if matplotlib is missing."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise SynthLossError(
-            f"plotting needs matplotlib, which is not installed: {INSTALL_HINT}"
-        ) from None
+    """Raise :class:`~pytest_synthloss.core.extras.MissingExtraError` if matplotlib is missing."""
+    require_extra("matplotlib", "plot", "plotting")
 
 
 def plot_curve(curve: LossCurve, ax: Any = None) -> Any:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.extras import require_extra
 from pytest_synthloss.core.validation import check_port, check_real, check_step
 from pytest_synthloss.exports.promtool import check_labels, check_metric_name
 
@@ -160,12 +161,8 @@ def serve_loss_gauge(
         raise SynthLossError(f"host must be a non-empty string such as '127.0.0.1', got {host!r}")
     name = check_metric_name(metric)
     constant = check_labels(labels)
-    try:
-        from prometheus_client import CollectorRegistry, make_wsgi_app
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise SynthLossError(
-            'serve_loss_gauge needs prometheus_client: pip install "pytest-synthloss[prometheus]"'
-        ) from None
+    require_extra("prometheus_client", "prometheus", "serve_loss_gauge")
+    from prometheus_client import CollectorRegistry, make_wsgi_app
 
     registry = CollectorRegistry()
     last = _LastStep(name, constant)
