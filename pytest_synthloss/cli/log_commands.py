@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from pytest_synthloss.cli import arguments as cli_types
 from pytest_synthloss.cli.commands import WriteError, print_line
@@ -59,7 +60,8 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_import_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_import_parser(commands: Any) -> None:
+    """Add ``synthloss import`` to the subcommands (an argparse ``_SubParsersAction``)."""
     parser = commands.add_parser(
         "import",
         help="normalize a recorded log and its labels into our JSONL",
@@ -75,7 +77,8 @@ def add_import_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     parser.set_defaults(handler=import_log)
 
 
-def add_plot_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_plot_parser(commands: Any) -> None:
+    """Add ``synthloss plot`` to the subcommands (an argparse ``_SubParsersAction``)."""
     parser = commands.add_parser(
         "plot",
         help="draw a curve or a recorded log with its events (needs matplotlib)",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.extras import require_extra
 from pytest_synthloss.emulation.recorded_log import RecordedLog, make_log, pick_column
 
 __all__ = ["TAGS", "is_event_file", "read_tensorboard"]
@@ -40,14 +41,10 @@ def is_event_file(path: str) -> bool:
 def read_tensorboard(path: str, *, value: str | None = None) -> RecordedLog:
     """The scalar ``value`` (a tag) of an event file or a directory of them."""
     origin = f"log {path!r}"
-    try:
-        from tensorboard.backend.event_processing import event_accumulator
-        from tensorboard.util import tensor_util
-    except ImportError:
-        raise SynthLossError(
-            f"{origin}: reading TensorBoard event files needs tensorboard: "
-            'pip install "pytest-synthloss[tensorboard]"'
-        ) from None
+    require_extra("tensorboard", "tensorboard", "reading TensorBoard event files")
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.util import tensor_util
+
     if not os.path.exists(path):
         raise SynthLossError(f"cannot read log {path!r}: No such file or directory")
     accumulator = event_accumulator.EventAccumulator(
