@@ -10,7 +10,9 @@ These cover the exports people have:
   written as rows of ``key``, ``value``, ``timestamp``, ``step``; with several keys in one
   table, ``value="loss"`` picks the rows of that key);
 - Lightning's ``CSVLogger`` ``metrics.csv`` (``epoch``, ``step``, ``train_loss``, ...: a row
-  logs only some metrics, the others are empty cells and the row is skipped for them).
+  logs only some metrics, the others are empty cells and the row is skipped for them);
+- plain ``STEP VALUE`` lines without a header (:func:`read_step_value`), as torchtitan's
+  ``scripts/loss_compare.py --export-result`` writes its reference loss files.
 
 The step column is ``step=`` or the first of :data:`STEP_COLUMNS` the table has; the
 value column is ``value=`` or the first of :data:`VALUE_COLUMNS`. Steps are integers >= 0
@@ -34,7 +36,13 @@ from pytest_synthloss.emulation.recorded_log import (
     pick_column,
 )
 
-__all__ = ["STEP_COLUMNS", "VALUE_COLUMNS", "read_table_csv", "read_table_jsonl"]
+__all__ = [
+    "STEP_COLUMNS",
+    "VALUE_COLUMNS",
+    "read_step_value",
+    "read_table_csv",
+    "read_table_jsonl",
+]
 
 #: Step columns tried in order (ours, W&B chart export, W&B history, HF, Lightning/others).
 STEP_COLUMNS = ("step", "Step", "_step", "global_step", "trainer/global_step", "iteration")
@@ -156,3 +164,26 @@ def read_table_jsonl(
     return make_log(
         steps, values, "table-jsonl", step_name, str(value) if keyed else value_name, found, skipped
     )
+
+
+def read_step_value(path: str) -> RecordedLog:
+    """Lines of ``STEP VALUE`` separated by whitespace (blank lines and ``#`` comments
+    skipped), such as torchtitan's reference loss files."""
+    origin = f"log {path!r}"
+    steps: list[int] = []
+    values: list[float] = []
+    for number, raw in enumerate(_lines(path), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        where = f"{origin}: line {number}"
+        if len(fields) != 2:
+            raise SynthLossError(
+                f"{where}: expected 2 fields (STEP VALUE), got {len(fields)}: {line[:80]!r}"
+            )
+        loss = column_value(fields[1], where)
+        assert loss is not None  # a split field is never empty
+        steps.append(column_step(fields[0], where))
+        values.append(loss)
+    return make_log(steps, values, "step-value", "step", "value", ("step", "value"))

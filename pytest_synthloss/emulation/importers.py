@@ -13,7 +13,9 @@ The format is ``format=`` (one of :data:`IMPORT_FORMATS`) or detected from the f
 - any other JSON-object line: ``"table-jsonl"``; any other first line: a CSV header,
   ``"lightning"`` when it has ``epoch`` and ``step`` columns (Lightning's ``CSVLogger``),
   else ``"table-csv"`` (W&B, MLflow and other exports:
-  :mod:`~pytest_synthloss.emulation.import_tables`).
+  :mod:`~pytest_synthloss.emulation.import_tables`);
+- a first line ``STEP VALUE`` (two fields, whitespace between): ``"step-value"``, as
+  torchtitan's reference loss files.
 
 Labels come from ``labels=`` (a file, or a list of ``{kind, start, end?, note?}``, see
 :mod:`~pytest_synthloss.emulation.labels`), else from the sidecar file next to the log
@@ -25,6 +27,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +76,9 @@ IMPORT_FORMATS = (
     "lightning",
     "table-csv",
     "table-jsonl",
+    "step-value",
 )
+_STEP_VALUE = re.compile(r"[0-9]+\s+\S+")
 #: Bytes read to detect a format.
 _SNIFF_BYTES = 1 << 16
 
@@ -111,6 +116,8 @@ def detect_format(path: str) -> str:
         return "trainer-state"
     if text.startswith(("Step ", "#")):
         return "text"
+    if _STEP_VALUE.fullmatch(text):
+        return "step-value"
     if text.startswith("{"):
         try:
             record = json.loads(text)
@@ -166,11 +173,26 @@ def read_recorded(
         from pytest_synthloss.emulation.import_hf import read_trainer_state
 
         return read_trainer_state(where, step=step, value=value)
-    from pytest_synthloss.emulation.import_tables import read_table_csv, read_table_jsonl
+    from pytest_synthloss.emulation.import_tables import (
+        read_step_value,
+        read_table_csv,
+        read_table_jsonl,
+    )
 
+    if fmt == "step-value":
+        _no_columns(where, fmt, step, value)
+        return read_step_value(where)
     if fmt == "table-jsonl":
         return read_table_jsonl(where, step=step, value=value)
     return read_table_csv(where, step=step, value=value, fmt=fmt)
+
+
+def _no_columns(path: str, fmt: str, step: str | None, value: str | None) -> None:
+    given = "step" if step is not None else "value" if value is not None else None
+    if given is not None:
+        raise SynthLossError(
+            f"log {path!r}: a {fmt} log has no named columns; {given}= does not apply"
+        )
 
 
 def _read_ours(path: str, fmt: str, step: str | None, value: str | None) -> RecordedLog:
