@@ -60,7 +60,8 @@ def test_the_sidecar_labels_become_the_curves_events(tmp_path: Path) -> None:
     assert (curve.profile.name, curve.source) == ("run", str(log))  # type: ignore[attr-defined]
     found = find_spikes(curve).spike_steps
     assert found == (8, 9, 15)
-    assert assert_alerts_match(list(found), curve, tolerate=("incident",)).caught == 2
+    score = assert_alerts_match(list(found), curve, tolerate=("incident",))
+    assert [(e.kind, e.first) for e in score.detected_events] == [("spike", 8), ("nonfinite", 15)]
 
 
 def test_labels_from_code_replace_the_sidecar(tmp_path: Path) -> None:
@@ -89,7 +90,8 @@ def test_labels_from_code_replace_the_sidecar(tmp_path: Path) -> None:
         ),
         (
             [{"kind": "spike", "start": 15}],
-            "overlaps the non-finite losses",
+            "label 0 (spike at step 15) overlaps the non-finite losses (nonfinite at step 15 "
+            "(nan)), labelled automatically",
         ),
         (
             [{"kind": "glitch", "start": 3}],

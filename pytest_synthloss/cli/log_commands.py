@@ -32,6 +32,16 @@ examples:
   synthloss import tb_logs/ --value train/loss --labels incident.labels.json -o run.jsonl"""
 
 
+def _import_format(text: str) -> str:
+    from pytest_synthloss.emulation.importers import IMPORT_FORMATS
+
+    if text not in IMPORT_FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"unknown log format {text!r}; known formats: {', '.join(IMPORT_FORMATS)}"
+        )
+    return text
+
+
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     from pytest_synthloss.emulation.importers import IMPORT_FORMATS
 
@@ -42,7 +52,7 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=IMPORT_FORMATS,
+        type=_import_format,
         metavar="FORMAT",
         help=f"the log's format, one of {', '.join(IMPORT_FORMATS)}; default: detected",
     )

@@ -248,6 +248,7 @@ class ImportedLog:
     step_offset: int
     name: str
     source: str
+    labels_origin: str = "labels"
 
     @property
     def steps(self) -> np.ndarray:
@@ -258,9 +259,15 @@ class ImportedLog:
         """The recorded :class:`~pytest_synthloss.LossCurve`."""
         from pytest_synthloss.core.recorded import recorded_curve
 
-        return recorded_curve(
-            self.steps, self.log.values, self.events, name=self.name, source=self.source
-        )
+        try:
+            return recorded_curve(
+                self.steps, self.log.values, self.events, name=self.name, source=self.source
+            )
+        except SynthLossError as exc:  # a label against the values (one on a NaN step)
+            if not str(exc).startswith("label ") or self.labels_origin == "labels":
+                raise
+            shifted = f" (steps shifted by {self.step_offset})" if self.step_offset else ""
+            raise SynthLossError(f"labels file {self.labels_origin!r}{shifted}: {exc}") from None
 
 
 def load_recorded(
@@ -296,7 +303,7 @@ def load_recorded(
     steps = log.steps + offset
     events = label_events(found, steps, origin, offset)
     return ImportedLog(
-        log, shift_labels(found, offset), events, offset, name or run_name(where), where
+        log, shift_labels(found, offset), events, offset, name or run_name(where), where, origin
     )
 
 
