@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip(
+    "pytest_synthloss.core.recorded", reason="needs recorded_curve (issue 18), not on main yet"
+)
+
 from pytest_synthloss import LossCurve, SynthLossError, assert_alerts_match, find_spikes
 from pytest_synthloss.core.events import Event
 from pytest_synthloss.emulation.importers import load_log
