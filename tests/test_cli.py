@@ -571,8 +571,13 @@ def test_a_failed_write_to_a_file_removes_it(
     out = tmp_path / "run.log"
     real_write = formats.LogWriter.write
 
-    def write_then_fail(self: formats.LogWriter, steps: list[int], losses: list[float]) -> None:
-        real_write(self, steps, losses)
+    def write_then_fail(
+        self: formats.LogWriter,
+        steps: list[int],
+        losses: list[float],
+        time: float | None = None,
+    ) -> None:
+        real_write(self, steps, losses, time)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(formats.LogWriter, "write", write_then_fail)

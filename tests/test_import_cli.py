@@ -10,10 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip(
-    "pytest_synthloss.core.recorded", reason="needs recorded_curve (issue 18), not on main yet"
-)
-
 from pytest_synthloss.cli.main import main
 from pytest_synthloss.emulation.corpus import corpus_path
 from pytest_synthloss.emulation.importers import load_log

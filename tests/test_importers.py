@@ -87,7 +87,7 @@ def test_wandb_history_rows_of_other_metrics_are_skipped(tmp_path: Path) -> None
 
 
 def test_mlflow_metric_history_picks_its_key(tmp_path: Path) -> None:
-    rows = [["key", "value", "timestamp", "step"]]
+    rows: list[list[object]] = [["key", "value", "timestamp", "step"]]
     rows += [["loss", 2.0 - s / 10, 1700000000000 + s, s] for s in range(1, 4)]
     rows += [["accuracy", 0.5, 1700000000009, 3]]
     path = _csv(tmp_path / "metrics.csv", rows)

@@ -21,7 +21,8 @@ NAN_CURVE = make_curve(20, "nan")
 
 
 def _float32(values: np.ndarray) -> list[float]:
-    return values.astype(np.float32).astype(np.float64).tolist()
+    widened: list[float] = values.astype(np.float32).astype(np.float64).tolist()
+    return widened
 
 
 def _same(a: list[float], b: list[float]) -> bool:

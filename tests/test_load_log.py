@@ -9,10 +9,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip(
-    "pytest_synthloss.core.recorded", reason="needs recorded_curve (issue 18), not on main yet"
-)
-
 from pytest_synthloss import LossCurve, SynthLossError, assert_alerts_match, find_spikes
 from pytest_synthloss.core.events import Event
 from pytest_synthloss.emulation.importers import load_log
@@ -116,12 +112,10 @@ def test_bad_labels_name_the_labels_file(
 
 
 def test_a_log_from_step_0_is_shifted_with_its_labels(tmp_path: Path) -> None:
-    log = _csv(
-        tmp_path / "metrics.csv",
-        [["epoch", "step", "train_loss", "val_loss"]]
-        + [[0, s, 2.0 - s / 10, ""] for s in range(10)]
-        + [[0, 9, "", 1.0]],
-    )
+    rows: list[list[object]] = [["epoch", "step", "train_loss", "val_loss"]]
+    rows += [[0, s, 2.0 - s / 10, ""] for s in range(10)]
+    rows += [[0, 9, "", 1.0]]
+    log = _csv(tmp_path / "metrics.csv", rows)
     _labels(tmp_path / "metrics.csv.labels.json", [{"kind": "incident", "start": 0, "end": 2}])
     curve = load_log(log)
     assert curve.steps.tolist() == list(range(1, 11))

@@ -68,7 +68,8 @@ def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) 
         lr=args.lr,
         batch_size=args.batch_size,
     )
-    writer = LogWriter(io.StringIO(), args.format, curve.config)  # validates before any file
+    # validates before any file; a live run (train) logs each line's time
+    writer = LogWriter(io.StringIO(), args.format, curve.config, timed=live)
     faults = _faults(args, curve.profile.faults) if live else None
     if faults is not None:
         faults.check_run(len(curve), args.start_step)

@@ -257,16 +257,12 @@ class ImportedLog:
 
     def curve(self) -> LossCurve:
         """The recorded :class:`~pytest_synthloss.LossCurve`."""
-        # until recorded_curve lands on main (issue 18), mypy cannot see it here
-        from pytest_synthloss.core.recorded import (  # type: ignore[import-not-found,unused-ignore]
-            recorded_curve,
-        )
+        from pytest_synthloss.core.recorded import recorded_curve
 
         try:
-            curve: LossCurve = recorded_curve(
+            return recorded_curve(
                 self.steps, self.log.values, self.events, name=self.name, source=self.source
             )
-            return curve
         except SynthLossError as exc:  # a label against the values (one on a NaN step)
             if not str(exc).startswith("label ") or self.labels_origin == "labels":
                 raise
