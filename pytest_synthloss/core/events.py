@@ -37,6 +37,13 @@ EVENT_KINDS: tuple[str, ...] = (
     "warmup",
     "schedule",
     "epoch",
+    # the linked signals' (pytest_synthloss.core.signals)
+    "grad_spike",
+    "overflow",
+    "scale_growth",
+    "first_step",
+    "eval",
+    "stall",
 )
 
 
@@ -98,7 +105,10 @@ class Event:
     ``"divergence"`` (from the onset to the run's last step), ``"plateau"`` (a plateau
     window) and the benign ``"warmup"``, ``"schedule"`` (a WSD cool-down, a step-decay
     drop) and ``"epoch"`` (an epoch boundary) of a shaped profile (see
-    :mod:`pytest_synthloss.core.shapes`). Kind-specific detail: ``peak`` is the highest
+    :mod:`pytest_synthloss.core.shapes`), and those of a profile's linked signals
+    (:mod:`pytest_synthloss.core.signals`): ``"grad_spike"``, ``"overflow"``, the benign
+    ``"scale_growth"``, ``"first_step"`` and ``"eval"``, and ``"stall"``.
+    Kind-specific detail: ``peak`` is the highest
     loss of a spike, the loss at the last step of a divergence and the held loss of a
     plateau (``None`` for non-finite and benign events); ``values`` names each loss of a
     non-finite event (``"nan"``, ``"inf"`` or ``"-inf"``, one per step) and is empty for
@@ -158,6 +168,7 @@ class Event:
             shown = sorted(set(self.values), key=self.values.index)
             text += f" ({', '.join(shown)})"
         elif self.peak is not None:
-            label = {"plateau": "held", "divergence": "last loss"}.get(self.kind, "peak")
+            labels = {"plateau": "held", "divergence": "last loss", "scale_growth": "scale"}
+            label = labels.get(self.kind, "grad norm" if self.kind == "grad_spike" else "peak")
             text += f" ({label} {self.peak:.4g})"
         return text
