@@ -427,3 +427,17 @@ def test_wide_windows_are_reduced_in_bounded_passes(monkeypatch: pytest.MonkeyPa
     np.testing.assert_array_equal(
         detect_spikes(losses, RunningMeanRatio(window=7)).reference, before
     )
+
+
+def test_a_spike_report_repr_is_one_short_line() -> None:
+    losses = np.full(100_000, 1.0)
+    losses[np.arange(10, 100_000, 1000)] = 9.0  # 100 spikes
+    report = detect_spikes(losses)
+    assert repr(report) == (
+        "<SpikeReport running-min ratio >= 3.0, steps 1..100000 (100,000), 100 flagged: "
+        "[11, 1011, 2011, 3011, 4011, 5011, 6011, 7011, 8011, 9011, ... (90 more)], "
+        "nonfinite='spike'>"
+    )
+    assert repr(detect_spikes([])) == (
+        "<SpikeReport running-min ratio >= 3.0, no steps (0), 0 flagged: [], nonfinite='spike'>"
+    )

@@ -30,6 +30,7 @@ __all__ = [
     "fault_type",
     "int_ranges",
     "lr",
+    "non_negative_int",
     "optional_list",
     "port",
     "positive_int",
@@ -50,6 +51,10 @@ def _argument(check: Callable[[], Any]) -> Any:
 
 def positive_int(text: str) -> int:
     return int(_argument(lambda: parse_int(text, "value")))
+
+
+def non_negative_int(text: str) -> int:
+    return int(_argument(lambda: parse_int(text, "value", minimum=0)))
 
 
 def sleep_seconds(text: str) -> float:

@@ -1,4 +1,5 @@
-"""The ``synthloss`` subcommands: train, curve, profiles, sweep and plot.
+"""The ``synthloss`` subcommands: train, curve, profiles and sweep (import and plot:
+:mod:`~pytest_synthloss.cli.log_commands`).
 
 Each handler takes the parsed arguments and returns an exit code; bad input raises
 :class:`~pytest_synthloss.SynthLossError` (exit 2) and an output that fails while it is
@@ -31,7 +32,7 @@ __all__ = [
     "WriteError",
     "curve",
     "err",
-    "plot",
+    "print_line",
     "profiles",
     "silence",
     "sweep",
@@ -222,6 +223,10 @@ def _print(text: str = "") -> None:
         raise WriteError(f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
+#: Print a line on stdout (for the commands of other modules).
+print_line = _print
+
+
 def silence(fd: int = 1) -> None:
     """Point ``fd`` (stdout) at the null device, so Python's final flush fails no more."""
     stream = sys.stdout if fd == 1 else sys.stderr
@@ -302,25 +307,4 @@ def sweep(args: argparse.Namespace) -> int:
         _print(f"... {len(ranked) - args.top} more configs (--top N shows more)")
     _print()
     _print(best_config(results).report())
-    return 0
-
-
-def plot(args: argparse.Namespace) -> int:
-    from pytest_synthloss.core.curve import make_curve
-    from pytest_synthloss.core.files import open_output
-    from pytest_synthloss.exports.plotting import require_matplotlib, save_plot
-
-    curve = make_curve(args.steps, args.profile, start_step=args.start_step)
-    require_matplotlib()
-    output = open_output(args.output)
-    try:
-        with os.fdopen(os.dup(output.fd), "wb") as handle:
-            save_plot(curve, handle)
-        output.commit()
-        output.close()
-    except OSError as exc:
-        raise WriteError(str(output.failed(exc))) from None
-    finally:
-        output.abort()
-    _print(f"wrote {args.output}")
     return 0

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_synthloss.cli import arguments as cli_types
+from pytest_synthloss.cli import log_commands
 from pytest_synthloss.core.errors import SynthLossError
 
 if TYPE_CHECKING:
@@ -207,7 +208,8 @@ def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog=prog,
-        description="Deterministic synthetic training runs: emulate, inspect, sweep and plot.",
+        description="Deterministic synthetic training runs: emulate, inspect, sweep, import and "
+        "plot.",
         epilog="'synthloss COMMAND --help' describes each command.",
         formatter_class=formatter,
     )
@@ -295,31 +297,8 @@ def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
     )
     sweep.set_defaults(handler=handlers.sweep)
 
-    plot = commands.add_parser(
-        "plot",
-        help="draw a curve with its spikes and floor step to a PNG (needs matplotlib)",
-        description="Write a PNG of a curve with the ground-truth spikes and floor step "
-        "marked. Needs matplotlib: pip install 'pytest-synthloss[plot]'.",
-        epilog="example:\n  synthloss plot --profile spiky --steps 40 -o curve.png",
-        formatter_class=formatter,
-    )
-    plot.add_argument(
-        "--steps",
-        type=cli_types.positive_int,
-        default=None,
-        metavar="N",
-        help="number of steps; default: the profile's natural length (20 for stable)",
-    )
-    plot.add_argument("--profile", default="stable", metavar="NAME", help="default: stable")
-    plot.add_argument(
-        "--start-step",
-        type=cli_types.positive_int,
-        default=1,
-        metavar="K",
-        help="first step (default: 1)",
-    )
-    plot.add_argument("--output", "-o", required=True, metavar="FILE.png", help="the PNG to write")
-    plot.set_defaults(handler=handlers.plot)
+    log_commands.add_import_parser(commands)
+    log_commands.add_plot_parser(commands)
     return parser
 
 

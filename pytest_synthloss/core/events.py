@@ -37,6 +37,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "warmup",
     "schedule",
     "epoch",
+    "incident",
     # the linked signals' (pytest_synthloss.core.signals)
     "grad_spike",
     "overflow",
@@ -105,14 +106,16 @@ class Event:
     ``"divergence"`` (from the onset to the run's last step), ``"plateau"`` (a plateau
     window) and the benign ``"warmup"``, ``"schedule"`` (a WSD cool-down, a step-decay
     drop) and ``"epoch"`` (an epoch boundary) of a shaped profile (see
-    :mod:`pytest_synthloss.core.shapes`), and those of a profile's linked signals
-    (:mod:`pytest_synthloss.core.signals`): ``"grad_spike"``, ``"overflow"``, the benign
-    ``"scale_growth"``, ``"first_step"`` and ``"eval"``, and ``"stall"``.
-    Kind-specific detail: ``peak`` is the highest
+    :mod:`pytest_synthloss.core.shapes`), ``"incident"`` (anything else a user labels on
+    a recorded run, see :mod:`pytest_synthloss.core.recorded`), and those of a profile's
+    linked signals (:mod:`pytest_synthloss.core.signals`): ``"grad_spike"``,
+    ``"overflow"``, the benign ``"scale_growth"``, ``"first_step"`` and ``"eval"``, and
+    ``"stall"``. Kind-specific detail: ``peak`` is the highest
     loss of a spike, the loss at the last step of a divergence and the held loss of a
     plateau (``None`` for non-finite and benign events); ``values`` names each loss of a
     non-finite event (``"nan"``, ``"inf"`` or ``"-inf"``, one per step) and is empty for
-    other kinds. A step of a run that lies in no event is *normal*. Events compare, hash
+    other kinds.
+    A step of a run that lies in no event is *normal*. Events compare, hash
     and pickle by value.
     """
 

@@ -278,6 +278,7 @@ def _exposition(fleets: Sequence[Fleet], when: float | None) -> str:
 
 def _checked_runs(runs: Iterable[FleetRun | LossCurve]) -> tuple[FleetRun, ...]:
     from pytest_synthloss.core.curve import LossCurve
+    from pytest_synthloss.core.recorded import require_consecutive
 
     if isinstance(runs, (str, bytes)) or not isinstance(runs, Iterable):
         raise SynthLossError(f"runs must be a sequence of FleetRun or LossCurve, got {runs!r}")
@@ -290,6 +291,7 @@ def _checked_runs(runs: Iterable[FleetRun | LossCurve]) -> tuple[FleetRun, ...]:
             raise SynthLossError(f"runs[{index}] must be a FleetRun or a LossCurve, got {run!r}")
         if not isinstance(run.curve, LossCurve):
             raise SynthLossError(f"runs[{index}].curve must be a LossCurve, got {run.curve!r}")
+        require_consecutive(run.curve, f"runs[{index}]: a fleet")
         labels = check_labels(run.labels, f"runs[{index}].labels")
         if run.faults is not None and not isinstance(run.faults, Faults):
             raise SynthLossError(f"runs[{index}].faults must be Faults or None, got {run.faults!r}")

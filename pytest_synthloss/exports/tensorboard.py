@@ -70,7 +70,7 @@ def write_tensorboard(
     per_step = check_float(
         "seconds_per_step", seconds_per_step, minimum=0.0, allowed="of seconds >= 0"
     )
-    span = (len(curve) - 1) * per_step
+    span = (curve.last_step - curve.start_step) * per_step  # a recorded run may have gaps
     start = max(0.0, time.time() - span) if wall_time is None else float(wall_time)
     last = start + span
     if last > MAX_WALL_TIME:
