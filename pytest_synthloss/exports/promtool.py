@@ -38,6 +38,7 @@ from pytest_synthloss.checks.scoring import DEFAULT_EXPECT, DEFAULT_TOLERATE, ch
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.files import write_atomically
+from pytest_synthloss.core.recorded import require_consecutive
 from pytest_synthloss.core.truth import runs
 from pytest_synthloss.core.validation import check_path, check_step
 
@@ -257,6 +258,7 @@ def promtool_test_file(
         "tests:",
     ]
     for curve in runs:
+        require_consecutive(curve, "a promtool test")
         if len(curve) > MAX_EXPORT_STEPS:
             raise SynthLossError(
                 f"the curve has {len(curve)} steps; an export holds at most {MAX_EXPORT_STEPS}"
