@@ -195,7 +195,7 @@ def assert_no_spikes(
     (``"ignore"``), or fails the assertion as non-finite (``"error"``).
     """
     __tracebackhide__ = True
-    series = as_series(curve)
+    series = as_series(curve, copy=False)
     report = _find(series, rule, nonfinite)
     found = np.flatnonzero(report.mask)
     if not found.size:
@@ -234,7 +234,7 @@ def assert_spikes_at(
             "steps must be an iterable of integer steps (e.g. curve.spike_steps), "
             f"got {steps!r} ({type(steps).__name__})"
         )
-    series = as_series(curve)
+    series = as_series(curve, copy=False)
     expected = sorted({check_step(s, "expected spike step") for s in steps})
     wanted = np.array(expected, dtype=np.int64)
     at = np.minimum(np.searchsorted(series.steps, wanted), series.steps.size - 1)
