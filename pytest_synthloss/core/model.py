@@ -143,6 +143,9 @@ def _normal_at(seed: int, step: int) -> float:
     return float(noise_block(seed, block)[offset])
 
 
+#: Steps per chunk of a noisy range (its temporaries stay in cache).
+_NOISY_CHUNK = 1 << 15
+
 # -- the vector engine ------------------------------------------------------------------
 
 
@@ -270,11 +273,11 @@ def range_losses(
     if flat_start is None:
         flat_start, flat_value = ceiling_from(profile), LOSS_CEILING
     before = count if flat_start is None else min(count, max(0, flat_start - start_step))
-    if before:
+    if before and profile.noise is not None:
+        _noisy_into(profile, profile.noise, start_step, out[:before])
+    elif before:
         head = out[:before]
         _trend_into(profile, np.arange(start_step, start_step + before, dtype=np.int64), head)
-        if profile.noise is not None:
-            _noise_into(profile.noise, _range_normals(profile.noise.seed, start_step, before), head)
     if before < count:
         out[before:] = flat_value
     stop = start_step + count
@@ -283,6 +286,22 @@ def range_losses(
             if start_step <= step < stop:
                 out[step - start_step] = loss
     return out
+
+
+def _noisy_into(prof: Profile, noise: Noise, start_step: int, out: np.ndarray) -> None:
+    """The trend and then the noise of the steps from ``start_step`` into ``out``, a cache-sized
+    chunk at a time (every operation is per step: the same values as in one pass)."""
+    floor_from = prof.floor_step
+    onset = prof.divergence.start_step if prof.divergence is not None else None
+    for begin in range(0, out.size, _NOISY_CHUNK):
+        part = out[begin : begin + _NOISY_CHUNK]
+        first = start_step + begin
+        last = first + part.size - 1
+        if floor_from is not None and first >= floor_from and (onset is None or last < onset):
+            part.fill(prof.floor)  # what the trend is from the floor step on
+        else:
+            _trend_into(prof, np.arange(first, last + 1, dtype=np.int64), part)
+        _noise_into(noise, _range_normals(noise.seed, first, part.size), part)
 
 
 def _trend_into(prof: Profile, steps: np.ndarray, out: np.ndarray) -> None:
