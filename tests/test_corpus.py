@@ -50,7 +50,8 @@ def test_the_torchtitan_files_read_as_torchtitan_reads_them() -> None:
 
 def test_the_generated_files_are_what_make_corpus_writes() -> None:
     spec = importlib.util.spec_from_file_location("make_corpus", ROOT / "examples/make_corpus.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     make_corpus = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_corpus)
     for name, text in make_corpus.corpus_files().items():
