@@ -194,7 +194,7 @@ def test_labels_in_every_form_and_peaks_from_the_values() -> None:
             [1.0, 2.0, 3.0],
             [("spikes", 2)],
             "label 0: unknown event kind 'spikes'; allowed: spike, nonfinite, divergence, "
-            "plateau, warmup, schedule, epoch, incident (did you mean 'spike'?)",
+            "plateau, warmup, schedule, epoch, incident, stall (did you mean 'spike'?)",
         ),
         (
             [1, 2, 3],
@@ -202,7 +202,8 @@ def test_labels_in_every_form_and_peaks_from_the_values() -> None:
             [("spike", 1, 2), ("plateau", 2, 3)],
             "label 0 (spike at steps 1-2) overlaps label 1 (plateau at steps 2-3): a step "
             "cannot be both spike and plateau; incompatible kinds: divergence/plateau, "
-            "nonfinite/plateau, nonfinite/spike, plateau/spike",
+            "nonfinite/plateau, nonfinite/spike, nonfinite/stall, plateau/spike, plateau/stall, "
+            "spike/stall",
         ),
         (
             [1, 2, 3],

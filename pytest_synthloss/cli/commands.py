@@ -17,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from pytest_synthloss.cli import arguments as cli_types
+from pytest_synthloss.cli.arguments import UsageError, WriteError
 from pytest_synthloss.core.extras import require_extra
 from pytest_synthloss.core.text import align_columns
 
@@ -44,14 +45,6 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 1
 #: Exit code when the reader of stdout goes away (as if killed by SIGPIPE).
 EXIT_BROKEN_PIPE = 128 + 13
-
-
-class UsageError(Exception):
-    """A bad command line: reported as one line, exit code 2."""
-
-
-class WriteError(Exception):
-    """An output that failed while being written: reported as one line, exit code 1."""
 
 
 def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) -> int:
@@ -267,12 +260,15 @@ def profiles(args: argparse.Namespace) -> int:
             + [f"{s.step}-{s.last}: {s.peak:g}" for s in (prof.shape.spikes if prof.shape else ())]
         )
         spikes = spikes or "none"
-        floor_step = "never" if prof.floor_step is None else str(prof.floor_step)
+        reached = make_curve(None, name).floor_step  # within the profile's natural length
+        floor_step = "never" if reached is None else str(reached)
         rows.append((name, spikes, f"{prof.floor:g}", floor_step, prof.description))
     _print("\n".join(align_columns(rows, right=(2, 3))))
     if args.verbose:
-        for name in available_profiles():
-            _print(f"{name}: {make_curve(None, name).preview(30)}")
+        previews = [
+            (f"{name}:", make_curve(None, name).preview(30)) for name in available_profiles()
+        ]
+        _print("\n".join(align_columns(previews)))
     return 0
 
 

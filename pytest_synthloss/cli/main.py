@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from pytest_synthloss.cli import arguments as cli_types
 from pytest_synthloss.cli import log_commands
@@ -37,28 +37,6 @@ from pytest_synthloss.cli.commands import (
 )
 
 __all__ = ["build_parser", "console_main", "main", "train_main"]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: error: {message}")
-
-    def print_help(self, file: Any = None) -> None:
-        if file is None and sys.stdout is None:
-            raise WriteError("cannot write to stdout: it is closed")
-        super().print_help(file)
-
-    def _print_message(self, message: str, file: Any = None) -> None:
-        """Print help; unlike argparse, a failed write is not ignored (exit code 1)."""
-        if message:
-            stream = file or sys.stderr
-            if stream is None:
-                raise WriteError("cannot write to stdout: it is closed")
-            try:
-                stream.write(message)
-                stream.flush()
-            except OSError as exc:
-                raise WriteError(f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
 # -- parser -----------------------------------------------------------------------------
@@ -206,7 +184,7 @@ def _build_train(parser: argparse.ArgumentParser) -> None:
 def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
     """The ``synthloss`` argument parser with its subcommands."""
     formatter = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(
+    parser = cli_types.Parser(
         prog=prog,
         description="Deterministic synthetic training runs: emulate, inspect, sweep, import and "
         "plot.",
@@ -237,7 +215,8 @@ def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
     profiles = commands.add_parser(
         "profiles",
         help="list the registered profiles and their ground truth",
-        description="List the registered profiles: spikes, floor, floor step, description.",
+        description="List the registered profiles: spikes, floor, the step the floor is reached "
+        "within the profile's natural length (never: not reached), description.",
         formatter_class=formatter,
     )
     profiles.add_argument(
@@ -388,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def train_main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run ``synthloss train`` as a standalone script (as ``examples/train_gpt2.py`` does)."""
-    parser = _Parser(
+    parser = cli_types.Parser(
         prog=prog or os.path.basename(sys.argv[0]),
         description=_TRAIN_DESCRIPTION,
         epilog=_TRAIN_EPILOG,

@@ -38,6 +38,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "schedule",
     "epoch",
     "incident",
+    "stall",
 )
 
 
@@ -100,11 +101,12 @@ class Event:
     ``"warmup"``, ``"schedule"`` (a WSD cool-down, a step-decay drop) and ``"epoch"`` (an
     epoch boundary) of a shaped profile (see :mod:`pytest_synthloss.core.shapes`), and
     ``"incident"`` (anything else a user labels on a recorded run, see
-    :mod:`pytest_synthloss.core.recorded`). Kind-specific detail: ``peak`` is the highest
-    loss of a spike, the loss at the last step of a divergence and the held loss of a
-    plateau (``None`` for non-finite and benign events); ``values`` names each loss of a
-    non-finite event (``"nan"``, ``"inf"`` or ``"-inf"``, one per step) and is empty for
-    other kinds.
+    :mod:`pytest_synthloss.core.recorded`) and ``"stall"`` (steps a recorded run never
+    logged because it stopped, see :mod:`pytest_synthloss.core.injection`). Kind-specific
+    detail: ``peak`` is the highest loss of a spike, the loss at the last step of a
+    divergence and the held loss of a plateau (``None`` for non-finite and benign events);
+    ``values`` names each loss of a non-finite event (``"nan"``, ``"inf"`` or ``"-inf"``,
+    one per step) and is empty for other kinds.
     A step of a run that lies in no event is *normal*. Events compare, hash
     and pickle by value.
     """

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
+    "EXCLUSIVE_KINDS",
     "INCOMPATIBLE_KINDS",
     "check_labels",
     "check_overlaps",
@@ -28,7 +29,8 @@ __all__ = [
 
 #: Pairs of kinds that may not share a step: a step is a spike, a non-finite loss or part
 #: of a plateau, never two of these; a plateau holds the loss, a divergence raises it.
-#: Benign kinds (``warmup``, ``schedule``, ``epoch``) and ``incident`` overlap anything.
+#: A stall logged nothing, so nothing happened to the loss there. Benign kinds (``warmup``,
+#: ``schedule``, ``epoch``) and ``incident`` overlap anything.
 INCOMPATIBLE_KINDS: frozenset[frozenset[str]] = frozenset(
     frozenset(pair)
     for pair in (
@@ -36,10 +38,13 @@ INCOMPATIBLE_KINDS: frozenset[frozenset[str]] = frozenset(
         ("spike", "plateau"),
         ("nonfinite", "plateau"),
         ("plateau", "divergence"),
+        ("stall", "spike"),
+        ("stall", "nonfinite"),
+        ("stall", "plateau"),
     )
 )
 #: Kinds that are maximal runs: two labels of one of these kinds may not overlap.
-_EXCLUSIVE_KINDS = ("spike", "nonfinite", "divergence", "plateau", "incident")
+EXCLUSIVE_KINDS = ("spike", "nonfinite", "divergence", "plateau", "incident", "stall")
 
 
 def check_recorded_arrays(steps: Any, losses: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +121,13 @@ def check_labels(labels: object, steps: np.ndarray) -> tuple[Event, ...]:
                 f"{first}..{last}; labels must lie within them"
             )
         lo = int(np.searchsorted(steps, event.first, side="left"))
-        if lo >= steps.size or int(steps[lo]) > event.last:
+        if event.kind == "stall":
+            if lo < steps.size and int(steps[lo]) <= event.last:
+                raise SynthLossError(
+                    f"label {index} ({event.describe()}) covers the recorded step "
+                    f"{int(steps[lo])}; a stall label covers steps the log never recorded"
+                )
+        elif lo >= steps.size or int(steps[lo]) > event.last:
             raise SynthLossError(
                 f"label {index} ({event.describe()}) covers no recorded step (the log has no "
                 f"step in {event.first}..{event.last}); labels must cover a recorded step"
@@ -140,7 +151,7 @@ def check_overlaps(events: list[Event], what: str = "label") -> None:
                     f"a step cannot be both {a.kind} and {b.kind}; incompatible kinds: "
                     + ", ".join(sorted("/".join(sorted(p)) for p in INCOMPATIBLE_KINDS))
                 )
-            if a.kind == b.kind and a.kind in _EXCLUSIVE_KINDS:
+            if a.kind == b.kind and a.kind in EXCLUSIVE_KINDS:
                 raise SynthLossError(
                     f"{what} {i} ({a.describe()}) overlaps {what} {j} ({b.describe()}): "
                     f"two {a.kind} labels may not share a step; make them one label"
