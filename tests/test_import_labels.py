@@ -69,7 +69,7 @@ def test_labels_from_code_and_file_agree(tmp_path: Path) -> None:
         (
             [{"kind": "spkie", "start": 3}],
             "label 0: kind 'spkie' is unknown; allowed: spike, nonfinite, divergence, "
-            "plateau, warmup, schedule, epoch, incident",
+            "plateau, warmup, schedule, epoch, incident, stall",
         ),
         ([{"kind": "spike"}], "label 0: the field 'start' (the first step) is missing"),
         (

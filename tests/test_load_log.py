@@ -96,7 +96,7 @@ def test_labels_from_code_replace_the_sidecar(tmp_path: Path) -> None:
         (
             [{"kind": "glitch", "start": 3}],
             "label 0: kind 'glitch' is unknown; allowed: spike, nonfinite, divergence, "
-            "plateau, warmup, schedule, epoch, incident",
+            "plateau, warmup, schedule, epoch, incident, stall",
         ),
     ],
 )
