@@ -236,7 +236,8 @@ def test_a_tolerated_stretch_before_an_expected_one_leaves_the_pending_scrapes_u
         (
             {"expect": "stalls"},
             "unknown event kind 'stalls' in expect= (index 0); known kinds: spike, nonfinite, "
-            "divergence, plateau, warmup, schedule, epoch, stall, restart, drop, crash "
+            "divergence, plateau, warmup, schedule, epoch, incident, stall, grad_spike, "
+            "overflow, scale_growth, first_step, eval, restart, drop, crash "
             "(did you mean 'stall'?)",
         ),
         (

@@ -39,6 +39,7 @@ from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.faults import Faults
 from pytest_synthloss.core.files import write_atomically
+from pytest_synthloss.core.recorded import require_consecutive
 from pytest_synthloss.core.truth import runs
 from pytest_synthloss.core.validation import check_path, check_step
 from pytest_synthloss.exports.prometheus_durations import (
@@ -204,6 +205,7 @@ def promtool_test_file(
         "tests:",
     ]
     for curve, run_fault in zip(runs, run_faults, strict=True):
+        require_consecutive(curve, "a promtool test")
         timeline = Timeline(curve, interval_ms, run_fault, stall)
         firing, skipped = timeline.expected(kinds, allowed, hold_ms)
         if override is not None:

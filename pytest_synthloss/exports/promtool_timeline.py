@@ -30,7 +30,9 @@ at every scrape whose instant query shows one of its steps (the latest sample at
 :data:`LOOKBACK_MS` old, not stale: promtool 2.42 includes a sample exactly 5 minutes
 old); the fault events of :data:`FAULT_KINDS` are on at their scrapes: ``"drop"`` at a
 dropped step's, ``"stall"`` at the stall's, ``"restart"`` at the first scrape whose step
-is lower than the one shown just before, ``"crash"`` from the ``stale`` marker on.
+is lower than the one shown just before, ``"crash"`` from the ``stale`` marker on. Here
+``"stall"`` is the fault's: a curve's own ``"stall"`` events (a linked signal's long step
+time) take no scrapes of their own, so the export does not show them.
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ def check_roles(
     expect: Iterable[str] | str, tolerate: Iterable[str] | str
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``expect`` and ``tolerate`` as kinds of curve or fault events, in neither both."""
-    known = (*EVENT_KINDS, *FAULT_KINDS)
+    known = (*EVENT_KINDS, *(kind for kind in FAULT_KINDS if kind not in EVENT_KINDS))
     kinds = check_kinds(expect, "expect", known)
     allowed = check_kinds(tolerate, "tolerate", known)
     both = [kind for kind in kinds if kind in allowed]

@@ -203,10 +203,9 @@ def parse_marker(
 
 
 def _close_keyword(name: str) -> str:
-    import difflib
+    from pytest_synthloss.core.text import did_you_mean
 
-    close = difflib.get_close_matches(name, MARKER_KEYWORDS, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(name, MARKER_KEYWORDS)
 
 
 def _marker_profiles(value: object, source: str) -> tuple[str | Profile, ...]:
