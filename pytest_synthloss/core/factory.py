@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.recorded_runs import RecordedProfile
 from pytest_synthloss.core.registry import resolve_profile
 from pytest_synthloss.core.steps import DEFAULT_STEPS
 from pytest_synthloss.core.validation import check_step
@@ -26,7 +27,9 @@ class CurveFactory:
 
     def __init__(self, profile: Profile | str = "stable", steps: int | None = None) -> None:
         self._profile = resolve_profile(profile)
-        if steps is None:  # the profile's natural length
+        if steps is None and isinstance(self._profile, RecordedProfile):
+            steps = self._profile.natural_steps()  # the log's length (reads it)
+        elif steps is None:  # the profile's natural length
             steps = DEFAULT_STEPS if self._profile.steps is None else self._profile.steps
         self._steps = check_step(steps, "steps")
 
