@@ -27,6 +27,7 @@ class CurveFactory:
 
     def __init__(self, profile: Profile | str = "stable", steps: int | None = None) -> None:
         self._profile = resolve_profile(profile)
+        self._natural = steps is None
         if steps is None and isinstance(self._profile, RecordedProfile):
             steps = self._profile.natural_steps()  # the log's length (reads it)
         elif steps is None:  # the profile's natural length
@@ -55,8 +56,12 @@ class CurveFactory:
         """A curve of ``steps`` steps of ``profile`` (defaults: the factory's)."""
         from pytest_synthloss.core.curve import make_curve
 
+        if steps is None and profile is None and self._natural:
+            default: int | None = None  # the natural length (a recorded run: from start_step)
+        else:
+            default = self._steps
         return make_curve(
-            self._steps if steps is None else steps,
+            default if steps is None else steps,
             self._profile if profile is None else profile,
             start_step=start_step,
             lr=lr,
