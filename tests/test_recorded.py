@@ -194,7 +194,8 @@ def test_labels_in_every_form_and_peaks_from_the_values() -> None:
             [1.0, 2.0, 3.0],
             [("spikes", 2)],
             "label 0: unknown event kind 'spikes'; allowed: spike, nonfinite, divergence, "
-            "plateau, warmup, schedule, epoch, incident, stall (did you mean 'spike'?)",
+            "plateau, warmup, schedule, epoch, incident, stall, grad_spike, "
+            "overflow, scale_growth, first_step, eval (did you mean 'spike'?)",
         ),
         (
             [1, 2, 3],

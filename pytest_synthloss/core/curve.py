@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -199,6 +200,20 @@ class LossCurve:
         from pytest_synthloss.core.shaped import shaped_lrs
 
         return _frozen(shaped_lrs(shape, np.asarray(self.steps)))
+
+    @functools.cached_property
+    def signals(self) -> Mapping[str, np.ndarray]:
+        """The run's linked signals by name (read-only arrays; empty if the profile has none).
+
+        ``grad_norm``, ``learning_rate``, ``loss_scale`` and ``step_time`` of every step:
+        see :mod:`pytest_synthloss.core.signals`. A chunk computes its own steps only.
+        """
+        if self.profile.signals is None:
+            return MappingProxyType({})
+        from pytest_synthloss.core.signal_series import signal_values
+
+        values = signal_values(self.profile, np.asarray(self.steps))
+        return MappingProxyType({name: _frozen(array) for name, array in values.items()})
 
     @property
     def floor(self) -> float:
