@@ -441,22 +441,26 @@ def test_an_alert_inside_an_event_of_another_kind_is_a_false_alarm_naming_it() -
         (
             {"expect": "spikes"},
             "unknown event kind 'spikes' in expect= (index 0); known kinds: spike, nonfinite, "
-            "divergence, plateau, warmup, schedule, epoch, incident, stall (did you mean 'spike'?)",
+            "divergence, plateau, warmup, schedule, epoch, incident, stall, grad_spike, "
+            "overflow, scale_growth, first_step, eval (did you mean 'spike'?)",
         ),
         (
             {"tolerate": ("divergence", "nan")},
             "unknown event kind 'nan' in tolerate= (index 1); known kinds: spike, nonfinite, "
-            "divergence, plateau, warmup, schedule, epoch, incident, stall",
+            "divergence, plateau, warmup, schedule, epoch, incident, stall, grad_spike, "
+            "overflow, scale_growth, first_step, eval",
         ),
         (
             {"expect": ("spike", 3)},
             "unknown event kind 3 in expect= (index 1); known kinds: spike, nonfinite, "
-            "divergence, plateau, warmup, schedule, epoch, incident, stall",
+            "divergence, plateau, warmup, schedule, epoch, incident, stall, grad_spike, "
+            "overflow, scale_growth, first_step, eval",
         ),
         (
             {"expect": None},
             "expect= must be an event kind or a sequence of kinds (spike, nonfinite, "
-            "divergence, plateau, warmup, schedule, epoch, incident, stall), got None (NoneType)",
+            "divergence, plateau, warmup, schedule, epoch, incident, stall, grad_spike, "
+            "overflow, scale_growth, first_step, eval), got None (NoneType)",
         ),
         ({"expect": ("spike", "spike")}, "event kind 'spike' is listed twice in expect="),
         (

@@ -39,6 +39,12 @@ EVENT_KINDS: tuple[str, ...] = (
     "epoch",
     "incident",
     "stall",
+    # the linked signals' (pytest_synthloss.core.signals), with "stall"
+    "grad_spike",
+    "overflow",
+    "scale_growth",
+    "first_step",
+    "eval",
 )
 
 
@@ -102,7 +108,10 @@ class Event:
     epoch boundary) of a shaped profile (see :mod:`pytest_synthloss.core.shapes`), and
     ``"incident"`` (anything else a user labels on a recorded run, see
     :mod:`pytest_synthloss.core.recorded`) and ``"stall"`` (steps a recorded run never
-    logged because it stopped, see :mod:`pytest_synthloss.core.injection`). Kind-specific
+    logged because it stopped, see :mod:`pytest_synthloss.core.injection`; for a profile
+    with linked signals, the step whose step time holds a stall). Those signals
+    (:mod:`pytest_synthloss.core.signals`) add ``"grad_spike"``, ``"overflow"`` and the
+    benign ``"scale_growth"``, ``"first_step"`` and ``"eval"``. Kind-specific
     detail: ``peak`` is the highest loss of a spike, the loss at the last step of a
     divergence and the held loss of a plateau (``None`` for non-finite and benign events);
     ``values`` names each loss of a non-finite event (``"nan"``, ``"inf"`` or ``"-inf"``,
@@ -163,6 +172,7 @@ class Event:
             shown = sorted(set(self.values), key=self.values.index)
             text += f" ({', '.join(shown)})"
         elif self.peak is not None:
-            label = {"plateau": "held", "divergence": "last loss"}.get(self.kind, "peak")
+            labels = {"plateau": "held", "divergence": "last loss", "scale_growth": "scale"}
+            label = labels.get(self.kind, "grad norm" if self.kind == "grad_spike" else "peak")
             text += f" ({label} {self.peak:.4g})"
         return text

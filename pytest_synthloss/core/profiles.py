@@ -31,8 +31,7 @@ step at the floor) is *derived* from these fields, never typed twice.
 from __future__ import annotations
 
 import bisect
-import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -44,12 +43,14 @@ from pytest_synthloss.core.profile_checks import (
     canonical_nonfinite,
     check_param,
     check_shape,
+    checked_plateaus,
     sort_key,
 )
 from pytest_synthloss.core.profile_checks import (
     floor_step as line_floor_step,
 )
 from pytest_synthloss.core.shapes import Shape
+from pytest_synthloss.core.signals import Signals
 from pytest_synthloss.core.validation import (
     MAX_STEP,
     check_name,
@@ -69,7 +70,9 @@ class Profile:
     :class:`Noise`) are optional. See the module docstring for how they compose.
     ``faults`` (a :class:`~pytest_synthloss.faults.Faults`) are emulator-level faults of
     a run of this profile (stall, restart, dropped steps, crash): they change what the
-    emulator logs and when, never the loss of a step.
+    emulator logs and when, never the loss of a step. ``signals`` (a
+    :class:`~pytest_synthloss.core.signals.Signals`) add the gradient norm, learning rate,
+    loss scale and step time of every step, with their events.
     Instances are hashable and compare by value; contradictory events are refused.
     """
 
@@ -86,6 +89,7 @@ class Profile:
     faults: Faults | None = None
     shape: Shape | None = None
     steps: int | None = None
+    signals: Signals | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name, "profile name")
@@ -115,13 +119,14 @@ class Profile:
         for what, value, kind in (
             ("divergence", self.divergence, Divergence),
             ("noise", self.noise, Noise),
+            ("signals", self.signals, Signals),
         ):
             if value is not None and not isinstance(value, kind):
                 raise SynthLossError(
                     f"profile {self.name!r}: {what} must be a {kind.__name__} or None, "
                     f"got {value!r}"
                 )
-        plateaus = self._checked_plateaus(spikes, nonfinite)
+        plateaus = checked_plateaus(self.name, self.plateaus, spikes, nonfinite, self.divergence)
         if self.faults is not None and not isinstance(self.faults, Faults):
             raise SynthLossError(
                 f"profile {self.name!r}: faults must be a Faults or None, got {self.faults!r}"
@@ -177,60 +182,6 @@ class Profile:
             nonfinite[checked] = canonical
         return nonfinite
 
-    def _checked_plateaus(
-        self, spikes: Mapping[int, float], nonfinite: Mapping[int, float]
-    ) -> tuple[tuple[int, int], ...]:
-        raw = self.plateaus
-        if isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Iterable):
-            raise SynthLossError(
-                f"profile {self.name!r}: plateaus must be a sequence of (first, last) "
-                f"windows, got {raw!r}"
-            )
-        windows: list[tuple[int, int]] = []
-        for window in raw:
-            if isinstance(window, (str, bytes)) or not isinstance(window, Iterable):
-                raise SynthLossError(
-                    f"profile {self.name!r}: a plateau must be a (first, last) pair of "
-                    f"steps, got {window!r}"
-                )
-            pair = tuple(window)
-            if len(pair) != 2:
-                raise SynthLossError(
-                    f"profile {self.name!r}: a plateau must be a (first, last) pair of "
-                    f"steps, got {window!r}"
-                )
-            first = check_step(pair[0], f"profile {self.name!r}: plateau first step")
-            last = check_step(pair[1], f"profile {self.name!r}: plateau last step")
-            if first > last:
-                raise SynthLossError(
-                    f"profile {self.name!r}: plateau ({first}, {last}) ends before it starts; "
-                    "a window is (first, last) with first <= last"
-                )
-            windows.append((first, last))
-        windows.sort()
-        for before, after in itertools.pairwise(windows):
-            if after[0] <= before[1]:
-                raise SynthLossError(
-                    f"profile {self.name!r}: plateaus {before} and {after} overlap; "
-                    "plateau windows must be disjoint"
-                )
-        for first, last in windows:
-            for kind, steps in (("spike", spikes), ("non-finite", nonfinite)):
-                inside = [s for s in steps if first <= s <= last]
-                if inside:
-                    raise SynthLossError(
-                        f"profile {self.name!r}: plateau ({first}, {last}) contains {kind} "
-                        f"step {inside[0]}; spikes and non-finite steps must lie outside "
-                        "plateau windows"
-                    )
-            if self.divergence is not None and last >= self.divergence.start_step:
-                raise SynthLossError(
-                    f"profile {self.name!r}: plateau ({first}, {last}) reaches the divergence "
-                    f"from step {self.divergence.start_step}; a plateau must end before the "
-                    "divergence starts"
-                )
-        return tuple(windows)
-
     def __hash__(self) -> int:
         return hash(
             (
@@ -247,6 +198,7 @@ class Profile:
                 self.faults,
                 self.shape,
                 self.steps,
+                self.signals,
             )
         )
 
@@ -270,6 +222,8 @@ class Profile:
             text += f", shape={self.shape!r}"
         if self.steps is not None:
             text += f", steps={self.steps!r}"
+        if self.signals is not None:
+            text += f", signals={self.signals!r}"
         return text + ")"
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -290,6 +244,7 @@ class Profile:
                 self.faults,
                 self.shape,
                 self.steps,
+                self.signals,
             ),
         )
 
@@ -385,6 +340,7 @@ def _rebuild_profile(
     faults: Faults | None,
     shape: Shape | None = None,
     steps: int | None = None,
+    signals: Signals | None = None,
 ) -> Profile:
     """Unpickle a :class:`Profile` (by value: it needs no registry)."""
     return Profile(
@@ -401,4 +357,5 @@ def _rebuild_profile(
         faults,
         shape,
         steps,
+        signals,
     )
