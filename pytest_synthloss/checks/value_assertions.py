@@ -20,6 +20,7 @@ from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.model import synthetic_losses
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.recorded_runs import RecordedProfile
 from pytest_synthloss.core.registry import resolve_profile
 from pytest_synthloss.core.sparklines import sparkline
 from pytest_synthloss.core.validation import MAX_STEP, check_step
@@ -372,7 +373,11 @@ def assert_matches_profile(
         if end > MAX_STEP:
             raise SynthLossError(f"the run would end at step {end}, past the last step {MAX_STEP}")
         series = Series(series.steps + (first - 1), series.losses, None)
-    desired = synthetic_losses(series.steps, prof)
+    if isinstance(prof, RecordedProfile):  # a recorded run: its logged values
+        whole = prof.recording()
+        desired = np.array([whole.loss_at(int(step)) for step in series.steps])
+    else:
+        desired = synthetic_losses(series.steps, prof)
     first_step, count = int(series.steps[0]), series.steps.size
     contiguous = int(series.steps[-1]) - first_step + 1 == count
     expected_spark = sparkline(desired, width=SPARK_WIDTH)
