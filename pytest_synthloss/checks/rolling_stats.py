@@ -138,16 +138,15 @@ def rolling_std(
     for index, first in enumerate(range(0, rows, _STD_BLOCK)):
         end = min(rows, first + _STD_BLOCK)
         seg = values[first : end + width - 1]
-        held = ~np.isnan(seg)
-        some = bool(held.any())
-        whole = some and bool(held.all())
-        shift = (
-            float(seg[(end - first) // 2])
-            if whole
-            else (float(np.mean(seg[held])) if some else 0.0)
-        )
+        n = counts[first:end]
+        whole = not np.isnan(seg).any()
+        held = None if whole else ~np.isnan(seg)
+        if held is None:
+            shift = float(seg[(end - first) // 2])
+        else:
+            shift = float(np.mean(seg[held])) if held.any() else 0.0
         centred = seg - shift
-        if not whole:
+        if held is not None:
             centred[~held] = 0.0
         top = max(float(centred.max()), -float(centred.min()))
         big = max(abs(shift), abs(shift + top))
@@ -156,24 +155,21 @@ def rolling_std(
         np.cumsum(centred, out=c2[1 : seg.size + 1])
         span = end - first
         s1 = c1[width : width + span] - c1[:span]
-        s2 = c2[width : width + span] - c2[:span]
-        n = counts[first:end]
+        var = c2[width : width + span] - c2[:span]  # s2
+        length = float(seg.size)
+        a = 4.0 * (8.0 * _EPS * length * length * top * top + width * (width * _EPS * big) ** 2)
+        b = 4.0 * (width + 8.0) * _EPS
+        terms[index] = (a, b)
+        full = whole and n[0] == width
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            if whole and n[0] == width:
-                var = s2 - s1 * s1 / width
-                var /= width
-            else:
-                var = (s2 - s1 * s1 / n) / n
+            s1 *= s1
+            s1 /= width if full else n
+            var -= s1
+            var /= width if full else n  # (s2 - s1 * s1 / n) / n
             np.maximum(var, 0.0, out=var)
-            length = float(seg.size)
-            a = 4.0 * (8.0 * _EPS * length * length * top * top + width * (width * _EPS * big) ** 2)
-            b = 4.0 * (width + 8.0) * _EPS
-            terms[index] = (a, b)
             # var <= 4 * (a / n + b * var): the std may be 0, or too rough to use
-            if whole and n[0] == width:
-                low.append(first + np.flatnonzero(~(var * (1.0 - 4.0 * b) > 4.0 * a / width)))
-            else:
-                low.append(first + np.flatnonzero(~(var * (1.0 - 4.0 * b) > 4.0 * a / n)))
+            limit = 4.0 * a / (1.0 - 4.0 * b) / (width if full else n)
+            low.append(first + np.flatnonzero(~(var > limit)))
             np.sqrt(var, out=std[first:end])
         if not whole or n[0] < warmup:
             std[first:end][n < warmup] = np.nan
@@ -256,7 +252,17 @@ def rolling_zscore(
     std, terms, low = rolling_std(values, counts, width, warmup)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = diff / std
-        near = np.flatnonzero(~(np.abs(z - threshold) > 1e-6 * np.abs(z)))
+    # A std not in ``low`` has a relative error below 1/4 (its variance is above 4 times its
+    # bound), so only a score within that of the threshold can be on the wrong side: those
+    # (and NaN scores) are checked with their own bound by ``certain``.
+    spread = 0.26
+    if threshold > 0:
+        lo, hi = threshold / (1 + spread), threshold / (1 - spread)
+    else:
+        lo, hi = threshold / (1 - spread), threshold / (1 + spread)
+    lo, hi = lo - 1e-12 * abs(lo) - 1e-300, hi + 1e-12 * abs(hi) + 1e-300
+    with np.errstate(invalid="ignore"):
+        near = np.flatnonzero(~((z < lo) | (z > hi)))
     near = near[counts[near] >= warmup]
     redo = np.union1d(near[~certain(near, z, std, counts, terms, threshold)], low)
     redo = redo[counts[redo] >= warmup]
@@ -264,8 +270,9 @@ def rolling_zscore(
         std[redo] = exact_std(values, width, counts, redo)
         with np.errstate(divide="ignore", invalid="ignore"):
             z[redo] = diff[redo] / std[redo]
-    flat = std == 0
-    z[flat] = np.where(diff[flat] > 0, np.inf, 0.0)
+        # only a recomputed std can be 0: an approximate variance of 0 is in ``low``
+        flat = redo[std[redo] == 0]
+        z[flat] = np.where(diff[flat] > 0, np.inf, 0.0)
     return mean, z
 
 
