@@ -109,7 +109,8 @@ def test_import_keeps_repeats_and_non_finite_values(tmp_path: Path) -> None:
 
 
 _FORMATS = (
-    "text, jsonl, csv, tensorboard, trainer-state, lightning, table-csv, table-jsonl, step-value"
+    "text, jsonl, csv, tensorboard, trainer-state, lightning, table-csv, table-jsonl, step-value, "
+    "mlflow"
 )
 
 

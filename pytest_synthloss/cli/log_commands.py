@@ -23,10 +23,11 @@ __all__ = ["add_import_parser", "add_plot_parser", "import_log", "plot"]
 
 _IMPORT_DESCRIPTION = """\
 Read a training log (TensorBoard event files, a CSV or JSONL export from W&B or MLflow,
-a Hugging Face trainer_state.json, a Lightning metrics.csv or one of our own logs) and
-write it as our JSONL, with its labels in OUTPUT.labels.json next to it (from --labels,
-else from LOG.labels.json if there is one). A log that counts steps from 0 is shifted
-to start at 1 (its labels too) unless --step-offset says otherwise."""
+an MLflow run directory (mlruns/EXP/RUN), a Hugging Face trainer_state.json, a Lightning
+metrics.csv or one of our own logs) and write it as our JSONL, with its labels in
+OUTPUT.labels.json next to it (from --labels, else from LOG.labels.json if there is one).
+A log that counts steps from 0 is shifted to start at 1 (its labels too) unless
+--step-offset says otherwise."""
 
 _IMPORT_EPILOG = """\
 examples:
@@ -82,7 +83,9 @@ def add_import_parser(commands: Any) -> None:
         epilog=_IMPORT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("log", metavar="LOG", help="the log file (or TensorBoard directory)")
+    parser.add_argument(
+        "log", metavar="LOG", help="the log file (or a TensorBoard or MLflow run directory)"
+    )
     _add_source_arguments(parser)
     parser.add_argument(
         "--output", "-o", required=True, metavar="NAME.jsonl", help="the JSONL file to write"
