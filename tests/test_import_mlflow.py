@@ -35,6 +35,12 @@ def _log_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, obj
     return tmp_path / "mlruns" / "0" / run.info.run_id, history
 
 
+def _message(path: Path, **options: str) -> str:
+    with pytest.raises(SynthLossError) as info:
+        read_recorded(path, **options)
+    return str(info.value)
+
+
 def _same(a: list[float], b: list[float]) -> bool:
     return len(a) == len(b) and all(
         x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a, b, strict=True)
@@ -65,37 +71,26 @@ def test_mlflow_errors_name_the_file_line_and_field(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run, _history = _log_run(tmp_path, monkeypatch)
-    with pytest.raises(SynthLossError) as info:
-        read_recorded(run, value="acc")
-    assert (
-        str(info.value)
-        == f"log {str(run)!r}: no metric column 'acc'; columns found: 'lr', 'train/loss'"
+    assert _message(run, value="acc") == (
+        f"log {str(run)!r}: no metric column 'acc'; columns found: 'lr', 'train/loss'"
     )
     metric = run / "metrics" / "lr"
-    with pytest.raises(SynthLossError) as info:
-        read_recorded(metric, value="lr")
-    assert str(info.value) == (
+    assert _message(metric, value="lr") == (
         f"log {str(metric)!r}: an MLflow metric file holds one metric; value='lr' applies to a "
         "run directory"
     )
-    with pytest.raises(SynthLossError) as info:
-        read_recorded(run, step="epoch")
-    assert str(info.value) == (
+    assert _message(run, step="epoch") == (
         f"log {str(run)!r}: an MLflow metric's step is its line's third field; step='epoch' "
         "does not apply"
     )
     with metric.open("a") as handle:
         handle.write("1700000000000 fast 20\n1700000000000 0.1 20 extra\n")
-    with pytest.raises(SynthLossError) as info:
-        read_recorded(metric)
-    assert str(info.value) == (
+    assert _message(metric) == (
         f"log {str(metric)!r}: line 21, field VALUE: value must be a number (or NaN, inf, "
         "-inf), got 'fast'"
     )
     metric.write_text("1700000000000 0.1 0\n1700000000000 0.1 20 extra\n")
-    with pytest.raises(SynthLossError) as info:
-        read_recorded(metric)
-    assert str(info.value) == (
+    assert _message(metric) == (
         f"log {str(metric)!r}: line 2: expected 3 fields (TIMESTAMP VALUE STEP), got 4: "
         "'1700000000000 0.1 20 extra'"
     )

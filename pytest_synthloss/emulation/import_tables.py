@@ -39,6 +39,7 @@ from pytest_synthloss.emulation.recorded_log import (
 __all__ = [
     "STEP_COLUMNS",
     "VALUE_COLUMNS",
+    "read_records",
     "read_step_value",
     "read_table_csv",
     "read_table_jsonl",
@@ -94,22 +95,22 @@ def read_table_csv(
             rows.append((reader.line_num, row))
     except csv.Error as exc:
         raise SynthLossError(f"{origin}: line {reader.line_num}: invalid CSV ({exc})") from None
-    records = [(number, dict(zip(columns, row, strict=True))) for number, row in rows]
-    return _read_records(records, columns, step, value, origin, fmt, "row", "column")
+    records = [(f"line {number}", dict(zip(columns, row, strict=True))) for number, row in rows]
+    return read_records(records, columns, step, value, origin, fmt, "row", "column")
 
 
-def _metric_key(records: list[tuple[int, dict[str, Any]]], value: str | None, origin: str) -> str:
+def _metric_key(records: list[tuple[str, dict[str, Any]]], value: str | None, origin: str) -> str:
     """The key to keep in a table of MLflow's ``key``/``value`` rows: ``value=``, else the
     only key, else the first of :data:`VALUE_COLUMNS` present."""
-    keys = tuple(dict.fromkeys(str(record.get("key")) for _number, record in records))
+    keys = tuple(dict.fromkeys(str(record.get("key")) for _place, record in records))
     if value is not None:
         return value
     only = keys if len(keys) == 1 else ()
     return pick_column(keys, None, (*only, *VALUE_COLUMNS[:-1]), "key", origin, "value=")
 
 
-def _read_records(
-    records: list[tuple[int, dict[str, Any]]],
+def read_records(
+    records: list[tuple[str, dict[str, Any]]],
     columns: tuple[str, ...],
     step: str | None,
     value: str | None,
@@ -118,7 +119,7 @@ def _read_records(
     noun: str,
     field: str,
 ) -> RecordedLog:
-    """The step/value of each record (a CSV row or a JSON object, with its line number).
+    """The step/value of each record (a CSV row, a JSON object..., after where it is: "line 3").
 
     With MLflow's ``key``/``value`` columns and no value column named ``value=``, only the
     rows of one key are kept (:func:`_metric_key`).
@@ -132,8 +133,8 @@ def _read_records(
     steps: list[int] = []
     values: list[float] = []
     skipped = 0
-    for number, record in records:
-        where = f"{origin}: line {number}"
+    for place, record in records:
+        where = f"{origin}: {place}"
         if keyed and record.get("key") != key:
             skipped += 1
             continue
@@ -157,7 +158,7 @@ def read_table_jsonl(
 ) -> RecordedLog:
     """The step/value keys of a JSON-lines file (one object per line; see the module)."""
     origin = f"log {path!r}"
-    records: list[tuple[int, dict[str, Any]]] = []
+    records: list[tuple[str, dict[str, Any]]] = []
     columns: dict[str, None] = {}
     for number, raw in enumerate(text_lines(path), start=1):
         if not raw.strip():
@@ -170,11 +171,11 @@ def read_table_jsonl(
         if not isinstance(record, dict):
             raise SynthLossError(f"{origin}: line {number}: not a JSON object")
         columns.update(dict.fromkeys(record))
-        records.append((number, record))
+        records.append((f"line {number}", record))
     found = tuple(columns)
     if not records:
         raise SynthLossError(f"{origin}: the file holds no JSON objects")
-    return _read_records(records, found, step, value, origin, "table-jsonl", "record", "key")
+    return read_records(records, found, step, value, origin, "table-jsonl", "record", "key")
 
 
 def read_step_value(path: str) -> RecordedLog:
