@@ -26,7 +26,7 @@ FP16_OVERFLOW = Profile(
         anneal=0.2,
         noise=TrainingNoise(sigma=0.02, seed=19, ar=0.5),
         precision="fp16",
-        spikes=(Spike(step=420, peak=9.0, tail=20),),
+        spikes=(Spike(step=420, peak=9.0),),
     ),
     signals=Signals(
         seed=19,
@@ -49,8 +49,8 @@ FP16_OVERFLOW = Profile(
     description=(
         "LLM pre-training in fp16 with dynamic loss scaling (GradScaler, growth every 100 "
         "steps): overflows at steps 1-5, 212-213, 530-532 and 860 skip the step and halve "
-        "the scale; a grad-norm spike at step 419 before the loss spike at 420 (9, 20-step "
-        "tail); a slow first step, evals every 250 steps and a 600 s stall at step 700."
+        "the scale; a grad-norm spike at step 419 before the loss spike at 420 (9); "
+        "a slow first step, evals every 250 steps and a 600 s stall at step 700."
     ),
 )
 
