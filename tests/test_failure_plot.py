@@ -23,7 +23,7 @@ def _scatter_points(ax: object) -> dict[str, list[tuple[float, float]]]:
     for collection in ax.collections:  # type: ignore[attr-defined]
         label = collection.get_label()
         if label.startswith("alert:"):
-            points[label] = [tuple(map(float, xy)) for xy in collection.get_offsets()]
+            points[label] = [(float(x), float(y)) for x, y in collection.get_offsets()]
     return points
 
 

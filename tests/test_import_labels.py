@@ -10,12 +10,16 @@ import pytest
 from pytest_synthloss import SynthLossError
 from pytest_synthloss.core.events import Event
 from pytest_synthloss.emulation.labels import (
+    LABEL_KINDS,
     Label,
     find_sidecar,
     labels_to_json,
     parse_labels,
     read_labels,
 )
+
+#: Kinds added after stall (other signals' events), as the message lists them.
+_MORE_KINDS = "".join(f", {kind}" for kind in LABEL_KINDS[LABEL_KINDS.index("stall") + 1 :])
 
 
 def _write(path: Path, data: object) -> Path:
@@ -69,7 +73,7 @@ def test_labels_from_code_and_file_agree(tmp_path: Path) -> None:
         (
             [{"kind": "spkie", "start": 3}],
             "label 0: kind 'spkie' is unknown; allowed: spike, nonfinite, divergence, "
-            "plateau, warmup, schedule, epoch, incident",
+            "plateau, warmup, schedule, epoch, incident, stall" + _MORE_KINDS,
         ),
         ([{"kind": "spike"}], "label 0: the field 'start' (the first step) is missing"),
         (

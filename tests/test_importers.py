@@ -35,6 +35,26 @@ def test_our_formats_go_through_read_log(tmp_path: Path, fmt: str) -> None:
     assert (log.step_column, log.value_column, log.skipped) == ("step", "loss", 0)
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_timed_log_of_synthloss_train_goes_through_read_log(tmp_path: Path, fmt: str) -> None:
+    from pytest_synthloss.cli.main import main
+
+    path = tmp_path / f"run.{fmt}"
+    assert (
+        main(["train", "--steps", "6", "--profile", "spiky", "--format", fmt, "-o", str(path)]) == 0
+    )
+    assert (
+        path.read_text()
+        .splitlines()[0]
+        .startswith(
+            "step,loss,profile,lr,batch_size,time,final_step" if fmt == "csv" else '{"step": 1'
+        )
+    )
+    log = read_recorded(path)
+    assert (log.format, log.steps.tolist()) == (fmt, [1, 2, 3, 4, 5, 6])
+    assert log.values.tolist() == make_curve(6, "spiky").losses.tolist()
+
+
 def test_our_format_keeps_read_logs_errors(tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
     path.write_text('{"step": 1, "loss": 2.0, "profile": "x"}\n{"step": 0, "loss": 1.0}\n')

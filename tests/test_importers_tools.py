@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pytest_synthloss import SynthLossError, make_curve
-from pytest_synthloss.emulation.importers import detect_format, read_recorded
+from pytest_synthloss.emulation.importers import detect_format, load_log, read_recorded
 
 #: spiky: a spike at steps 4-5 and 1.5499999999999998 at step 10; nan: a NaN at step 12.
 CURVE = make_curve(20, "spiky")
@@ -49,6 +49,9 @@ def test_torch_summary_writer_round_trips_as_float32(tmp_path: Path) -> None:
     )
     assert log.steps.tolist() == NAN_CURVE.steps.tolist()
     assert _same(log.values.tolist(), _float32(NAN_CURVE.losses))
+    curve = load_log(tmp_path / "run")  # the NaN at step 12 is labelled by the curve itself
+    assert [(e.kind, e.first, e.values) for e in curve.events] == [("nonfinite", 12, ("nan",))]
+    assert curve.profile.name == "run"
     lrs = read_recorded(tmp_path / "run", value="lr")
     assert lrs.values.tolist() == [float(np.float32(1e-3))] * 20
     with pytest.raises(
@@ -84,10 +87,10 @@ def test_a_restarted_tensorboard_run_keeps_every_value(tmp_path: Path) -> None:
 def test_lightning_csvlogger_metrics_csv_round_trips(tmp_path: Path) -> None:
     loggers = pytest.importorskip("lightning.pytorch.loggers", reason="needs lightning")
     logger = loggers.CSVLogger(str(tmp_path), name="exp", version=0)
-    for step, loss in CURVE:
-        logger.log_metrics({"train_loss": loss, "epoch": 0}, step=step)
+    for step, loss in CURVE:  # the trainer's global step counts from 0
+        logger.log_metrics({"train_loss": loss, "epoch": 0}, step=step - 1)
         if step % 5 == 0:  # a validation metric on its own row, as Lightning logs it
-            logger.log_metrics({"val_loss": loss + 0.25, "epoch": 0}, step=step)
+            logger.log_metrics({"val_loss": loss + 0.25, "epoch": 0}, step=step - 1)
     logger.save()
     logger.finalize("success")
     path = Path(logger.log_dir) / "metrics.csv"
@@ -99,10 +102,13 @@ def test_lightning_csvlogger_metrics_csv_round_trips(tmp_path: Path) -> None:
         "train_loss",
         4,
     )
-    assert log.steps.tolist() == CURVE.steps.tolist()
+    assert log.steps.tolist() == list(range(20))
     assert log.values.tolist() == CURVE.losses.tolist()
+    curve = load_log(path)  # from step 0 in the log, from step 1 in the curve
+    assert curve.steps.tolist() == CURVE.steps.tolist()
+    assert curve.losses.tolist() == CURVE.losses.tolist()
     val = read_recorded(path, value="val_loss")
-    assert (val.steps.tolist(), val.skipped) == ([5, 10, 15, 20], 20)
+    assert (val.steps.tolist(), val.skipped) == ([4, 9, 14, 19], 20)
 
 
 def test_hf_trainer_state_round_trips(tmp_path: Path) -> None:
@@ -131,6 +137,10 @@ def test_hf_trainer_state_round_trips(tmp_path: Path) -> None:
     assert (log.format, log.skipped) == ("trainer-state", 3)
     assert log.steps.tolist() == CURVE.steps.tolist()
     assert log.values.tolist() == CURVE.losses.tolist()
+    labelled = load_log(
+        tmp_path / "trainer_state.json", labels=[{"kind": "spike", "start": 4, "end": 5}]
+    )
+    assert labelled.events == CURVE.events  # the spike, with its peak read from the values
     evals = read_recorded(tmp_path / "trainer_state.json", value="eval_loss")
     assert (evals.steps.tolist(), evals.values.tolist()) == (
         [10, 20],

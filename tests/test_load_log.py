@@ -12,6 +12,10 @@ import pytest
 from pytest_synthloss import LossCurve, SynthLossError, assert_alerts_match, find_spikes
 from pytest_synthloss.core.events import Event
 from pytest_synthloss.emulation.importers import load_log
+from pytest_synthloss.emulation.labels import LABEL_KINDS
+
+#: Kinds added after stall (other signals' events), as the message lists them.
+_MORE_KINDS = "".join(f", {kind}" for kind in LABEL_KINDS[LABEL_KINDS.index("stall") + 1 :])
 
 
 def _csv(path: Path, rows: list[list[object]]) -> Path:
@@ -96,7 +100,7 @@ def test_labels_from_code_replace_the_sidecar(tmp_path: Path) -> None:
         (
             [{"kind": "glitch", "start": 3}],
             "label 0: kind 'glitch' is unknown; allowed: spike, nonfinite, divergence, "
-            "plateau, warmup, schedule, epoch, incident",
+            "plateau, warmup, schedule, epoch, incident, stall" + _MORE_KINDS,
         ),
     ],
 )

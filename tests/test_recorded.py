@@ -203,8 +203,7 @@ def test_labels_in_every_form_and_peaks_from_the_values() -> None:
             [("spike", 1, 2), ("plateau", 2, 3)],
             "label 0 (spike at steps 1-2) overlaps label 1 (plateau at steps 2-3): a step "
             "cannot be both spike and plateau; incompatible kinds: divergence/plateau, "
-            "nonfinite/plateau, nonfinite/spike, nonfinite/stall, plateau/spike, plateau/stall, "
-            "spike/stall",
+            "nonfinite/plateau, nonfinite/spike, plateau/spike",
         ),
         (
             [1, 2, 3],
@@ -261,6 +260,12 @@ def test_bad_input_names_the_value_and_what_is_allowed(
     with pytest.raises(SynthLossError) as info:
         recorded_curve(steps, losses, labels)  # type: ignore[arg-type]
     assert str(info.value) == message
+
+
+def test_a_stall_label_may_span_a_gap() -> None:
+    curve = recorded_curve([1, 2, 6, 7], [2.0, 1.9, 1.8, 1.7], [("stall", 3, 5), ("stall", 7)])
+    assert curve.events == (Event("stall", 3, 5), Event("stall", 7, 7))
+    assert curve.gaps == ((3, 5),)
 
 
 def test_bad_name_and_source() -> None:

@@ -146,9 +146,9 @@ class AlertScore:
         return sum(found) / len(found) if found else None
 
 
-def check_kinds(value: object, what: str) -> tuple[str, ...]:
-    """``value`` (a kind or a sequence of kinds) as a tuple of known kinds, or an error."""
-    known = ", ".join(EVENT_KINDS)
+def check_kinds(value: object, what: str, kinds: tuple[str, ...] = EVENT_KINDS) -> tuple[str, ...]:
+    """``value`` (a kind or a sequence of ``kinds``) as a tuple of known kinds, or an error."""
+    known = ", ".join(kinds)
     if isinstance(value, str):
         items: tuple[object, ...] = (value,)
     elif isinstance(value, bytes) or not isinstance(value, Iterable):
@@ -158,18 +158,18 @@ def check_kinds(value: object, what: str) -> tuple[str, ...]:
         )
     else:
         items = tuple(value)
-    kinds: list[str] = []
+    checked: list[str] = []
     for index, kind in enumerate(items):
-        if not isinstance(kind, str) or kind not in EVENT_KINDS:
-            hint = did_you_mean(kind, EVENT_KINDS)
+        if not isinstance(kind, str) or kind not in kinds:
+            hint = did_you_mean(kind, kinds)
             raise SynthLossError(
                 f"unknown event kind {kind!r} in {what}= (index {index}); "
                 f"known kinds: {known}{hint}"
             )
-        if kind in kinds:
+        if kind in checked:
             raise SynthLossError(f"event kind {kind!r} is listed twice in {what}=")
-        kinds.append(kind)
-    return tuple(kinds)
+        checked.append(kind)
+    return tuple(checked)
 
 
 def _roles(expect: object, tolerate: object) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -375,9 +375,14 @@ def make_curve(
 
     ``start_step`` is the first step (a run resumed from a checkpoint starts later);
     ``lr`` and ``batch_size`` are logged in ``.config`` and never change the loss.
-    ``steps=None`` runs the profile's natural length (``Profile.steps``, else 20).
+    ``steps=None`` runs the profile's natural length (``Profile.steps``, else 20). A
+    recorded run (:mod:`pytest_synthloss.core.recorded_runs`) gives its logged values.
     """
     prof = resolve_profile(profile)
+    recorded = getattr(prof, "recorded_make", None)  # core.recorded_runs.RecordedProfile
+    if recorded is not None:  # a recorded run: its logged values, its natural length
+        curve: LossCurve = recorded(steps, start_step, lr, batch_size)
+        return curve
     if steps is None:
         steps = DEFAULT_STEPS if prof.steps is None else prof.steps
     count = check_step(steps, "steps (the number of steps in the run)")

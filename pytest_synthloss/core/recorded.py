@@ -122,12 +122,17 @@ class RecordedCurve(LossCurve):
             yield self
             return
         for begin in range(0, self._count, size):
-            steps, losses = self.steps[begin : begin + size], self.losses[begin : begin + size]
-            first, last = int(steps[0]), int(steps[-1])
-            cut = tuple(_cut(e, first, last) for e in self.labels if e.first <= last)
-            kept = tuple(e for e in cut if e is not None)
-            repeated = tuple(s for s in self.repeated_steps if first <= s <= last)
-            yield RecordedCurve(self.name, steps, losses, kept, self.source, repeated)
+            yield self.window(begin, min(size, self._count - begin))
+
+    def window(self, begin: int, count: int) -> RecordedCurve:
+        """The ``count`` logged steps from position ``begin``, labels cut to them."""
+        steps = self.steps[begin : begin + count]
+        losses = self.losses[begin : begin + count]
+        first, last = int(steps[0]), int(steps[-1])
+        cut = (_cut(e, first, last) for e in self.labels)
+        kept = tuple(e for e in cut if e is not None)
+        repeated = tuple(s for s in self.repeated_steps if first <= s <= last)
+        return RecordedCurve(self.name, steps, losses, kept, self.source, repeated)
 
     # -- ground truth -------------------------------------------------------------------
 

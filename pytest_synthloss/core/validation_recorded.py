@@ -29,8 +29,8 @@ __all__ = [
 
 #: Pairs of kinds that may not share a step: a step is a spike, a non-finite loss or part
 #: of a plateau, never two of these; a plateau holds the loss, a divergence raises it.
-#: A stall logged nothing, so nothing happened to the loss there. Benign kinds (``warmup``,
-#: ``schedule``, ``epoch``) and ``incident`` overlap anything.
+#: Benign kinds (``warmup``, ``schedule``, ``epoch``), ``incident`` and ``stall`` overlap
+#: anything.
 INCOMPATIBLE_KINDS: frozenset[frozenset[str]] = frozenset(
     frozenset(pair)
     for pair in (
@@ -38,9 +38,6 @@ INCOMPATIBLE_KINDS: frozenset[frozenset[str]] = frozenset(
         ("spike", "plateau"),
         ("nonfinite", "plateau"),
         ("plateau", "divergence"),
-        ("stall", "spike"),
-        ("stall", "nonfinite"),
-        ("stall", "plateau"),
     )
 )
 #: Kinds that are maximal runs: two labels of one of these kinds may not overlap.
@@ -103,7 +100,11 @@ def label_event(label: object, index: int) -> Event:
 
 
 def check_labels(labels: object, steps: np.ndarray) -> tuple[Event, ...]:
-    """Labels within the recorded (sorted, unique) ``steps``, no incompatible overlaps."""
+    """Labels within the recorded (sorted, unique) ``steps``, no incompatible overlaps.
+
+    Each label covers a recorded step, except a ``"stall"``, which may span a gap (the
+    steps a stopped run never logged).
+    """
     import numpy as np
 
     if isinstance(labels, (str, bytes, Event, Mapping)) or not isinstance(labels, Iterable):
@@ -121,13 +122,7 @@ def check_labels(labels: object, steps: np.ndarray) -> tuple[Event, ...]:
                 f"{first}..{last}; labels must lie within them"
             )
         lo = int(np.searchsorted(steps, event.first, side="left"))
-        if event.kind == "stall":
-            if lo < steps.size and int(steps[lo]) <= event.last:
-                raise SynthLossError(
-                    f"label {index} ({event.describe()}) covers the recorded step "
-                    f"{int(steps[lo])}; a stall label covers steps the log never recorded"
-                )
-        elif lo >= steps.size or int(steps[lo]) > event.last:
+        if event.kind != "stall" and (lo >= steps.size or int(steps[lo]) > event.last):
             raise SynthLossError(
                 f"label {index} ({event.describe()}) covers no recorded step (the log has no "
                 f"step in {event.first}..{event.last}); labels must cover a recorded step"

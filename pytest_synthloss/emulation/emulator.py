@@ -33,6 +33,7 @@ from typing import TextIO
 
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.faults import Faults, Segment
+from pytest_synthloss.core.recorded import RecordedCurve, require_consecutive
 from pytest_synthloss.emulation.logwriter import LogWriter
 from pytest_synthloss.emulation.sink import StopWriting
 
@@ -198,6 +199,7 @@ def emulate(
     sleeping) ends the run early at a line boundary. ``faults`` are checked against the
     run first; ``observer`` sees the last step and loss of every write.
     """
+    require_consecutive(curve, "an emulated run")
     stop = stop if stop is not None else StopSignals()
     if faults is None:
         segments: tuple[Segment, ...] = (Segment(curve.start_step, curve.last_step),)
@@ -240,6 +242,13 @@ def _write(
     return done + len(steps)
 
 
+def _part(curve: LossCurve, segment: Segment) -> LossCurve:
+    """The steps of ``segment``: a recorded run replays its own values."""
+    if isinstance(curve, RecordedCurve):
+        return curve.window(segment.first - curve.start_step, segment.size)
+    return LossCurve(curve.profile, segment.size, segment.first, curve.lr, curve.batch_size)
+
+
 def _write_segments(
     curve: LossCurve,
     writer: LogWriter,
@@ -258,7 +267,7 @@ def _write_segments(
         raise _Stopped(0) from None
     started = run_started = clock()
     for segment in segments:
-        part = LossCurve(curve.profile, segment.size, segment.first, curve.lr, curve.batch_size)
+        part = _part(curve, segment)
         if sleep_seconds > 0:
             if segment.pause:
                 # The stall counts from the last line written, whatever the pacing's slack:

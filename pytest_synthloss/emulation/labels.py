@@ -2,9 +2,10 @@
 
 A label is ``{"kind": ..., "start": STEP, "end": STEP, "note": "..."}`` (``end`` defaults
 to ``start``; ``note`` is optional free text). The kinds are the
-:data:`~pytest_synthloss.core.events.EVENT_KINDS` of profiles (``"spike"``,
-``"nonfinite"``, ``"divergence"``, ``"plateau"``, the benign ``"warmup"``, ``"schedule"``
-and ``"epoch"``) and ``"incident"``, for anything else worth an alert.
+:data:`~pytest_synthloss.core.events.EVENT_KINDS` (``"spike"``, ``"nonfinite"``,
+``"divergence"``, ``"plateau"``, the benign ``"warmup"``, ``"schedule"`` and ``"epoch"``,
+``"incident"`` for anything else worth an alert and ``"stall"`` for steps a recorded run
+never logged).
 
 The sidecar file sits next to the log: ``run.csv.labels.json`` for ``run.csv`` (or
 ``.labels.yaml``/``.labels.yml`` when PyYAML is installed). It holds a list of labels or
@@ -12,10 +13,9 @@ an object ``{"labels": [...], "source": "..."}``. Each error names the file, the
 (its position in the list, from 0) and the field, and says what is allowed;
 :func:`label_events` checks them against the recorded steps.
 
-What may overlap is the recorded curve's rule
-(:data:`~pytest_synthloss.core.validation_recorded.INCOMPATIBLE_KINDS`): the benign kinds
-and ``"incident"`` overlap anything; a spike, a non-finite step and a plateau never share
-a step, nor a plateau and a divergence, nor two labels of one failure kind.
+What may overlap, and what a label may cover, is the recorded curve's rule
+(:func:`~pytest_synthloss.core.validation_recorded.check_labels` and
+:data:`~pytest_synthloss.core.validation_recorded.INCOMPATIBLE_KINDS`).
 """
 
 from __future__ import annotations

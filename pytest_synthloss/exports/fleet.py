@@ -40,7 +40,7 @@ from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.faults import Faults
 from pytest_synthloss.core.validation import check_float, check_port
 from pytest_synthloss.exports.promtool import check_labels, check_metric_name
-from pytest_synthloss.exports.serving import ServedEndpoint
+from pytest_synthloss.exports.serving import QuietDisconnects, ServedEndpoint
 
 if TYPE_CHECKING:
     from pytest_synthloss.core.curve import LossCurve
@@ -303,7 +303,7 @@ def _value(loss: float) -> str:
     return repr(float(loss))
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(QuietDisconnects, ThreadingHTTPServer):
     daemon_threads = True
     endpoint: MetricsEndpoint
 

@@ -35,7 +35,7 @@ from pytest_synthloss.core.extras import require_extra
 from pytest_synthloss.core.signals import SIGNAL_NAMES
 from pytest_synthloss.core.validation import check_port, check_real, check_step
 from pytest_synthloss.exports.promtool import check_labels, check_metric_name
-from pytest_synthloss.exports.serving import ServedEndpoint
+from pytest_synthloss.exports.serving import QuietDisconnects, ServedEndpoint
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -50,7 +50,7 @@ class _QuietHandler(WSGIRequestHandler):
         """Scrapes are not logged."""
 
 
-class _Server(WSGIServer):
+class _Server(QuietDisconnects, WSGIServer):
     def server_bind(self) -> None:
         # As HTTPServer.server_bind, without its reverse DNS lookup (socket.getfqdn).
         socketserver.TCPServer.server_bind(self)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pytest_synthloss.core import registry
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.recorded_runs import RecordedProfile
 from pytest_synthloss.core.steps import DEFAULT_STEPS
 from pytest_synthloss.core.validation import check_step, parse_int, show
 
@@ -120,7 +121,10 @@ class Selection:
         """The steps, or ``20`` / ``natural`` when each profile runs its natural length."""
         if self.steps is not None:
             return str(self.steps)
-        natural = {p.steps for p in self.profile_objects()}
+        objects = self.profile_objects()
+        if any(isinstance(p, RecordedProfile) for p in objects):
+            return "natural"  # a recorded run's length is its log's
+        natural = {p.steps for p in objects}
         return str(DEFAULT_STEPS) if natural == {None} else "natural"
 
     def header(self) -> str:
