@@ -199,14 +199,29 @@ class LogWriter:
 
         ``signals`` maps each signal name to its values at these steps.
         """
-        if not self.signals or signals is None:
-            text = "".join(self.line(s, v, time) for s, v in zip(steps, losses, strict=True))
-        else:
+        if self.signals and signals is not None:
             rows = zip(*(signals[name] for name in SIGNAL_NAMES), strict=True)
-            text = "".join(
-                self.line(s, v, time, row) for s, v, row in zip(steps, losses, rows, strict=True)
+            self._emit(
+                "".join(
+                    self.line(s, v, time, row)
+                    for s, v, row in zip(steps, losses, rows, strict=True)
+                )
             )
-        self._emit(text)
+            return
+        if self.format == "jsonl" and not self.timed and not self.signals:
+            # what json.dumps writes for an int step and a finite float loss (their repr),
+            # then the same tail on every line, encoded once
+            tail = json.dumps(self._json_tail, allow_nan=False)[1:] + "\n"
+            self._emit(
+                "".join(
+                    f'{{"step": {s!r}, "loss": {v!r}, {tail}'
+                    if type(s) is int and type(v) is float and math.isfinite(v)
+                    else self.line(s, v, time)
+                    for s, v in zip(steps, losses, strict=True)
+                )
+            )
+            return
+        self._emit("".join(self.line(s, v, time) for s, v in zip(steps, losses, strict=True)))
 
     def _emit(self, text: str) -> None:
         if text:
