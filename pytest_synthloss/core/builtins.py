@@ -1,5 +1,6 @@
-"""The built-in profiles: the spec's ``stable`` and ``spiky``, one profile per failure mode
-and the realistic runs of :mod:`pytest_synthloss.core.realistic`.
+"""The built-in profiles: the spec's ``stable`` and ``spiky``, one profile per failure mode,
+the realistic runs of :mod:`pytest_synthloss.core.realistic` and the runs with linked
+signals of :mod:`pytest_synthloss.core.signal_runs`.
 
 Each is a plain :class:`~pytest_synthloss.core.profiles.Profile`; its ground truth (spike
 steps, non-finite steps, divergence onset, plateau windows) is derived from its fields.
@@ -12,6 +13,7 @@ import math
 from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.realistic import REALISTIC
+from pytest_synthloss.core.signal_runs import SIGNAL_RUNS
 
 __all__ = [
     "BUILTINS",
@@ -80,6 +82,6 @@ NOISY_SPIKY = Profile(
 #: The built-in profiles, in the order ``available_profiles()`` lists them.
 #: The built-ins on the spec's line (no shape, natural length 20).
 SPEC_LINE = (STABLE, SPIKY, NAN, INF, DIVERGING, PLATEAU, NOISY, NOISY_SPIKY)
-BUILTINS = (*SPEC_LINE, *REALISTIC)
+BUILTINS = (*SPEC_LINE, *REALISTIC, *SIGNAL_RUNS)
 #: The names of the realistic built-ins.
 REALISTIC_NAMES = tuple(p.name for p in REALISTIC)
