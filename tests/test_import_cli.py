@@ -42,7 +42,8 @@ def test_import_normalizes_to_our_jsonl_with_its_labels(
     original = load_log(source)
     stdout = capsys.readouterr().out.splitlines()
     count = len(original.labels)  # type: ignore[attr-defined]
-    assert stdout[-1] == f"wrote {out} and {out}.labels.json ({count} labels)"
+    noun = "label" if count == 1 else "labels"
+    assert stdout[-1] == f"wrote {out} and {out}.labels.json ({count} {noun})"
     parsed = read_log(out)  # our own reader reads it, as any JSONL log
     assert parsed.steps.tolist() == original.steps.tolist()
     assert np.array_equal(parsed.losses, original.losses, equal_nan=True)
