@@ -111,13 +111,7 @@ def add_plot_parser(commands: Any) -> None:
         "log", nargs="?", metavar="LOG", help="a recorded log to draw (instead of --profile)"
     )
     _add_source_arguments(parser)
-    parser.add_argument(
-        "--steps",
-        type=cli_types.positive_int,
-        default=None,
-        metavar="N",
-        help="number of steps; default: the profile's natural length (20 for stable)",
-    )
+    cli_types.add_steps_option(parser)
     parser.add_argument("--profile", metavar="NAME", help="default: stable")
     parser.add_argument(
         "--start-step",
