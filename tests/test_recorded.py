@@ -453,3 +453,19 @@ def test_the_emulator_replays_a_recorded_run_without_gaps_only() -> None:
         "an emulated run needs a loss at every step, but the recorded run 'inc-0412' has 1 "
         "gap (first: steps 7..9 never logged)"
     )
+
+
+def test_a_training_run_of_a_recorded_run_with_gaps_never_starts(tmp_path: Path) -> None:
+    from pytest_synthloss import TrainingRun
+    from pytest_synthloss.core.recorded_runs import RecordedProfile
+
+    gappy = RecordedProfile("inc-0412", "code", incident)
+    with pytest.raises(SynthLossError) as info:
+        TrainingRun(tmp_path / "run.log", steps=10, profile=gappy)
+    assert str(info.value) == (
+        "an emulated run needs a loss at every step, but the recorded run 'inc-0412' has 1 "
+        "gap (first: steps 7..9 never logged)"
+    )
+    assert not (tmp_path / "run.log").exists()
+    whole = RecordedProfile("inc-0412", "code", incident)  # its steps before the gap replay
+    TrainingRun(tmp_path / "run.log", steps=3, profile=whole).close()
