@@ -89,6 +89,17 @@ def test_import_counts_one_skipped_record_in_the_singular(
     )
 
 
+def test_import_counts_one_value_in_the_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "run.csv"
+    log.write_text("step,loss\n3,2.0\n")
+    assert main(["import", str(log), "-o", str(tmp_path / "out.jsonl")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"read 1 value of 'loss' by 'step' from {log} (table-csv)"
+    )
+
+
 def test_import_keeps_repeats_and_non_finite_values(tmp_path: Path) -> None:
     log = tmp_path / "run.csv"
     log.write_text("step,loss\n1,2.0\n2,nan\n3,1.5\n2,inf\n3,1.25\n4,-inf\n")

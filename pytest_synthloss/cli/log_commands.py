@@ -163,7 +163,7 @@ def import_log(args: argparse.Namespace) -> int:
     shift = f", steps shifted by {recorded.step_offset}" if recorded.step_offset else ""
     skipped = f", {count_noun(log.skipped, 'record')} without it skipped" if log.skipped else ""
     print_line(
-        f"read {len(log)} values of {log.value_column!r} by {log.step_column!r} from "
+        f"read {count_noun(len(log), 'value')} of {log.value_column!r} by {log.step_column!r} from "
         f"{args.log} ({log.format}{skipped}{shift})"
     )
     labels = count_noun(len(recorded.labels), "label")
