@@ -11,16 +11,19 @@ import math
 
 from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.ranks import Ranks
 from pytest_synthloss.core.realistic import REALISTIC
 
 __all__ = [
     "BUILTINS",
     "DIVERGING",
+    "FAMILIES",
     "INF",
     "NAN",
     "NOISY",
     "NOISY_SPIKY",
     "PLATEAU",
+    "RANKS_4",
     "REALISTIC_NAMES",
     "SPEC_LINE",
     "SPIKY",
@@ -77,9 +80,21 @@ NOISY_SPIKY = Profile(
     description="As noisy, with spiky's spike at step 4 (9.7) and step 5 (9.5): one event.",
 )
 
+RANKS_4 = Profile(
+    name="ranks-4",
+    ranks=Ranks(4, spikes={3: {8: 40.0}}, nonfinite={1: {14: math.nan}}, sigma=0.01),
+    description=(
+        "4 data-parallel ranks (1% noise each), the loss their all-reduced mean: rank 3 "
+        "spikes at step 8 (40.0; the mean 11.27), rank 1 is NaN at step 14 (so is the "
+        "mean); rank 0 alone sees neither."
+    ),
+)
+
 #: The built-in profiles, in the order ``available_profiles()`` lists them.
 #: The built-ins on the spec's line (no shape, natural length 20).
 SPEC_LINE = (STABLE, SPIKY, NAN, INF, DIVERGING, PLATEAU, NOISY, NOISY_SPIKY)
-BUILTINS = (*SPEC_LINE, *REALISTIC)
+#: The built-ins that are families of runs (ranks, trials).
+FAMILIES = (RANKS_4,)
+BUILTINS = (*SPEC_LINE, *REALISTIC, *FAMILIES)
 #: The names of the realistic built-ins.
 REALISTIC_NAMES = tuple(p.name for p in REALISTIC)

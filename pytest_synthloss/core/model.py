@@ -21,7 +21,7 @@ from pytest_synthloss.core.draws import NOISE_BLOCK, noise_block
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.profiles import Profile
-from pytest_synthloss.core.registry import resolve_profile
+from pytest_synthloss.core.ranks import rank_profile
 from pytest_synthloss.core.shaped import held_steps, override, shaped_losses, shaped_trend
 from pytest_synthloss.core.steps import as_steps
 from pytest_synthloss.core.validation import LOSS_CEILING, MAX_STEP, check_step
@@ -44,6 +44,19 @@ __all__ = [
 _BLOCK = 1 << 15
 
 
+def resolve_profile(profile: Profile | str) -> Profile:
+    """``profile`` itself, or the registered profile of that name.
+
+    The registry is imported on first use of a name: building a built-in profile of ranks
+    runs this model while the registry is still being imported.
+    """
+    if isinstance(profile, Profile):
+        return profile
+    from pytest_synthloss.core.registry import resolve_profile as registered
+
+    return registered(profile)
+
+
 # -- the scalar reference ---------------------------------------------------------------
 
 
@@ -60,6 +73,8 @@ def synthetic_loss(step: int, profile: Profile | str = "stable") -> float:
     """
     checked = check_step(step)
     prof = resolve_profile(profile)
+    if prof.ranks is not None:  # the all-reduced mean of the ranks' losses
+        return _reduced_loss(prof, prof.ranks.world_size, checked)
     if prof.shape is not None:  # the shaped engine, on one step
         return float(shaped_losses(prof, np.array([checked], dtype=np.int64))[0])
     if checked in prof.nonfinite:
@@ -76,6 +91,26 @@ def synthetic_loss(step: int, profile: Profile | str = "stable") -> float:
             loss = loss + noise.sigma * z
         loss = min(loss if loss > 0.0 else 0.0, LOSS_CEILING)
     return loss
+
+
+def _reduced_loss(prof: Profile, world_size: int, step: int) -> float:
+    """The all-reduced loss of a run of ranks: their losses summed in rank order, over N."""
+    total = synthetic_loss(step, rank_profile(prof, 0))
+    for rank in range(1, world_size):
+        total = total + synthetic_loss(step, rank_profile(prof, rank))
+    return total / world_size
+
+
+def _reduced_losses(
+    prof: Profile, world_size: int, steps: np.ndarray, out: np.ndarray
+) -> np.ndarray:
+    """:func:`_reduced_loss` at every step of the 1-d int64 ``steps``: the same operations."""
+    out[:] = synthetic_losses(steps, rank_profile(prof, 0))
+    with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as in the scalar sum
+        for rank in range(1, world_size):
+            np.add(out, synthetic_losses(steps, rank_profile(prof, rank)), out=out)
+        np.divide(out, world_size, out=out)
+    return out
 
 
 def final_loss(profile: Profile | str, steps: int, start_step: int = 1) -> float:
@@ -152,6 +187,12 @@ def synthetic_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") ->
     Booleans, floats, NaN and strings are refused with ``SynthLossError``.
     """
     prof = resolve_profile(profile)
+    if prof.ranks is not None:
+        flat = as_steps(steps).astype(np.int64, copy=False)
+        out = np.empty(flat.size, dtype=np.float64)
+        return _reduced_losses(prof, prof.ranks.world_size, flat.reshape(-1), out).reshape(
+            flat.shape
+        )
     if prof.shape is not None:
         flat = as_steps(steps).astype(np.int64, copy=False)
         return shaped_losses(prof, flat.reshape(-1)).reshape(flat.shape)
@@ -203,7 +244,7 @@ def flat_from(prof: Profile) -> int | None:
 
     That is the floor step of a profile without divergence or noise; ``None`` for others.
     """
-    if prof.divergence is not None or prof.noise is not None or prof.shape is not None:
+    if any(x is not None for x in (prof.divergence, prof.noise, prof.shape, prof.ranks)):
         return None
     return prof.floor_step
 
@@ -234,6 +275,9 @@ def range_losses(
     """
     if out is None:
         out = np.empty(count, dtype=np.float64)
+    if profile.ranks is not None:
+        steps = np.arange(start_step, start_step + count, dtype=np.int64)
+        return _reduced_losses(profile, profile.ranks.world_size, steps, out)
     if profile.shape is not None:
         out[:] = shaped_losses(profile, np.arange(start_step, start_step + count, dtype=np.int64))
         return out
