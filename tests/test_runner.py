@@ -157,7 +157,8 @@ def test_waiting_counts_steps_not_the_header_line(tmp_path: Path) -> None:
             {"steps": 5, "profile": "spikey"},
             "unknown profile 'spikey'; known profiles: stable, spiky, nan, inf, diverging, "
             "plateau, noisy, noisy-spiky, llm-pretrain, llm-pretrain-trouble, wsd, "
-            "finetune-epochs, step-decay, slow-divergence, ranks-4 (did you mean 'spiky'?)",
+            "finetune-epochs, step-decay, slow-divergence, ranks-4, trials-8 "
+            "(did you mean 'spiky'?)",
         ),
         (
             {"steps": 5, "profile": None},

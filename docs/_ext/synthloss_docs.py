@@ -263,6 +263,18 @@ def _family_rows(curve: Any) -> list[tuple[str, str]]:
     from pytest_synthloss.core.ranks import rank_truth
 
     ranks = curve.profile.ranks
+    if curve.profile.cohort is not None:
+        from pytest_synthloss.checks.cohorts import cohort_pruning
+        from pytest_synthloss.core.cohorts import final_ranking
+
+        default = cohort_pruning(curve)
+        pruned = ", ".join(f"trial {t} at step {s}" for t, s in default.pruned.items())
+        return [
+            ("trials", f"{len(curve.profile.cohort)} (trial 0 is the curve drawn thick)"),
+            ("final ranking", ", ".join(f"trial {t}" for t in final_ranking(curve))),
+            ("MedianPruner() prunes", pruned or "none"),
+            ("the study's best trial", f"trial {default.best_trial}"),
+        ]
     if ranks is None:
         return []
     truth = rank_truth(curve)
@@ -277,11 +289,15 @@ def _family_rows(curve: Any) -> list[tuple[str, str]]:
 
 
 def _members(curve: Any) -> list[tuple[str, Any]]:
-    """The member runs drawn behind a family's own curve: its ranks."""
+    """The member runs drawn behind a family's own curve: its ranks or trials."""
     from pytest_synthloss.core.ranks import rank_curves
 
     if curve.profile.ranks is not None:
         return [(f"rank {r}", c) for r, c in enumerate(rank_curves(curve))]
+    if curve.profile.cohort is not None:
+        from pytest_synthloss.core.cohorts import trial_curves
+
+        return [(f"trial {t}", c) for t, c in enumerate(trial_curves(curve))]
     return []
 
 
