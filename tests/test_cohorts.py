@@ -21,14 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_synthloss import Profile, SynthLossError, available_profiles, get_profile, make_curve
-from pytest_synthloss.checks.cohorts import CohortPruning, TrialOutcome, cohort_pruning
-from pytest_synthloss.core.cohorts import (
-    Cohort,
-    cohort_profile,
-    cohort_trials,
+from pytest_synthloss.checks.cohorts import (
+    CohortPruning,
+    TrialOutcome,
+    cohort_pruning,
     final_ranking,
-    trial_curves,
 )
+from pytest_synthloss.core.cohorts import Cohort, cohort_profile, cohort_trials, trial_curves
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.sweep_report import best_config
@@ -236,8 +235,7 @@ def test_cohort_pruning_is_a_record_of_outcomes() -> None:
 def test_the_plugin_selects_the_cohort(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        from pytest_synthloss.checks.cohorts import cohort_pruning
-        from pytest_synthloss.core.cohorts import final_ranking
+        from pytest_synthloss.checks.cohorts import cohort_pruning, final_ranking
 
         def test_cohort(synthloss_curve):
             assert synthloss_curve.profile.name == "trials-8"

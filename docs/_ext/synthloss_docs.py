@@ -264,8 +264,7 @@ def _family_rows(curve: Any) -> list[tuple[str, str]]:
 
     ranks = curve.profile.ranks
     if curve.profile.cohort is not None:
-        from pytest_synthloss.checks.cohorts import cohort_pruning
-        from pytest_synthloss.core.cohorts import final_ranking
+        from pytest_synthloss.checks.cohorts import cohort_pruning, final_ranking
 
         default = cohort_pruning(curve)
         pruned = ", ".join(f"trial {t} at step {s}" for t, s in default.pruned.items())

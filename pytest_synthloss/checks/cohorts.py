@@ -22,11 +22,12 @@ import math
 from dataclasses import dataclass
 
 from pytest_synthloss.checks.oracles import prune_step
-from pytest_synthloss.core.cohorts import trial_curves
+from pytest_synthloss.core.cohorts import cohort_trials, trial_curves
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.sweeps import sweep
 
-__all__ = ["COHORT_PRUNERS", "CohortPruning", "TrialOutcome", "cohort_pruning"]
+__all__ = ["COHORT_PRUNERS", "CohortPruning", "TrialOutcome", "cohort_pruning", "final_ranking"]
 
 #: The pruners :func:`cohort_pruning` knows: Optuna's ``NopPruner`` and :data:`PRUNERS`.
 COHORT_PRUNERS = ("nop", "median", "percentile")
@@ -122,3 +123,12 @@ def cohort_pruning(
         outcomes.append(TrialOutcome(index, trial.profile.name, "COMPLETE", trial.last_step, value))
         completed.append(trial)
     return CohortPruning(tuple(outcomes), direction)
+
+
+def final_ranking(curve: LossCurve) -> tuple[int, ...]:
+    """The trials of ``curve``'s cohort (indices) best first, by the sweep's ranking rule at
+    ``curve``'s last step (:mod:`pytest_synthloss.core.sweeps`): runs without a non-finite
+    loss first, then the lowest final loss, fewest spike steps, trial order. So
+    ``best_config(sweep(trials, len(curve)))`` is trial ``final_ranking(curve)[0]``."""
+    results = sweep(cohort_trials(curve.profile), len(curve), start_step=curve.start_step)
+    return tuple(int(i) for i in results.ranked().profile_index)

@@ -6,11 +6,11 @@ the profile's own run is trial 0's and a test selecting it sees one ordinary cur
 :func:`trial_curves` gives every trial's run over the same steps; their values are pure
 functions of ``(trial, step)`` (each trial's profile carries its own seeds).
 
-Ground truth: :func:`final_ranking`, the trials best first by the sweep's ranking rule
-(:mod:`pytest_synthloss.core.sweeps`: runs without a non-finite loss first, then the lowest
-final loss, fewest spike steps, trial order), so ``best_config(sweep(trials, n))`` names
+Ground truth: :func:`~pytest_synthloss.checks.cohorts.final_ranking`, the trials best
+first by the sweep's ranking rule (:mod:`pytest_synthloss.core.sweeps`: runs without a
+non-finite loss first, then the lowest final loss, fewest spike steps, trial order), so ``best_config(sweep(trials, n))`` names
 trial ``final_ranking(...)[0]``; which trials a median or percentile rule prunes, and
-when, is :func:`pytest_synthloss.checks.cohorts.cohort_pruning` (Optuna's pruners).
+when, is :func:`~pytest_synthloss.checks.cohorts.cohort_pruning` (Optuna's pruners).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ __all__ = [
     "check_cohort",
     "cohort_profile",
     "cohort_trials",
-    "final_ranking",
     "trial_curves",
 ]
 
@@ -115,11 +114,3 @@ def trial_curves(curve: LossCurve) -> tuple[LossCurve, ...]:
         type(curve)(trial, len(curve), curve.start_step, curve.lr)
         for trial in cohort_trials(curve.profile)
     )
-
-
-def final_ranking(curve: LossCurve) -> tuple[int, ...]:
-    """The trials (indices) best first, by the sweep's ranking rule at ``curve``'s last step."""
-    from pytest_synthloss.core.sweeps import sweep  # numpy
-
-    results = sweep(cohort_trials(curve.profile), len(curve), start_step=curve.start_step)
-    return tuple(int(i) for i in results.ranked().profile_index)
