@@ -7,10 +7,10 @@ the profile's own run is trial 0's and a test selecting it sees one ordinary cur
 functions of ``(trial, step)`` (each trial's profile carries its own seeds).
 
 Ground truth: :func:`~pytest_synthloss.checks.cohorts.final_ranking`, the trials best
-first by the sweep's ranking rule (:mod:`pytest_synthloss.core.sweeps`: runs without a
-non-finite loss first, then the lowest final loss, fewest spike steps, trial order), so ``best_config(sweep(trials, n))`` names
-trial ``final_ranking(...)[0]``; which trials a median or percentile rule prunes, and
-when, is :func:`~pytest_synthloss.checks.cohorts.cohort_pruning` (Optuna's pruners).
+first by the sweep's ranking rule (:mod:`pytest_synthloss.core.sweeps`), so
+``best_config(sweep(trials, n))`` names trial ``final_ranking(...)[0]``; which trials a
+median or percentile rule prunes, and when, is
+:func:`~pytest_synthloss.checks.cohorts.cohort_pruning` (Optuna's pruners).
 """
 
 from __future__ import annotations
