@@ -23,6 +23,9 @@ import cases  # noqa: E402, F401  # registers the in-process cases
 import collection  # noqa: E402, F401  # registers the collection cases
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import rules_engines  # noqa: E402, F401  # issue 17: rules on noisy, engines
+import slow_paths  # noqa: E402, F401  # issue 17: linear assertions, failure paths
+import suite_io  # noqa: E402, F401  # issue 17: logs, fixtures in a running suite
 from harness import REGISTRY, Row, Settings, fmt_time, run_case  # noqa: E402
 
 
@@ -82,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         "--json", type=Path, default=HERE / "results.json", help="where to write the JSON"
     )
     parser.add_argument("--markdown", type=Path, help="also write the table and machine here")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated id prefixes: run only the cases with a row among them",
+    )
     args = parser.parse_args(argv)
     for option, path in (("--json", args.json), ("--markdown", args.markdown)):
         if path is not None and not path.parent.is_dir():
@@ -90,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.make(args.quick)
     started = time.perf_counter()
     rows: list[Row] = []
+    prefixes = tuple(p for p in args.only.split(",") if p)
     for item in REGISTRY:
+        if prefixes and not any(r.id.startswith(prefixes) for r in item.layout(settings)):
+            continue
         for row in run_case(item, settings):
             rows.append(row)
             print(f"  {row.id}: {row.verdict}", file=sys.stderr, flush=True)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from pytest_synthloss.core.faults import Faults
     from pytest_synthloss.core.model import synthetic_loss, synthetic_losses
     from pytest_synthloss.core.profiles import Profile
+    from pytest_synthloss.core.recorded import recorded_curve
     from pytest_synthloss.core.registry import available_profiles, get_profile, register_profile
     from pytest_synthloss.core.stream import FakeClock, LossStream
     from pytest_synthloss.core.sweep_report import best_config
@@ -67,6 +68,7 @@ _EXPORTS: dict[str, str] = {
     "synthetic_losses": "core.model",
     "LossCurve": "core.curve",
     "make_curve": "core.curve",
+    "recorded_curve": "core.recorded",
     "LossStream": "core.stream",
     "FakeClock": "core.stream",
     "sweep": "core.sweeps",
@@ -123,6 +125,7 @@ __all__ = [
     "get_profile",
     "make_curve",
     "read_log",
+    "recorded_curve",
     "register_profile",
     "score_alerts",
     "sweep",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 
-#: Every figure of issue 6, by id. Removing one from the harness must fail this test.
+#: Every figure of issues 6 and 17, by id. Removing one from the harness must fail this test.
 FIGURES = [
     "vs_loop.make_curve.1e3",
     "vs_loop.make_curve.1e6",
@@ -38,6 +38,43 @@ FIGURES = [
     "collect.parametrized.raw",
     "collect.parametrized.per_profile",
     "collect.parametrized.per_item",
+    "rule.running-min.full",
+    "rule.running-min.pandas",
+    "rule.running-mean.full",
+    "rule.running-mean.pandas",
+    "rule.ema.full",
+    "rule.ema.pandas",
+    "rule.zscore.full",
+    "rule.zscore.pandas",
+    "rule.lightning.full",
+    "rule.lightning.pandas",
+    "rule.metaseq.full",
+    "rule.metaseq.pandas",
+    "rule.megatron.full",
+    "rule.megatron.pandas",
+    "rule.olmo-skip-step.full",
+    "rule.olmo-skip-step.pandas",
+    "rule.olmo-stability.full",
+    "rule.olmo-stability.pandas",
+    "rule.llm-foundry.full",
+    "rule.llm-foundry.pandas",
+    "engine.diverging",
+    "engine.noisy",
+    "linear.assert_spikes_at.1e3",
+    "linear.score_alerts.1e6",
+    "linear.assert_alerts_match.1e6",
+    "fail.assert_all_finite",
+    "fail.assert_no_spikes",
+    "fail.assert_spikes_at",
+    "fail.assert_monotonic_decreasing",
+    "fail.assert_curve_equal",
+    "log.read.csv",
+    "log.read.text",
+    "log.read.jsonl",
+    "log.write.jsonl",
+    "fixture.synthloss_curve.one",
+    "fixture.synthloss_curve.all",
+    "fixture.synthloss_run",
 ]
 
 

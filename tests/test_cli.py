@@ -110,7 +110,11 @@ def test_profiles_lists_ground_truth(capsys: pytest.CaptureFixture[str]) -> None
     ]
     assert lines[10][:59] == "llm-pretrain-trouble  300-340: 12, 450-480: 11, 600-601: 11"
     assert main(["profiles", "-v"]) == 0
-    assert "spiky: ▂▁▁██▁" in capsys.readouterr().out
+    previews = capsys.readouterr().out.splitlines()[-len(available_profiles()) :]
+    assert previews[:2] == [
+        "stable:                ███▇▇▆▆▅▅▄▄▃▃▂▂▁▁▁▁▁",
+        "spiky:                 ▂▁▁██▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁",
+    ]
 
 
 def test_sweep_prints_a_ranked_table_and_the_implications(
@@ -274,8 +278,16 @@ def test_progress_on_a_tty_goes_to_stderr_only(
         ),
         (
             ["sweep", "--steps", "5..3"],
-            "synthloss sweep: error: argument --steps: must be integers >= 1 or ranges A..B, "
-            "comma-separated, got '5..3'",
+            "synthloss sweep: error: argument --steps: a range A..B needs A <= B, got '5..3' "
+            "(write 3..5)",
+        ),
+        (
+            ["train", "--steps", "3", "--bogus"],
+            "synthloss train: error: unrecognized arguments: --bogus",
+        ),
+        (
+            ["curve", "--steps", "3", "--nope", "x"],
+            "synthloss curve: error: unrecognized arguments: --nope x",
         ),
         (
             ["sweep", "--profiles", "stable,nope"],
@@ -571,8 +583,13 @@ def test_a_failed_write_to_a_file_removes_it(
     out = tmp_path / "run.log"
     real_write = formats.LogWriter.write
 
-    def write_then_fail(self: formats.LogWriter, steps: list[int], losses: list[float]) -> None:
-        real_write(self, steps, losses)
+    def write_then_fail(
+        self: formats.LogWriter,
+        steps: list[int],
+        losses: list[float],
+        time: float | None = None,
+    ) -> None:
+        real_write(self, steps, losses, time)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(formats.LogWriter, "write", write_then_fail)

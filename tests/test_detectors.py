@@ -195,6 +195,17 @@ def test_describe() -> None:
         (lambda: EMARatio(span=0.5), "ema: span must be a finite number >= 1, got 0.5"),
         (lambda: RollingZScore(window=1), "zscore: window must be an integer >= 2, got 1"),
         (
+            lambda: get_rule("zscor"),
+            "unknown spike rule 'zscor'; known rules: running-min, running-mean, ema, zscore, "
+            "lightning, metaseq, megatron, olmo-skip-step, olmo-stability, llm-foundry "
+            "(did you mean 'zscore'?)",
+        ),
+        (
+            lambda: get_rule("running-min", windw=3),
+            "running-min: unknown parameter 'windw'; its parameters: threshold, window "
+            "(did you mean 'window'?)",
+        ),
+        (
             lambda: get_rule("spike"),
             "unknown spike rule 'spike'; known rules: running-min, running-mean, ema, zscore, "
             "lightning, metaseq, megatron, olmo-skip-step, olmo-stability, llm-foundry",
@@ -415,4 +426,18 @@ def test_wide_windows_are_reduced_in_bounded_passes(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(kernels, "_CHUNK_CELLS", 8)  # one row per pass
     np.testing.assert_array_equal(
         detect_spikes(losses, RunningMeanRatio(window=7)).reference, before
+    )
+
+
+def test_a_spike_report_repr_is_one_short_line() -> None:
+    losses = np.full(100_000, 1.0)
+    losses[np.arange(10, 100_000, 1000)] = 9.0  # 100 spikes
+    report = detect_spikes(losses)
+    assert repr(report) == (
+        "<SpikeReport running-min ratio >= 3.0, steps 1..100000 (100,000), 100 flagged: "
+        "[11, 1011, 2011, 3011, 4011, 5011, 6011, 7011, 8011, 9011, ... (90 more)], "
+        "nonfinite='spike'>"
+    )
+    assert repr(detect_spikes([])) == (
+        "<SpikeReport running-min ratio >= 3.0, no steps (0), 0 flagged: [], nonfinite='spike'>"
     )

@@ -198,3 +198,26 @@ def test_a_fleet_starts_once_and_endpoint_ports_are_checked() -> None:
     assert str(busy.value) == (
         f"cannot serve metrics on 127.0.0.1 port {taken.port}: Address already in use"
     )
+
+
+def test_a_scraper_that_hangs_up_leaves_no_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_synthloss.exports.fleet import _bind
+
+    with MetricsEndpoint() as endpoint:
+        server = _bind("127.0.0.1", 0, endpoint)
+        try:
+            for error in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+                try:
+                    raise error
+                except ConnectionError:
+                    server.handle_error(None, ("127.0.0.1", 1))
+            assert capsys.readouterr().err == ""
+            try:
+                raise ValueError("a real bug")
+            except ValueError:
+                server.handle_error(None, ("127.0.0.1", 1))
+            err = capsys.readouterr().err
+            assert "ValueError: a real bug" in err
+            assert "Exception occurred during processing of request from ('127.0.0.1', 1)" in err
+        finally:
+            server.server_close()

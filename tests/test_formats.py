@@ -177,7 +177,8 @@ def test_to_curve_needs_consecutive_steps() -> None:
         (
             ["step,loss", "1,2.18"],
             "csv",
-            "line 1: expected the header 'step,loss,profile,lr,batch_size' in csv log: 'step,loss'",
+            "line 1: expected the header 'step,loss,profile,lr,batch_size' or "
+            "'step,loss,profile,lr,batch_size,time,final_step' in csv log: 'step,loss'",
         ),
         (
             ["step,loss,profile,lr,batch_size", "1,2.18,stable"],

@@ -287,7 +287,8 @@ def test_event_kinds_are_validated_by_the_oracle() -> None:
         score_alerts([4], curve, expect=("spike", "spikes"))
     assert str(info.value) == (
         "unknown event kind 'spikes' in expect= (index 1); known kinds: spike, nonfinite, "
-        "divergence, plateau, warmup, schedule, epoch (did you mean 'spike'?)"
+        "divergence, plateau, warmup, schedule, epoch, incident, stall, grad_spike, "
+        "overflow, scale_growth, first_step, eval (did you mean 'spike'?)"
     )
     with pytest.raises(SynthLossError) as info:
         assert_alerts_match([4], curve, expect="spike", tolerate=("plateau", "spike"))

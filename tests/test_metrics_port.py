@@ -113,7 +113,7 @@ def test_without_prometheus_client_it_says_what_to_install(
     assert capsys.readouterr() == (
         "",
         "synthloss train: error: --metrics-port needs prometheus_client, which is not "
-        "installed: pip install 'pytest-synthloss[prometheus]'\n",
+        'installed: pip install "pytest-synthloss[prometheus]"\n',
     )
     assert not out.exists()
 
@@ -134,6 +134,10 @@ def test_without_prometheus_client_it_says_what_to_install(
         (["--stall", "5"], "argument --stall: must be STEP:SECONDS, e.g. 12:0.5, got '5'"),
         (
             ["--stall", "5:0"],
+            "argument --stall: stall seconds must be a finite number > 0 and <= 86400, got 0",
+        ),
+        (
+            ["--stall", "5:0.0"],
             "argument --stall: stall seconds must be a finite number > 0 and <= 86400, got 0.0",
         ),
         (["--restart", "5:x"], "argument --restart: must be STEP:BACK, e.g. 10:3, got '5:x'"),

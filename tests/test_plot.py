@@ -76,7 +76,7 @@ def test_missing_matplotlib_is_a_clear_error(
 ) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     message = (
-        "plotting needs matplotlib, which is not installed: pip install 'pytest-synthloss[plot]'"
+        'plotting needs matplotlib, which is not installed: pip install "pytest-synthloss[plot]"'
     )
     with pytest.raises(SynthLossError) as info:
         plot_curve(make_curve(5))

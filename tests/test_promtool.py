@@ -97,6 +97,8 @@ tests:
     input_series:
       - series: "train_loss{run=\\"r1\\"}"
         values: "2.04 9.7 9.5 1.83"
+      - series: "train_loss_step{run=\\"r1\\"}"
+        values: "3 4 5 6"
     alert_rule_test:
       - eval_time: 0s  # step 3
         alertname: "TrainingLossSpike"

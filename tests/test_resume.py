@@ -90,3 +90,16 @@ def test_errors_of_the_monitor_propagate() -> None:
 def test_resume_points_must_be_steps_before_the_last(at: Any) -> None:
     with pytest.raises(SynthLossError, match=r"^at must be steps of the curve before its last"):
         assert_resume_equivalent(MinGuard, SPIKY, at=at, feed=feed)
+
+
+def test_resume_points_may_not_be_empty() -> None:
+    with pytest.raises(SynthLossError) as info:
+        assert_resume_equivalent(MinGuard, SPIKY, at=[], feed=feed)
+    assert str(info.value) == (
+        "at must name at least one step of the curve before its last (1..19), got none"
+    )
+
+
+def test_a_resume_needs_two_steps() -> None:
+    with pytest.raises(SynthLossError, match=r"^a resume needs a curve of at least 2 steps, got 1"):
+        assert_resume_equivalent(MinGuard, [1.0], at=1, feed=feed)

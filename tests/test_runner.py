@@ -113,9 +113,13 @@ def test_terminate_and_timeouts(tmp_path: Path) -> None:
 
 
 def test_a_run_that_fails_in_the_child_reports_its_error(tmp_path: Path) -> None:
-    # Only what the child alone can find out fails there: here, a directory that is missing.
+    # Only what the child alone can find out fails there: here, a directory removed after
+    # the run was made (a missing directory at construction is refused there).
+    (tmp_path / "missing").mkdir()
     path = tmp_path / "missing" / "run.log"
-    with TrainingRun(path, steps=5) as run:
+    run = TrainingRun(path, steps=5)
+    (tmp_path / "missing").rmdir()
+    with run:
         with pytest.raises(SynthLossError) as info:
             run.wait_for_steps(1)
         assert run.wait() == 2
@@ -125,6 +129,27 @@ def test_a_run_that_fails_in_the_child_reports_its_error(tmp_path: Path) -> None
         'No such file or directory\\n"'
     )
     assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"), [("missing/run.log", "No such file or directory"), (".", "Is a directory")]
+)
+def test_an_unwritable_output_path_is_refused_before_the_start(
+    where: str, reason: str, tmp_path: Path
+) -> None:
+    path = tmp_path / where
+    with pytest.raises(SynthLossError) as info:
+        TrainingRun(path, steps=5)
+    assert str(info.value) == f"cannot write output file {str(path)!r}: {reason}"
+
+
+def test_waiting_for_a_run_never_started_is_an_error(tmp_path: Path) -> None:
+    run = TrainingRun(tmp_path / "run.log", steps=5)
+    with pytest.raises(SynthLossError) as info:
+        run.wait()
+    assert str(info.value) == (f"wait() on a run that was never started: {run!r}; call start()")
+    assert run.returncode is None
+    assert not (tmp_path / "run.log").exists()
 
 
 def test_waiting_counts_steps_not_the_header_line(tmp_path: Path) -> None:

@@ -294,10 +294,11 @@ def test_bad_options(kwargs: dict[str, object], message: str) -> None:
 def test_curve_must_be_a_loss_curve() -> None:
     with pytest.raises(
         SynthLossError,
-        match=r"^curve must be a LossCurve \(see make_curve\), "
+        match=r"^curve must be a LossCurve \(see make_curve and recorded_curve\), or losses "
+        r"or \(steps, losses\) with events= \(the labelled events, \(\) for none\), "
         r"got 'spiky' \(str\)$",
     ):
-        score_alerts([4], "spiky")  # type: ignore[arg-type]
+        score_alerts([4], "spiky")
 
 
 def test_core_modules_do_not_import_optional_extras() -> None:
@@ -440,22 +441,26 @@ def test_an_alert_inside_an_event_of_another_kind_is_a_false_alarm_naming_it() -
         (
             {"expect": "spikes"},
             "unknown event kind 'spikes' in expect= (index 0); known kinds: spike, nonfinite, "
-            "divergence, plateau, warmup, schedule, epoch (did you mean 'spike'?)",
+            "divergence, plateau, warmup, schedule, epoch, incident, stall, grad_spike, "
+            "overflow, scale_growth, first_step, eval (did you mean 'spike'?)",
         ),
         (
             {"tolerate": ("divergence", "nan")},
             "unknown event kind 'nan' in tolerate= (index 1); known kinds: spike, nonfinite, "
-            "divergence, plateau, warmup, schedule, epoch",
+            "divergence, plateau, warmup, schedule, epoch, incident, stall, grad_spike, "
+            "overflow, scale_growth, first_step, eval",
         ),
         (
             {"expect": ("spike", 3)},
             "unknown event kind 3 in expect= (index 1); known kinds: spike, nonfinite, "
-            "divergence, plateau, warmup, schedule, epoch",
+            "divergence, plateau, warmup, schedule, epoch, incident, stall, grad_spike, "
+            "overflow, scale_growth, first_step, eval",
         ),
         (
             {"expect": None},
             "expect= must be an event kind or a sequence of kinds (spike, nonfinite, "
-            "divergence, plateau, warmup, schedule, epoch), got None (NoneType)",
+            "divergence, plateau, warmup, schedule, epoch, incident, stall, grad_spike, "
+            "overflow, scale_growth, first_step, eval), got None (NoneType)",
         ),
         ({"expect": ("spike", "spike")}, "event kind 'spike' is listed twice in expect="),
         (

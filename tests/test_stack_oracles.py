@@ -301,7 +301,8 @@ def test_steps_follow_the_curve() -> None:
         (
             lambda: early_stop_step([1.0], "keras", patiense=2),
             "keras: unknown parameter 'patiense'; its parameters: monitor, min_delta, patience, "
-            "verbose, mode, baseline, restore_best_weights, start_from_epoch",
+            "verbose, mode, baseline, restore_best_weights, start_from_epoch "
+            "(did you mean 'patience'?)",
         ),
         (
             lambda: early_stop_step([1.0], "lightning", mode="avg"),

@@ -208,7 +208,7 @@ def test_nonfinite_policies_apply_on_top_of_the_stack() -> None:
             "lightning",
             {"windw": 3},
             "lightning: unknown parameter 'windw'; its parameters: mode, window, warmup, atol, "
-            "rtol, exclude_batches_path, finite_only, dtype",
+            "rtol, exclude_batches_path, finite_only, dtype (did you mean 'window'?)",
         ),
         (
             "lightning",
@@ -231,7 +231,7 @@ def test_nonfinite_policies_apply_on_top_of_the_stack() -> None:
             "olmo-skip-step",
             {"sigma": 3},
             "olmo-skip-step: unknown parameter 'sigma'; its parameters: "
-            "rolling_interval_length, sigma_factor, dtype",
+            "rolling_interval_length, sigma_factor, dtype (did you mean 'sigma_factor'?)",
         ),
         (
             "olmo-stability",

@@ -18,6 +18,7 @@ from pytest_synthloss.checks.scoring import (
     AlertScore,
     score_alerts,
 )
+from pytest_synthloss.checks.scoring_inputs import ScoredRun, scored_curve
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import LossAssertionError
 from pytest_synthloss.core.validation import check_int
@@ -30,8 +31,9 @@ LIST_LIMIT = 10
 
 def assert_alerts_match(
     alert_steps: Iterable[int],
-    curve: LossCurve,
+    curve: ScoredRun,
     *,
+    events: Iterable[object] | None = None,
     expect: Iterable[str] | str = DEFAULT_EXPECT,
     tolerate: Iterable[str] | str = DEFAULT_TOLERATE,
     tolerance: int = 0,
@@ -49,12 +51,15 @@ def assert_alerts_match(
     missed event, false alarm (with its loss) and late detection, then the scores and a
     sparkline of the loss (``width`` columns at most, an integer >= 1) with ``▲`` under the
     alert steps. ``name`` names the monitor in the scorecard (the test's name by default).
+    ``curve`` may also be plain losses or ``(steps, losses)`` with ``events=``, as for
+    :func:`score_alerts`.
     """
     __tracebackhide__ = True
     columns = _check_width(width)
+    run = scored_curve(curve, events)
     score = score_alerts(
         alert_steps,
-        curve,
+        run,
         expect=expect,
         tolerate=tolerate,
         tolerance=tolerance,
@@ -62,7 +67,7 @@ def assert_alerts_match(
         name=name,
     )
     if not score.ok:
-        raise LossAssertionError(_failure_message(score, curve, columns))
+        raise LossAssertionError(_failure_message(score, run, columns))
     return score
 
 

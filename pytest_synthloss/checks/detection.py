@@ -57,6 +57,17 @@ class SpikeReport:
         """The flagged steps, ascending."""
         return tuple(int(s) for s in self.steps[self.mask])
 
+    def __repr__(self) -> str:
+        """One line: the rule, the steps, and the flagged steps (the first ten)."""
+        flagged = np.flatnonzero(self.mask)
+        shown = ", ".join(str(int(self.steps[i])) for i in flagged[:10])
+        more = f", ... ({flagged.size - 10} more)" if flagged.size > 10 else ""
+        span = f"steps {self.steps[0]}..{self.steps[-1]}" if self.steps.size else "no steps"
+        return (
+            f"<SpikeReport {self.rule.describe()}, {span} ({self.steps.size:,}), "
+            f"{flagged.size:,} flagged: [{shown}{more}], nonfinite={self.nonfinite!r}>"
+        )
+
 
 def detect_spikes(
     losses: npt.ArrayLike,

@@ -31,6 +31,7 @@ import numpy as np
 from pytest_synthloss.checks.series import LossSeries, as_series
 from pytest_synthloss.checks.stack_base import finite, integer, number, real
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.text import unknown_parameter
 
 __all__ = [
     "FRAMEWORKS",
@@ -86,11 +87,9 @@ PLATEAU_PARAMS: dict[str, object] = {
 
 
 def _params(who: str, defaults: dict[str, object], given: dict[str, object]) -> dict[str, Any]:
-    unknown = [key for key in given if key not in defaults]
-    if unknown:
-        raise SynthLossError(
-            f"{who}: unknown parameter {unknown[0]!r}; its parameters: {', '.join(defaults)}"
-        )
+    message = unknown_parameter(who, given, list(defaults))
+    if message:
+        raise SynthLossError(message)
     return {**defaults, **given}
 
 

@@ -52,14 +52,45 @@ def assert_resume_equivalent(
 ) -> None:
     """Assert that resuming after each step in ``at`` changes no decision.
 
-    ``feed(monitor, step, loss)`` gives one step to the monitor and returns its decision at
-    that step (an alert, a flag, a stop request: anything comparable with ``==``).
+    - ``make_monitor()`` builds a fresh monitor (called once straight through, and twice per
+      resume point: before and after the checkpoint).
+    - ``curve``: a :class:`~pytest_synthloss.LossCurve` or a 1-D array of losses (steps
+      ``1..n``).
+    - ``at``: one step or several; each must be a step of the curve before its last.
+    - ``feed(monitor, step, loss)`` gives one step to the monitor and returns its decision at
+      that step (an alert, a flag, a stop request: anything comparable with ``==``).
+    - ``save(monitor)`` returns the checkpoint, ``load(monitor, state)`` restores it into a
+      fresh monitor (defaults: :func:`default_save`, :func:`default_load`).
+
+    Fails with :class:`~pytest_synthloss.LossAssertionError` listing the steps whose
+    decision changed, straight versus resumed.
+
+    >>> from pytest_synthloss import make_curve
+    >>> class Best:
+    ...     def __init__(self):
+    ...         self.best = float("inf")
+    ...     def update(self, step, loss):
+    ...         improved = loss < self.best
+    ...         self.best = min(self.best, loss)
+    ...         return improved
+    >>> assert_resume_equivalent(
+    ...     Best, make_curve(20, "spiky"), at=[5, 10], feed=lambda m, s, v: m.update(s, v)
+    ... )
     """
     __tracebackhide__ = True
     series = as_series(curve)
     steps = [int(s) for s in series.steps.tolist()]
     losses = [float(v) for v in series.losses.tolist()]
+    if len(steps) < 2:
+        raise SynthLossError(
+            f"a resume needs a curve of at least 2 steps, got {len(steps)} ({series.where})"
+        )
     points = [at] if isinstance(at, int) else list(at)
+    if not points:
+        raise SynthLossError(
+            f"at must name at least one step of the curve before its last "
+            f"({steps[0]}..{steps[-1] - 1}), got none"
+        )
     for point in points:
         if isinstance(point, bool) or not isinstance(point, int) or point not in steps[:-1]:
             raise SynthLossError(

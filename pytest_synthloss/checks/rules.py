@@ -61,6 +61,7 @@ from pytest_synthloss.checks.stacks_llm import (
 )
 from pytest_synthloss.checks.stacks_olmo import OlmoSkipStep, OlmoStability
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.text import did_you_mean, unknown_parameter
 from pytest_synthloss.core.validation import show
 
 __all__ = [
@@ -381,15 +382,14 @@ def get_rule(rule: SpikeRule | str | None, **params: object) -> SpikeRule:
         except KeyError:
             raise SynthLossError(
                 f"unknown spike rule {rule!r}; known rules: {', '.join(SPIKE_RULES)}"
+                + did_you_mean(rule, SPIKE_RULES)
             ) from None
         if rule in STACK_PRESETS:
             return make(**params)
         known = [f.name for f in fields(make)]  # type: ignore[arg-type]
-        unknown = [key for key in params if key not in known]
-        if unknown:
-            raise SynthLossError(
-                f"{rule}: unknown parameter {unknown[0]!r}; its parameters: {', '.join(known)}"
-            )
+        message = unknown_parameter(rule, params, known)
+        if message:
+            raise SynthLossError(message)
         return make(**params)
     if params:
         raise SynthLossError(f"parameters are for a rule given by name, not {rule!r}")

@@ -57,8 +57,6 @@ Point-adjusted F1 is deliberately not offered: it flatters random detectors.
 
 from __future__ import annotations
 
-import difflib
-import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -66,10 +64,11 @@ import numpy as np
 
 from pytest_synthloss.checks.nab import NAB_PROFILES, nab
 from pytest_synthloss.checks.scorecard import record
-from pytest_synthloss.core.curve import LossCurve
+from pytest_synthloss.checks.scoring_inputs import ScoredRun, alert_array, scored_curve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import EVENT_KINDS, Event
-from pytest_synthloss.core.validation import MAX_STEP, check_int, step_array
+from pytest_synthloss.core.text import did_you_mean
+from pytest_synthloss.core.validation import MAX_STEP, check_int
 
 __all__ = [
     "DEFAULT_EXPECT",
@@ -147,9 +146,9 @@ class AlertScore:
         return sum(found) / len(found) if found else None
 
 
-def check_kinds(value: object, what: str) -> tuple[str, ...]:
-    """``value`` (a kind or a sequence of kinds) as a tuple of known kinds, or an error."""
-    known = ", ".join(EVENT_KINDS)
+def check_kinds(value: object, what: str, kinds: tuple[str, ...] = EVENT_KINDS) -> tuple[str, ...]:
+    """``value`` (a kind or a sequence of ``kinds``) as a tuple of known kinds, or an error."""
+    known = ", ".join(kinds)
     if isinstance(value, str):
         items: tuple[object, ...] = (value,)
     elif isinstance(value, bytes) or not isinstance(value, Iterable):
@@ -159,21 +158,18 @@ def check_kinds(value: object, what: str) -> tuple[str, ...]:
         )
     else:
         items = tuple(value)
-    kinds: list[str] = []
+    checked: list[str] = []
     for index, kind in enumerate(items):
-        if not isinstance(kind, str) or kind not in EVENT_KINDS:
-            close = (
-                difflib.get_close_matches(kind, EVENT_KINDS, n=1) if isinstance(kind, str) else []
-            )
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if not isinstance(kind, str) or kind not in kinds:
+            hint = did_you_mean(kind, kinds)
             raise SynthLossError(
                 f"unknown event kind {kind!r} in {what}= (index {index}); "
                 f"known kinds: {known}{hint}"
             )
-        if kind in kinds:
+        if kind in checked:
             raise SynthLossError(f"event kind {kind!r} is listed twice in {what}=")
-        kinds.append(kind)
-    return tuple(kinds)
+        checked.append(kind)
+    return tuple(checked)
 
 
 def _roles(expect: object, tolerate: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -226,8 +222,9 @@ def _union_size(events: Sequence[Event]) -> tuple[int, np.ndarray, np.ndarray]:
 
 def score_alerts(
     alert_steps: Iterable[int],
-    curve: LossCurve,
+    curve: ScoredRun,
     *,
+    events: Iterable[object] | None = None,
     expect: Iterable[str] | str = DEFAULT_EXPECT,
     tolerate: Iterable[str] | str = DEFAULT_TOLERATE,
     tolerance: int = 0,
@@ -237,30 +234,37 @@ def score_alerts(
 ) -> AlertScore:
     """Score ``alert_steps`` (the steps at which a monitor alerted) against ``curve``.
 
-    ``expect`` are the event kinds the monitor must catch, ``tolerate`` the kinds inside
-    which alerts are neither required nor false (see the module documentation).
+    ``curve`` is a :class:`LossCurve` (from a profile or recorded, see
+    :func:`~pytest_synthloss.core.recorded.recorded_curve`), or plain losses (steps
+    ``1..n``) or a ``(steps, losses)`` pair with ``events=``, their labelled events (``()``
+    for none; NaN/inf losses are labelled ``"nonfinite"`` automatically). ``expect`` are the
+    event kinds the monitor must catch, ``tolerate`` the kinds inside which alerts are
+    neither required nor false (see the module documentation).
     ``tolerance`` (steps, 0 to ``MAX_STEP`` = 2**63 - 1) extends each expected event's
     window, and each tolerated event, past its last step, for monitors that notice an
     event afterwards. ``max_latency`` (steps, >= 0 or ``None``) marks detections that came
     later than that as late. ``nab_profile`` picks the NAB weights. Alert steps must be
-    integers within the run; order and duplicates do not matter. ``name`` names the
+    integers within the run (logged steps of a recorded run); order and duplicates do not
+    matter. ``name`` names the
     monitor in the scorecard (:mod:`pytest_synthloss.checks.scorecard`; under pytest, the
     test's name by default).
     """
-    _check_curve(curve)
+    run = scored_curve(curve, events)
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise SynthLossError(f"name must be a non-empty string or None, got {name!r}")
     expected_kinds, tolerated_kinds = _roles(expect, tolerate)
-    tol = _check_count(tolerance, "tolerance", limit=MAX_STEP)
-    late_after = None if max_latency is None else _check_count(max_latency, "max_latency")
+    tol = check_int("tolerance", tolerance, 0, MAX_STEP, unit="steps")
+    late_after = (
+        None if max_latency is None else check_int("max_latency", max_latency, 0, unit="steps")
+    )
     if not isinstance(nab_profile, str) or nab_profile not in NAB_PROFILES:
         raise SynthLossError(
             f"unknown nab_profile {nab_profile!r}; known: {', '.join(NAB_PROFILES)}"
         )
-    alerts = _alert_array(alert_steps, curve)
-    truth = tuple(e for e in curve.events if e.kind in expected_kinds)
-    allowed = tuple(e for e in curve.events if e.kind in tolerated_kinds)
-    last_step = curve.last_step
+    alerts = alert_array(alert_steps, run)
+    truth = tuple(e for e in run.events if e.kind in expected_kinds)
+    allowed = tuple(e for e in run.events if e.kind in tolerated_kinds)
+    last_step = run.last_step
 
     starts = np.array([e.first for e in truth], dtype=np.int64)
     ends = np.array([e.last for e in truth], dtype=np.int64)
@@ -314,8 +318,8 @@ def score_alerts(
         NAB_PROFILES[nab_profile],
     )
     score = AlertScore(
-        profile=curve.profile.name,
-        start_step=curve.start_step,
+        profile=run.profile.name,
+        start_step=run.start_step,
         last_step=last_step,
         tolerance=tol,
         max_latency=late_after,
@@ -344,48 +348,7 @@ def score_alerts(
         nab_raw=nab_raw,
         nab_score=nab_score,
     )
-    return record(score, curve, name)
-
-
-def _check_curve(curve: object) -> None:
-    if not isinstance(curve, LossCurve):
-        raise SynthLossError(
-            f"curve must be a LossCurve (see make_curve), got {curve!r} ({type(curve).__name__})"
-        )
-
-
-def _check_count(value: object, what: str, limit: int | None = None) -> int:
-    return check_int(what, value, 0, limit, unit="steps")
-
-
-def _alert_array(alert_steps: Iterable[int], curve: LossCurve) -> np.ndarray:
-    """Validate alert steps: integers within the run. Returns them sorted and unique."""
-    first, last = curve.start_step, curve.last_step
-    run = f"the run's steps {first}..{last}"
-    if isinstance(alert_steps, np.ndarray):
-        arr = step_array("alert steps", alert_steps).ravel()  # the first bad one, named
-        outside = np.flatnonzero((arr < first) | (arr > last))
-        if outside.size:
-            index = int(outside[0])
-            raise SynthLossError(f"alert step {int(arr[index])} (index {index}) is outside {run}")
-        return np.unique(arr.astype(np.int64))
-    if isinstance(alert_steps, str | bytes) or not isinstance(alert_steps, Iterable):
-        raise SynthLossError(
-            "alert_steps must be an iterable of integer step numbers, "
-            f"got {alert_steps!r} ({type(alert_steps).__name__})"
-        )
-    values: list[int] = []
-    for index, item in enumerate(alert_steps):
-        if isinstance(item, bool) or not isinstance(item, numbers.Integral):
-            raise SynthLossError(
-                f"alert steps must be integers within {run}, got {item!r} "
-                f"({type(item).__name__}) at index {index}"
-            )
-        step = int(item)
-        if not first <= step <= last:
-            raise SynthLossError(f"alert step {step} (index {index}) is outside {run}")
-        values.append(step)
-    return np.unique(np.array(values, dtype=np.int64))
+    return record(score, run, name)
 
 
 def _ratio(part: int, whole: int) -> float:

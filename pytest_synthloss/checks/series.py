@@ -16,6 +16,7 @@ from pytest_synthloss.checks.messages import SPARK_WIDTH
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.model import as_steps
+from pytest_synthloss.core.recorded import RecordedCurve
 from pytest_synthloss.core.sparklines import sparkline
 from pytest_synthloss.core.validation import as_numeric_array
 
@@ -51,7 +52,7 @@ class Series:
         marked = np.asarray(given, dtype=np.int64).ravel()
         count = self.steps.size
         width = min(count, SPARK_WIDTH)
-        if self.curve is not None:
+        if self.curve is not None and not isinstance(self.curve, RecordedCurve):
             if marked.size > SPARK_WIDTH:  # columns as LossCurve.preview computes them
                 hit = np.zeros(width, dtype=bool)
                 hit[(marked - self.curve.start_step) * width // count] = True
@@ -70,6 +71,9 @@ class Series:
         curve = self.curve
         if curve is None:
             return []
+        if isinstance(curve, RecordedCurve):
+            origin = f" ({curve.source})" if curve.source else ""
+            return [f"Reproduce: the recorded run {curve.name!r}{origin}"]
         name, count, first = curve.profile.name, len(curve), curve.start_step
         if first != 1:
             return [f"Reproduce: make_curve({count}, {name!r}, start_step={first})"]

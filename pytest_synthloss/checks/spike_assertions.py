@@ -41,6 +41,7 @@ from pytest_synthloss.core.curve import make_curve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.model import range_losses, trend_losses
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.recorded import RecordedCurve
 from pytest_synthloss.core.validation import check_step
 
 __all__ = ["NOISY_HISTORY_WINDOW", "assert_no_spikes", "assert_spikes_at", "find_spikes"]
@@ -90,8 +91,8 @@ def _prior_min(profile: Profile, last: int) -> float:
 
 def _context(series: Series, rule: SpikeRule) -> np.ndarray:
     curve = series.curve
-    if curve is None or curve.start_step == 1:
-        return np.empty(0)
+    if curve is None or curve.start_step == 1 or isinstance(curve, RecordedCurve):
+        return np.empty(0)  # a recorded run has no history before its first logged step
     before = curve.start_step - 1
     if isinstance(rule, StackPreset):  # a stack replays the run from its first step
         if before > MAX_HISTORY:
@@ -114,7 +115,8 @@ def find_spikes(
     A LossCurve that starts after step 1 is checked with its profile's earlier steps as
     context, as the rest of its run: a step is a spike or not whatever step the run
     starts at (for noisy profiles the history is the last ``NOISY_HISTORY_WINDOW``
-    steps, 2**22). Arrays have no history: their first step is never a spike. ``nonfinite``
+    steps, 2**22). Arrays and recorded curves have no history: their first step is never a
+    spike. ``nonfinite``
     is the NaN/inf policy: ``"spike"`` (default), ``"ignore"`` or ``"error"`` (raises
     :class:`LossAssertionError` naming the first non-finite step).
     """

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.text import unknown_parameter
 
 __all__ = ["DTYPES", "MAX_HISTORY", "StackPreset", "constant_tail", "repeat_last"]
 
@@ -46,12 +47,9 @@ class StackPreset:
     default_nonfinite: ClassVar[str] = "stack"
 
     def __init__(self, **params: Any) -> None:
-        unknown = [key for key in params if key not in self.PARAMS and key != "dtype"]
-        if unknown:
-            known = ", ".join([*self.PARAMS, "dtype"])
-            raise SynthLossError(
-                f"{self.name}: unknown parameter {unknown[0]!r}; its parameters: {known}"
-            )
+        message = unknown_parameter(self.name, params, [*self.PARAMS, "dtype"])
+        if message:
+            raise SynthLossError(message)
         dtype = params.pop("dtype", "float64")
         if dtype not in DTYPES:
             raise SynthLossError(f"{self.name}: dtype must be one of {DTYPES}, got {dtype!r}")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.validation import (
@@ -24,12 +25,16 @@ if TYPE_CHECKING:
     from pytest_synthloss.core.faults import Faults
 
 __all__ = [
+    "Parser",
+    "UsageError",
+    "WriteError",
     "drop",
     "dropped",
     "expand",
     "fault_type",
     "int_ranges",
     "lr",
+    "non_negative_int",
     "optional_list",
     "port",
     "positive_int",
@@ -37,6 +42,51 @@ __all__ = [
     "sleep_seconds",
     "sweep_steps",
 ]
+
+
+class UsageError(Exception):
+    """A bad command line: reported as one line, exit code 2."""
+
+
+class WriteError(Exception):
+    """An output that failed while being written: reported as one line, exit code 1."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with our errors: a usage error raises ``UsageError`` (one line, exit 2), a
+    help text that cannot be written raises ``WriteError`` (exit 1)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {message}")
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """As argparse, but an unknown option is reported by its subcommand's parser."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(parsed, "command", None)
+            owner: argparse.ArgumentParser = self
+            for action in self._actions:
+                if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+                    owner = action.choices[command]
+            owner.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+    def print_help(self, file: Any = None) -> None:
+        if file is None and sys.stdout is None:
+            raise WriteError("cannot write to stdout: it is closed")
+        super().print_help(file)
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        """Print help; unlike argparse, a failed write is not ignored (exit code 1)."""
+        if message:
+            stream = file or sys.stderr
+            if stream is None:
+                raise WriteError("cannot write to stdout: it is closed")
+            try:
+                stream.write(message)
+                stream.flush()
+            except OSError as exc:
+                raise WriteError(f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
 def _argument(check: Callable[[], Any]) -> Any:
@@ -50,6 +100,10 @@ def _argument(check: Callable[[], Any]) -> Any:
 
 def positive_int(text: str) -> int:
     return int(_argument(lambda: parse_int(text, "value")))
+
+
+def non_negative_int(text: str) -> int:
+    return int(_argument(lambda: parse_int(text, "value", minimum=0)))
 
 
 def sleep_seconds(text: str) -> float:
@@ -101,7 +155,11 @@ def int_ranges(text: str) -> tuple[tuple[int, int], ...]:
             last = parse_int(high, "value", 1, _ANY) if dots else first
         except SynthLossError:
             first = last = 0
-        if not first or last < first:
+        if first and last < first:
+            raise argparse.ArgumentTypeError(
+                f"a range A..B needs A <= B, got {part.strip()!r} (write {last}..{first})"
+            )
+        if not first:
             raise argparse.ArgumentTypeError(
                 f"must be integers >= 1 or ranges A..B, comma-separated, got {part.strip()!r}"
             )
@@ -151,7 +209,8 @@ def fault_type(kind: str, form: str) -> Callable[[str], Faults]:
         parts = text.split(":")
         try:
             numbers = [int(p) for p in parts[:1]] + [
-                float(p) if kind == "stall" else int(p) for p in parts[1:]
+                float(p) if kind == "stall" and not p.strip().isdigit() else int(p)
+                for p in parts[1:]
             ]
         except ValueError:
             numbers = []

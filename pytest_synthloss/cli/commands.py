@@ -1,4 +1,5 @@
-"""The ``synthloss`` subcommands: train, curve, profiles, sweep and plot.
+"""The ``synthloss`` subcommands: train, curve, profiles and sweep (import and plot:
+:mod:`~pytest_synthloss.cli.log_commands`).
 
 Each handler takes the parsed arguments and returns an exit code; bad input raises
 :class:`~pytest_synthloss.SynthLossError` (exit 2) and an output that fails while it is
@@ -16,7 +17,8 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from pytest_synthloss.cli import arguments as cli_types
-from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.cli.arguments import UsageError, WriteError
+from pytest_synthloss.core.extras import require_extra
 from pytest_synthloss.core.text import align_columns
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ __all__ = [
     "WriteError",
     "curve",
     "err",
-    "plot",
+    "print_line",
     "profiles",
     "silence",
     "sweep",
@@ -43,14 +45,6 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 1
 #: Exit code when the reader of stdout goes away (as if killed by SIGPIPE).
 EXIT_BROKEN_PIPE = 128 + 13
-
-
-class UsageError(Exception):
-    """A bad command line: reported as one line, exit code 2."""
-
-
-class WriteError(Exception):
-    """An output that failed while being written: reported as one line, exit code 1."""
 
 
 def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) -> int:
@@ -67,7 +61,8 @@ def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) 
         lr=args.lr,
         batch_size=args.batch_size,
     )
-    writer = LogWriter(io.StringIO(), args.format, curve.config)  # validates before any file
+    # validates before any file; a live run (train) logs each line's time
+    writer = LogWriter(io.StringIO(), args.format, curve.config, timed=live)
     faults = _faults(args, curve.profile.faults) if live else None
     if faults is not None:
         faults.check_run(len(curve), args.start_step)
@@ -193,13 +188,7 @@ def _serve_metrics(args: argparse.Namespace, profile: str) -> LossGauge | None:
     """Start the ``--metrics-port`` endpoint on loopback and say where it is, on stderr."""
     if args.metrics_port is None:
         return None
-    try:
-        import prometheus_client  # noqa: F401
-    except ImportError:
-        raise SynthLossError(
-            "--metrics-port needs prometheus_client, which is not installed: "
-            "pip install 'pytest-synthloss[prometheus]'"
-        ) from None
+    require_extra("prometheus_client", "prometheus", "--metrics-port")
     from pytest_synthloss.exports.prometheus import serve_loss_gauge
 
     default_run = os.path.splitext(os.path.basename(args.output))[0] if args.output else ""
@@ -225,6 +214,10 @@ def _print(text: str = "") -> None:
         raise
     except OSError as exc:
         raise WriteError(f"cannot write to stdout: {exc.strerror or exc}") from None
+
+
+#: Print a line on stdout (for the commands of other modules).
+print_line = _print
 
 
 def silence(fd: int = 1) -> None:
@@ -269,12 +262,15 @@ def profiles(args: argparse.Namespace) -> int:
             + [f"{s.step}-{s.last}: {s.peak:g}" for s in (prof.shape.spikes if prof.shape else ())]
         )
         spikes = spikes or "none"
-        floor_step = "never" if prof.floor_step is None else str(prof.floor_step)
+        reached = make_curve(None, name).floor_step  # within the profile's natural length
+        floor_step = "never" if reached is None else str(reached)
         rows.append((name, spikes, f"{prof.floor:g}", floor_step, prof.description))
     _print("\n".join(align_columns(rows, right=(2, 3))))
     if args.verbose:
-        for name in available_profiles():
-            _print(f"{name}: {make_curve(None, name).preview(30)}")
+        previews = [
+            (f"{name}:", make_curve(None, name).preview(30)) for name in available_profiles()
+        ]
+        _print("\n".join(align_columns(previews)))
     return 0
 
 
@@ -309,25 +305,4 @@ def sweep(args: argparse.Namespace) -> int:
         _print(f"... {len(ranked) - args.top} more configs (--top N shows more)")
     _print()
     _print(best_config(results).report())
-    return 0
-
-
-def plot(args: argparse.Namespace) -> int:
-    from pytest_synthloss.core.curve import make_curve
-    from pytest_synthloss.core.files import open_output
-    from pytest_synthloss.exports.plotting import require_matplotlib, save_plot
-
-    curve = make_curve(args.steps, args.profile, start_step=args.start_step)
-    require_matplotlib()
-    output = open_output(args.output)
-    try:
-        with os.fdopen(os.dup(output.fd), "wb") as handle:
-            save_plot(curve, handle)
-        output.commit()
-        output.close()
-    except OSError as exc:
-        raise WriteError(str(output.failed(exc))) from None
-    finally:
-        output.abort()
-    _print(f"wrote {args.output}")
     return 0

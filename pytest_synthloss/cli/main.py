@@ -16,9 +16,10 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from pytest_synthloss.cli import arguments as cli_types
+from pytest_synthloss.cli import log_commands
 from pytest_synthloss.core.errors import SynthLossError
 
 if TYPE_CHECKING:
@@ -36,28 +37,6 @@ from pytest_synthloss.cli.commands import (
 )
 
 __all__ = ["build_parser", "console_main", "main", "train_main"]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: error: {message}")
-
-    def print_help(self, file: Any = None) -> None:
-        if file is None and sys.stdout is None:
-            raise WriteError("cannot write to stdout: it is closed")
-        super().print_help(file)
-
-    def _print_message(self, message: str, file: Any = None) -> None:
-        """Print help; unlike argparse, a failed write is not ignored (exit code 1)."""
-        if message:
-            stream = file or sys.stderr
-            if stream is None:
-                raise WriteError("cannot write to stdout: it is closed")
-            try:
-                stream.write(message)
-                stream.flush()
-            except OSError as exc:
-                raise WriteError(f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
 # -- parser -----------------------------------------------------------------------------
@@ -205,9 +184,10 @@ def _build_train(parser: argparse.ArgumentParser) -> None:
 def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
     """The ``synthloss`` argument parser with its subcommands."""
     formatter = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(
+    parser = cli_types.Parser(
         prog=prog,
-        description="Deterministic synthetic training runs: emulate, inspect, sweep and plot.",
+        description="Deterministic synthetic training runs: emulate, inspect, sweep, import and "
+        "plot.",
         epilog="'synthloss COMMAND --help' describes each command.",
         formatter_class=formatter,
     )
@@ -235,7 +215,8 @@ def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
     profiles = commands.add_parser(
         "profiles",
         help="list the registered profiles and their ground truth",
-        description="List the registered profiles: spikes, floor, floor step, description.",
+        description="List the registered profiles: spikes, floor, the step the floor is reached "
+        "within the profile's natural length (never: not reached), description.",
         formatter_class=formatter,
     )
     profiles.add_argument(
@@ -295,31 +276,8 @@ def build_parser(prog: str = "synthloss") -> argparse.ArgumentParser:
     )
     sweep.set_defaults(handler=handlers.sweep)
 
-    plot = commands.add_parser(
-        "plot",
-        help="draw a curve with its spikes and floor step to a PNG (needs matplotlib)",
-        description="Write a PNG of a curve with the ground-truth spikes and floor step "
-        "marked. Needs matplotlib: pip install 'pytest-synthloss[plot]'.",
-        epilog="example:\n  synthloss plot --profile spiky --steps 40 -o curve.png",
-        formatter_class=formatter,
-    )
-    plot.add_argument(
-        "--steps",
-        type=cli_types.positive_int,
-        default=None,
-        metavar="N",
-        help="number of steps; default: the profile's natural length (20 for stable)",
-    )
-    plot.add_argument("--profile", default="stable", metavar="NAME", help="default: stable")
-    plot.add_argument(
-        "--start-step",
-        type=cli_types.positive_int,
-        default=1,
-        metavar="K",
-        help="first step (default: 1)",
-    )
-    plot.add_argument("--output", "-o", required=True, metavar="FILE.png", help="the PNG to write")
-    plot.set_defaults(handler=handlers.plot)
+    log_commands.add_import_parser(commands)
+    log_commands.add_plot_parser(commands)
     return parser
 
 
@@ -409,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def train_main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run ``synthloss train`` as a standalone script (as ``examples/train_gpt2.py`` does)."""
-    parser = _Parser(
+    parser = cli_types.Parser(
         prog=prog or os.path.basename(sys.argv[0]),
         description=_TRAIN_DESCRIPTION,
         epilog=_TRAIN_EPILOG,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -200,6 +201,20 @@ class LossCurve:
 
         return _frozen(shaped_lrs(shape, np.asarray(self.steps)))
 
+    @functools.cached_property
+    def signals(self) -> Mapping[str, np.ndarray]:
+        """The run's linked signals by name (read-only arrays; empty if the profile has none).
+
+        ``grad_norm``, ``learning_rate``, ``loss_scale`` and ``step_time`` of every step:
+        see :mod:`pytest_synthloss.core.signals`. A chunk computes its own steps only.
+        """
+        if self.profile.signals is None:
+            return MappingProxyType({})
+        from pytest_synthloss.core.signal_series import signal_values
+
+        values = signal_values(self.profile, np.asarray(self.steps))
+        return MappingProxyType({name: _frozen(array) for name, array in values.items()})
+
     @property
     def floor(self) -> float:
         """The profile's floor loss (1.05 for the built-ins)."""
@@ -360,9 +375,14 @@ def make_curve(
 
     ``start_step`` is the first step (a run resumed from a checkpoint starts later);
     ``lr`` and ``batch_size`` are logged in ``.config`` and never change the loss.
-    ``steps=None`` runs the profile's natural length (``Profile.steps``, else 20).
+    ``steps=None`` runs the profile's natural length (``Profile.steps``, else 20). A
+    recorded run (:mod:`pytest_synthloss.core.recorded_runs`) gives its logged values.
     """
     prof = resolve_profile(profile)
+    recorded = getattr(prof, "recorded_make", None)  # core.recorded_runs.RecordedProfile
+    if recorded is not None:  # a recorded run: its logged values, its natural length
+        curve: LossCurve = recorded(steps, start_step, lr, batch_size)
+        return curve
     if steps is None:
         steps = DEFAULT_STEPS if prof.steps is None else prof.steps
     count = check_step(steps, "steps (the number of steps in the run)")

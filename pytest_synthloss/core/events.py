@@ -37,6 +37,14 @@ EVENT_KINDS: tuple[str, ...] = (
     "warmup",
     "schedule",
     "epoch",
+    "incident",
+    "stall",
+    # the linked signals' (pytest_synthloss.core.signals), with "stall"
+    "grad_spike",
+    "overflow",
+    "scale_growth",
+    "first_step",
+    "eval",
 )
 
 
@@ -93,16 +101,22 @@ class Noise:
 class Event:
     """One ground-truth event of a run: ``kind`` over the steps ``first..last`` (inclusive).
 
-    Kinds today (:data:`EVENT_KINDS`): ``"spike"`` (a maximal run of consecutive spike
-    steps), ``"nonfinite"`` (a maximal run of consecutive NaN/inf/-inf steps),
-    ``"divergence"`` (from the onset to the run's last step), ``"plateau"`` (a plateau
-    window) and the benign ``"warmup"``, ``"schedule"`` (a WSD cool-down, a step-decay
-    drop) and ``"epoch"`` (an epoch boundary) of a shaped profile (see
-    :mod:`pytest_synthloss.core.shapes`). Kind-specific detail: ``peak`` is the highest
-    loss of a spike, the loss at the last step of a divergence and the held loss of a
-    plateau (``None`` for non-finite and benign events); ``values`` names each loss of a
-    non-finite event (``"nan"``, ``"inf"`` or ``"-inf"``, one per step) and is empty for
-    other kinds. A step of a run that lies in no event is *normal*. Events compare, hash
+    Kinds today (:data:`EVENT_KINDS`): ``"spike"`` (a maximal run of consecutive spike steps),
+    ``"nonfinite"`` (a maximal run of consecutive NaN/inf/-inf steps), ``"divergence"``
+    (from the onset to the run's last step), ``"plateau"`` (a plateau window) and the benign
+    ``"warmup"``, ``"schedule"`` (a WSD cool-down, a step-decay drop) and ``"epoch"`` (an
+    epoch boundary) of a shaped profile (see :mod:`pytest_synthloss.core.shapes`), and
+    ``"incident"`` (anything else a user labels on a recorded run, see
+    :mod:`pytest_synthloss.core.recorded`) and ``"stall"`` (steps a recorded run never
+    logged because it stopped, see :mod:`pytest_synthloss.core.injection`; for a profile
+    with linked signals, the step whose step time holds a stall). Those signals
+    (:mod:`pytest_synthloss.core.signals`) add ``"grad_spike"``, ``"overflow"`` and the
+    benign ``"scale_growth"``, ``"first_step"`` and ``"eval"``. Kind-specific
+    detail: ``peak`` is the highest loss of a spike, the loss at the last step of a
+    divergence and the held loss of a plateau (``None`` for non-finite and benign events);
+    ``values`` names each loss of a non-finite event (``"nan"``, ``"inf"`` or ``"-inf"``,
+    one per step) and is empty for other kinds.
+    A step of a run that lies in no event is *normal*. Events compare, hash
     and pickle by value.
     """
 
@@ -158,6 +172,7 @@ class Event:
             shown = sorted(set(self.values), key=self.values.index)
             text += f" ({', '.join(shown)})"
         elif self.peak is not None:
-            label = {"plateau": "held", "divergence": "last loss"}.get(self.kind, "peak")
+            labels = {"plateau": "held", "divergence": "last loss", "scale_growth": "scale"}
+            label = labels.get(self.kind, "grad norm" if self.kind == "grad_spike" else "peak")
             text += f" ({label} {self.peak:.4g})"
         return text

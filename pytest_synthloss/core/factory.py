@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.recorded_runs import RecordedProfile
 from pytest_synthloss.core.registry import resolve_profile
 from pytest_synthloss.core.steps import DEFAULT_STEPS
 from pytest_synthloss.core.validation import check_step
@@ -26,7 +27,10 @@ class CurveFactory:
 
     def __init__(self, profile: Profile | str = "stable", steps: int | None = None) -> None:
         self._profile = resolve_profile(profile)
-        if steps is None:  # the profile's natural length
+        self._natural = steps is None
+        if steps is None and isinstance(self._profile, RecordedProfile):
+            steps = self._profile.natural_steps()  # the log's length (reads it)
+        elif steps is None:  # the profile's natural length
             steps = DEFAULT_STEPS if self._profile.steps is None else self._profile.steps
         self._steps = check_step(steps, "steps")
 
@@ -52,8 +56,12 @@ class CurveFactory:
         """A curve of ``steps`` steps of ``profile`` (defaults: the factory's)."""
         from pytest_synthloss.core.curve import make_curve
 
+        if steps is None and profile is None and self._natural:
+            default: int | None = None  # the natural length (a recorded run: from start_step)
+        else:
+            default = self._steps
         return make_curve(
-            self._steps if steps is None else steps,
+            default if steps is None else steps,
             self._profile if profile is None else profile,
             start_step=start_step,
             lr=lr,

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 
 from pytest_synthloss.core.errors import SynthLossError
 
-__all__ = ["Output", "OutputError", "open_output", "write_atomically"]
+__all__ = ["Output", "OutputError", "check_output_path", "open_output", "write_atomically"]
 
 
 class OutputError(SynthLossError):
@@ -150,14 +150,35 @@ class Output:
             self.abort()
 
 
-def open_output(path: str | os.PathLike[str], what: str = "output file") -> Output:
-    """Open ``path`` for writing as the module documentation says."""
+def _checked_text(path: object, what: str) -> str:
     if not isinstance(path, (str, os.PathLike)):
         raise SynthLossError(f"{what} must be a path (str or os.PathLike), got {path!r}")
     text = os.fspath(path)
     if not isinstance(text, str) or not text or "\0" in text:
         raise SynthLossError(f"{what} must be a non-empty path without NUL bytes, got {path!r}")
-    return Output(text, what)
+    return text
+
+
+def check_output_path(path: object, what: str = "output file") -> str:
+    """``path`` as text if :func:`open_output` could write it now, else ``SynthLossError``.
+
+    For a writer that opens its output later (a child process): a directory, or a path
+    whose directory is missing, is refused now with the error :func:`open_output` gives.
+    """
+    text = _checked_text(path, what)
+    real = os.path.realpath(text)
+    if os.path.isdir(real):
+        raise SynthLossError(f"cannot write {what} {text!r}: Is a directory")
+    directory = os.path.dirname(real) or "."
+    if not os.path.isdir(directory):
+        reason = "Not a directory" if os.path.exists(directory) else "No such file or directory"
+        raise SynthLossError(f"cannot write {what} {text!r}: {reason}")
+    return text
+
+
+def open_output(path: str | os.PathLike[str], what: str = "output file") -> Output:
+    """Open ``path`` for writing as the module documentation says."""
+    return Output(_checked_text(path, what), what)
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -8,16 +8,19 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.events import Divergence
 from pytest_synthloss.core.shapes import Shape, event_windows
-from pytest_synthloss.core.validation import LOSS_CEILING, MAX_STEP, check_number
+from pytest_synthloss.core.validation import LOSS_CEILING, MAX_STEP, check_number, check_step
 
 __all__ = [
     "canonical_nonfinite",
     "check_param",
     "check_shape",
+    "checked_plateaus",
     "floor_step",
     "sort_key",
 ]
@@ -142,3 +145,59 @@ def check_shape(
                 f"(steps={length})"
             )
     return length
+
+
+def checked_plateaus(
+    name: str,
+    raw: object,
+    spikes: Mapping[int, float],
+    nonfinite: Mapping[int, float],
+    divergence: Divergence | None,
+) -> tuple[tuple[int, int], ...]:
+    """The plateau windows, checked against each other, the spikes and the divergence."""
+    if isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Iterable):
+        raise SynthLossError(
+            f"profile {name!r}: plateaus must be a sequence of (first, last) windows, got {raw!r}"
+        )
+    windows: list[tuple[int, int]] = []
+    for window in raw:
+        if isinstance(window, (str, bytes)) or not isinstance(window, Iterable):
+            raise SynthLossError(
+                f"profile {name!r}: a plateau must be a (first, last) pair of steps, got {window!r}"
+            )
+        pair = tuple(window)
+        if len(pair) != 2:
+            raise SynthLossError(
+                f"profile {name!r}: a plateau must be a (first, last) pair of steps, got {window!r}"
+            )
+        first = check_step(pair[0], f"profile {name!r}: plateau first step")
+        last = check_step(pair[1], f"profile {name!r}: plateau last step")
+        if first > last:
+            raise SynthLossError(
+                f"profile {name!r}: plateau ({first}, {last}) ends before it starts; "
+                "a window is (first, last) with first <= last"
+            )
+        windows.append((first, last))
+    windows.sort()
+    for before, after in itertools.pairwise(windows):
+        if after[0] <= before[1]:
+            raise SynthLossError(
+                f"profile {name!r}: plateaus {before} and {after} overlap; "
+                "plateau windows must be disjoint"
+            )
+    for first, last in windows:
+        for kind, steps in (("spike", spikes), ("non-finite", nonfinite)):
+            inside = [s for s in steps if first <= s <= last]
+            if inside:
+                raise SynthLossError(
+                    f"profile {name!r}: plateau ({first}, {last}) contains {kind} "
+                    f"step {inside[0]}; spikes and non-finite steps must lie outside "
+                    "plateau windows"
+                )
+        if divergence is not None and last >= divergence.start_step:
+            raise SynthLossError(
+                f"profile {name!r}: plateau ({first}, {last}) reaches the divergence "
+                f"from step {divergence.start_step}; a plateau must end before the "
+                "divergence starts"
+            )
+    return tuple(windows)

@@ -31,8 +31,7 @@ step at the floor) is *derived* from these fields, never typed twice.
 from __future__ import annotations
 
 import bisect
-import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -44,12 +43,14 @@ from pytest_synthloss.core.profile_checks import (
     canonical_nonfinite,
     check_param,
     check_shape,
+    checked_plateaus,
     sort_key,
 )
 from pytest_synthloss.core.profile_checks import (
     floor_step as line_floor_step,
 )
 from pytest_synthloss.core.shapes import Shape
+from pytest_synthloss.core.signals import Signals
 from pytest_synthloss.core.validation import (
     MAX_STEP,
     check_name,
@@ -73,7 +74,9 @@ class Profile:
     :class:`Noise`) are optional. See the module docstring for how they compose.
     ``faults`` (a :class:`~pytest_synthloss.faults.Faults`) are emulator-level faults of
     a run of this profile (stall, restart, dropped steps, crash): they change what the
-    emulator logs and when, never the loss of a step. ``ranks`` (a
+    emulator logs and when, never the loss of a step. ``signals`` (a
+    :class:`~pytest_synthloss.core.signals.Signals`) add the gradient norm, learning rate,
+    loss scale and step time of every step, with their events. ``ranks`` (a
     :class:`~pytest_synthloss.core.ranks.Ranks`) makes it a run of several data-parallel
     ranks whose loss is the all-reduced mean; ``cohort`` (a
     :class:`~pytest_synthloss.core.cohorts.Cohort`) makes it the first of a family of trials.
@@ -93,6 +96,7 @@ class Profile:
     faults: Faults | None = None
     shape: Shape | None = None
     steps: int | None = None
+    signals: Signals | None = None
     ranks: Ranks | None = None
     cohort: Cohort | None = None
 
@@ -124,13 +128,14 @@ class Profile:
         for what, value, kind in (
             ("divergence", self.divergence, Divergence),
             ("noise", self.noise, Noise),
+            ("signals", self.signals, Signals),
         ):
             if value is not None and not isinstance(value, kind):
                 raise SynthLossError(
                     f"profile {self.name!r}: {what} must be a {kind.__name__} or None, "
                     f"got {value!r}"
                 )
-        plateaus = self._checked_plateaus(spikes, nonfinite)
+        plateaus = checked_plateaus(self.name, self.plateaus, spikes, nonfinite, self.divergence)
         if self.faults is not None and not isinstance(self.faults, Faults):
             raise SynthLossError(
                 f"profile {self.name!r}: faults must be a Faults or None, got {self.faults!r}"
@@ -194,60 +199,6 @@ class Profile:
             nonfinite[checked] = canonical
         return nonfinite
 
-    def _checked_plateaus(
-        self, spikes: Mapping[int, float], nonfinite: Mapping[int, float]
-    ) -> tuple[tuple[int, int], ...]:
-        raw = self.plateaus
-        if isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Iterable):
-            raise SynthLossError(
-                f"profile {self.name!r}: plateaus must be a sequence of (first, last) "
-                f"windows, got {raw!r}"
-            )
-        windows: list[tuple[int, int]] = []
-        for window in raw:
-            if isinstance(window, (str, bytes)) or not isinstance(window, Iterable):
-                raise SynthLossError(
-                    f"profile {self.name!r}: a plateau must be a (first, last) pair of "
-                    f"steps, got {window!r}"
-                )
-            pair = tuple(window)
-            if len(pair) != 2:
-                raise SynthLossError(
-                    f"profile {self.name!r}: a plateau must be a (first, last) pair of "
-                    f"steps, got {window!r}"
-                )
-            first = check_step(pair[0], f"profile {self.name!r}: plateau first step")
-            last = check_step(pair[1], f"profile {self.name!r}: plateau last step")
-            if first > last:
-                raise SynthLossError(
-                    f"profile {self.name!r}: plateau ({first}, {last}) ends before it starts; "
-                    "a window is (first, last) with first <= last"
-                )
-            windows.append((first, last))
-        windows.sort()
-        for before, after in itertools.pairwise(windows):
-            if after[0] <= before[1]:
-                raise SynthLossError(
-                    f"profile {self.name!r}: plateaus {before} and {after} overlap; "
-                    "plateau windows must be disjoint"
-                )
-        for first, last in windows:
-            for kind, steps in (("spike", spikes), ("non-finite", nonfinite)):
-                inside = [s for s in steps if first <= s <= last]
-                if inside:
-                    raise SynthLossError(
-                        f"profile {self.name!r}: plateau ({first}, {last}) contains {kind} "
-                        f"step {inside[0]}; spikes and non-finite steps must lie outside "
-                        "plateau windows"
-                    )
-            if self.divergence is not None and last >= self.divergence.start_step:
-                raise SynthLossError(
-                    f"profile {self.name!r}: plateau ({first}, {last}) reaches the divergence "
-                    f"from step {self.divergence.start_step}; a plateau must end before the "
-                    "divergence starts"
-                )
-        return tuple(windows)
-
     def __hash__(self) -> int:
         return hash(tuple(_hashable(getattr(self, f.name)) for f in fields(self)))
 
@@ -269,7 +220,9 @@ class Profile:
             text += f", faults={self.faults!r}"
         if self.shape is not None:
             text += f", shape={self.shape!r}"
-        for name in ("steps", "ranks", "cohort"):
+        if self.steps is not None:
+            text += f", steps={self.steps!r}"
+        for name in ("signals", "ranks", "cohort"):
             if getattr(self, name) is not None:
                 text += f", {name}={getattr(self, name)!r}"
         return text + ")"
@@ -365,9 +318,7 @@ class Profile:
 def _hashable(value: object) -> object:
     """A field's hash key: mappings as item tuples (NaN losses by their repr)."""
     if isinstance(value, Mapping):
-        return tuple(
-            (k, repr(v) if isinstance(v, float) and v != v else v) for k, v in value.items()
-        )
+        return tuple((k, repr(v) if v != v else v) for k, v in value.items())
     return value
 
 

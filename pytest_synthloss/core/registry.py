@@ -6,13 +6,13 @@ Installed packages add profiles through the ``synthloss`` entry-point group (see
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from pytest_synthloss.core import hookspecs
 from pytest_synthloss.core.builtins import BUILTINS
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.text import did_you_mean
 
 __all__ = [
     "available_profiles",
@@ -165,7 +165,4 @@ def resolve_profile(profile: Profile | str) -> Profile:
 def _unknown(name: str) -> SynthLossError:
     known = list(_registry)
     message = f"unknown profile {name!r}; known profiles: {', '.join(known)}"
-    close = difflib.get_close_matches(name, known, n=1)
-    if close:
-        message += f" (did you mean {close[0]!r}?)"
-    return SynthLossError(message)
+    return SynthLossError(message + did_you_mean(name, known))

@@ -22,7 +22,7 @@ from pytest_synthloss.core.validation import check_float, check_step
 if TYPE_CHECKING:
     from pytest_synthloss.core.curve import LossCurve
 
-__all__ = ["Clock", "FakeClock", "LossStream", "StreamStep", "SystemClock"]
+__all__ = ["Clock", "FakeClock", "LossStream", "SignalStep", "StreamStep", "SystemClock"]
 
 
 @runtime_checkable
@@ -98,6 +98,19 @@ class StreamStep(NamedTuple):
     time: float
 
 
+class SignalStep(NamedTuple):
+    """A step of a stream with ``signals=True``: a :class:`StreamStep` plus the signals.
+
+    ``signals`` maps each name of :data:`~pytest_synthloss.core.signals.SIGNAL_NAMES` to
+    the step's value (a float).
+    """
+
+    step: int
+    loss: float
+    time: float
+    signals: dict[str, float]
+
+
 class LossStream:
     """Iterate over ``curve`` one :class:`StreamStep` at a time, sleeping on ``clock``.
 
@@ -105,7 +118,9 @@ class LossStream:
     from a step of the run to extra seconds before it (finite, >= 0: a stalled step, for
     heartbeat and timeout logic). The whole run must last a finite time, and a
     :class:`FakeClock` refuses to move past the largest float. A stream is a one-shot
-    iterator, like a training loop; make a new one to replay.
+    iterator, like a training loop; make a new one to replay. ``signals=True`` yields
+    :class:`SignalStep` records with the step's linked signals (the profile must declare
+    them), computed a chunk at a time.
     """
 
     def __init__(
@@ -115,8 +130,17 @@ class LossStream:
         interval: float = 1.0,
         clock: Clock | None = None,
         delays: Mapping[int, float] | None = None,
+        signals: bool = False,
     ) -> None:
         self.curve = curve
+        if not isinstance(signals, bool):
+            raise SynthLossError(f"signals must be True or False, got {signals!r}")
+        if signals and curve.profile.signals is None:
+            raise SynthLossError(
+                f"signals=True: profile {curve.profile.name!r} declares no signals; "
+                "give it signals=Signals(...) or use the 'fp16-overflow' profile"
+            )
+        self._with_signals = signals
         self.interval = _seconds(interval, "interval")
         if clock is not None and not isinstance(clock, Clock):
             raise SynthLossError(
@@ -144,16 +168,18 @@ class LossStream:
                 f"interval={self.interval!r} over {len(curve)} steps plus delays lasts more "
                 f"than the largest finite time ({sys.float_info.max!r} seconds)"
             )
-        self._pairs: Iterator[tuple[int, float]] = iter(curve)
+        self._pairs: Iterator[tuple[int, float, dict[str, float]]] = _records(curve, signals)
         self._emitted = 0
 
     def __iter__(self) -> LossStream:
         return self
 
-    def __next__(self) -> StreamStep:
-        step, loss = next(self._pairs)
+    def __next__(self) -> StreamStep | SignalStep:
+        step, loss, values = next(self._pairs)
         self.clock.sleep(self.interval + self.delays.get(step, 0.0))
         self._emitted += 1
+        if self._with_signals:
+            return SignalStep(step, loss, self.clock.time(), values)
         return StreamStep(step, loss, self.clock.time())
 
     def __len__(self) -> int:
@@ -166,3 +192,16 @@ class LossStream:
             f"{self.curve.last_step} interval={self.interval!r} at {self._emitted}/"
             f"{len(self.curve)} clock={self.clock!r}>"
         )
+
+
+def _records(curve: LossCurve, signals: bool) -> Iterator[tuple[int, float, dict[str, float]]]:
+    """``(step, loss, signals)`` of every step, a chunk of 4096 steps at a time."""
+    for chunk in curve.iter_chunks(4096):
+        steps, losses = chunk.steps.tolist(), chunk.losses.tolist()
+        if not signals:
+            for step, loss in zip(steps, losses, strict=True):
+                yield step, loss, {}
+            continue
+        columns = {name: values.tolist() for name, values in chunk.signals.items()}
+        for index, (step, loss) in enumerate(zip(steps, losses, strict=True)):
+            yield step, loss, {name: values[index] for name, values in columns.items()}

@@ -1,10 +1,11 @@
-"""Plain-text layout shared by failure messages and the CLI: aligned columns."""
+"""Plain text shared by failure messages, errors and the CLI: aligned columns, "did you mean"."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 
-__all__ = ["align_columns"]
+__all__ = ["align_columns", "did_you_mean", "unknown_parameter"]
 
 
 def align_columns(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[str]:
@@ -20,3 +21,38 @@ def align_columns(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> l
         ).rstrip()
         for row in rows
     ]
+
+
+def did_you_mean(name: object, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to ``name``, or ``""``.
+
+    The closest is difflib's best match, else the one known name containing ``name``.
+
+    >>> did_you_mean("lightnin", ["lightning", "metaseq"])
+    " (did you mean 'lightning'?)"
+    >>> did_you_mean("sigma", ["rolling_interval_length", "sigma_factor"])
+    " (did you mean 'sigma_factor'?)"
+    >>> did_you_mean(3, ["lightning"])
+    ''
+    """
+    if not isinstance(name, str):
+        return ""
+    names = list(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    if not close:
+        close = [known_name for known_name in names if name and name in known_name][:2]
+        close = close if len(close) == 1 else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_parameter(who: str, given: Iterable[str], known: Sequence[str]) -> str | None:
+    """The error message for the first of ``given`` not in ``known``, or ``None``.
+
+    >>> unknown_parameter("lightning", ["windw"], ["mode", "window"])
+    "lightning: unknown parameter 'windw'; its parameters: mode, window (did you mean 'window'?)"
+    """
+    for key in given:
+        if key not in known:
+            hint = did_you_mean(key, known)
+            return f"{who}: unknown parameter {key!r}; its parameters: {', '.join(known)}{hint}"
+    return None

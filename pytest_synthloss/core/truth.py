@@ -71,6 +71,10 @@ def events_between(profile: Profile, first: int, last: int) -> tuple[Event, ...]
         for kind, a, b in event_windows(profile.shape, first, last):
             top = peaks.get((a, b)) if kind == "spike" else None
             events.append(Event(kind, max(a, first), min(b, last), peak=top))
+    if profile.signals is not None:
+        from pytest_synthloss.core.signal_series import signal_events
+
+        events.extend(signal_events(profile, first, last))
     order = {kind: index for index, kind in enumerate(EVENT_KINDS)}
     events.sort(key=lambda e: (e.first, order.get(e.kind, len(order)), e.kind, e.last))
     return tuple(events)

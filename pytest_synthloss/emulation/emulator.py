@@ -13,6 +13,12 @@ Declared :class:`~pytest_synthloss.faults.Faults` change what is logged and when
 sleeps its seconds after the last line written, then its step takes the usual time (later
 deadlines move with it), a restart logs steps again, dropped steps
 are skipped, and a crash ends the run after its step's line with the crash's exit code.
+
+A timed writer (``LogWriter(..., timed=True)``, what ``synthloss train`` uses) logs each
+line's ``time``: ``clock()`` when the line is written minus ``clock()`` when the run
+started (after the header). Under a :class:`~pytest_synthloss.FakeClock` those are exact:
+with ``sleep_seconds=0.25`` the lines say 0.25, 0.5, 0.75, ... and a stall adds its seconds.
+Without sleeping, every line of a chunk of :data:`BULK_CHUNK` carries the chunk's time.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import TextIO
 
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.faults import Faults, Segment
+from pytest_synthloss.core.recorded import RecordedCurve, require_consecutive
 from pytest_synthloss.emulation.logwriter import LogWriter
 from pytest_synthloss.emulation.sink import StopWriting
 
@@ -191,6 +198,7 @@ def emulate(
     sleeping) ends the run early at a line boundary. ``faults`` are checked against the
     run first; ``observer`` sees the last step and loss of every write.
     """
+    require_consecutive(curve, "an emulated run")
     stop = stop if stop is not None else StopSignals()
     if faults is None:
         segments: tuple[Segment, ...] = (Segment(curve.start_step, curve.last_step),)
@@ -217,13 +225,20 @@ class _Stopped(Exception):  # noqa: N818 - control flow
         self.done = done
 
 
-def _write(writer: LogWriter, steps: list[int], losses: list[float], done: int) -> int:
+def _write(writer: LogWriter, steps: list[int], losses: list[float], done: int, time: float) -> int:
     """Write these lines; on a stop during the write, end the run after the lines delivered."""
     try:
-        writer.write(steps, losses)
+        writer.write(steps, losses, time)
     except StopWriting as exc:
         raise _Stopped(done + exc.lines) from None
     return done + len(steps)
+
+
+def _part(curve: LossCurve, segment: Segment) -> LossCurve:
+    """The steps of ``segment``: a recorded run replays its own values."""
+    if isinstance(curve, RecordedCurve):
+        return curve.window(segment.first - curve.start_step, segment.size)
+    return LossCurve(curve.profile, segment.size, segment.first, curve.lr, curve.batch_size)
 
 
 def _write_segments(
@@ -242,9 +257,9 @@ def _write_segments(
         writer.write_header()
     except StopWriting:
         raise _Stopped(0) from None
-    started = clock()
+    started = run_started = clock()
     for segment in segments:
-        part = LossCurve(curve.profile, segment.size, segment.first, curve.lr, curve.batch_size)
+        part = _part(curve, segment)
         if sleep_seconds > 0:
             if segment.pause:
                 # The stall counts from the last line written, whatever the pacing's slack:
@@ -255,7 +270,7 @@ def _write_segments(
                 stop.pause(started + (done + 1) * sleep_seconds - clock())
                 if stop.stopped:
                     break
-                done = _write(writer, [step], [loss], done)
+                done = _write(writer, [step], [loss], done, clock() - run_started)
                 if observer is not None:
                     observer(step, loss)
                 if progress is not None:
@@ -266,7 +281,7 @@ def _write_segments(
                 if stop.stopped:
                     break
                 steps, losses = chunk.steps.tolist(), chunk.losses.tolist()
-                done = _write(writer, steps, losses, done)
+                done = _write(writer, steps, losses, done, clock() - run_started)
                 if observer is not None:
                     observer(steps[-1], losses[-1])
                 if progress is not None:

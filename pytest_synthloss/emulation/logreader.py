@@ -27,7 +27,7 @@ from pytest_synthloss.emulation.loglines import (
     unique_keys,
     utf8_lines,
 )
-from pytest_synthloss.emulation.logwriter import CSV_HEADER, check_format
+from pytest_synthloss.emulation.logwriter import CSV_HEADER, CSV_TIMED_HEADER, check_format
 from pytest_synthloss.emulation.parsed_log import ParsedLog
 
 #: The strings JSONL writes for non-finite losses, read back (see the writer).
@@ -102,6 +102,11 @@ class _Parser:
         self.meta: dict[str, Any] = {}
         self.meta_line: dict[str, int] = {}
         self.csv_header_seen = False
+        self.csv_fields = 5
+        self.times: list[float] = []
+        #: Whether the step lines carry a ``time`` (decided by the first one; ``None`` before).
+        self.timed: bool | None = None
+        self.timed_line = 0
 
     def feed(self, number: int, raw: str) -> None:
         if not isinstance(raw, str):
@@ -130,7 +135,19 @@ class _Parser:
                 ) from None
             self.skipped.append((number, line))
 
-    def _record(self, number: int, step: int, loss: float, meta: dict[str, Any]) -> None:
+    def _record(
+        self,
+        number: int,
+        step: int,
+        loss: float,
+        meta: dict[str, Any],
+        time: float | None = None,
+    ) -> None:
+        if self.timed is not None and self.timed != (time is not None):
+            has = "one" if self.timed else "none"
+            raise _MalformedLineError(
+                f"{'no' if self.timed else 'a'} time, but line {self.timed_line} has {has}"
+            )
         for key, value in meta.items():
             if key not in self.meta:
                 self.meta[key], self.meta_line[key] = value, number
@@ -138,20 +155,28 @@ class _Parser:
                 raise _MalformedLineError(
                     f"{key} {value!r} differs from {self.meta[key]!r} on line {self.meta_line[key]}"
                 )
+        if self.timed is None:
+            self.timed, self.timed_line = time is not None, number
         self.steps.append(step)
         self.losses.append(loss)
+        if time is not None:
+            self.times.append(time)
 
     def _text(self, number: int, line: str) -> None:
         if line.startswith("#"):
             match = _TEXT_HEADER_LINE.fullmatch(line.rstrip())
             if match:
-                profile, _steps, _start, lr, batch_size = match.groups()
+                profile, steps, start, lr, batch_size = match.groups()
+                first = _step(start, "start_step")
                 self.meta.update(
+                    final_step=first + _step(steps, "steps") - 1,
                     profile=profile,
                     lr=None if lr == _NONE else _float(lr, "lr"),
                     batch_size=None if batch_size == _NONE else _step(batch_size, "batch_size"),
                 )
-                self.meta_line.update(profile=number, lr=number, batch_size=number)
+                self.meta_line.update(
+                    profile=number, lr=number, batch_size=number, final_step=number
+                )
             return
         match = _TEXT_LINE.fullmatch(line.rstrip())
         if not match:
@@ -214,28 +239,48 @@ class _Parser:
                     f"batch_size must be an integer >= 1 or null, got {batch_size!r}"
                 )
             meta["batch_size"] = batch_size
-        self._record(number, step, float(loss), meta)
+        time = None
+        if "time" in record:
+            time = record["time"]
+            if isinstance(time, bool) or not isinstance(time, (int, float)) or not time >= 0:
+                raise _MalformedLineError(
+                    f"time must be a number of seconds >= 0, got {show(time)}"
+                )
+            time = float(time)
+        if "final_step" in record:
+            final = record["final_step"]
+            if isinstance(final, bool) or not isinstance(final, int) or not 1 <= final <= MAX_STEP:
+                raise _MalformedLineError(f"final_step must be an integer >= 1, got {final!r}")
+            meta["final_step"] = final
+        self._record(number, step, float(loss), meta, time)
 
     def _csv(self, number: int, line: str) -> None:
         if not self.csv_header_seen:
-            if line.rstrip() != CSV_HEADER:
-                raise _MalformedLineError(f"expected the header {CSV_HEADER!r}")
+            if line.rstrip() not in (CSV_HEADER, CSV_TIMED_HEADER):
+                raise _MalformedLineError(
+                    f"expected the header {CSV_HEADER!r} or {CSV_TIMED_HEADER!r}"
+                )
             self.csv_header_seen = True
+            self.csv_fields = 7 if line.rstrip() == CSV_TIMED_HEADER else 5
             return
         fields = next(csv.reader([line]))
-        if len(fields) != 5:
-            raise _MalformedLineError(f"expected 5 fields, got {len(fields)}")
-        step, loss, profile, lr, batch_size = fields
-        self._record(
-            number,
-            _step(step, "step"),
-            _float(loss, "loss"),
-            {
-                "profile": profile or None,
-                "lr": _float(lr, "lr") if lr else None,
-                "batch_size": _step(batch_size, "batch_size") if batch_size else None,
-            },
-        )
+        if len(fields) != self.csv_fields:
+            raise _MalformedLineError(f"expected {self.csv_fields} fields, got {len(fields)}")
+        step, loss, profile, lr, batch_size = fields[:5]
+        meta: dict[str, Any] = {
+            "profile": profile or None,
+            "lr": _float(lr, "lr") if lr else None,
+            "batch_size": _step(batch_size, "batch_size") if batch_size else None,
+        }
+        time = None
+        if self.csv_fields == 7:
+            time = _float(fields[5], "time")
+            if not time >= 0 or math.isinf(time):
+                raise _MalformedLineError(
+                    f"time must be a number of seconds >= 0, got {show(fields[5])}"
+                )
+            meta["final_step"] = _step(fields[6], "final_step")
+        self._record(number, _step(step, "step"), _float(loss, "loss"), meta, time)
 
     def result(self) -> ParsedLog:
         steps = np.array(self.steps, dtype=np.int64)
@@ -243,6 +288,10 @@ class _Parser:
         steps.flags.writeable = False
         losses.flags.writeable = False
         repeated, gaps = _repeats_and_gaps(steps)
+        times = None
+        if self.timed:
+            times = np.array(self.times, dtype=np.float64)
+            times.flags.writeable = False
         return ParsedLog(
             steps=steps,
             losses=losses,
@@ -253,6 +302,8 @@ class _Parser:
             skipped=tuple(self.skipped),
             repeated_steps=repeated,
             gaps=gaps,
+            times=times,
+            planned_last_step=self.meta.get("final_step"),
         )
 
 
@@ -280,7 +331,7 @@ def _detect(number: int, line: str) -> str:
     stripped = line.lstrip()
     if stripped.startswith("{"):
         return "jsonl"
-    if stripped.rstrip() == CSV_HEADER:
+    if stripped.rstrip() in (CSV_HEADER, CSV_TIMED_HEADER):
         return "csv"
     if stripped.startswith(("Step ", "#")):
         return "text"

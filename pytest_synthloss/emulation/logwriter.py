@@ -11,6 +11,14 @@ One line per step:
   bare ``NaN`` that ``json.dumps`` writes by default and strict parsers refuse;
 - ``csv``: ``4,9.7,spiky,,`` after the header ``step,loss,profile,lr,batch_size``, exact.
 
+A *timed* log (what ``synthloss train`` writes, see :mod:`~pytest_synthloss.emulation.emulator`)
+adds two fields to every JSONL and CSV line: ``time``, the seconds since the run started
+when the line was written (rounded to the microsecond, so exact under a fake clock), and
+``final_step``, the last step the run plans to log (from which a reader tells a crashed run:
+:attr:`~pytest_synthloss.emulation.parsed_log.ParsedLog.missing_tail`). The CSV header is
+then :data:`CSV_TIMED_HEADER`. Logs of a whole curve (:func:`write_log`, ``synthloss curve``)
+are not timed; the text format never is (its header already says ``steps=``).
+
 Floats in JSONL and CSV are written with ``repr``, so both round-trip bit for bit. Text
 rounds every loss to two decimals *by design* (it is what the spec's script prints), so a
 text log reads back as ``round(loss, 2)``. Every line is built whole and written with one
@@ -33,9 +41,11 @@ from pytest_synthloss.core.files import open_output
 
 __all__ = [
     "CSV_HEADER",
+    "CSV_TIMED_HEADER",
     "FORMATS",
     "JSON_NONFINITE",
     "TEXT_HEADER",
+    "TIME_DECIMALS",
     "LogWriter",
     "check_format",
     "write_log",
@@ -47,6 +57,10 @@ JSON_NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 FORMATS = ("text", "jsonl", "csv")
 #: The first line of a CSV log.
 CSV_HEADER = "step,loss,profile,lr,batch_size"
+#: The first line of a timed CSV log: two more columns, after the old ones.
+CSV_TIMED_HEADER = CSV_HEADER + ",time,final_step"
+#: Decimals of a logged ``time`` (microseconds).
+TIME_DECIMALS = 6
 #: The start of a text log's header line.
 TEXT_HEADER = "# synthloss run:"
 
@@ -70,13 +84,19 @@ class LogWriter:
     """Writes one run's log lines to ``stream``: whole lines only, one write and flush per call.
 
     ``config`` supplies the profile name, ``lr`` and ``batch_size`` logged on every line
-    (JSONL, CSV) or in the header line (text).
+    (JSONL, CSV) or in the header line (text). ``timed=True`` adds ``time`` and
+    ``final_step`` to JSONL and CSV lines (see the module docs); each line's time is then
+    passed to :meth:`line` and :meth:`write`.
     """
 
-    def __init__(self, stream: TextSink, fmt: str, config: RunConfig) -> None:
+    def __init__(
+        self, stream: TextSink, fmt: str, config: RunConfig, *, timed: bool = False
+    ) -> None:
         self.stream: TextSink = stream
         self.format = check_format(fmt)
         self.config = config
+        self.timed = timed and self.format != "text"
+        self._final_step = config.start_step + config.steps - 1
         if "\n" in config.profile or "\r" in config.profile:
             raise SynthLossError(
                 f"profile name {config.profile!r} contains a line break and cannot be logged"
@@ -97,26 +117,41 @@ class LogWriter:
                 f"start_step={cfg.start_step} lr={cfg.lr!r} batch_size={cfg.batch_size!r}\n"
             )
         if self.format == "csv":
-            return CSV_HEADER + "\n"
+            return (CSV_TIMED_HEADER if self.timed else CSV_HEADER) + "\n"
         return ""
 
-    def line(self, step: int, loss: float) -> str:
-        """The complete log line (with its newline) for one step."""
+    def line(self, step: int, loss: float, time: float | None = None) -> str:
+        """The complete log line (with its newline) for one step.
+
+        ``time`` (seconds since the run started) is required for a timed log, and
+        ignored otherwise.
+        """
         if self.format == "text":
             return f"Step {step}: loss={loss:.2f}\n"
+        stamp = None
+        if self.timed:
+            if time is None:
+                raise SynthLossError("a timed log needs the time of every line")
+            stamp = round(time, TIME_DECIMALS)
         if self.format == "jsonl":
             value: float | str = loss if math.isfinite(loss) else JSON_NONFINITE[repr(loss)]
-            record = {"step": step, "loss": value, **self._json_tail}
+            record: dict[str, object] = {"step": step, "loss": value, **self._json_tail}
+            if stamp is not None:
+                record.update(time=stamp, final_step=self._final_step)
             return json.dumps(record, allow_nan=False) + "\n"
+        if stamp is not None:
+            return f"{step},{loss!r},{self._csv_suffix},{stamp!r},{self._final_step}\n"
         return f"{step},{loss!r},{self._csv_suffix}\n"
 
     def write_header(self) -> None:
         """Write the header line, if the format has one."""
         self._emit(self.header())
 
-    def write(self, steps: Sequence[int], losses: Sequence[float]) -> None:
-        """Write the lines of these steps with a single ``write`` and flush."""
-        self._emit("".join(self.line(s, v) for s, v in zip(steps, losses, strict=True)))
+    def write(
+        self, steps: Sequence[int], losses: Sequence[float], time: float | None = None
+    ) -> None:
+        """Write the lines of these steps (all at ``time``) with one ``write`` and flush."""
+        self._emit("".join(self.line(s, v, time) for s, v in zip(steps, losses, strict=True)))
 
     def _emit(self, text: str) -> None:
         if text:

@@ -5,16 +5,32 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from pytest_synthloss.core.curve import LossCurve, make_curve
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.validation import check_float
 
-__all__ = ["MAX_MISSING_STEPS", "ParsedLog", "step_list"]
+__all__ = ["MAX_MISSING_STEPS", "STALL_FACTOR", "ParsedLog", "Stall", "step_list"]
 
 #: Most steps :attr:`ParsedLog.missing_steps` lists; beyond, use :attr:`ParsedLog.gaps`.
 MAX_MISSING_STEPS = 1_000_000
+#: A gap between two lines is a stall when it exceeds this many typical (median) step times.
+STALL_FACTOR = 5.0
+
+
+class Stall(NamedTuple):
+    """A quiet gap in a timed log: no line for ``seconds`` before the line of ``step``.
+
+    ``after_step`` is the step of the line before; ``seconds`` is the difference of the
+    two lines' logged times.
+    """
+
+    after_step: int
+    step: int
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,15 @@ class ParsedLog:
     ``profile`` is the logged profile *name* (``None`` if the log does not say, as in a
     text log without its header). ``skipped`` holds ``(line_number, line)`` of malformed
     lines skipped with ``skip_malformed=True``.
+
+    What a timed log (``synthloss train``'s JSONL and CSV) adds, and a text log's header:
+
+    - ``times``: each line's ``time`` (seconds since the run started; read-only float64),
+      ``None`` for a log without times (text, older logs, :func:`write_log`'s);
+    - ``planned_last_step``: the last step the run planned to log (``final_step`` on timed
+      lines, ``start_step + steps - 1`` from a text header), ``None`` if the log does not
+      say; :attr:`missing_tail` compares it with what was logged (a crash);
+    - :attr:`stalls`: the gaps between lines far longer than the typical step time.
     """
 
     steps: np.ndarray
@@ -40,6 +65,8 @@ class ParsedLog:
     skipped: tuple[tuple[int, str], ...] = field(default=())
     repeated_steps: tuple[int, ...] = field(default=())
     gaps: tuple[tuple[int, int], ...] = field(default=())
+    times: np.ndarray | None = field(default=None)
+    planned_last_step: int | None = field(default=None)
 
     def __len__(self) -> int:
         return int(self.steps.size)
@@ -57,6 +84,47 @@ class ParsedLog:
     def final_loss(self) -> float | None:
         """The last logged loss (``None`` for an empty log)."""
         return float(self.losses[-1]) if self.losses.size else None
+
+    @property
+    def missing_tail(self) -> tuple[int, int] | None:
+        """The ``(first, last)`` steps the run planned but never logged after its highest.
+
+        Set when the run ended early (a crash, a kill, a stop); ``None`` when it reached
+        :attr:`planned_last_step`, or when the log does not say which step was planned
+        last (or logs no step at all). Not counted in :attr:`gaps`.
+        """
+        if self.planned_last_step is None or not self.steps.size:
+            return None
+        highest = int(self.steps.max())
+        if highest >= self.planned_last_step:
+            return None
+        return (highest + 1, self.planned_last_step)
+
+    @property
+    def stalls(self) -> tuple[Stall, ...]:
+        """The gaps over :data:`STALL_FACTOR` typical step times (see :meth:`find_stalls`)."""
+        return self.find_stalls()
+
+    def find_stalls(
+        self, factor: float = STALL_FACTOR, min_seconds: float = 0.0
+    ) -> tuple[Stall, ...]:
+        """The gaps between consecutive lines longer than ``factor`` typical step times.
+
+        The typical step time is the median of the differences between consecutive
+        lines' times. A gap is a stall when it is longer than ``factor`` times that and
+        longer than ``min_seconds`` (raise it for a log written in bulk, whose lines share
+        a time and whose chunk boundaries are short gaps). Empty for a log without times.
+        """
+        check_float("factor", factor, minimum=1.0, allowed=">= 1")
+        check_float("min_seconds", min_seconds, minimum=0.0, allowed="of seconds >= 0")
+        if self.times is None or self.times.size < 2:
+            return ()
+        gaps = np.diff(self.times)
+        limit = max(factor * float(np.median(gaps)), min_seconds)
+        found = np.flatnonzero(gaps > limit).tolist()
+        return tuple(
+            Stall(int(self.steps[i]), int(self.steps[i + 1]), float(gaps[i])) for i in found
+        )
 
     @property
     def missing_count(self) -> int:
@@ -88,9 +156,11 @@ class ParsedLog:
         backwards = self.steps[::-1]
         steps, index = np.unique(backwards, return_index=True)
         losses = self.losses[::-1][index]
-        steps.flags.writeable = False
-        losses.flags.writeable = False
-        return dataclasses.replace(self, steps=steps, losses=losses, repeated_steps=())
+        times = None if self.times is None else self.times[::-1][index]
+        for array in (steps, losses, times):
+            if array is not None:
+                array.flags.writeable = False
+        return dataclasses.replace(self, steps=steps, losses=losses, times=times, repeated_steps=())
 
     def to_curve(self) -> LossCurve:
         """The :class:`LossCurve` this log is a run of (its ground truth).

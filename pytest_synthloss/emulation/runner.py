@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING
 
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.faults import Faults
+from pytest_synthloss.core.files import check_output_path
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.registry import BUILTIN_NAMES, get_profile, register_profile
 from pytest_synthloss.core.validation import (
@@ -91,7 +92,7 @@ class TrainingRun:
         )
         given = Faults(stall=stall, restart=restart, drop=drop, crash=crash)
         given.check_run(steps, start_step)  # also checks steps and start_step
-        self.path = Path(path)
+        self.path = Path(check_output_path(path))  # a missing directory: an error now
         self.format = format
         self.steps = steps
         #: The profile's name; :attr:`profile_definition` is the profile itself, which the
@@ -185,9 +186,12 @@ class TrainingRun:
 
         Raises ``TimeoutError`` if it is still running after ``timeout`` seconds (it keeps
         running: call :meth:`terminate`); ``timeout=None`` waits for as long as it takes.
+        A run that was never started is an error (``SynthLossError``): call :meth:`start`.
         """
         if timeout is not None:
             _check_timeout(timeout)
+        if self._process is None:
+            raise SynthLossError(f"wait() on a run that was never started: {self!r}; call start()")
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -413,5 +417,4 @@ def register_child_profile(environ: dict[str, str] | os._Environ[str] = os.envir
 
 
 def _check_timeout(timeout: object) -> float:
-    """A finite number of seconds >= 0."""
-    return check_number("timeout", timeout, ">= 0")
+    return check_number("timeout", timeout, ">= 0")  # a finite number of seconds

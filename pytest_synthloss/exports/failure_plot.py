@@ -9,9 +9,11 @@ matplotlib (the ``plot`` extra).
 
 from __future__ import annotations
 
+import io
 import os
 from typing import TYPE_CHECKING, Any
 
+from pytest_synthloss.core.files import write_atomically
 from pytest_synthloss.exports.plotting import require_matplotlib
 
 if TYPE_CHECKING:
@@ -71,8 +73,16 @@ def draw_alert_score(curve: LossCurve, score: AlertScore, ax: Any, title: str = 
             groups["late"].append(step)
         else:
             groups["hit"].append(step)
-    finite = curve.losses[np.isfinite(curve.losses)]
-    base = float(finite.min()) if finite.size else 0.0
+    finite = np.isfinite(curve.losses)
+    top = float(curve.losses[finite].max()) if finite.any() else 1.0
+    # An alert sits on the curve at its step; at a non-finite step (no point) or a step the
+    # curve does not have, at the top of the finite values.
+    where = {int(s): i for i, s in enumerate(curve.steps.tolist())}
+
+    def height(step: int) -> float:
+        index = where.get(step)
+        return float(curve.losses[index]) if index is not None and finite[index] else top
+
     styles = {
         "hit": ("^", "tab:green"),
         "late": ("^", "tab:orange"),
@@ -83,13 +93,16 @@ def draw_alert_score(curve: LossCurve, score: AlertScore, ax: Any, title: str = 
             marker, color = styles[label]
             ax.scatter(
                 steps,
-                [base] * len(steps),
+                [height(step) for step in steps],
                 marker=marker,
                 color=color,
                 s=60,
                 zorder=4,
                 label=f"alert: {label} ({len(steps)})",
             )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     verdict = (
@@ -108,7 +121,8 @@ def save_alert_plot(
 ) -> None:
     """Write the picture of ``score`` on ``curve`` as a PNG (900 x 450 pixels) to ``path``.
 
-    The file is written whole: to a temporary file next to ``path``, then renamed.
+    The file is written whole (:func:`~pytest_synthloss.core.files.write_atomically`): a
+    failed write leaves the previous file intact and no partial file.
     """
     require_matplotlib()
     from matplotlib.figure import Figure
@@ -116,11 +130,6 @@ def save_alert_plot(
     figure = Figure(figsize=SIZE_INCHES, dpi=100)
     draw_alert_score(curve, score, figure.subplots(), title)
     figure.tight_layout()
-    target = os.fspath(path)
-    temp = f"{target}.tmp{os.getpid()}"
-    try:
-        figure.savefig(temp, format="png")
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    image = io.BytesIO()
+    figure.savefig(image, format="png")
+    write_atomically(path, iter([image.getvalue()]), "alert plot")

@@ -34,13 +34,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.faults import Faults
 from pytest_synthloss.core.validation import check_float, check_port
 from pytest_synthloss.exports.promtool import check_labels, check_metric_name
+from pytest_synthloss.exports.serving import QuietDisconnects, ServedEndpoint
 
 if TYPE_CHECKING:
     from pytest_synthloss.core.curve import LossCurve
@@ -181,7 +181,7 @@ class Fleet:
         return f"<Fleet of {len(self.runs)} runs, {state}>"
 
 
-class MetricsEndpoint:
+class MetricsEndpoint(ServedEndpoint):
     """``http://host:port/metrics`` serving the fleets attached to it (port 0: a free port).
 
     Use it as a context manager, or call :meth:`close` to stop serving and free the port.
@@ -190,21 +190,8 @@ class MetricsEndpoint:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._fleets: list[Fleet] = []
         self._lock = threading.Lock()
-        self._server = _bind(host, port, self)
-        self.host = host
-        self.port = int(self._server.server_address[1])
-        self._thread: threading.Thread | None = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"synthloss-metrics-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        """The scrape URL, ``http://HOST:PORT/metrics``."""
-        return f"http://{self.host}:{self.port}/metrics"
+        server = _bind(host, port, self)
+        self._serve(server, host, int(server.server_address[1]))
 
     @property
     def target(self) -> str:
@@ -231,25 +218,6 @@ class MetricsEndpoint:
         with self._lock:
             fleets = list(self._fleets)
         return _exposition(fleets, None)
-
-    def close(self) -> None:
-        """Stop serving and free the port. Closing twice is harmless."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-            self._server.server_close()
-
-    def __enter__(self) -> MetricsEndpoint:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<MetricsEndpoint {self.url} serving {len(self._fleets)} fleets>"
@@ -278,6 +246,7 @@ def _exposition(fleets: Sequence[Fleet], when: float | None) -> str:
 
 def _checked_runs(runs: Iterable[FleetRun | LossCurve]) -> tuple[FleetRun, ...]:
     from pytest_synthloss.core.curve import LossCurve
+    from pytest_synthloss.core.recorded import require_consecutive
 
     if isinstance(runs, (str, bytes)) or not isinstance(runs, Iterable):
         raise SynthLossError(f"runs must be a sequence of FleetRun or LossCurve, got {runs!r}")
@@ -290,6 +259,7 @@ def _checked_runs(runs: Iterable[FleetRun | LossCurve]) -> tuple[FleetRun, ...]:
             raise SynthLossError(f"runs[{index}] must be a FleetRun or a LossCurve, got {run!r}")
         if not isinstance(run.curve, LossCurve):
             raise SynthLossError(f"runs[{index}].curve must be a LossCurve, got {run.curve!r}")
+        require_consecutive(run.curve, f"runs[{index}]: a fleet")
         labels = check_labels(run.labels, f"runs[{index}].labels")
         if run.faults is not None and not isinstance(run.faults, Faults):
             raise SynthLossError(f"runs[{index}].faults must be Faults or None, got {run.faults!r}")
@@ -333,7 +303,7 @@ def _value(loss: float) -> str:
     return repr(float(loss))
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(QuietDisconnects, ThreadingHTTPServer):
     daemon_threads = True
     endpoint: MetricsEndpoint
 

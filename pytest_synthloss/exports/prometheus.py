@@ -21,13 +21,14 @@ import socket
 import socketserver
 import threading
 from collections.abc import Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.extras import require_extra
 from pytest_synthloss.core.validation import check_port, check_real, check_step
 from pytest_synthloss.exports.promtool import check_labels, check_metric_name
+from pytest_synthloss.exports.serving import QuietDisconnects, ServedEndpoint
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -42,7 +43,7 @@ class _QuietHandler(WSGIRequestHandler):
         """Scrapes are not logged."""
 
 
-class _Server(WSGIServer):
+class _Server(QuietDisconnects, WSGIServer):
     def server_bind(self) -> None:
         # As HTTPServer.server_bind, without its reverse DNS lookup (socket.getfqdn).
         socketserver.TCPServer.server_bind(self)
@@ -84,31 +85,15 @@ class _LastStep:
         yield step
 
 
-class LossGauge:
+class LossGauge(ServedEndpoint):
     """A running metrics endpoint; ``set(step, loss)`` publishes a step's loss.
 
     Use it as a context manager, or call :meth:`close` to stop serving and free the port.
     """
 
     def __init__(self, server: WSGIServer, last: _LastStep, host: str, port: int) -> None:
-        self._server = server
         self._last = last
-        self.host = host
-        self.port = port
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"synthloss-metrics-{port}",
-            daemon=True,
-        )
-        self._thread.start()
-        self._closed = False
-
-    @property
-    def url(self) -> str:
-        """The scrape URL, ``http://HOST:PORT/metrics``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/metrics"
+        self._serve(server, host, port)
 
     def set(self, step: int, loss: float) -> None:
         """Publish ``loss`` as the loss of ``step`` (an integer >= 1). NaN and inf are allowed."""
@@ -117,26 +102,6 @@ class LossGauge:
         if self._closed:
             raise SynthLossError(f"the metrics endpoint on port {self.port} is closed")
         self._last.set(checked, value)
-
-    def close(self) -> None:
-        """Stop serving and free the port. Closing twice is harmless."""
-        if self._closed:
-            return
-        self._closed = True
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    def __enter__(self) -> LossGauge:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "serving"
@@ -160,12 +125,8 @@ def serve_loss_gauge(
         raise SynthLossError(f"host must be a non-empty string such as '127.0.0.1', got {host!r}")
     name = check_metric_name(metric)
     constant = check_labels(labels)
-    try:
-        from prometheus_client import CollectorRegistry, make_wsgi_app
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise SynthLossError(
-            'serve_loss_gauge needs prometheus_client: pip install "pytest-synthloss[prometheus]"'
-        ) from None
+    require_extra("prometheus_client", "prometheus", "serve_loss_gauge")
+    from prometheus_client import CollectorRegistry, make_wsgi_app
 
     registry = CollectorRegistry()
     last = _LastStep(name, constant)

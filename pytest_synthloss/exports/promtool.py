@@ -37,9 +37,17 @@ from pathlib import Path
 from pytest_synthloss.checks.scoring import DEFAULT_EXPECT, DEFAULT_TOLERATE, check_kinds
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.faults import Faults
 from pytest_synthloss.core.files import write_atomically
+from pytest_synthloss.core.recorded import require_consecutive
 from pytest_synthloss.core.truth import runs
 from pytest_synthloss.core.validation import check_path, check_step
+from pytest_synthloss.exports.prometheus_durations import (
+    MAX_DURATION_MS,
+    format_duration,
+    parse_duration,
+)
+from pytest_synthloss.exports.promtool_timeline import MAX_EXPORT_STEPS, Timeline, check_roles
 
 __all__ = [
     "MAX_DURATION_MS",
@@ -55,72 +63,8 @@ __all__ = [
     "write_promtool_test",
 ]
 
-#: Longest curve one export accepts (every step becomes a sample and a check).
-MAX_EXPORT_STEPS = 100_000
-#: Longest duration Prometheus accepts, in milliseconds: ``2**63 - 1`` nanoseconds (about
-#: 292 years; promtool reports "duration out of range" beyond).
-MAX_DURATION_MS = (2**63 - 1) // 1_000_000
-
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
-_DURATION = re.compile(
-    r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?\Z"
-)
-_UNITS_MS = (
-    ("y", 365 * 24 * 3_600_000),
-    ("w", 7 * 24 * 3_600_000),
-    ("d", 24 * 3_600_000),
-    ("h", 3_600_000),
-    ("m", 60_000),
-    ("s", 1_000),
-    ("ms", 1),
-)
-_DURATION_FORM = "a Prometheus duration such as '1m', '30s', '1h30m' or '500ms'"
-
-
-def parse_duration(value: str | datetime.timedelta, what: str = "interval") -> int:
-    """A positive Prometheus duration (``"1m"``, ``"1h30m"``) or timedelta, in milliseconds."""
-    if isinstance(value, datetime.timedelta):
-        ms = value / datetime.timedelta(milliseconds=1)
-        if ms <= 0 or ms != int(ms):
-            raise SynthLossError(
-                f"{what} must be a positive whole number of milliseconds, got {value!r}"
-            )
-        return _check_range(int(ms), what, value)
-    match = _DURATION.match(value) if isinstance(value, str) and value else None
-    if match is None:
-        raise SynthLossError(f"{what} must be {_DURATION_FORM}, got {value!r}")
-    parts = [(part, unit) for part, (_, unit) in zip(match.groups(), _UNITS_MS, strict=True)]
-    if any(part and len(part.lstrip("0")) > 20 for part, _ in parts):
-        total = MAX_DURATION_MS + 1  # too many digits to convert: out of range anyway
-    else:
-        total = sum(int(part) * unit for part, unit in parts if part)
-    if total <= 0:
-        raise SynthLossError(
-            f"{what} must be a positive duration ({_DURATION_FORM}), got {value!r}"
-        )
-    return _check_range(total, what, value)
-
-
-def _check_range(ms: int, what: str, value: object) -> int:
-    if ms > MAX_DURATION_MS:
-        raise SynthLossError(
-            f"{what} must be at most {format_duration(MAX_DURATION_MS)} (Prometheus durations "
-            f"are int64 nanoseconds, about 292 years), got {value!r}"
-        )
-    return ms
-
-
-def format_duration(ms: int) -> str:
-    """Milliseconds as a Prometheus duration, largest units first: ``210000`` -> ``"3m30s"``."""
-    if ms == 0:
-        return "0s"
-    parts = []
-    for unit, size in _UNITS_MS:
-        count, ms = divmod(ms, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
 
 
 def check_metric_name(name: object) -> str:
@@ -162,12 +106,8 @@ def expected_firing_steps(
     interval_ms = parse_duration(interval)
     hold_ms = 0 if for_ is None else _hold(for_)
     kinds = check_kinds(expect, "expect")
-    wait = -(-hold_ms // interval_ms)  # steps of pending before firing
-    firing: set[int] = set()
-    for event in curve.events:
-        if event.kind in kinds:
-            firing.update(range(event.first + wait, event.last + 1))
-    return tuple(sorted(firing))
+    firing, _ = Timeline(curve, interval_ms).expected(kinds, (), hold_ms)
+    return tuple(sorted(curve.start_step + index for index in firing))
 
 
 def unchecked_steps(
@@ -179,20 +119,9 @@ def unchecked_steps(
     """The steps at which the alert is not checked: in a tolerated event, in no expected one."""
     kinds = check_kinds(expect, "expect")
     allowed = check_kinds(tolerate, "tolerate")
-    both = [kind for kind in kinds if kind in allowed]
-    if both:
-        raise SynthLossError(
-            f"event kind {both[0]!r} is in both expect= and tolerate=; a kind is either "
-            "required (expect) or allowed (tolerate), not both"
-        )
-    tolerated: set[int] = set()
-    for event in curve.events:
-        if event.kind in allowed:
-            tolerated.update(range(event.first, event.last + 1))
-    for event in curve.events:
-        if event.kind in kinds:
-            tolerated.difference_update(range(event.first, event.last + 1))
-    return tuple(sorted(tolerated))
+    check_roles(kinds, allowed)
+    _, unchecked = Timeline(curve, 60_000).expected(kinds, allowed, 0)
+    return tuple(sorted(curve.start_step + index for index in unchecked))
 
 
 def _hold(for_: str) -> int:
@@ -215,18 +144,25 @@ def promtool_test_file(
     firing_steps: Iterable[int] | None = None,
     expect: Iterable[str] | str = DEFAULT_EXPECT,
     tolerate: Iterable[str] | str = DEFAULT_TOLERATE,
+    faults: Faults | Sequence[Faults | None] | None = None,
+    stall: str = "held",
 ) -> str:
     """The text of a ``promtool test rules`` file checking ``alertname`` against ground truth.
 
-    Each curve becomes one test group: the series ``metric{labels}`` with one literal
-    sample per step, and a check of ``alertname`` at every step. A firing alert is
-    expected to carry ``labels`` plus ``exp_labels`` (the rule's own labels, such as
-    ``severity``) and exactly ``exp_annotations`` (rendered text). ``rule_files`` are
-    written as given (promtool resolves them against the test file's directory).
-    ``expect`` and ``tolerate`` give the event kinds the alert must fire on and those it
-    is not checked on (see the module documentation); ``firing_steps`` (one curve only)
-    replaces the firing steps. See the module documentation for the step-to-time mapping
-    and ``for_``.
+    Each curve becomes one test group: the series ``metric{labels}`` (the loss) and
+    ``metric_step{labels}`` (the step) with one literal sample per scrape, and a check of
+    ``alertname`` at every scrape. A firing alert is expected to carry ``labels`` plus
+    ``exp_labels`` (the rule's own labels, such as ``severity``) and exactly
+    ``exp_annotations`` (rendered text). ``rule_files`` are written as given (promtool
+    resolves them against the test file's directory). ``expect`` and ``tolerate`` give the
+    event kinds the alert must fire on and those it is not checked on: the curve's kinds
+    and the fault kinds ``"stall"``, ``"restart"``, ``"drop"`` and ``"crash"`` (see the
+    module documentation); ``firing_steps`` (one curve, no faults) replaces the firing
+    steps. ``faults`` (one :class:`~pytest_synthloss.Faults` for every curve, or one per
+    curve; default: each curve's profile's) and ``stall`` (``"held"``, ``"missing"`` or
+    ``"stale"``) shape the series as described in
+    :mod:`pytest_synthloss.exports.promtool_timeline`; what the export cannot express is
+    refused with a ``SynthLossError`` naming the reason.
     """
     runs = [curves] if isinstance(curves, LossCurve) else list(curves)
     if not runs or not all(isinstance(c, LossCurve) for c in runs):
@@ -237,64 +173,63 @@ def promtool_test_file(
         raise SynthLossError(f"alertname must be a non-empty string, got {alertname!r}")
     files = _rule_files(rule_files)
     interval_ms = parse_duration(interval)
-    hold = "0s" if for_ is None else format_duration(_hold(for_))
-    series = _selector(check_metric_name(metric), check_labels(labels))
+    hold_ms = 0 if for_ is None else _hold(for_)
+    name = check_metric_name(metric)
+    series = _selector(name, check_labels(labels))
+    step_series = _selector(f"{name}_step", check_labels(labels))
     alert_labels = {**check_labels(labels), **check_labels(exp_labels, "exp_labels")}
     annotations = check_labels(exp_annotations, "exp_annotations") if exp_annotations else {}
+    kinds, allowed = check_roles(expect, tolerate)
+    run_faults = _run_faults(faults, runs)
     override = None
     if firing_steps is not None:
         if len(runs) != 1:
             raise SynthLossError("firing_steps applies to one curve; export the curves one by one")
+        if run_faults[0]:
+            raise SynthLossError(
+                "firing_steps names steps, but with faults a step can be shown at several "
+                "times (held by a stall, repeated after a restart); give the alert's event "
+                "kinds with expect= and for_= instead"
+            )
         override = _firing_override(firing_steps, runs[0])
 
     period = format_duration(interval_ms)
     lines = [
         "# promtool unit tests generated by pytest-synthloss.",
-        f"# Step k is the sample at (k - start_step) * {period}; the run's first step is at 0s.",
+        f"# Step k is the sample at (k - start_step) * {period}; the run's first step is at 0s."
+        if not any(run_faults)
+        else f"# One scrape every {period}, the first step at 0s; faults move the later steps.",
         "rule_files:",
         *(f"  - {_q(f)}" for f in files),
         f"evaluation_interval: {period}",
         "tests:",
     ]
-    for curve in runs:
-        if len(curve) > MAX_EXPORT_STEPS:
-            raise SynthLossError(
-                f"the curve has {len(curve)} steps; an export holds at most {MAX_EXPORT_STEPS}"
-            )
-        if (len(curve) - 1) * interval_ms > MAX_DURATION_MS:
-            raise SynthLossError(
-                f"the curve's last step would be evaluated at "
-                f"{format_duration((len(curve) - 1) * interval_ms)}, past the longest "
-                f"Prometheus duration {format_duration(MAX_DURATION_MS)}; "
-                "use a shorter interval"
-            )
-        firing = set(
-            override
-            if override is not None
-            else expected_firing_steps(curve, interval=period, for_=hold, expect=expect)
-        )
-        skipped = set(unchecked_steps(curve, expect=expect, tolerate=tolerate)) - firing
-        spikes = ", ".join(map(str, curve.spike_steps)) or "none"
+    for curve, run_fault in zip(runs, run_faults, strict=True):
+        require_consecutive(curve, "a promtool test")
+        timeline = Timeline(curve, interval_ms, run_fault, stall)
+        firing, skipped = timeline.expected(kinds, allowed, hold_ms)
+        if override is not None:
+            firing = {step - curve.start_step for step in override}
+        skipped -= firing
+        loss_values, step_values = timeline.values()
         lines += [
-            f"  # profile {curve.profile.name!r}, steps {curve.start_step}..{curve.last_step}; "
-            f"spike steps: {spikes}; expected firing at steps: "
-            f"{', '.join(map(str, sorted(firing))) or 'none'}"
-            + (f"; not checked at steps: {_steps_text(skipped)}" if skipped else ""),
+            _group_comment(curve, timeline, firing, skipped, period),
             f"  - interval: {period}",
             "    input_series:",
             f"      - series: {_q(series)}",
-            f"        values: {_q(' '.join(repr(v) for v in curve.losses.tolist()))}",
+            f"        values: {_q(loss_values)}",
+            f"      - series: {_q(step_series)}",
+            f"        values: {_q(step_values)}",
             "    alert_rule_test:",
         ]
-        for step in range(curve.start_step, curve.last_step + 1):
-            if step in skipped:
+        for index, scrape in enumerate(timeline.scrapes):
+            if index in skipped:
                 continue
             lines += [
-                f"      - eval_time: {format_duration((step - curve.start_step) * interval_ms)}"
-                f"  # step {step}",
+                f"      - eval_time: {format_duration(index * interval_ms)}  # {scrape.note}",
                 f"        alertname: {_q(alertname)}",
             ]
-            if step in firing:
+            if index in firing:
                 lines += ["        exp_alerts:", "          - exp_labels:"]
                 lines += [f"              {k}: {_q(v)}" for k, v in sorted(alert_labels.items())]
                 if not alert_labels:
@@ -303,6 +238,63 @@ def promtool_test_file(
                     lines.append("            exp_annotations:")
                     lines += [f"              {k}: {_q(v)}" for k, v in sorted(annotations.items())]
     return "\n".join(lines) + "\n"
+
+
+def _run_faults(
+    faults: Faults | Sequence[Faults | None] | None, curves: list[LossCurve]
+) -> list[Faults | None]:
+    if faults is None:
+        return [curve.profile.faults for curve in curves]
+    if isinstance(faults, Faults):
+        return [faults] * len(curves)
+    if isinstance(faults, str | bytes) or not isinstance(faults, Sequence):
+        raise SynthLossError(
+            "faults must be a Faults, a sequence of Faults or None (one per curve), or None, "
+            f"got {faults!r}"
+        )
+    given = list(faults)
+    for index, item in enumerate(given):
+        if item is not None and not isinstance(item, Faults):
+            raise SynthLossError(f"faults[{index}] must be a Faults or None, got {item!r}")
+    if len(given) != len(curves):
+        raise SynthLossError(
+            f"faults lists {len(given)} entries for {len(curves)} curves; give one per curve "
+            "(None for a run without faults) or one Faults for all"
+        )
+    return given
+
+
+def _group_comment(
+    curve: LossCurve, timeline: Timeline, firing: set[int], skipped: set[int], period: str
+) -> str:
+    spikes = ", ".join(map(str, curve.spike_steps)) or "none"
+    text = (
+        f"  # profile {curve.profile.name!r}, steps {curve.start_step}..{curve.last_step}; "
+        f"spike steps: {spikes}"
+    )
+    if not timeline.faults:
+        fired = ", ".join(str(curve.start_step + i) for i in sorted(firing)) or "none"
+        text += f"; expected firing at steps: {fired}"
+        if skipped:
+            unchecked = {curve.start_step + i for i in skipped}
+            text += f"; not checked at steps: {_steps_text(unchecked)}"
+        return text
+    every = timeline.interval_ms
+    text += f"; faults: {timeline.faults.describe()}; stall samples: {timeline.stall}"
+    text += f"; expected firing at: {_times_text(firing, every) or 'never'}"
+    if skipped:
+        text += f"; not checked at: {_times_text(skipped, every)}"
+    return text
+
+
+def _times_text(scrapes: set[int], interval_ms: int) -> str:
+    spans = runs(sorted(scrapes))
+    return ", ".join(
+        format_duration(a * interval_ms)
+        if a == b
+        else f"{format_duration(a * interval_ms)}-{format_duration(b * interval_ms)}"
+        for a, b in spans
+    )
 
 
 def write_promtool_test(

@@ -33,16 +33,21 @@ import dataclasses
 import math
 from collections.abc import Callable
 
-from hypothesis import assume
-from hypothesis import strategies as st
-
 from pytest_synthloss.checks.rules import SpikeRule, get_rule
 from pytest_synthloss.checks.spike_assertions import find_spikes
 from pytest_synthloss.core.curve import LossCurve, make_curve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import Divergence, Noise
+from pytest_synthloss.core.extras import require_extra
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.validation import check_int, check_step
+
+try:
+    from hypothesis import assume
+    from hypothesis import strategies as st
+except ImportError:  # the same message as every other missing extra
+    require_extra("hypothesis", "hypothesis", "pytest_synthloss.exports.strategies")
+    raise
 
 __all__ = ["curves", "profiles"]
 

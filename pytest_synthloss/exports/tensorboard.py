@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, Literal
 
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.extras import require_extra
 from pytest_synthloss.core.files import open_output
 from pytest_synthloss.core.validation import MAX_WALL_TIME, check_float, check_path
 
@@ -69,7 +70,7 @@ def write_tensorboard(
     per_step = check_float(
         "seconds_per_step", seconds_per_step, minimum=0.0, allowed="of seconds >= 0"
     )
-    span = (len(curve) - 1) * per_step
+    span = (curve.last_step - curve.start_step) * per_step  # a recorded run may have gaps
     start = max(0.0, time.time() - span) if wall_time is None else float(wall_time)
     last = start + span
     if last > MAX_WALL_TIME:
@@ -77,12 +78,8 @@ def write_tensorboard(
             f"the last step's wall time would be {last:g} s, past {MAX_WALL_TIME:g} "
             f"(the end of the year 9999); lower wall_time or seconds_per_step={per_step!r}"
         )
-    try:
-        from tensorboard.compat.proto import summary_pb2
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise SynthLossError(
-            'write_tensorboard needs tensorboard: pip install "pytest-synthloss[tensorboard]"'
-        ) from None
+    require_extra("tensorboard", "tensorboard", "write_tensorboard")
+    from tensorboard.compat.proto import summary_pb2
 
     directory = Path(check_path(logdir, "logdir"))
     try:

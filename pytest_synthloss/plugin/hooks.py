@@ -14,7 +14,7 @@ import pytest
 
 from pytest_synthloss.core import hookspecs
 from pytest_synthloss.core.errors import SynthLossError
-from pytest_synthloss.plugin import scorecard
+from pytest_synthloss.plugin import recorded, scorecard
 from pytest_synthloss.plugin.prometheus_fixture import (
     _synthloss_prometheus_session,
     synthloss_prometheus,
@@ -55,7 +55,8 @@ _ADDED = pytest.StashKey[tuple[str, ...]]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    """Make ``pytest_synthloss_profiles`` available to conftest.py files and plugins."""
+    """Make ``pytest_synthloss_profiles`` and ``pytest_synthloss_recorded`` available to
+    conftest.py files and plugins."""
     pluginmanager.add_hookspecs(hookspecs)
 
 
@@ -84,6 +85,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
     )
     parser.addini("synthloss_steps", "default for --synthloss-steps", default="")
+    recorded.add_ini(parser)
     scorecard.add_options(group, parser)
 
 
@@ -96,8 +98,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
     if not config.option.help:
         config.pluginmanager.register(scorecard.ScorecardPlugin(config), "synthloss-scorecard")
-    if config.pluginmanager.hook.pytest_synthloss_profiles.get_hookimpls():
-        _register_hook_profiles(config)
+    profile_hooks = config.pluginmanager.hook.pytest_synthloss_profiles.get_hookimpls()
+    if profile_hooks or recorded.has_recorded(config):
+        _register_hook_profiles(config, bool(profile_hooks))
     if config.option.help:
         return
     given = (
@@ -115,13 +118,16 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
 
 
-def _register_hook_profiles(config: pytest.Config) -> None:
+def _register_hook_profiles(config: pytest.Config, profile_hooks: bool) -> None:
+    """Register the hooks' profiles, then the recorded runs (forgotten at unconfigure)."""
     from pytest_synthloss.core import registry
 
     before = set(registry.registered_now())
     hook = config.pluginmanager.hook.pytest_synthloss_profiles
     try:
-        for impl in reversed(hook.get_hookimpls()):  # the order pluggy calls them in
+        for impl in reversed(
+            hook.get_hookimpls() if profile_hooks else []
+        ):  # the order pluggy calls them in
             where = getattr(impl.plugin, "__file__", None) or impl.plugin_name
             try:
                 profiles: Any = impl.function()
@@ -130,6 +136,8 @@ def _register_hook_profiles(config: pytest.Config) -> None:
                     f"pytest_synthloss_profiles() in {where} raised {type(exc).__name__}: {exc}"
                 ) from None
             registry.register_profiles(profiles, source=where)
+        if recorded.has_recorded(config):
+            recorded.register_recorded_from(config)
     except SynthLossError as exc:
         raise pytest.UsageError(str(exc)) from None
     finally:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pytest_synthloss.core import registry
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.recorded_runs import RecordedProfile
 from pytest_synthloss.core.steps import DEFAULT_STEPS
 from pytest_synthloss.core.validation import check_step, parse_int, show
 
@@ -120,7 +121,10 @@ class Selection:
         """The steps, or ``20`` / ``natural`` when each profile runs its natural length."""
         if self.steps is not None:
             return str(self.steps)
-        natural = {p.steps for p in self.profile_objects()}
+        objects = self.profile_objects()
+        if any(isinstance(p, RecordedProfile) for p in objects):
+            return "natural"  # a recorded run's length is its log's
+        natural = {p.steps for p in objects}
         return str(DEFAULT_STEPS) if natural == {None} else "natural"
 
     def header(self) -> str:
@@ -203,10 +207,9 @@ def parse_marker(
 
 
 def _close_keyword(name: str) -> str:
-    import difflib
+    from pytest_synthloss.core.text import did_you_mean
 
-    close = difflib.get_close_matches(name, MARKER_KEYWORDS, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(name, MARKER_KEYWORDS)
 
 
 def _marker_profiles(value: object, source: str) -> tuple[str | Profile, ...]:
