@@ -180,6 +180,7 @@ def _faults(args: argparse.Namespace, declared: Faults | None) -> Faults | None:
         restart=None if args.restart is None else args.restart.restart,
         drop=dropped,
         crash=None if args.crash is None else args.crash.crash,
+        resume=None if args.restart is None else args.restart.resume,
     )
     return (declared or Faults()).merged(command_line)
 

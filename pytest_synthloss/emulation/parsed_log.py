@@ -42,6 +42,8 @@ class ParsedLog:
     ``repeated_steps`` are the steps logged more than once and ``gaps`` the ``(first, last)``
     windows of steps never logged between the lowest and highest logged step (expanded by
     :attr:`missing_steps`); :meth:`deduplicated` keeps one line per step, the last.
+    ``resumes`` are the ``(before, after)`` steps of each place where the log goes back
+    (``after <= before``): a restart from an older checkpoint or a step counter reset.
     ``profile`` is the logged profile *name* (``None`` if the log does not say, as in a
     text log without its header). ``skipped`` holds ``(line_number, line)`` of malformed
     lines skipped with ``skip_malformed=True``.
@@ -67,6 +69,7 @@ class ParsedLog:
     gaps: tuple[tuple[int, int], ...] = field(default=())
     times: np.ndarray | None = field(default=None)
     planned_last_step: int | None = field(default=None)
+    resumes: tuple[tuple[int, int], ...] = field(default=())
 
     def __len__(self) -> int:
         return int(self.steps.size)
@@ -160,7 +163,9 @@ class ParsedLog:
         for array in (steps, losses, times):
             if array is not None:
                 array.flags.writeable = False
-        return dataclasses.replace(self, steps=steps, losses=losses, times=times, repeated_steps=())
+        return dataclasses.replace(
+            self, steps=steps, losses=losses, times=times, repeated_steps=(), resumes=()
+        )
 
     def to_curve(self) -> LossCurve:
         """The :class:`LossCurve` this log is a run of (its ground truth).
