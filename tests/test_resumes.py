@@ -216,3 +216,74 @@ def test_the_cli_takes_the_mode_after_step_and_back() -> None:
         "synthloss train: error: argument --restart: resume mode must be 'same' or 'replay' "
         "or 'skip' or 'reset', got 'rewind'"
     )
+
+
+_WANDB_SCRIPT = """
+import json, sys, wandb
+lines = json.loads(sys.stdin.read())
+run = wandb.init(project="synthloss", dir=sys.argv[1], mode="offline",
+                 settings=wandb.Settings(silent=True))
+for step, loss in lines:
+    run.log({"loss": loss}, step=step)
+run.finish()
+"""
+
+
+def _wandb_history(path: str) -> list[tuple[int, float]]:
+    """The ``(step, loss)`` history rows of an offline W&B run file (a LevelDB-style log)."""
+    import struct
+    from pathlib import Path
+
+    from wandb.proto import wandb_internal_pb2
+
+    data = Path(path).read_bytes()
+    assert data[:4] == b":W&B"
+    block, pos, records, pending = 32768, 7, [], b""
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7:
+            pos += left
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        if length == 0 and kind == 0:
+            pos += left
+            continue
+        chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
+        pending = chunk if kind in (1, 2) else pending + chunk
+        if kind in (1, 4):
+            records.append(pending)
+    rows = []
+    for raw in records:
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(raw)
+        if record.WhichOneof("record_type") == "history":
+            items = {
+                item.key or "/".join(item.nested_key): item.value_json
+                for item in record.history.item
+            }
+            if "loss" in items:
+                rows.append((int(record.history.step.num), float(items["loss"])))
+    return rows
+
+
+@pytest.mark.parametrize("faults", [REPLAY, SKIP, RESET, SKIP_BACK], ids=str)
+def test_monotonic_view_is_what_wandb_keeps(faults: Faults, tmp_path: Any) -> None:
+    pytest.importorskip("wandb", reason="needs wandb (the stacks extra)")
+    import glob
+    import json
+    import os
+
+    log = [(s, v) for s, v in lines(faults, 16, "noisy")]
+    done = subprocess.run(
+        [sys.executable, "-c", _WANDB_SCRIPT, str(tmp_path)],
+        input=json.dumps(log),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (path,) = glob.glob(f"{tmp_path}/wandb/offline-run-*/run-*.wandb")
+    steps, losses = monotonic_view(log)
+    assert _wandb_history(path) == list(zip(steps, losses, strict=True))

@@ -14,7 +14,8 @@ its step counter logs step 1 again. Two kinds of sink show such a log differentl
   shows what the resumed run logged. Without a purge step TensorBoard draws both runs
   over each other.
 
-Both return the ``(steps, losses)`` the sink displays, in step order.
+Both return the ``(steps, losses)`` the sink displays, in step order; ``tests/test_resumes.py``
+checks them against W&B (an offline run's history) and TensorBoard (``EventAccumulator``).
 """
 
 from __future__ import annotations
