@@ -73,7 +73,7 @@ def markdown(report: dict[str, Any], rows: list[Row]) -> str:
         "# Benchmark results\n\n"
         f"Recorded with `{report['command']}` ({report['seconds']} s). "
         "Ratio = ours / baseline, both measured in the same run.\n\n"
-        f"Machine: {machine}.\n\n{table(rows)}\n"
+        f"Machine: {machine}.\n\n<!-- table -->\n{table(rows)}\n"
     )
 
 

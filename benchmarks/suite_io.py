@@ -178,10 +178,10 @@ def fixtures(s: Settings, rows: list[Row]) -> None:
         for path, fixture, params in suites.values():
             _suite(path, tests, fixture, params)
         runs = [
-            (suites["curve"][0], [*_RUN[2:], "--synthloss-profile", "stable"]),
-            (suites["trivial"][0], list(_RUN[2:])),
-            (suites["curve"][0], [*_RUN[2:], "--synthloss-profile", "all"]),
-            (suites["trivial_all"][0], list(_RUN[2:])),
+            (suites["curve"][0], [*_RUN, "--synthloss-profile", "stable"]),
+            (suites["trivial"][0], list(_RUN)),
+            (suites["curve"][0], [*_RUN, "--synthloss-profile", "all"]),
+            (suites["trivial_all"][0], list(_RUN)),
         ]
         t_one, t_trivial, t_all, t_trivial_all = best_runs_run(runs, s.collect_repeats)
         one.ours_s, one.baseline_s = t_one, t_trivial
@@ -209,8 +209,12 @@ def fixtures(s: Settings, rows: list[Row]) -> None:
 def best_runs_run(runs: list[tuple[Path, list[str]]], repeats: int) -> list[float]:
     """Best wall time of running each suite (``python`` + arguments), interleaved, after one
     untimed warm-up each (which writes the rewritten bytecode)."""
-    for root, extra in runs:
-        _run_suite(root, extra)
+    for root, extra in runs:  # and check that each suite passes
+        done = subprocess.run(
+            [sys.executable, *extra], cwd=root, env=_env(), capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pytest exit {done.returncode}: {done.stdout[-300:]}")
     best = [float("inf")] * len(runs)
     for round_ in range(repeats):
         shift = round_ % len(runs)

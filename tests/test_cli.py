@@ -157,7 +157,7 @@ def test_help_is_useful(command: list[str], capsys: pytest.CaptureFixture[str]) 
         ("curve",): "--format {text,jsonl,csv}",
         ("profiles",): "--verbose",
         ("sweep",): "18..30",
-        ("plot",): "pip install 'pytest-synthloss[plot]'",
+        ("plot",): 'pip install "pytest-synthloss[plot]"',
     }[tuple(command)]
     assert expected in out
 

@@ -434,3 +434,22 @@ def test_tensorboard_and_plot_take_a_recorded_curve(tmp_path: Path) -> None:
     ax = plot_curve(curve, Figure().subplots())
     assert ax.get_title() == "synthloss: inc-0412, steps 1..13"
     assert [line.get_label() for line in ax.get_lines()] == ["loss"]  # no floor line
+
+
+def test_the_emulator_replays_a_recorded_run_without_gaps_only() -> None:
+    from pytest_synthloss.emulation.emulator import emulate
+    from pytest_synthloss.emulation.logwriter import LogWriter
+
+    whole = recorded_curve([3, 4, 5], [2.0, 9.0, 1.5], [("spike", 4)], name="whole")
+    out = io.StringIO()
+    result = emulate(whole, LogWriter(out, "jsonl", whole.config))
+    assert result.steps_written == 3
+    back = read_log(out.getvalue().splitlines())
+    assert back.steps.tolist() == [3, 4, 5]
+    assert back.losses.tolist() == [2.0, 9.0, 1.5]
+    with pytest.raises(SynthLossError) as info:
+        emulate(incident(), LogWriter(io.StringIO(), "jsonl", incident().config))
+    assert str(info.value) == (
+        "an emulated run needs a loss at every step, but the recorded run 'inc-0412' has 1 "
+        "gaps (first: steps 7..9 never logged)"
+    )

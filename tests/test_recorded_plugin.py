@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from pytest_synthloss import (
+    LossAssertionError,
     SynthLossError,
+    assert_matches_profile,
     available_profiles,
     make_curve,
     recorded_curve,
@@ -256,6 +258,17 @@ def test_the_api_registers_a_file_lazily_and_caches_it(tmp_path: Path) -> None:
         assert curve is make_curve(profile=run)  # read once per process
         assert curve.spike_steps == (25,)
         assert make_curve(2, "incident-0412", start_step=39).steps.tolist() == [39, 40]
+        assert (run.spike_steps, run.nonfinite_steps, run.floor_step) == ((25,), (32,), None)
+        assert (run.divergence_step, run.plateau_windows) == (None, ())
+        assert_matches_profile((curve.steps[:5], curve.losses[:5]), "incident-0412")
+        with pytest.raises(LossAssertionError, match=r"^Losses do not match profile 'inc"):
+            assert_matches_profile([2.0, 1.0], run)
+        with pytest.raises(SynthLossError) as info:
+            run.baseline(3)
+        assert str(info.value) == (
+            "recorded run 'incident-0412' has no formula (no baseline); its values are "
+            "make_curve(profile=...).losses"
+        )
         assert register_recorded(path) == run  # the same run again: a no-op
         assert make_curve(profile="incident-0412") is curve
         with pytest.raises(SynthLossError) as info:

@@ -19,7 +19,13 @@ from pytest_synthloss.checks.rules import SpikeRule, get_rule
 from pytest_synthloss.core.errors import LossAssertionError, SynthLossError
 from pytest_synthloss.core.validation import loss_array, step_array
 
-__all__ = ["NONFINITE_POLICIES", "SpikeReport", "check_nonfinite_policy", "detect_spikes"]
+__all__ = [
+    "NONFINITE_POLICIES",
+    "SpikeReport",
+    "check_nonfinite_policy",
+    "detect_spikes",
+    "spike_report",
+]
 
 #: What a non-finite loss counts as: see the module docs. ``"spike"`` is the default.
 NONFINITE_POLICIES = ("spike", "ignore", "error", "stack")
@@ -98,22 +104,30 @@ def detect_spikes(
             raise SynthLossError(
                 f"steps and losses differ in shape ({steps_arr.shape} and {values.shape})"
             )
+    return spike_report(values, steps_arr, chosen, policy, context)
+
+
+def spike_report(
+    values: np.ndarray, steps: np.ndarray, rule: SpikeRule, policy: str, context: npt.ArrayLike
+) -> SpikeReport:
+    """:func:`detect_spikes` on checked input: float64 losses, int64 steps of the same shape
+    (both kept in the report as given), a rule instance and a checked policy."""
     # under "stack" the preset alone decides what a non-finite loss is
     finite = np.isfinite(values) if policy != "stack" else None
     if policy == "error" and finite is not None and not finite.all():
         first = int(np.argmin(finite))
         raise LossAssertionError(
-            f"Loss is not finite at step {int(steps_arr[first])} (loss={float(values[first])!r}) "
+            f"Loss is not finite at step {int(steps[first])} (loss={float(values[first])!r}) "
             f"and nonfinite='error'"
         )
     ctx = loss_array("context", context)
-    decide = getattr(chosen, "decide", None)
+    decide = getattr(rule, "decide", None)
     if decide is not None:
         reference, score, mask = decide(values, ctx)
     else:
         ctx = ctx[np.isfinite(ctx)]
-        reference, score = chosen.evaluate(values, ctx)
-        mask = chosen.is_spike(score)
-    if finite is not None:
+        reference, score = rule.evaluate(values, ctx)
+        mask = rule.is_spike(score)
+    if finite is not None and not finite.all():
         mask = mask | ~finite if policy == "spike" else mask & finite
-    return SpikeReport(chosen, steps_arr, values, reference, score, mask, policy)
+    return SpikeReport(rule, steps, values, reference, score, mask, policy)

@@ -51,7 +51,13 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from pytest_synthloss.checks.kernels import ema, finite_or_nan, rolling, running_min_before
+from pytest_synthloss.checks.kernels import finite_or_nan, rolling, running_min_before
+from pytest_synthloss.checks.rolling_stats import (
+    ema_before,
+    rolling_mean,
+    rolling_min,
+    rolling_zscore,
+)
 from pytest_synthloss.checks.stack_base import StackPreset
 from pytest_synthloss.checks.stacks_lightning import LightningSpikeDetection
 from pytest_synthloss.checks.stacks_llm import (
@@ -214,7 +220,8 @@ class RunningMinRatio(_RatioRule):
     def reference(self, losses: np.ndarray, context: np.ndarray) -> np.ndarray:
         """The smallest finite loss among the earlier steps (``window`` of them if set)."""
         if self.window is not None:
-            return rolling(losses, context, self.window, 1, np.nanmin)
+            fast = rolling_min(losses, context, self.window)
+            return rolling(losses, context, self.window, 1, np.nanmin) if fast is None else fast
         lead = float(context.min()) if context.size else math.nan
         return running_min_before(finite_or_nan(losses), lead)
 
@@ -253,7 +260,7 @@ class RunningMeanRatio(_RatioRule):
 
     def reference(self, losses: np.ndarray, context: np.ndarray) -> np.ndarray:
         """The mean of the finite losses among the previous ``window`` steps."""
-        return rolling(losses, context, self.window, self.warmup, np.nanmean)
+        return rolling_mean(losses, context, self.window, self.warmup)[0]
 
 
 @dataclass(frozen=True)
@@ -284,8 +291,10 @@ class EMARatio(_RatioRule):
 
     def reference(self, losses: np.ndarray, context: np.ndarray) -> np.ndarray:
         """The EMA of the finite losses before each step."""
-        smooth = ema(np.concatenate([context, finite_or_nan(losses)]), 2.0 / (self.span + 1.0))
-        return np.concatenate([[np.nan], smooth[:-1]])[context.size :]
+        values = finite_or_nan(losses)
+        return ema_before(
+            np.concatenate([context, values]) if context.size else values, 2.0 / (self.span + 1.0)
+        )[context.size :]
 
 
 @dataclass(frozen=True)
@@ -320,15 +329,14 @@ class RollingZScore:
         return f"rolling z-score > {self.threshold!r} (window {self.window}, warmup {self.warmup})"
 
     def evaluate(self, losses: np.ndarray, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The window mean and ``(loss - mean) / std`` (NaN before the warm-up)."""
-        mean = rolling(losses, context, self.window, self.warmup, np.nanmean)
-        std = rolling(losses, context, self.window, self.warmup, np.nanstd)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            diff = losses - mean
-            z = diff / std
-        flat = std == 0
-        z[flat] = np.where(diff[flat] > 0, np.inf, 0.0)
-        return mean, z
+        """The window mean and ``(loss - mean) / std`` (NaN before the warm-up).
+
+        The mean is numpy's (``np.nanmean`` of the window) bit for bit; the std comes from
+        running sums with an error bound, and numpy's ``np.nanstd`` of the window wherever
+        that bound cannot tell which side of the threshold the score is on (so the spikes
+        are those of the two-pass std at every step).
+        """
+        return rolling_zscore(losses, context, self.window, self.warmup, self.threshold)
 
     def is_spike(self, score: np.ndarray) -> np.ndarray:
         """``z > threshold``."""

@@ -83,8 +83,12 @@ class Series:
         ]
 
 
-def as_series(data: LossSeries, what: str = "losses") -> Series:
-    """Normalise ``data``; bad input raises ``SynthLossError`` naming ``what``."""
+def as_series(data: LossSeries, what: str = "losses", *, copy: bool = True) -> Series:
+    """Normalise ``data``; bad input raises ``SynthLossError`` naming ``what``.
+
+    ``copy=False`` keeps float64 losses given as an array as they are (for a check that
+    only reads them and returns nothing of them); by default they are copied.
+    """
     if isinstance(data, LossCurve):
         return Series(data.steps, data.losses, data)
     steps: np.ndarray | None = None
@@ -101,7 +105,7 @@ def as_series(data: LossSeries, what: str = "losses") -> Series:
         )
     if arr.size == 0:
         raise SynthLossError(f"{what} is empty: there is no step to check")
-    losses = arr.astype(np.float64)
+    losses = arr.astype(np.float64, copy=copy)
     if steps is None:
         steps = np.arange(1, losses.size + 1, dtype=np.int64)
     elif steps.shape != losses.shape:

@@ -31,7 +31,11 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from pytest_synthloss.checks.detection import SpikeReport, check_nonfinite_policy, detect_spikes
+from pytest_synthloss.checks.detection import (
+    SpikeReport,
+    check_nonfinite_policy,
+    spike_report,
+)
 from pytest_synthloss.checks.messages import MAX_ROWS, fail, num, percent, table
 from pytest_synthloss.checks.rules import SpikeRule, get_rule
 from pytest_synthloss.checks.series import LossSeries, Series, as_series
@@ -143,13 +147,8 @@ def _find(series: Series, rule: SpikeRule | str | None, nonfinite: str | None) -
                     *rest,
                 ]
             )
-    return detect_spikes(
-        series.losses,
-        chosen,
-        steps=series.steps,
-        context=_context(series, chosen),
-        nonfinite=policy,
-    )
+    # the series' arrays are checked already (a curve's, or copies made by as_series)
+    return spike_report(series.losses, series.steps, chosen, policy, _context(series, chosen))
 
 
 def _rule_text(report: SpikeReport) -> str:
@@ -196,7 +195,7 @@ def assert_no_spikes(
     (``"ignore"``), or fails the assertion as non-finite (``"error"``).
     """
     __tracebackhide__ = True
-    series = as_series(curve)
+    series = as_series(curve, copy=False)
     report = _find(series, rule, nonfinite)
     found = np.flatnonzero(report.mask)
     if not found.size:
@@ -235,19 +234,22 @@ def assert_spikes_at(
             "steps must be an iterable of integer steps (e.g. curve.spike_steps), "
             f"got {steps!r} ({type(steps).__name__})"
         )
-    series = as_series(curve)
+    series = as_series(curve, copy=False)
     expected = sorted({check_step(s, "expected spike step") for s in steps})
-    outside = [s for s in expected if not (series.steps == s).any()]
-    if outside:
+    wanted = np.array(expected, dtype=np.int64)
+    at = np.minimum(np.searchsorted(series.steps, wanted), series.steps.size - 1)
+    outside = np.flatnonzero(series.steps[at] != wanted)
+    if outside.size:
         raise SynthLossError(
-            f"expected spike step {outside[0]} is not in the series ({series.where})"
+            f"expected spike step {expected[int(outside[0])]} is not in the series ({series.where})"
         )
     report = _find(series, rule, nonfinite)
-    found = set(report.spike_steps)
+    flagged = report.steps[report.mask]
+    if flagged.size == wanted.size and (flagged == wanted).all():
+        return
+    found = set(flagged.tolist())
     missing = [s for s in expected if s not in found]
     extra = sorted(found - set(expected))
-    if not missing and not extra:
-        return
     wrong = sorted([*missing, *extra])
     absent = set(missing)
     rows = [  # only the rows shown: the cost does not grow with the number of offenders

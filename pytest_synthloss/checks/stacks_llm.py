@@ -245,12 +245,12 @@ class MegatronSpikyLoss(StackPreset):
 
     def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The sampled maximum ``|loss|``, ``|loss| / max`` and the spikes."""
-        size = abs(losses.astype(np.float64, copy=False))
+        size = np.abs(losses.astype(np.float64, copy=False))
         n = size.size
         reference = np.full(n, np.nan)
         spikes = np.zeros(n, bool)
-        finite_at = np.flatnonzero(np.isfinite(size))
         samples = int(self.params["num_samples"])
+        finite_at = _first_finite(size, samples + 1)  # the samples, and one loss after them
         if self.params["resample"] or finite_at.size <= samples:
             return reference, ratio(size, reference), spikes
         last_sample = int(finite_at[samples - 1])
@@ -261,6 +261,19 @@ class MegatronSpikyLoss(StackPreset):
         with np.errstate(invalid="ignore"):
             spikes[after] = np.isfinite(size[after]) & (size[after] >= limit)
         return reference, ratio(size, reference), spikes
+
+
+def _first_finite(values: np.ndarray, count: int) -> np.ndarray:
+    """The positions of the first ``count`` finite values (fewer if there are not as many),
+    looking only as far as needed."""
+    found: list[np.ndarray] = []
+    held, begin, block = 0, 0, max(1024, 2 * count)
+    while held < count and begin < values.size:
+        part = np.flatnonzero(np.isfinite(values[begin : begin + block])) + begin
+        found.append(part[: count - held])
+        held += found[-1].size
+        begin, block = begin + block, block * 2
+    return np.concatenate(found) if found else np.empty(0, np.int64)
 
 
 class LLMFoundryKillLossSpike(StackPreset):

@@ -20,6 +20,7 @@ from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.model import synthetic_losses
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.recorded_runs import RecordedProfile
 from pytest_synthloss.core.registry import resolve_profile
 from pytest_synthloss.core.sparklines import sparkline
 from pytest_synthloss.core.validation import MAX_STEP, check_step
@@ -51,21 +52,33 @@ def nonfinite_details(series: Series, bad: np.ndarray) -> tuple[str, list[str]]:
         if count
     ]
     summary = f"{percent(bad.size, losses.size)}: {', '.join(kinds)}"
-    positions = np.arange(losses.size)
-    last_finite = np.maximum.accumulate(np.where(np.isfinite(losses), positions, -1))[bad]
+    shown = bad[:MAX_ROWS].tolist()
     rows = [
         [
             str(int(series.steps[i])),
             num(losses[i]),
             "none" if j < 0 else f"{num(losses[j])} (step {int(series.steps[j])})",
         ]
-        for i, j in zip(bad[:MAX_ROWS].tolist(), last_finite[:MAX_ROWS].tolist(), strict=True)
+        for i, j in zip(shown, _last_finite(losses, shown), strict=True)
     ]  # only the rows shown: the cost does not grow with the number of offenders
     return summary, [
         *table(["step", "loss", "last finite loss"], rows, bad.size),
         series.spark(series.steps[bad]),
         *series.reproduce(),
     ]
+
+
+def _last_finite(losses: np.ndarray, positions: list[int]) -> list[int]:
+    """The last finite loss before each of the ascending ``positions`` (-1: none), looking
+    back only as far as the previous position (no array of the series' size is built)."""
+    found, before, previous = [], -1, 0
+    for position in positions:
+        gap = np.isfinite(losses[previous:position])[::-1]
+        if gap.any():
+            before = position - 1 - int(np.argmax(gap))
+        found.append(before)
+        previous = position
+    return found
 
 
 def assert_all_finite(curve: LossSeries) -> None:
@@ -75,7 +88,7 @@ def assert_all_finite(curve: LossSeries) -> None:
     the last finite loss before it), with ``×`` in the sparkline and ``▲`` under them.
     """
     __tracebackhide__ = True
-    series = as_series(curve)
+    series = as_series(curve, copy=False)
     bad = np.flatnonzero(~np.isfinite(series.losses))
     if not bad.size:
         return
@@ -102,7 +115,7 @@ def assert_monotonic_decreasing(
     always fail.
     """
     __tracebackhide__ = True
-    series = as_series(curve)
+    series = as_series(curve, copy=False)
     tolerance = _tolerance("atol", atol)
     losses = series.losses
     if losses.size < 2:
@@ -154,7 +167,7 @@ def assert_reaches_floor(
     the last step, and must lie within the series' steps.
     """
     __tracebackhide__ = True
-    series = as_series(curve)
+    series = as_series(curve, copy=False)
     tolerance = _tolerance("atol", atol)
     if floor is None:
         if series.curve is None:
@@ -235,7 +248,7 @@ def assert_final_loss(
 ) -> None:
     """Assert that the last loss is ``expected`` within ``atol + rtol * abs(expected)``."""
     __tracebackhide__ = True
-    series = as_series(curve)
+    series = as_series(curve, copy=False)
     desired = _finite("expected", expected)
     rel, absolute = _tolerance("rtol", rtol), _tolerance("atol", atol)
     actual = float(series.losses[-1])
@@ -312,7 +325,8 @@ def assert_curve_equal(
     Defaults as ``numpy.testing.assert_allclose``.
     """
     __tracebackhide__ = True
-    left, right = as_series(actual, "actual"), as_series(expected, "expected")
+    left = as_series(actual, "actual", copy=False)
+    right = as_series(expected, "expected", copy=False)
     if left.steps.shape != right.steps.shape or (left.steps != right.steps).any():
         fail(
             [
@@ -348,7 +362,7 @@ def assert_matches_profile(
     """
     __tracebackhide__ = True
     prof = resolve_profile(profile)
-    series = as_series(losses)
+    series = as_series(losses, copy=False)
     if start_step is not None:
         first = check_step(start_step, "start_step")
         if isinstance(losses, LossCurve) or is_pair(losses):
@@ -359,7 +373,11 @@ def assert_matches_profile(
         if end > MAX_STEP:
             raise SynthLossError(f"the run would end at step {end}, past the last step {MAX_STEP}")
         series = Series(series.steps + (first - 1), series.losses, None)
-    desired = synthetic_losses(series.steps, prof)
+    if isinstance(prof, RecordedProfile):  # a recorded run: its logged values
+        whole = prof.recording()
+        desired = np.array([whole.loss_at(int(step)) for step in series.steps])
+    else:
+        desired = synthetic_losses(series.steps, prof)
     first_step, count = int(series.steps[0]), series.steps.size
     contiguous = int(series.steps[-1]) - first_step + 1 == count
     expected_spark = sparkline(desired, width=SPARK_WIDTH)

@@ -95,7 +95,7 @@ def add_plot_parser(commands: Any) -> None:
         description="Draw a profile's curve, or a recorded LOG, with its ground-truth events "
         "marked (spikes, non-finite steps, divergence, plateaus, incidents, benign events) "
         "and the floor step. The output's extension picks the format (.png, .svg, .pdf...). "
-        "Needs matplotlib: pip install 'pytest-synthloss[plot]'.",
+        'Needs matplotlib: pip install "pytest-synthloss[plot]".',
         epilog="examples:\n  synthloss plot --profile spiky --steps 40 -o curve.png\n"
         "  synthloss plot runs/metrics.csv --labels incident.labels.json -o incident.svg",
         formatter_class=argparse.RawDescriptionHelpFormatter,

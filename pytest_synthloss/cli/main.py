@@ -156,7 +156,7 @@ def _build_train(parser: argparse.ArgumentParser) -> None:
         metavar="PORT",
         help="serve the live loss as Prometheus gauges train_loss and train_loss_step on "
         "http://127.0.0.1:PORT/metrics while the run lasts (0: any free port; the URL is "
-        "printed on stderr). Needs pip install 'pytest-synthloss[prometheus]'. Each step must "
+        'printed on stderr). Needs pip install "pytest-synthloss[prometheus]". Each step must '
         "last at least two scrape intervals (--sleep-seconds >= 2 x the scrape interval), "
         "or a scraper can miss a step, a spike included",
     )

@@ -29,6 +29,7 @@ from pytest_synthloss.core.validation import LOSS_CEILING, MAX_STEP, check_step
 __all__ = [
     "NOISE_BLOCK",
     "as_steps",
+    "ceiling_from",
     "final_loss",
     "flat_from",
     "noise_at",
@@ -177,6 +178,9 @@ def _normal_at(seed: int, step: int) -> float:
     return float(noise_block(seed, block)[offset])
 
 
+#: Steps per chunk of a noisy range (its temporaries stay in cache).
+_NOISY_CHUNK = 1 << 15
+
 # -- the vector engine ------------------------------------------------------------------
 
 
@@ -249,6 +253,34 @@ def flat_from(prof: Profile) -> int | None:
     return prof.floor_step
 
 
+def ceiling_from(prof: Profile) -> int | None:
+    """The step from which a diverging profile's loss is :data:`LOSS_CEILING` for good, but
+    at spikes and non-finite steps (``None``: not within :data:`MAX_STEP`, noise, a shape).
+
+    The trend after the onset never falls (a rate of at least 1e-6 a step is far above the
+    rounding of the repeated squaring), so the first capped step is found by bisection.
+    """
+    div = prof.divergence
+    if div is None or prof.noise is not None or prof.shape is not None or div.rate < 1e-6:
+        return None
+    low = div.start_step - 1  # not capped (the anchor, a finite loss below the ceiling)
+    if _trend_loss(prof, div.start_step) >= LOSS_CEILING:
+        return div.start_step
+    high, reach = div.start_step, 1
+    while _trend_loss(prof, high) < LOSS_CEILING:  # capped at high, not at low
+        low, reach = high, reach * 2
+        if high == MAX_STEP:
+            return None
+        high = min(MAX_STEP, div.start_step + reach)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _trend_loss(prof, middle) >= LOSS_CEILING:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
 def trend_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") -> np.ndarray:
     """The noise-free loss at ``steps``, without spikes or non-finite steps.
 
@@ -281,21 +313,39 @@ def range_losses(
     if profile.shape is not None:
         out[:] = shaped_losses(profile, np.arange(start_step, start_step + count, dtype=np.int64))
         return out
-    flat_start = flat_from(profile)
+    flat_start, flat_value = flat_from(profile), profile.floor
+    if flat_start is None:
+        flat_start, flat_value = ceiling_from(profile), LOSS_CEILING
     before = count if flat_start is None else min(count, max(0, flat_start - start_step))
-    if before:
+    if before and profile.noise is not None:
+        _noisy_into(profile, profile.noise, start_step, out[:before])
+    elif before:
         head = out[:before]
         _trend_into(profile, np.arange(start_step, start_step + before, dtype=np.int64), head)
-        if profile.noise is not None:
-            _noise_into(profile.noise, _range_normals(profile.noise.seed, start_step, before), head)
     if before < count:
-        out[before:] = profile.floor
+        out[before:] = flat_value
     stop = start_step + count
     for overrides in (profile.spikes, profile.nonfinite):
         for step, loss in overrides.items():
             if start_step <= step < stop:
                 out[step - start_step] = loss
     return out
+
+
+def _noisy_into(prof: Profile, noise: Noise, start_step: int, out: np.ndarray) -> None:
+    """The trend and then the noise of the steps from ``start_step`` into ``out``, a cache-sized
+    chunk at a time (every operation is per step: the same values as in one pass)."""
+    floor_from = prof.floor_step
+    onset = prof.divergence.start_step if prof.divergence is not None else None
+    for begin in range(0, out.size, _NOISY_CHUNK):
+        part = out[begin : begin + _NOISY_CHUNK]
+        first = start_step + begin
+        last = first + part.size - 1
+        if floor_from is not None and first >= floor_from and (onset is None or last < onset):
+            part.fill(prof.floor)  # what the trend is from the floor step on
+        else:
+            _trend_into(prof, np.arange(first, last + 1, dtype=np.int64), part)
+        _noise_into(noise, _range_normals(noise.seed, first, part.size), part)
 
 
 def _trend_into(prof: Profile, steps: np.ndarray, out: np.ndarray) -> None:

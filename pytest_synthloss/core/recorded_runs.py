@@ -109,6 +109,40 @@ class RecordedProfile(Profile):
             )
         return whole if (begin, count) == (0, len(whole)) else whole.window(begin, count)
 
+    # -- ground truth: the recording's, not the placeholder formula's ------------------
+
+    @property
+    def spike_steps(self) -> tuple[int, ...]:
+        """The recorded run's spike steps (reads the log)."""
+        return self.recording().spike_steps
+
+    @property
+    def nonfinite_steps(self) -> tuple[int, ...]:
+        """The recorded run's non-finite steps (reads the log)."""
+        return self.recording().nonfinite_steps
+
+    @property
+    def divergence_step(self) -> int | None:
+        """The first step of the recorded run's labelled divergence (reads the log)."""
+        return self.recording().divergence_step
+
+    @property
+    def plateau_windows(self) -> tuple[tuple[int, int], ...]:
+        """The recorded run's labelled plateaus (reads the log)."""
+        return self.recording().plateau_windows
+
+    @property
+    def floor_step(self) -> int | None:
+        """``None``: a recorded run has no known floor."""
+        return None
+
+    def baseline(self, step: int) -> float:
+        """A recorded run has no formula: an error naming the run."""
+        raise SynthLossError(
+            f"recorded run {self.name!r} has no formula (no baseline); its values are "
+            "make_curve(profile=...).losses"
+        )
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Profile):
             return NotImplemented

@@ -32,10 +32,15 @@ def sparkline(
         return ""
     columns = min(count, max(1, width))
     edges = (np.arange(columns + 1, dtype=np.int64) * count) // columns
-    finite = np.isfinite(values)
-    shown = np.where(finite, values, -np.inf)
-    peaks = np.maximum.reduceat(shown, edges[:-1])
-    bad = np.logical_or.reduceat(~finite, edges[:-1])
+    bad = ~np.logical_and.reduceat(np.isfinite(values), edges[:-1])
+    # the largest finite value of each column: NaN and -inf never win under fmax; +inf does,
+    # so its (rare) columns are redone one at a time; a column with no finite value is not
+    # finite either way (it is drawn as non-finite, and left out of the range)
+    with np.errstate(invalid="ignore"):
+        peaks = np.fmax.reduceat(values, edges[:-1])
+    for column in np.flatnonzero(peaks == np.inf).tolist():
+        part = values[edges[column] : edges[column + 1]]
+        peaks[column] = np.where(np.isfinite(part), part, -np.inf).max()
     good = peaks[np.isfinite(peaks)]
     low, high = (float(good.min()), float(good.max())) if good.size else (0.0, 0.0)
     span = high - low

@@ -151,6 +151,19 @@ class LogWriter:
         self, steps: Sequence[int], losses: Sequence[float], time: float | None = None
     ) -> None:
         """Write the lines of these steps (all at ``time``) with one ``write`` and flush."""
+        if self.format == "jsonl" and not self.timed:
+            # what json.dumps writes for an int step and a finite float loss (their repr),
+            # then the same tail on every line, encoded once
+            tail = json.dumps(self._json_tail, allow_nan=False)[1:] + "\n"
+            self._emit(
+                "".join(
+                    f'{{"step": {s!r}, "loss": {v!r}, {tail}'
+                    if type(s) is int and type(v) is float and math.isfinite(v)
+                    else self.line(s, v, time)
+                    for s, v in zip(steps, losses, strict=True)
+                )
+            )
+            return
         self._emit("".join(self.line(s, v, time) for s, v in zip(steps, losses, strict=True)))
 
     def _emit(self, text: str) -> None:

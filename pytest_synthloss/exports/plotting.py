@@ -1,6 +1,6 @@
 """Plots of a loss curve with its ground truth (every event, the floor step). Needs matplotlib.
 
-matplotlib is an optional extra (``pip install 'pytest-synthloss[plot]'``) and is only
+matplotlib is an optional extra (``pip install "pytest-synthloss[plot]"``) and is only
 imported when a plot is drawn.
 """
 
