@@ -10,9 +10,9 @@ fault                          what the run does
                                takes its usual time
 ``restart=(k, r)``             after logging step ``k`` it resumes from the checkpoint of step
                                ``k - r``: steps ``k - r + 1 .. k`` are logged again (``r`` repeated
-                               steps), then the run goes on to its last step; ``resume=Resume(...)``
+                               steps), then the run goes on to its last step; ``resume=``
                                says what the data loader does then (replay seen batches, skip
-                               ahead, reset the step counter: :mod:`~pytest_synthloss.core.resumes`)
+                               ahead, reset the step counter: ``core/resumes.py``)
 ``drop=(a, b, ...)``           never logs these steps (also not when a restart repeats them)
 ``crash=(k, code)``            exits with ``code`` (default 1) right after logging step ``k``
 =============================  ==================================================================
