@@ -118,12 +118,17 @@ def _tensorboard(chunks: list[list[tuple[int, float]]], logdir: str) -> list[tup
     accumulator = pytest.importorskip(
         "tensorboard.backend.event_processing.event_accumulator", reason="needs tensorboard"
     )
-    for index, chunk in enumerate(chunks):
+    import pathlib
+
+    out = pathlib.Path(logdir)
+    for index, chunk in enumerate(chunks):  # one writer per run, its file named in run order
         purge = None if index == 0 else chunk[0][0]
-        writer = writer_module.SummaryWriter(logdir, purge_step=purge, filename_suffix=f".{index}")
+        writer = writer_module.SummaryWriter(str(out / str(index)), purge_step=purge)
         for step, loss in chunk:
             writer.add_scalar("loss", loss, step)
         writer.close()
+        (written,) = (out / str(index)).glob("events.out.tfevents.*")
+        written.rename(out / f"events.out.tfevents.{index:010d}.run")
     events = accumulator.EventAccumulator(logdir)
     events.Reload()
     return [(e.step, e.value) for e in events.Scalars("loss")]

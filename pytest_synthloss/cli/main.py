@@ -132,7 +132,7 @@ def _build_train(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument(
         "--restart",
-        type=cli_types.fault_type("restart", "STEP:BACK[:MODE[:N[:DIP]]], e.g. 10:3"),
+        type=cli_types.fault_type("restart", "STEP:BACK, e.g. 10:3"),
         metavar="STEP:BACK[:MODE]",
         help="after logging STEP, resume from the checkpoint BACK steps earlier (logging them "
         "again); MODE: same, replay:N[:DIP], skip:N or reset (see the emulator docs)",

@@ -21,7 +21,8 @@ from pytest_synthloss.core.draws import NOISE_BLOCK, noise_block
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.profiles import Profile
-from pytest_synthloss.core.ranks import rank_profile
+from pytest_synthloss.core.ranks import reduced_loss, reduced_losses
+from pytest_synthloss.core.registry import resolve_profile
 from pytest_synthloss.core.shaped import held_steps, override, shaped_losses, shaped_trend
 from pytest_synthloss.core.steps import as_steps
 from pytest_synthloss.core.validation import LOSS_CEILING, MAX_STEP, check_step
@@ -45,19 +46,6 @@ __all__ = [
 _BLOCK = 1 << 15
 
 
-def resolve_profile(profile: Profile | str) -> Profile:
-    """``profile`` itself, or the registered profile of that name.
-
-    The registry is imported on first use of a name: building a built-in profile of ranks
-    runs this model while the registry is still being imported.
-    """
-    if isinstance(profile, Profile):
-        return profile
-    from pytest_synthloss.core.registry import resolve_profile as registered
-
-    return registered(profile)
-
-
 # -- the scalar reference ---------------------------------------------------------------
 
 
@@ -75,7 +63,7 @@ def synthetic_loss(step: int, profile: Profile | str = "stable") -> float:
     checked = check_step(step)
     prof = resolve_profile(profile)
     if prof.ranks is not None:  # the all-reduced mean of the ranks' losses
-        return _reduced_loss(prof, prof.ranks.world_size, checked)
+        return reduced_loss(prof, checked, synthetic_loss)
     if prof.shape is not None:  # the shaped engine, on one step
         return float(shaped_losses(prof, np.array([checked], dtype=np.int64))[0])
     if checked in prof.nonfinite:
@@ -92,26 +80,6 @@ def synthetic_loss(step: int, profile: Profile | str = "stable") -> float:
             loss = loss + noise.sigma * z
         loss = min(loss if loss > 0.0 else 0.0, LOSS_CEILING)
     return loss
-
-
-def _reduced_loss(prof: Profile, world_size: int, step: int) -> float:
-    """The all-reduced loss of a run of ranks: their losses summed in rank order, over N."""
-    total = synthetic_loss(step, rank_profile(prof, 0))
-    for rank in range(1, world_size):
-        total = total + synthetic_loss(step, rank_profile(prof, rank))
-    return total / world_size
-
-
-def _reduced_losses(
-    prof: Profile, world_size: int, steps: np.ndarray, out: np.ndarray
-) -> np.ndarray:
-    """:func:`_reduced_loss` at every step of the 1-d int64 ``steps``: the same operations."""
-    out[:] = synthetic_losses(steps, rank_profile(prof, 0))
-    with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as in the scalar sum
-        for rank in range(1, world_size):
-            np.add(out, synthetic_losses(steps, rank_profile(prof, rank)), out=out)
-        np.divide(out, world_size, out=out)
-    return out
 
 
 def final_loss(profile: Profile | str, steps: int, start_step: int = 1) -> float:
@@ -193,10 +161,8 @@ def synthetic_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") ->
     prof = resolve_profile(profile)
     if prof.ranks is not None:
         flat = as_steps(steps).astype(np.int64, copy=False)
-        out = np.empty(flat.size, dtype=np.float64)
-        return _reduced_losses(prof, prof.ranks.world_size, flat.reshape(-1), out).reshape(
-            flat.shape
-        )
+        out = reduced_losses(prof, flat.reshape(-1), np.empty(flat.size), synthetic_losses)
+        return out.reshape(flat.shape)
     if prof.shape is not None:
         flat = as_steps(steps).astype(np.int64, copy=False)
         return shaped_losses(prof, flat.reshape(-1)).reshape(flat.shape)
@@ -309,7 +275,7 @@ def range_losses(
         out = np.empty(count, dtype=np.float64)
     if profile.ranks is not None:
         steps = np.arange(start_step, start_step + count, dtype=np.int64)
-        return _reduced_losses(profile, profile.ranks.world_size, steps, out)
+        return reduced_losses(profile, steps, out, synthetic_losses)
     if profile.shape is not None:
         out[:] = shaped_losses(profile, np.arange(start_step, start_step + count, dtype=np.int64))
         return out

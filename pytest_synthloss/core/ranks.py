@@ -23,7 +23,7 @@ reduced value (a rank-local spike shows diluted by ``world_size``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,8 @@ from pytest_synthloss.core.profile_checks import canonical_nonfinite, sort_key
 from pytest_synthloss.core.validation import LOSS_CEILING, check_float, check_int, check_step
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from pytest_synthloss.core.curve import LossCurve
     from pytest_synthloss.core.profiles import Profile
 
@@ -45,6 +47,8 @@ __all__ = [
     "rank_profile",
     "rank_seed",
     "rank_truth",
+    "reduced_loss",
+    "reduced_losses",
     "reduced_overrides",
 ]
 
@@ -198,6 +202,34 @@ def attach_ranks(profile: Profile) -> None:
         )
     for rank in sorted({r for r, _ in (*profile.ranks.spikes, *profile.ranks.nonfinite)}):
         rank_profile(profile, rank)
+
+
+def reduced_loss(profile: Profile, step: int, loss: Callable[[int, Profile], float]) -> float:
+    """The all-reduced loss at ``step``: ``loss(step, rank)`` summed in rank order, over N."""
+    ranks = _ranks(profile)
+    total = loss(step, rank_profile(profile, 0))
+    for rank in range(1, ranks.world_size):
+        total = total + loss(step, rank_profile(profile, rank))
+    return total / ranks.world_size
+
+
+def reduced_losses(
+    profile: Profile,
+    steps: np.ndarray,
+    out: np.ndarray,
+    losses: Callable[[np.ndarray, Profile], np.ndarray],
+) -> np.ndarray:
+    """:func:`reduced_loss` at every step of the 1-d int64 ``steps``, into ``out``: the
+    same operations in the same order, so bit for bit the same values."""
+    import numpy as np
+
+    ranks = _ranks(profile)
+    out[:] = losses(steps, rank_profile(profile, 0))
+    with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as in the scalar sum
+        for rank in range(1, ranks.world_size):
+            np.add(out, losses(steps, rank_profile(profile, rank)), out=out)
+        np.divide(out, ranks.world_size, out=out)
+    return out
 
 
 def reduced_overrides(ranks: Ranks) -> tuple[tuple[int, ...], dict[int, float]]:
