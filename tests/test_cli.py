@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -588,8 +589,9 @@ def test_a_failed_write_to_a_file_removes_it(
         steps: list[int],
         losses: list[float],
         time: float | None = None,
+        signals: Any = None,
     ) -> None:
-        real_write(self, steps, losses, time)
+        real_write(self, steps, losses, time, signals)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(formats.LogWriter, "write", write_then_fail)

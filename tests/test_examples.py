@@ -126,6 +126,22 @@ MODULES = (
         skipped_without=3,  # a skipif mark on each test
         skip_reason="promtool not found",
     ),
+    Module(
+        "recipes/test_forward_mlflow.py",
+        per_profile=0,
+        once=2,
+        available=_has("mlflow"),
+        skipped_without=1,  # importorskip: the whole module
+        skip_reason="mlflow not installed",
+    ),
+    Module(
+        "recipes/test_forward_wandb.py",
+        per_profile=0,
+        once=3,
+        available=_has("wandb"),
+        skipped_without=1,
+        skip_reason="wandb not installed",
+    ),
 )
 
 

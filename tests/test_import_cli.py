@@ -76,6 +76,18 @@ def test_import_reports_what_it_read(tmp_path: Path, capsys: pytest.CaptureFixtu
     }
 
 
+def test_import_counts_one_skipped_record_in_the_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "run.csv"
+    log.write_text("step,loss,eval_loss\n1,2.0,\n2,,1.5\n3,1.75,\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["import", str(log), "-o", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"read 2 values of 'loss' by 'step' from {log} (table-csv, 1 record without it skipped)"
+    )
+
+
 def test_import_keeps_repeats_and_non_finite_values(tmp_path: Path) -> None:
     log = tmp_path / "run.csv"
     log.write_text("step,loss\n1,2.0\n2,nan\n3,1.5\n2,inf\n3,1.25\n4,-inf\n")
@@ -97,7 +109,8 @@ def test_import_keeps_repeats_and_non_finite_values(tmp_path: Path) -> None:
 
 
 _FORMATS = (
-    "text, jsonl, csv, tensorboard, trainer-state, lightning, table-csv, table-jsonl, step-value"
+    "text, jsonl, csv, tensorboard, trainer-state, lightning, table-csv, table-jsonl, step-value, "
+    "mlflow"
 )
 
 

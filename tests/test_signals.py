@@ -302,3 +302,28 @@ def test_bad_parameters_are_refused_naming_them(build: Callable[[], object], mes
     with pytest.raises(SynthLossError) as info:
         build()
     assert str(info.value) == message
+
+
+def test_the_fixtures_hand_out_the_fp16_overflow_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from pytest_synthloss.core.stream import SignalStep
+
+        def test_curve(synthloss_curve):
+            scale = synthloss_curve.signals["loss_scale"]
+            assert synthloss_curve.profile.name == "fp16-overflow"
+            assert scale[:6].tolist() == [65536.0, 32768.0, 16384.0, 8192.0, 4096.0, 2048.0]
+            overflows = [e.span for e in synthloss_curve.events if e.kind == "overflow"]
+            assert overflows == [(1, 5), (212, 213), (530, 532), (860, 860)]
+
+        def test_stream(synthloss_stream):
+            from pytest_synthloss import LossStream
+
+            stream = LossStream(synthloss_stream.curve, signals=True)
+            first = next(stream)
+            assert isinstance(first, SignalStep)
+            assert first.signals["step_time"] == 30.0
+        """
+    )
+    result = pytester.runpytest("--synthloss-profile", "fp16-overflow", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)

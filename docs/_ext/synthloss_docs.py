@@ -243,6 +243,7 @@ def _event_rows(curve: Any) -> list[tuple[str, str]]:
     benign = [e.describe() for e in curve.events if e.kind in ("warmup", "schedule", "epoch")]
     if benign:
         rows.append(("benign events", ", ".join(benign)))
+    rows += _signal_rows(curve)
     if profile.shape is not None and profile.shape.noise is not None:
         tn = profile.shape.noise
         rows.append(
@@ -300,6 +301,37 @@ def _members(curve: Any) -> list[tuple[str, Any]]:
     return []
 
 
+def _signal_rows(curve: Any) -> list[tuple[str, str]]:
+    """The ground truth of a profile's linked signals, read from its events."""
+    signals = curve.profile.signals
+    if signals is None:
+        return []
+
+    def spans(kind: str) -> str:
+        found = [e for e in curve.events if e.kind == kind]
+        return ", ".join(e.describe().split(" at ", 1)[1] for e in found) or "none"
+
+    rows = [
+        ("grad-norm spikes (a step before a loss spike)", spans("grad_spike")),
+        ("fp16 overflows (step skipped, scale backed off)", spans("overflow")),
+        ("loss-scale growths (benign)", spans("scale_growth")),
+        ("slow first step, evals (benign)", f"{spans('first_step')}; evals {spans('eval')}"),
+        ("stalls", spans("stall")),
+    ]
+    if signals.loss_scale is not None:
+        scale = signals.loss_scale
+        rows.append(
+            (
+                "loss scaling",
+                f"init {scale.init_scale:g}, x{scale.growth_factor:g} every "
+                f"{scale.growth_interval} clean steps, x{scale.backoff_factor:g} on overflow, "
+                f"hysteresis {scale.hysteresis}",
+            )
+        )
+    rows.append(("learning rate", f"peak {signals.peak_lr:g} times the profile's schedule"))
+    return rows
+
+
 def _last_event_step(profile: Any) -> int:
     steps = [*profile.spike_steps, *profile.nonfinite_steps, *(b for _, b in profile.plateaus)]
     if profile.divergence is not None:
@@ -309,8 +341,13 @@ def _last_event_step(profile: Any) -> int:
 
 def draw_curve(curve: Any) -> bytes:
     """A PNG of ``curve`` with its ground-truth events marked (the gallery's picture)."""
-    figure = Figure(figsize=(7.5, 3.6), dpi=100)
-    ax = figure.subplots()
+    if curve.signals:
+        figure = Figure(figsize=(7.5, 5.6), dpi=100)
+        ax, lower = figure.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+        _draw_signals(lower, curve)
+    else:
+        figure = Figure(figsize=(7.5, 3.6), dpi=100)
+        ax = figure.subplots()
     steps = curve.steps
     losses = curve.losses
     for label, member in _members(curve):
@@ -364,6 +401,28 @@ def draw_curve(curve: Any) -> bytes:
     return buffer.getvalue()
 
 
+def _draw_signals(ax: Any, curve: Any) -> None:
+    """The loss scale (log 2) and the grad norm (log) under the loss, overflows marked."""
+    steps = curve.steps
+    ax.step(steps, curve.signals["loss_scale"], where="post", color="tab:green", label="loss scale")
+    ax.set_yscale("log", base=2)
+    ax.set_ylabel("loss scale")
+    for event in curve.events:
+        if event.kind == "overflow":
+            ax.axvspan(event.first - 0.5, event.last + 0.5, color="tab:red", alpha=0.3)
+    ax.plot([], [], color="tab:red", alpha=0.3, linewidth=6, label="fp16 overflow")
+    grad = ax.twinx()
+    norms = curve.signals["grad_norm"]
+    finite = norms.copy()
+    finite[~(finite < float("inf"))] = float("nan")
+    grad.plot(steps, finite, color="tab:gray", linewidth=0.6, label="grad norm")
+    grad.set_yscale("log")
+    grad.set_ylabel("grad norm")
+    ax.legend(loc="upper left", fontsize="small")
+    grad.legend(loc="upper right", fontsize="small")
+    ax.set_xlabel("step")
+
+
 def _gallery(out: Path) -> str:
     lines = [
         "# Profile gallery",
@@ -373,7 +432,9 @@ def _gallery(out: Path) -> str:
         "docs build from `make_curve` with its ground truth marked: spikes (red dots),",
         "non-finite losses (red dotted lines, value at the top), the divergence onset (orange",
         "dashed), plateau windows (shaded), the floor (gray dotted) and the floor step (green",
-        "dashed). Each table is read from the curve's ground truth, not typed in.",
+        "dashed). A profile with linked signals (`fp16-overflow`) also shows its loss scale and",
+        "grad norm below, fp16 overflows shaded. Each table is read from the curve's ground",
+        "truth, not typed in.",
         "",
     ]
     for name in available_profiles():

@@ -62,7 +62,8 @@ def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) 
         batch_size=args.batch_size,
     )
     # validates before any file; a live run (train) logs each line's time
-    writer = LogWriter(io.StringIO(), args.format, curve.config, timed=live)
+    signals = curve.profile.signals is not None  # their columns, after the loss's
+    writer = LogWriter(io.StringIO(), args.format, curve.config, timed=live, signals=signals)
     faults = _faults(args, curve.profile.faults) if live else None
     if faults is not None:
         faults.check_run(len(curve), args.start_step)

@@ -1,5 +1,6 @@
-"""The built-in profiles: the spec's ``stable`` and ``spiky``, one profile per failure mode
-and the realistic runs of :mod:`pytest_synthloss.core.realistic`.
+"""The built-in profiles: the spec's ``stable`` and ``spiky``, one profile per failure mode,
+the realistic runs of :mod:`pytest_synthloss.core.realistic` and the runs with linked
+signals of :mod:`pytest_synthloss.core.signal_runs`.
 
 Each is a plain :class:`~pytest_synthloss.core.profiles.Profile`; its ground truth (spike
 steps, non-finite steps, divergence onset, plateau windows) is derived from its fields.
@@ -14,6 +15,7 @@ from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.ranks import Ranks
 from pytest_synthloss.core.realistic import REALISTIC
+from pytest_synthloss.core.signal_runs import SIGNAL_RUNS
 
 __all__ = [
     "BUILTINS",
@@ -130,6 +132,6 @@ TRIALS_8 = cohort_profile(
 
 #: The built-ins that are families of runs (ranks, trials).
 FAMILIES = (RANKS_4, TRIALS_8)
-BUILTINS = (*SPEC_LINE, *REALISTIC, *FAMILIES)
+BUILTINS = (*SPEC_LINE, *REALISTIC, *SIGNAL_RUNS, *FAMILIES)
 #: The names of the realistic built-ins.
 REALISTIC_NAMES = tuple(p.name for p in REALISTIC)

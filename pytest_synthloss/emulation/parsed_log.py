@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -55,7 +56,10 @@ class ParsedLog:
     - ``planned_last_step``: the last step the run planned to log (``final_step`` on timed
       lines, ``start_step + steps - 1`` from a text header), ``None`` if the log does not
       say; :attr:`missing_tail` compares it with what was logged (a crash);
-    - :attr:`stalls`: the gaps between lines far longer than the typical step time.
+    - :attr:`stalls`: the gaps between lines far longer than the typical step time;
+    - ``signals``: the linked signals of a run that logs them (``grad_norm``,
+      ``learning_rate``, ``loss_scale``, ``step_time``; read-only float64 arrays, one
+      entry per line), empty otherwise.
     """
 
     steps: np.ndarray
@@ -69,6 +73,7 @@ class ParsedLog:
     gaps: tuple[tuple[int, int], ...] = field(default=())
     times: np.ndarray | None = field(default=None)
     planned_last_step: int | None = field(default=None)
+    signals: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))
     resumes: tuple[tuple[int, int], ...] = field(default=())
 
     def __len__(self) -> int:
@@ -160,11 +165,18 @@ class ParsedLog:
         steps, index = np.unique(backwards, return_index=True)
         losses = self.losses[::-1][index]
         times = None if self.times is None else self.times[::-1][index]
-        for array in (steps, losses, times):
+        signals = {name: values[::-1][index] for name, values in self.signals.items()}
+        for array in (steps, losses, times, *signals.values()):
             if array is not None:
                 array.flags.writeable = False
         return dataclasses.replace(
-            self, steps=steps, losses=losses, times=times, repeated_steps=(), resumes=()
+            self,
+            steps=steps,
+            losses=losses,
+            times=times,
+            signals=MappingProxyType(signals),
+            repeated_steps=(),
+            resumes=(),
         )
 
     def to_curve(self) -> LossCurve:
