@@ -51,7 +51,8 @@ def test_bad_detector(synthloss_curve):
 
 BAD_DETECTOR_FAILURE = [
     "E       pytest_synthloss.LossAssertionError: Alerts do not match ground truth (profile "
-    "'incident-0412', steps 1..40; expect spike, nonfinite; tolerate divergence; tolerance 0):",
+    "'incident-0412', steps 1..40; expect spike, nonfinite; tolerate divergence, incident; "
+    "tolerance 0):",
     "E       missed events: 1 / 2 — spike at step 25 (peak 9)",
     "E       false alarms: 0 / 1 alert groups",
     "E       late detections: 0",

@@ -75,6 +75,18 @@ def test_hysteresis_delays_the_backoff_until_its_counter_runs_out() -> None:
     ]
 
 
+def test_deepspeed_waits_one_more_clean_step_and_never_goes_below_min_scale() -> None:
+    scale = LossScale(
+        overflows=(2, 3, 4), growth_interval=2, hysteresis=2, scaler="deepspeed", min_scale=0.5
+    )
+    assert replay_loss_scales(LossScale(overflows=(2, 3, 4), growth_interval=2, hysteresis=2), 9)[
+        4:
+    ] == [16384.0, 16384.0, 32768.0, 32768.0, 65536.0]  # torch: grows after 2 clean steps
+    assert replay_loss_scales(scale, 9)[4:] == [16384.0, 16384.0, 16384.0, 32768.0, 32768.0]
+    low = LossScale(overflows=(1, 2, 3), init_scale=2.0, scaler="deepspeed", min_scale=0.5)
+    assert replay_loss_scales(low, 4) == [2.0, 1.0, 0.5, 0.5]
+
+
 def test_the_scale_stays_within_float32() -> None:
     top = LossScale(init_scale=2.0**126, growth_interval=1)
     assert replay_loss_scales(top, 4) == [2.0**126, 2.0**127, 2.0**127, 2.0**127]
@@ -87,6 +99,17 @@ def test_the_scale_stays_within_float32() -> None:
 def _schedules(draw: st.DrawFn) -> tuple[LossScale, int]:
     last = draw(st.integers(1, 400))
     overflows = draw(st.lists(st.integers(1, last), unique=True, max_size=40))
+    if draw(st.booleans()):
+        init = draw(st.integers(-149, 127))
+        deepspeed = LossScale(
+            overflows=tuple(overflows),
+            init_scale=2.0**init,
+            growth_interval=draw(st.integers(1, 30)),
+            hysteresis=draw(st.integers(1, 4)),
+            scaler="deepspeed",
+            min_scale=2.0 ** draw(st.integers(-149, init)),
+        )
+        return deepspeed, last
     scale = LossScale(
         overflows=tuple(overflows),
         init_scale=2.0 ** draw(st.integers(-149, 127)),
@@ -257,6 +280,24 @@ def test_the_signals_are_the_same_in_another_interpreter() -> None:
         (
             lambda: LossScale(backoff_factor=2.0),
             "loss_scale backoff_factor must be a power of two from 2**-64 to 0.5, got 2.0",
+        ),
+        (
+            lambda: LossScale(scaler="apex"),
+            "loss_scale scaler must be 'torch' or 'deepspeed', got 'apex'",
+        ),
+        (
+            lambda: LossScale(min_scale=1.0),
+            "loss_scale min_scale applies to scaler='deepspeed' only (GradScaler has none), "
+            "got 1.0",
+        ),
+        (
+            lambda: LossScale(scaler="deepspeed", growth_factor=4.0),
+            "loss_scale growth_factor must be 2.0 with scaler='deepspeed' (its scale factor is "
+            "fixed), got 4.0",
+        ),
+        (
+            lambda: LossScale(scaler="deepspeed", init_scale=2.0, min_scale=4.0),
+            "loss_scale min_scale must be a power of two from 2**-149 to init_scale, got 4.0",
         ),
         (
             lambda: LossScale(hysteresis=0),

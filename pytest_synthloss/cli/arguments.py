@@ -28,6 +28,7 @@ __all__ = [
     "Parser",
     "UsageError",
     "WriteError",
+    "add_steps_option",
     "drop",
     "dropped",
     "expand",
@@ -279,3 +280,14 @@ def optional_list(convert: Callable[[str], object]) -> Callable[[str], list[obje
         ]
 
     return parse
+
+
+def add_steps_option(parser: argparse.ArgumentParser) -> None:
+    """``--steps N``: a run's length, by default the profile's natural one."""
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="number of steps; default: the profile's natural length (20 for stable)",
+    )

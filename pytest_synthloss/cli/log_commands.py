@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_synthloss.cli import arguments as cli_types
 from pytest_synthloss.cli.commands import WriteError, print_line
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.text import count_noun
 
 if TYPE_CHECKING:
     from pytest_synthloss.emulation.importers import ImportedLog
@@ -110,13 +111,7 @@ def add_plot_parser(commands: Any) -> None:
         "log", nargs="?", metavar="LOG", help="a recorded log to draw (instead of --profile)"
     )
     _add_source_arguments(parser)
-    parser.add_argument(
-        "--steps",
-        type=cli_types.positive_int,
-        default=None,
-        metavar="N",
-        help="number of steps; default: the profile's natural length (20 for stable)",
-    )
+    cli_types.add_steps_option(parser)
     parser.add_argument("--profile", metavar="NAME", help="default: stable")
     parser.add_argument(
         "--start-step",
@@ -166,13 +161,13 @@ def import_log(args: argparse.Namespace) -> int:
         raise WriteError(str(exc)) from None
     log = recorded.log
     shift = f", steps shifted by {recorded.step_offset}" if recorded.step_offset else ""
-    records = "record" if log.skipped == 1 else "records"
-    skipped = f", {log.skipped} {records} without it skipped" if log.skipped else ""
+    skipped = f", {count_noun(log.skipped, 'record')} without it skipped" if log.skipped else ""
     print_line(
         f"read {len(log)} values of {log.value_column!r} by {log.step_column!r} from "
         f"{args.log} ({log.format}{skipped}{shift})"
     )
-    print_line(f"wrote {args.output} and {labels_path} ({len(recorded.labels)} labels)")
+    labels = count_noun(len(recorded.labels), "label")
+    print_line(f"wrote {args.output} and {labels_path} ({labels})")
     return 0
 
 

@@ -51,13 +51,7 @@ _FORMAT_HELP = (
 def _add_run_arguments(parser: argparse.ArgumentParser, *, sleep: bool) -> None:
     from pytest_synthloss.emulation.logwriter import FORMATS
 
-    parser.add_argument(
-        "--steps",
-        type=cli_types.positive_int,
-        default=None,
-        metavar="N",
-        help="number of steps; default: the profile's natural length (20 for stable)",
-    )
+    cli_types.add_steps_option(parser)
     if sleep:
         parser.add_argument(
             "--sleep-seconds",
