@@ -59,6 +59,7 @@ MODULES = (
     Module("test_spike_alert.py", per_profile=8, once=3, skipped_per_shaped=6),
     Module("test_early_stopping_guard.py", per_profile=6, once=3, skipped_per_shaped=6),
     Module("test_best_checkpoint.py", per_profile=4, once=2),
+    Module("test_multi_rank_guard.py", per_profile=0, once=2),
     Module(
         "test_lr_plateau.py",
         per_profile=5,

@@ -252,10 +252,53 @@ def _event_rows(curve: Any) -> list[tuple[str, str]]:
     if profile.noise is not None:
         noise = profile.noise
         rows.append(("noise", f"{noise.mode}, sigma {noise.sigma:g}, seed {noise.seed}"))
+    rows += _family_rows(curve)
     floor_step = "never" if curve.floor_step is None else f"step {curve.floor_step}"
     rows.append(("floor", f"{curve.floor:g}, first reached at {floor_step}"))
     rows.append(("final loss", f"{curve.final_loss:g} at step {curve.last_step}"))
     return rows
+
+
+def _family_rows(curve: Any) -> list[tuple[str, str]]:
+    """Rows for a run of several ranks or a cohort of trials (one row each)."""
+    from pytest_synthloss.core.ranks import rank_truth
+
+    ranks = curve.profile.ranks
+    if curve.profile.cohort is not None:
+        from pytest_synthloss.checks.cohorts import cohort_pruning, final_ranking
+
+        default = cohort_pruning(curve)
+        pruned = ", ".join(f"trial {t} at step {s}" for t, s in default.pruned.items())
+        return [
+            ("trials", f"{len(curve.profile.cohort)} (trial 0 is the curve drawn thick)"),
+            ("final ranking", ", ".join(f"trial {t}" for t in final_ranking(curve))),
+            ("MedianPruner() prunes", pruned or "none"),
+            ("the study's best trial", f"trial {default.best_trial}"),
+        ]
+    if ranks is None:
+        return []
+    truth = rank_truth(curve)
+    flags = "; ".join(
+        f"rank {r}: {', '.join(map(str, steps))}" for r, steps in enumerate(truth.flags) if steps
+    )
+    return [
+        ("ranks", f"{ranks.world_size} (noise sigma {ranks.sigma:g}, seed {ranks.seed} per rank)"),
+        ("rank flags", flags or "none"),
+        ("all-reduced decision", ", ".join(map(str, truth.decision)) or "none"),
+    ]
+
+
+def _members(curve: Any) -> list[tuple[str, Any]]:
+    """The member runs drawn behind a family's own curve: its ranks or trials."""
+    from pytest_synthloss.core.ranks import rank_curves
+
+    if curve.profile.ranks is not None:
+        return [(f"rank {r}", c) for r, c in enumerate(rank_curves(curve))]
+    if curve.profile.cohort is not None:
+        from pytest_synthloss.core.cohorts import trial_curves
+
+        return [(f"trial {t}", c) for t, c in enumerate(trial_curves(curve))]
+    return []
 
 
 def _signal_rows(curve: Any) -> list[tuple[str, str]]:
@@ -290,7 +333,7 @@ def _signal_rows(curve: Any) -> list[tuple[str, str]]:
 
 
 def _last_event_step(profile: Any) -> int:
-    steps = [*profile.spikes, *profile.nonfinite, *(b for _, b in profile.plateaus)]
+    steps = [*profile.spike_steps, *profile.nonfinite_steps, *(b for _, b in profile.plateaus)]
     if profile.divergence is not None:
         steps.append(profile.divergence.start_step)
     return max(steps, default=0)
@@ -307,7 +350,10 @@ def draw_curve(curve: Any) -> bytes:
         ax = figure.subplots()
     steps = curve.steps
     losses = curve.losses
-    ax.plot(steps, losses, color="tab:blue", linewidth=1.6, marker=".", label="loss")
+    for label, member in _members(curve):
+        ax.plot(steps, member.losses, linewidth=0.8, alpha=0.6, label=label)
+    label = "all-reduced loss" if curve.profile.ranks is not None else "loss"
+    ax.plot(steps, losses, color="tab:blue", linewidth=1.6, marker=".", label=label)
     for first, last in curve.plateau_windows:
         ax.axvspan(first - 0.5, last + 0.5, color="tab:purple", alpha=0.15, label="plateau")
     if curve.spike_steps:
@@ -381,7 +427,7 @@ def _gallery(out: Path) -> str:
     lines = [
         "# Profile gallery",
         "",
-        "Every registered profile (in a clean install, the fifteen built-ins, each realistic one",
+        "Every registered profile (in a clean install, the built-ins, each realistic one",
         "at its natural length), drawn during the",
         "docs build from `make_curve` with its ground truth marked: spikes (red dots),",
         "non-finite losses (red dotted lines, value at the top), the divergence onset (orange",

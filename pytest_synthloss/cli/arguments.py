@@ -208,6 +208,15 @@ def fault_type(kind: str, form: str) -> Callable[[str], Faults]:
         from pytest_synthloss.core.faults import Faults
 
         parts = text.split(":")
+        resume = None
+        if kind == "restart" and len(parts) > 2:  # STEP:BACK:MODE[:BATCHES[:DIP]]
+            from pytest_synthloss.core.resumes import parse_resume
+
+            try:
+                resume = parse_resume(parts[2:])
+            except SynthLossError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+            parts = parts[:2]
         try:
             numbers = [int(p) for p in parts[:1]] + [
                 float(p) if kind == "stall" and not p.strip().isdigit() else int(p)
@@ -219,7 +228,7 @@ def fault_type(kind: str, form: str) -> Callable[[str], Faults]:
             raise argparse.ArgumentTypeError(f"must be {form}, got {text!r}")
         value: Any = numbers[0] if len(numbers) == 1 else tuple(numbers)
         try:
-            return Faults(**{kind: value})
+            return Faults(**{kind: value}, resume=resume)
         except SynthLossError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 

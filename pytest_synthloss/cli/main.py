@@ -127,9 +127,9 @@ def _build_train(parser: argparse.ArgumentParser) -> None:
     faults.add_argument(
         "--restart",
         type=cli_types.fault_type("restart", "STEP:BACK, e.g. 10:3"),
-        metavar="STEP:BACK",
-        help="after logging STEP, resume from the checkpoint BACK steps earlier: "
-        "steps STEP-BACK+1..STEP are logged again",
+        metavar="STEP:BACK[:MODE]",
+        help="after logging STEP, resume from the checkpoint BACK steps earlier (logging them "
+        "again); MODE: same, replay:N[:DIP], skip:N or reset (see the emulator docs)",
     )
     faults.add_argument(
         "--drop",

@@ -243,10 +243,12 @@ def _write(
 
 
 def _part(curve: LossCurve, segment: Segment) -> LossCurve:
-    """The steps of ``segment``: a recorded run replays its own values."""
+    """The model's steps of ``segment`` (logged step minus the resume's shift): a recorded
+    run replays its own values."""
+    first = segment.first - segment.shift
     if isinstance(curve, RecordedCurve):
-        return curve.window(segment.first - curve.start_step, segment.size)
-    return LossCurve(curve.profile, segment.size, segment.first, curve.lr, curve.batch_size)
+        return curve.window(first - curve.start_step, segment.size)
+    return LossCurve(curve.profile, segment.size, first, curve.lr, curve.batch_size)
 
 
 def _write_segments(
@@ -267,14 +269,15 @@ def _write_segments(
         raise _Stopped(0) from None
     started = run_started = clock()
     for segment in segments:
-        part = _part(curve, segment)
+        part, shift, scale = _part(curve, segment), segment.shift, segment.scale
         if sleep_seconds > 0:
             if segment.pause:
                 # The stall counts from the last line written, whatever the pacing's slack:
                 # no output for at least ``pause`` seconds, then the usual step time.
                 stop.pause(segment.pause)
                 started = clock() - done * sleep_seconds
-            for step, loss, values in _step_records(part):
+            for model_step, model_loss, values in _step_records(part):
+                step, loss = model_step + shift, model_loss * scale if scale != 1.0 else model_loss
                 stop.pause(started + (done + 1) * sleep_seconds - clock())
                 if stop.stopped:
                     break
@@ -288,7 +291,8 @@ def _write_segments(
             for chunk in part.iter_chunks(BULK_CHUNK):
                 if stop.stopped:
                     break
-                steps, losses = chunk.steps.tolist(), chunk.losses.tolist()
+                steps = (chunk.steps + shift if shift else chunk.steps).tolist()
+                losses = (chunk.losses * scale if scale != 1.0 else chunk.losses).tolist()
                 columns = {name: array.tolist() for name, array in chunk.signals.items()}
                 done = _write(writer, steps, losses, done, clock() - run_started, columns or None)
                 last = {name: values[-1] for name, values in columns.items()} or None

@@ -331,6 +331,7 @@ class _Parser:
             times=times,
             planned_last_step=self.meta.get("final_step"),
             signals=MappingProxyType(signals),
+            resumes=_resumes(steps),
         )
 
 
@@ -345,6 +346,12 @@ def _repeats_and_gaps(
     jumps = np.flatnonzero(np.diff(unique) > 1)
     gaps = tuple((int(unique[i]) + 1, int(unique[i + 1]) - 1) for i in jumps.tolist())
     return repeated, gaps
+
+
+def _resumes(steps: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """``(before, after)`` wherever the logged step does not grow: the log goes back."""
+    back = np.flatnonzero(np.diff(steps) <= 0)
+    return tuple((int(steps[i]), int(steps[i + 1])) for i in back.tolist())
 
 
 def _parse(lines: Iterable[str], fmt: str | None, skip_malformed: bool) -> ParsedLog:

@@ -43,6 +43,8 @@ class ParsedLog:
     ``repeated_steps`` are the steps logged more than once and ``gaps`` the ``(first, last)``
     windows of steps never logged between the lowest and highest logged step (expanded by
     :attr:`missing_steps`); :meth:`deduplicated` keeps one line per step, the last.
+    ``resumes`` are the ``(before, after)`` steps of each place where the log goes back
+    (``after <= before``): a restart from an older checkpoint or a step counter reset.
     ``profile`` is the logged profile *name* (``None`` if the log does not say, as in a
     text log without its header). ``skipped`` holds ``(line_number, line)`` of malformed
     lines skipped with ``skip_malformed=True``.
@@ -72,6 +74,7 @@ class ParsedLog:
     times: np.ndarray | None = field(default=None)
     planned_last_step: int | None = field(default=None)
     signals: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))
+    resumes: tuple[tuple[int, int], ...] = field(default=())
 
     def __len__(self) -> int:
         return int(self.steps.size)
@@ -173,6 +176,7 @@ class ParsedLog:
             times=times,
             signals=MappingProxyType(signals),
             repeated_steps=(),
+            resumes=(),
         )
 
     def to_curve(self) -> LossCurve:
