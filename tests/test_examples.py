@@ -59,6 +59,7 @@ MODULES = (
     Module("test_spike_alert.py", per_profile=8, once=3, skipped_per_shaped=6),
     Module("test_early_stopping_guard.py", per_profile=6, once=3, skipped_per_shaped=6),
     Module("test_best_checkpoint.py", per_profile=4, once=2),
+    Module("test_multi_rank_guard.py", per_profile=0, once=2),
     Module(
         "test_lr_plateau.py",
         per_profile=5,
@@ -124,6 +125,22 @@ MODULES = (
         available=shutil.which("promtool") is not None,
         skipped_without=3,  # a skipif mark on each test
         skip_reason="promtool not found",
+    ),
+    Module(
+        "recipes/test_forward_mlflow.py",
+        per_profile=0,
+        once=2,
+        available=_has("mlflow"),
+        skipped_without=1,  # importorskip: the whole module
+        skip_reason="mlflow not installed",
+    ),
+    Module(
+        "recipes/test_forward_wandb.py",
+        per_profile=0,
+        once=3,
+        available=_has("wandb"),
+        skipped_without=1,
+        skip_reason="wandb not installed",
     ),
 )
 

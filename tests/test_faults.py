@@ -338,8 +338,10 @@ def test_a_stall_is_silence_after_the_last_line_even_when_the_run_is_late() -> N
     curve = make_curve(5)
 
     class SlowWriter(LogWriter):
-        def write(self, steps: Any, losses: Any, time: float | None = None) -> None:
-            super().write(steps, losses, time)
+        def write(
+            self, steps: Any, losses: Any, time: float | None = None, signals: Any = None
+        ) -> None:
+            super().write(steps, losses, time, signals)
             if steps[0] == 2:
                 clock.now += 0.15  # step 2's write is slow: the run is 0.15 s behind
 

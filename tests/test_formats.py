@@ -377,8 +377,14 @@ def test_write_log_removes_a_partly_written_file(
 ) -> None:
     real_write = LogWriter.write
 
-    def write_then_fail(self: LogWriter, steps: list[int], losses: list[float]) -> None:
-        real_write(self, steps, losses)
+    def write_then_fail(
+        self: LogWriter,
+        steps: list[int],
+        losses: list[float],
+        time: float | None = None,
+        signals: object = None,
+    ) -> None:
+        real_write(self, steps, losses, time, signals)  # type: ignore[arg-type]
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(LogWriter, "write", write_then_fail)

@@ -80,7 +80,7 @@ def test_obs1_the_oracle_names_the_event_kinds_in_its_verdict() -> None:
         assert_alerts_match([], curve)
     assert str(info.value).splitlines()[:2] == [
         "Alerts do not match ground truth (profile 'nan', steps 1..20; expect spike, "
-        "nonfinite; tolerate divergence; tolerance 0):",
+        "nonfinite; tolerate divergence, incident; tolerance 0):",
         "missed events: 1 / 1 — nonfinite at step 12 (nan)",
     ]
 

@@ -42,7 +42,8 @@ def test_import_normalizes_to_our_jsonl_with_its_labels(
     original = load_log(source)
     stdout = capsys.readouterr().out.splitlines()
     count = len(original.labels)  # type: ignore[attr-defined]
-    assert stdout[-1] == f"wrote {out} and {out}.labels.json ({count} labels)"
+    noun = "label" if count == 1 else "labels"
+    assert stdout[-1] == f"wrote {out} and {out}.labels.json ({count} {noun})"
     parsed = read_log(out)  # our own reader reads it, as any JSONL log
     assert parsed.steps.tolist() == original.steps.tolist()
     assert np.array_equal(parsed.losses, original.losses, equal_nan=True)
@@ -76,6 +77,29 @@ def test_import_reports_what_it_read(tmp_path: Path, capsys: pytest.CaptureFixtu
     }
 
 
+def test_import_counts_one_skipped_record_in_the_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "run.csv"
+    log.write_text("step,loss,eval_loss\n1,2.0,\n2,,1.5\n3,1.75,\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["import", str(log), "-o", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"read 2 values of 'loss' by 'step' from {log} (table-csv, 1 record without it skipped)"
+    )
+
+
+def test_import_counts_one_value_in_the_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "run.csv"
+    log.write_text("step,loss\n3,2.0\n")
+    assert main(["import", str(log), "-o", str(tmp_path / "out.jsonl")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"read 1 value of 'loss' by 'step' from {log} (table-csv)"
+    )
+
+
 def test_import_keeps_repeats_and_non_finite_values(tmp_path: Path) -> None:
     log = tmp_path / "run.csv"
     log.write_text("step,loss\n1,2.0\n2,nan\n3,1.5\n2,inf\n3,1.25\n4,-inf\n")
@@ -97,7 +121,8 @@ def test_import_keeps_repeats_and_non_finite_values(tmp_path: Path) -> None:
 
 
 _FORMATS = (
-    "text, jsonl, csv, tensorboard, trainer-state, lightning, table-csv, table-jsonl, step-value"
+    "text, jsonl, csv, tensorboard, trainer-state, lightning, table-csv, table-jsonl, step-value, "
+    "mlflow"
 )
 
 
@@ -204,9 +229,9 @@ def test_plot_draws_a_recorded_log_with_its_events_in_the_extensions_format(
     ax = plot_curve(load_log(source), Figure().subplots())
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "loss",
-        "spikes (steps 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, ... (74 steps))",
+        "spikes (steps 300-340, 450-480, 600-601)",  # one range per event
         "warmup (steps 1-50)",
-        "nonfinite (steps 800)",
+        "nonfinite (step 800)",
     ]
     assert ax.get_title() == "synthloss: llm_pretrain_trouble, steps 1..1000"
     pdf = tmp_path / "trouble.pdf"

@@ -114,7 +114,23 @@ def test_mlflow_metric_history_picks_its_key(tmp_path: Path) -> None:
     log = read_recorded(path, value="loss")
     assert (log.value_column, log.steps.tolist(), log.skipped) == ("loss", [1, 2, 3], 1)
     assert log.values.tolist() == [1.9, 1.8, 1.7]
-    assert read_recorded(path).values.tolist() == [1.9, 1.8, 1.7, 0.5]  # the "value" column
+    default = read_recorded(path)  # the key 'loss', never a mix of keys
+    assert (default.value_column, default.values.tolist()) == ("loss", [1.9, 1.8, 1.7])
+    only_acc = _csv(tmp_path / "acc.csv", [rows[0], rows[-1]])
+    assert read_recorded(only_acc).value_column == "accuracy"  # the only key
+    several = _csv(tmp_path / "several.csv", [rows[0], rows[-1], ["lr", 0.1, 1700000000009, 3]])
+    with pytest.raises(SynthLossError) as info:
+        read_recorded(several)
+    assert str(info.value) == (
+        f"log {str(several)!r}: no usable key column (tried loss, train/loss, train_loss, "
+        "train_loss_step, training_loss, train/loss_step); columns found: 'accuracy', 'lr'; "
+        "pass value="
+    )
+    jsonl = tmp_path / "metrics.jsonl"
+    jsonl.write_text(
+        "".join(json.dumps(dict(zip(rows[0], row, strict=True))) + "\n" for row in rows[1:])
+    )
+    assert read_recorded(jsonl).values.tolist() == [1.9, 1.8, 1.7]
     with pytest.raises(SynthLossError, match=r"no row has key 'lr' \(column 'key'\)$"):
         read_recorded(path, value="lr")
 
@@ -192,6 +208,7 @@ def test_detection(tmp_path: Path) -> None:
         "h.log": '{\n  "log_history": []\n}\n',
         "events.out.tfevents.1.host": "",
         "i.txt": "1 8.048324584960938\n",
+        "loss": "1700000000000 8.048324584960938 0\n",
     }
     found = {}
     for name, text in cases.items():
@@ -199,7 +216,7 @@ def test_detection(tmp_path: Path) -> None:
         found[name] = detect_format(str(tmp_path / name))
     assert list(found.values()) == [
         "text", "jsonl", "table-jsonl", "csv", "lightning", "table-csv", "trainer-state",
-        "trainer-state", "tensorboard", "step-value",
+        "trainer-state", "tensorboard", "step-value", "mlflow",
     ]  # fmt: skip
     (tmp_path / "empty.log").write_bytes(b"")
     with pytest.raises(SynthLossError) as info:
@@ -207,7 +224,7 @@ def test_detection(tmp_path: Path) -> None:
     assert str(info.value) == (
         f"cannot tell the format of log {str(tmp_path / 'empty.log')!r}: it is empty or not "
         "text; pass format= (one of text, jsonl, csv, tensorboard, trainer-state, lightning, "
-        "table-csv, table-jsonl, step-value)"
+        "table-csv, table-jsonl, step-value, mlflow)"
     )
     with pytest.raises(
         SynthLossError, match=r"^unknown log format 'wandb'; known formats: text, jsonl"

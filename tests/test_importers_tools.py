@@ -84,6 +84,18 @@ def test_a_restarted_tensorboard_run_keeps_every_value(tmp_path: Path) -> None:
     assert log.steps.tolist() == [1, 2, 3, 4, 3, 4, 5]
 
 
+def test_a_file_that_is_no_event_file_read_as_tensorboard(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard", reason="needs the tensorboard extra")
+    log = tmp_path / "run.csv"
+    log.write_text("step,loss\n1,2.0\n")
+    with pytest.raises(SynthLossError) as info:
+        read_recorded(log, format="tensorboard")
+    assert str(info.value) == (
+        f"log {str(log)!r}: no TensorBoard scalars in it; expected event files "
+        "(events.out.tfevents.*) holding add_scalar or tf.summary.scalar values"
+    )
+
+
 def test_lightning_csvlogger_metrics_csv_round_trips(tmp_path: Path) -> None:
     loggers = pytest.importorskip("lightning.pytorch.loggers", reason="needs lightning")
     logger = loggers.CSVLogger(str(tmp_path), name="exp", version=0)

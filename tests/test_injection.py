@@ -263,3 +263,21 @@ def test_injected_events_are_found_exactly_and_nothing_else_changes(
     assert score.ok
     assert score.latencies == tuple(0 for _ in score.events)
     assert len(score.events) == len([e for e in out.events if e.kind in ("spike", "nonfinite")])
+
+
+def test_a_stall_may_not_swallow_an_event_and_a_changed_event_gets_its_new_peak() -> None:
+    curve = recorded_curve([1, 2, 3, 5], [2.0, 1.9, 1.8, 1.7], [("spike", 3)], name="g")
+    with pytest.raises(SynthLossError) as info:
+        inject(curve, Stall(at=2, last=3))
+    assert str(info.value) == (
+        "injection 0 (stall at steps 2-3) removes every recorded step of the curve's spike at "
+        "step 3 (peak 1.8); a stall may not swallow an event"
+    )
+    diverged = inject(curve, Diverge(at=2, rate=0.5))
+    assert diverged.losses.tolist() == [2.0, 3.0, 4.5, 10.125]
+    assert [e.describe() for e in diverged.events] == [
+        "divergence at steps 2-5 (last loss 10.12)",
+        "spike at step 3 (peak 4.5)",  # its value changed: the peak is the new one
+    ]
+    untouched = inject(curve, NaN(at=5))
+    assert untouched.events[0] == Event("spike", 3, 3, peak=1.8)

@@ -47,7 +47,7 @@ def test_plot_curve_marks_spikes_and_floor_step() -> None:
     ax = Figure().subplots()
     curve = make_curve(40, "spiky")
     assert plot_curve(curve, ax) is ax
-    assert _legend(ax) == ["loss", "spikes (steps 4, 5)", "floor", "floor step 18"]
+    assert _legend(ax) == ["loss", "spikes (steps 4-5)", "floor", "floor step 18"]
     x, y = ax.get_lines()[0].get_data()
     assert np.array_equal(x, curve.steps)
     assert np.array_equal(y, curve.losses)

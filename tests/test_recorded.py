@@ -75,7 +75,7 @@ def test_a_recorded_curve_is_a_loss_curve_with_its_log_s_quirks() -> None:
     assert curve.profile.name == "inc-0412"
     assert list(curve)[4:7] == [(5, 1.9), (6, 8.0), (10, 1.8)]
     assert repr(curve) == (
-        "<LossCurve recorded inc-0412 steps 1..13, 10 logged (1 gaps, 2 repeated) "
+        "<LossCurve recorded inc-0412 steps 1..13, 10 logged (1 gap, 2 repeated) "
         "final=1.6 ▂▂▁▁▁█▁×▁▁>"
     )
 
@@ -398,13 +398,13 @@ def test_exports_write_a_recorded_curve_or_refuse_clearly(tmp_path: Path) -> Non
         promtool_test_file(curve, alertname="LossSpike", rule_files="rules.yml")
     assert str(info.value) == (
         "a promtool test needs a loss at every step, but the recorded run 'inc-0412' has 1 "
-        "gaps (first: steps 7..9 never logged)"
+        "gap (first: steps 7..9 never logged)"
     )
     with pytest.raises(SynthLossError) as info:
         Fleet([curve], step_seconds=1.0)
     assert str(info.value) == (
         "runs[0]: a fleet needs a loss at every step, but the recorded run 'inc-0412' has 1 "
-        "gaps (first: steps 7..9 never logged)"
+        "gap (first: steps 7..9 never logged)"
     )
     whole = recorded_curve([1, 2, 3], [2.0, 9.0, 1.0], [("spike", 2)], name="whole")
     text = promtool_test_file(whole, alertname="LossSpike", rule_files="rules.yml")
@@ -451,5 +451,21 @@ def test_the_emulator_replays_a_recorded_run_without_gaps_only() -> None:
         emulate(incident(), LogWriter(io.StringIO(), "jsonl", incident().config))
     assert str(info.value) == (
         "an emulated run needs a loss at every step, but the recorded run 'inc-0412' has 1 "
-        "gaps (first: steps 7..9 never logged)"
+        "gap (first: steps 7..9 never logged)"
     )
+
+
+def test_a_training_run_of_a_recorded_run_with_gaps_never_starts(tmp_path: Path) -> None:
+    from pytest_synthloss import TrainingRun
+    from pytest_synthloss.core.recorded_runs import RecordedProfile
+
+    gappy = RecordedProfile("inc-0412", "code", incident)
+    with pytest.raises(SynthLossError) as info:
+        TrainingRun(tmp_path / "run.log", steps=10, profile=gappy)
+    assert str(info.value) == (
+        "an emulated run needs a loss at every step, but the recorded run 'inc-0412' has 1 "
+        "gap (first: steps 7..9 never logged)"
+    )
+    assert not (tmp_path / "run.log").exists()
+    whole = RecordedProfile("inc-0412", "code", incident)  # its steps before the gap replay
+    TrainingRun(tmp_path / "run.log", steps=3, profile=whole).close()

@@ -182,7 +182,8 @@ def test_waiting_counts_steps_not_the_header_line(tmp_path: Path) -> None:
             {"steps": 5, "profile": "spikey"},
             "unknown profile 'spikey'; known profiles: stable, spiky, nan, inf, diverging, "
             "plateau, noisy, noisy-spiky, llm-pretrain, llm-pretrain-trouble, wsd, "
-            "finetune-epochs, step-decay, slow-divergence (did you mean 'spiky'?)",
+            "finetune-epochs, step-decay, slow-divergence, fp16-overflow, ranks-4, trials-8 "
+            "(did you mean 'spiky'?)",
         ),
         (
             {"steps": 5, "profile": None},

@@ -171,7 +171,7 @@ def test_assert_alerts_match_message() -> None:
         assert_alerts_match([9], SPIKY)
     assert str(info.value) == (
         "Alerts do not match ground truth (profile 'spiky', steps 1..20; expect spike, "
-        "nonfinite; tolerate divergence; tolerance 0):\n"
+        "nonfinite; tolerate divergence, incident; tolerance 0):\n"
         "missed events: 1 / 1 — spike at steps 4-5 (peak 9.7)\n"
         "false alarms: 1 / 1 alert groups — step 9 (loss 1.62)\n"
         "late detections: 0\n"
@@ -187,7 +187,7 @@ def test_assert_alerts_match_reports_late_detections() -> None:
         assert_alerts_match([6, 7], SPIKY, tolerance=3, max_latency=1)
     assert str(info.value).splitlines()[:4] == [
         "Alerts do not match ground truth (profile 'spiky', steps 1..20; expect spike, "
-        "nonfinite; tolerate divergence; tolerance 3; max_latency 1):",
+        "nonfinite; tolerate divergence, incident; tolerance 3; max_latency 1):",
         "missed events: 0 / 1",
         "false alarms: 0 / 1 alert groups",
         "late detections: 1 — spike at steps 4-5 (peak 9.7) first alerted at step 6 "
@@ -332,7 +332,11 @@ def test_each_kind_scores_its_own_events() -> None:
     runs = Profile("runs", nonfinite={3: math.nan, 4: math.inf, 5: -math.inf, 9: math.nan})
     assert events(make_curve(20, runs), "nonfinite") == ((3, 5), (9, 9))
     both = score_alerts([], make_curve(20, "spiky"), expect=("nonfinite", "spike"))
-    assert (both.expect, both.tolerate) == (("nonfinite", "spike"), ("divergence",))
+    assert (both.expect, both.tolerate) == (("nonfinite", "spike"), ("divergence", "incident"))
+    # The default tolerate gives way to expect: a diverging run's divergence is then required.
+    diverging = score_alerts([11], make_curve(20, "diverging"), expect="divergence")
+    assert (diverging.expect, diverging.tolerate) == (("divergence",), ("incident",))
+    assert (diverging.event_recall, diverging.latencies) == (1.0, (1,))
 
 
 def test_nan_guard_fired_at_the_first_non_finite_step() -> None:
@@ -464,7 +468,7 @@ def test_an_alert_inside_an_event_of_another_kind_is_a_false_alarm_naming_it() -
         ),
         ({"expect": ("spike", "spike")}, "event kind 'spike' is listed twice in expect="),
         (
-            {"expect": "divergence"},
+            {"expect": "divergence", "tolerate": ("incident", "divergence")},
             "event kind 'divergence' is in both expect= and tolerate=; a kind is either "
             "required (expect) or allowed (tolerate), not both",
         ),
@@ -515,3 +519,20 @@ def test_width_one_draws_one_column() -> None:
     with pytest.raises(LossAssertionError) as info:
         assert_alerts_match([9], SPIKY, width=1)
     assert str(info.value).split("\n")[-3:] == ["loss (▲ = alert step):", "▁", "▲"]
+
+
+def test_an_alert_during_a_labelled_incident_is_tolerated_unless_expected() -> None:
+    from pytest_synthloss import recorded_curve
+
+    curve = recorded_curve(range(1, 11), [2.0] * 10, [("incident", 4, 6)], name="lost-node")
+    score = score_alerts([5], curve)  # the default oracle: neither required nor false
+    assert (score.ok, score.tolerate, score.tolerated_alerts) == (
+        True,
+        ("divergence", "incident"),
+        (5,),
+    )
+    required = score_alerts([5], curve, expect=("spike", "nonfinite", "incident"))
+    assert (required.ok, required.tolerate, required.latencies) == (True, ("divergence",), (1,))
+    assert not score_alerts([], curve, expect="incident").ok  # missed when required
+    strict = score_alerts([5], curve, tolerate=("divergence",))
+    assert strict.false_alarms == ((5, 5),)  # an explicit tolerate without it: a false alarm

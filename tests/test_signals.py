@@ -75,6 +75,18 @@ def test_hysteresis_delays_the_backoff_until_its_counter_runs_out() -> None:
     ]
 
 
+def test_deepspeed_waits_one_more_clean_step_and_never_goes_below_min_scale() -> None:
+    scale = LossScale(
+        overflows=(2, 3, 4), growth_interval=2, hysteresis=2, scaler="deepspeed", min_scale=0.5
+    )
+    assert replay_loss_scales(LossScale(overflows=(2, 3, 4), growth_interval=2, hysteresis=2), 9)[
+        4:
+    ] == [16384.0, 16384.0, 32768.0, 32768.0, 65536.0]  # torch: grows after 2 clean steps
+    assert replay_loss_scales(scale, 9)[4:] == [16384.0, 16384.0, 16384.0, 32768.0, 32768.0]
+    low = LossScale(overflows=(1, 2, 3), init_scale=2.0, scaler="deepspeed", min_scale=0.5)
+    assert replay_loss_scales(low, 4) == [2.0, 1.0, 0.5, 0.5]
+
+
 def test_the_scale_stays_within_float32() -> None:
     top = LossScale(init_scale=2.0**126, growth_interval=1)
     assert replay_loss_scales(top, 4) == [2.0**126, 2.0**127, 2.0**127, 2.0**127]
@@ -87,6 +99,17 @@ def test_the_scale_stays_within_float32() -> None:
 def _schedules(draw: st.DrawFn) -> tuple[LossScale, int]:
     last = draw(st.integers(1, 400))
     overflows = draw(st.lists(st.integers(1, last), unique=True, max_size=40))
+    if draw(st.booleans()):
+        init = draw(st.integers(-149, 127))
+        deepspeed = LossScale(
+            overflows=tuple(overflows),
+            init_scale=2.0**init,
+            growth_interval=draw(st.integers(1, 30)),
+            hysteresis=draw(st.integers(1, 4)),
+            scaler="deepspeed",
+            min_scale=2.0 ** draw(st.integers(-149, init)),
+        )
+        return deepspeed, last
     scale = LossScale(
         overflows=tuple(overflows),
         init_scale=2.0 ** draw(st.integers(-149, 127)),
@@ -259,6 +282,24 @@ def test_the_signals_are_the_same_in_another_interpreter() -> None:
             "loss_scale backoff_factor must be a power of two from 2**-64 to 0.5, got 2.0",
         ),
         (
+            lambda: LossScale(scaler="apex"),
+            "loss_scale scaler must be 'torch' or 'deepspeed', got 'apex'",
+        ),
+        (
+            lambda: LossScale(min_scale=1.0),
+            "loss_scale min_scale applies to scaler='deepspeed' only (GradScaler has none), "
+            "got 1.0",
+        ),
+        (
+            lambda: LossScale(scaler="deepspeed", growth_factor=4.0),
+            "loss_scale growth_factor must be 2.0 with scaler='deepspeed' (its scale factor is "
+            "fixed), got 4.0",
+        ),
+        (
+            lambda: LossScale(scaler="deepspeed", init_scale=2.0, min_scale=4.0),
+            "loss_scale min_scale must be a power of two from 2**-149 to init_scale, got 4.0",
+        ),
+        (
             lambda: LossScale(hysteresis=0),
             "loss_scale hysteresis must be an integer from 1 to 1048576, got 0",
         ),
@@ -302,3 +343,28 @@ def test_bad_parameters_are_refused_naming_them(build: Callable[[], object], mes
     with pytest.raises(SynthLossError) as info:
         build()
     assert str(info.value) == message
+
+
+def test_the_fixtures_hand_out_the_fp16_overflow_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from pytest_synthloss.core.stream import SignalStep
+
+        def test_curve(synthloss_curve):
+            scale = synthloss_curve.signals["loss_scale"]
+            assert synthloss_curve.profile.name == "fp16-overflow"
+            assert scale[:6].tolist() == [65536.0, 32768.0, 16384.0, 8192.0, 4096.0, 2048.0]
+            overflows = [e.span for e in synthloss_curve.events if e.kind == "overflow"]
+            assert overflows == [(1, 5), (212, 213), (530, 532), (860, 860)]
+
+        def test_stream(synthloss_stream):
+            from pytest_synthloss import LossStream
+
+            stream = LossStream(synthloss_stream.curve, signals=True)
+            first = next(stream)
+            assert isinstance(first, SignalStep)
+            assert first.signals["step_time"] == 30.0
+        """
+    )
+    result = pytester.runpytest("--synthloss-profile", "fp16-overflow", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)

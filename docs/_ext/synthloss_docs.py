@@ -243,6 +243,7 @@ def _event_rows(curve: Any) -> list[tuple[str, str]]:
     benign = [e.describe() for e in curve.events if e.kind in ("warmup", "schedule", "epoch")]
     if benign:
         rows.append(("benign events", ", ".join(benign)))
+    rows += _signal_rows(curve)
     if profile.shape is not None and profile.shape.noise is not None:
         tn = profile.shape.noise
         rows.append(
@@ -251,14 +252,88 @@ def _event_rows(curve: Any) -> list[tuple[str, str]]:
     if profile.noise is not None:
         noise = profile.noise
         rows.append(("noise", f"{noise.mode}, sigma {noise.sigma:g}, seed {noise.seed}"))
+    rows += _family_rows(curve)
     floor_step = "never" if curve.floor_step is None else f"step {curve.floor_step}"
     rows.append(("floor", f"{curve.floor:g}, first reached at {floor_step}"))
     rows.append(("final loss", f"{curve.final_loss:g} at step {curve.last_step}"))
     return rows
 
 
+def _family_rows(curve: Any) -> list[tuple[str, str]]:
+    """Rows for a run of several ranks or a cohort of trials (one row each)."""
+    from pytest_synthloss.core.ranks import rank_truth
+
+    ranks = curve.profile.ranks
+    if curve.profile.cohort is not None:
+        from pytest_synthloss.checks.cohorts import cohort_pruning, final_ranking
+
+        default = cohort_pruning(curve)
+        pruned = ", ".join(f"trial {t} at step {s}" for t, s in default.pruned.items())
+        return [
+            ("trials", f"{len(curve.profile.cohort)} (trial 0 is the curve drawn thick)"),
+            ("final ranking", ", ".join(f"trial {t}" for t in final_ranking(curve))),
+            ("MedianPruner() prunes", pruned or "none"),
+            ("the study's best trial", f"trial {default.best_trial}"),
+        ]
+    if ranks is None:
+        return []
+    truth = rank_truth(curve)
+    flags = "; ".join(
+        f"rank {r}: {', '.join(map(str, steps))}" for r, steps in enumerate(truth.flags) if steps
+    )
+    return [
+        ("ranks", f"{ranks.world_size} (noise sigma {ranks.sigma:g}, seed {ranks.seed} per rank)"),
+        ("rank flags", flags or "none"),
+        ("all-reduced decision", ", ".join(map(str, truth.decision)) or "none"),
+    ]
+
+
+def _members(curve: Any) -> list[tuple[str, Any]]:
+    """The member runs drawn behind a family's own curve: its ranks or trials."""
+    from pytest_synthloss.core.ranks import rank_curves
+
+    if curve.profile.ranks is not None:
+        return [(f"rank {r}", c) for r, c in enumerate(rank_curves(curve))]
+    if curve.profile.cohort is not None:
+        from pytest_synthloss.core.cohorts import trial_curves
+
+        return [(f"trial {t}", c) for t, c in enumerate(trial_curves(curve))]
+    return []
+
+
+def _signal_rows(curve: Any) -> list[tuple[str, str]]:
+    """The ground truth of a profile's linked signals, read from its events."""
+    signals = curve.profile.signals
+    if signals is None:
+        return []
+
+    def spans(kind: str) -> str:
+        found = [e for e in curve.events if e.kind == kind]
+        return ", ".join(e.describe().split(" at ", 1)[1] for e in found) or "none"
+
+    rows = [
+        ("grad-norm spikes (a step before a loss spike)", spans("grad_spike")),
+        ("fp16 overflows (step skipped, scale backed off)", spans("overflow")),
+        ("loss-scale growths (benign)", spans("scale_growth")),
+        ("slow first step, evals (benign)", f"{spans('first_step')}; evals {spans('eval')}"),
+        ("stalls", spans("stall")),
+    ]
+    if signals.loss_scale is not None:
+        scale = signals.loss_scale
+        rows.append(
+            (
+                "loss scaling",
+                f"init {scale.init_scale:g}, x{scale.growth_factor:g} every "
+                f"{scale.growth_interval} clean steps, x{scale.backoff_factor:g} on overflow, "
+                f"hysteresis {scale.hysteresis}",
+            )
+        )
+    rows.append(("learning rate", f"peak {signals.peak_lr:g} times the profile's schedule"))
+    return rows
+
+
 def _last_event_step(profile: Any) -> int:
-    steps = [*profile.spikes, *profile.nonfinite, *(b for _, b in profile.plateaus)]
+    steps = [*profile.spike_steps, *profile.nonfinite_steps, *(b for _, b in profile.plateaus)]
     if profile.divergence is not None:
         steps.append(profile.divergence.start_step)
     return max(steps, default=0)
@@ -266,11 +341,19 @@ def _last_event_step(profile: Any) -> int:
 
 def draw_curve(curve: Any) -> bytes:
     """A PNG of ``curve`` with its ground-truth events marked (the gallery's picture)."""
-    figure = Figure(figsize=(7.5, 3.6), dpi=100)
-    ax = figure.subplots()
+    if curve.signals:
+        figure = Figure(figsize=(7.5, 5.6), dpi=100)
+        ax, lower = figure.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+        _draw_signals(lower, curve)
+    else:
+        figure = Figure(figsize=(7.5, 3.6), dpi=100)
+        ax = figure.subplots()
     steps = curve.steps
     losses = curve.losses
-    ax.plot(steps, losses, color="tab:blue", linewidth=1.6, marker=".", label="loss")
+    for label, member in _members(curve):
+        ax.plot(steps, member.losses, linewidth=0.8, alpha=0.6, label=label)
+    label = "all-reduced loss" if curve.profile.ranks is not None else "loss"
+    ax.plot(steps, losses, color="tab:blue", linewidth=1.6, marker=".", label=label)
     for first, last in curve.plateau_windows:
         ax.axvspan(first - 0.5, last + 0.5, color="tab:purple", alpha=0.15, label="plateau")
     if curve.spike_steps:
@@ -318,16 +401,40 @@ def draw_curve(curve: Any) -> bytes:
     return buffer.getvalue()
 
 
+def _draw_signals(ax: Any, curve: Any) -> None:
+    """The loss scale (log 2) and the grad norm (log) under the loss, overflows marked."""
+    steps = curve.steps
+    ax.step(steps, curve.signals["loss_scale"], where="post", color="tab:green", label="loss scale")
+    ax.set_yscale("log", base=2)
+    ax.set_ylabel("loss scale")
+    for event in curve.events:
+        if event.kind == "overflow":
+            ax.axvspan(event.first - 0.5, event.last + 0.5, color="tab:red", alpha=0.3)
+    ax.plot([], [], color="tab:red", alpha=0.3, linewidth=6, label="fp16 overflow")
+    grad = ax.twinx()
+    norms = curve.signals["grad_norm"]
+    finite = norms.copy()
+    finite[~(finite < float("inf"))] = float("nan")
+    grad.plot(steps, finite, color="tab:gray", linewidth=0.6, label="grad norm")
+    grad.set_yscale("log")
+    grad.set_ylabel("grad norm")
+    ax.legend(loc="upper left", fontsize="small")
+    grad.legend(loc="upper right", fontsize="small")
+    ax.set_xlabel("step")
+
+
 def _gallery(out: Path) -> str:
     lines = [
         "# Profile gallery",
         "",
-        "Every registered profile (in a clean install, the fourteen built-ins, each realistic one",
+        "Every registered profile (in a clean install, the built-ins, each realistic one",
         "at its natural length), drawn during the",
         "docs build from `make_curve` with its ground truth marked: spikes (red dots),",
         "non-finite losses (red dotted lines, value at the top), the divergence onset (orange",
         "dashed), plateau windows (shaded), the floor (gray dotted) and the floor step (green",
-        "dashed). Each table is read from the curve's ground truth, not typed in.",
+        "dashed). A profile with linked signals (`fp16-overflow`) also shows its loss scale and",
+        "grad norm below, fp16 overflows shaded. Each table is read from the curve's ground",
+        "truth, not typed in.",
         "",
     ]
     for name in available_profiles():

@@ -7,12 +7,15 @@ into one of three roles:
 
 * ``expect`` (default ``("spike", "nonfinite")``): the kinds the monitor must catch. Each
   such event must be hit by an alert within its window (and within ``max_latency``).
-* ``tolerate`` (default ``("divergence",)``): the kinds inside which alerts are neither
-  required nor false (a spike rule keeps firing on a diverging run: that is fine).
+* ``tolerate`` (default ``("divergence", "incident")``): the kinds inside which alerts are
+  neither required nor false (a spike rule keeps firing on a diverging run: that is fine;
+  a labelled incident is worth an alert). The default gives way to ``expect``:
+  ``expect=("spike", "nonfinite", "incident")`` requires the incidents.
 * every other kind (``"plateau"`` by default) is treated like normal steps: an alert
   inside it is a false alarm.
 
-A kind may not be in both; an unknown kind is an error listing the known ones
+A kind may not be in both (an explicit ``tolerate`` sharing a kind with ``expect`` is an
+error); an unknown kind is an error listing the known ones
 (:data:`~pytest_synthloss.core.events.EVENT_KINDS`). Alert steps are plain step numbers, as
 many kinds of alert as the monitor raises, in any order, duplicates ignored.
 
@@ -76,13 +79,16 @@ __all__ = [
     "NAB_PROFILES",
     "AlertScore",
     "check_kinds",
+    "check_roles",
     "score_alerts",
 ]
 
 #: The kinds a monitor must catch unless told otherwise.
 DEFAULT_EXPECT: tuple[str, ...] = ("spike", "nonfinite")
-#: The kinds inside which alerts are neither required nor false unless told otherwise.
-DEFAULT_TOLERATE: tuple[str, ...] = ("divergence",)
+#: The kinds inside which alerts are neither required nor false unless told otherwise: a
+#: spike rule keeps firing on a diverging run, and an alert during a labelled incident is
+#: no false alarm (put ``"incident"`` in ``expect`` to require one).
+DEFAULT_TOLERATE: tuple[str, ...] = ("divergence", "incident")
 
 Span = tuple[int, int]
 
@@ -172,9 +178,19 @@ def check_kinds(value: object, what: str, kinds: tuple[str, ...] = EVENT_KINDS) 
     return tuple(checked)
 
 
-def _roles(expect: object, tolerate: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    expected = check_kinds(expect, "expect")
-    tolerated = check_kinds(tolerate, "tolerate")
+def check_roles(
+    expect: object, tolerate: object, kinds: tuple[str, ...] = EVENT_KINDS
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``expect`` and ``tolerate`` as tuples of known ``kinds``, no kind in both.
+
+    The default ``tolerate`` (:data:`DEFAULT_TOLERATE`, passed as is) gives way to
+    ``expect``: ``expect=("spike", "incident")`` requires the incidents the default
+    tolerates. A ``tolerate`` given explicitly must not share a kind with ``expect``.
+    """
+    expected = check_kinds(expect, "expect", kinds)
+    if tolerate is DEFAULT_TOLERATE:
+        return expected, tuple(kind for kind in DEFAULT_TOLERATE if kind not in expected)
+    tolerated = check_kinds(tolerate, "tolerate", kinds)
     both = [kind for kind in expected if kind in tolerated]
     if both:
         raise SynthLossError(
@@ -252,7 +268,7 @@ def score_alerts(
     run = scored_curve(curve, events)
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise SynthLossError(f"name must be a non-empty string or None, got {name!r}")
-    expected_kinds, tolerated_kinds = _roles(expect, tolerate)
+    expected_kinds, tolerated_kinds = check_roles(expect, tolerate)
     tol = check_int("tolerance", tolerance, 0, MAX_STEP, unit="steps")
     late_after = (
         None if max_latency is None else check_int("max_latency", max_latency, 0, unit="steps")

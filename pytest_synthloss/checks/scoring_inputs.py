@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
+from pytest_synthloss.checks.series import is_pair
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.recorded import RecordedCurve, recorded_curve
@@ -48,7 +49,7 @@ def scored_curve(curve: object, events: Iterable[object] | None) -> LossCurve:
             f"curve must be a LossCurve, losses or (steps, losses), got {show(curve)} "
             f"({type(curve).__name__})"
         )
-    if _is_pair(curve):
+    if is_pair(curve):
         assert isinstance(curve, tuple)
         steps, losses = curve
     else:
@@ -56,15 +57,6 @@ def scored_curve(curve: object, events: Iterable[object] | None) -> LossCurve:
         size = np.size(np.asarray(losses, dtype=object))
         steps = np.arange(1, size + 1, dtype=np.int64)
     return recorded_curve(steps, losses, events, name=SERIES_NAME)
-
-
-def _is_pair(data: object) -> bool:
-    if not (isinstance(data, tuple) and len(data) == 2):
-        return False
-    try:
-        return all(np.ndim(part) == 1 for part in data)
-    except ValueError:  # ragged
-        return False
 
 
 def alert_array(alert_steps: Iterable[int], curve: LossCurve) -> np.ndarray:

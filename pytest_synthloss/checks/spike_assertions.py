@@ -69,7 +69,7 @@ def _prior_min(profile: Profile, last: int) -> float:
     there is no shortcut: the losses of the last ``NOISY_HISTORY_WINDOW`` steps up to
     ``last`` are computed, a chunk at a time (all of them for shorter histories).
     """
-    if profile.noise is not None:
+    if profile.noise is not None or profile.ranks is not None:
         low = math.inf
         buffer = np.empty(min(last, _HISTORY_CHUNK))
         for first in range(max(1, last - NOISY_HISTORY_WINDOW + 1), last + 1, _HISTORY_CHUNK):

@@ -28,6 +28,7 @@ __all__ = [
     "Parser",
     "UsageError",
     "WriteError",
+    "add_steps_option",
     "drop",
     "dropped",
     "expand",
@@ -207,6 +208,15 @@ def fault_type(kind: str, form: str) -> Callable[[str], Faults]:
         from pytest_synthloss.core.faults import Faults
 
         parts = text.split(":")
+        resume = None
+        if kind == "restart" and len(parts) > 2:  # STEP:BACK:MODE[:BATCHES[:DIP]]
+            from pytest_synthloss.core.resumes import parse_resume
+
+            try:
+                resume = parse_resume(parts[2:])
+            except SynthLossError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+            parts = parts[:2]
         try:
             numbers = [int(p) for p in parts[:1]] + [
                 float(p) if kind == "stall" and not p.strip().isdigit() else int(p)
@@ -218,7 +228,7 @@ def fault_type(kind: str, form: str) -> Callable[[str], Faults]:
             raise argparse.ArgumentTypeError(f"must be {form}, got {text!r}")
         value: Any = numbers[0] if len(numbers) == 1 else tuple(numbers)
         try:
-            return Faults(**{kind: value})
+            return Faults(**{kind: value}, resume=resume)
         except SynthLossError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -270,3 +280,14 @@ def optional_list(convert: Callable[[str], object]) -> Callable[[str], list[obje
         ]
 
     return parse
+
+
+def add_steps_option(parser: argparse.ArgumentParser) -> None:
+    """``--steps N``: a run's length, by default the profile's natural one."""
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="number of steps; default: the profile's natural length (20 for stable)",
+    )

@@ -62,7 +62,8 @@ def _run(args: argparse.Namespace, sleep_seconds: float, *, live: bool = False) 
         batch_size=args.batch_size,
     )
     # validates before any file; a live run (train) logs each line's time
-    writer = LogWriter(io.StringIO(), args.format, curve.config, timed=live)
+    signals = curve.profile.signals is not None  # their columns, after the loss's
+    writer = LogWriter(io.StringIO(), args.format, curve.config, timed=live, signals=signals)
     faults = _faults(args, curve.profile.faults) if live else None
     if faults is not None:
         faults.check_run(len(curve), args.start_step)
@@ -180,6 +181,7 @@ def _faults(args: argparse.Namespace, declared: Faults | None) -> Faults | None:
         restart=None if args.restart is None else args.restart.restart,
         drop=dropped,
         crash=None if args.crash is None else args.crash.crash,
+        resume=None if args.restart is None else args.restart.resume,
     )
     return (declared or Faults()).merged(command_line)
 
@@ -250,6 +252,7 @@ def curve(args: argparse.Namespace) -> int:
 
 def profiles(args: argparse.Namespace) -> int:
     from pytest_synthloss.core.curve import make_curve
+    from pytest_synthloss.core.model import synthetic_loss
     from pytest_synthloss.core.registry import available_profiles, get_profile
 
     rows = [("profile", "spikes (step: loss)", "floor", "floor step", "description")]
@@ -257,6 +260,7 @@ def profiles(args: argparse.Namespace) -> int:
         prof = get_profile(name)
         spikes = ", ".join(
             [f"{s}: {v:g}" for s, v in prof.spikes.items()]
+            + [f"{s}: {synthetic_loss(s, prof):.4g}" for s in prof.spike_steps if prof.ranks]
             + [f"{s.step}-{s.last}: {s.peak:g}" for s in (prof.shape.spikes if prof.shape else ())]
         )
         spikes = spikes or "none"

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_synthloss.cli import arguments as cli_types
 from pytest_synthloss.cli.commands import WriteError, print_line
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.text import count_noun
+
+if TYPE_CHECKING:
+    from pytest_synthloss.emulation.importers import ImportedLog
 
 __all__ = ["add_import_parser", "add_plot_parser", "import_log", "plot"]
 
 _IMPORT_DESCRIPTION = """\
 Read a training log (TensorBoard event files, a CSV or JSONL export from W&B or MLflow,
-a Hugging Face trainer_state.json, a Lightning metrics.csv or one of our own logs) and
-write it as our JSONL, with its labels in OUTPUT.labels.json next to it (from --labels,
-else from LOG.labels.json if there is one). A log that counts steps from 0 is shifted
-to start at 1 (its labels too) unless --step-offset says otherwise."""
+an MLflow run directory (mlruns/EXP/RUN), a Hugging Face trainer_state.json, a Lightning
+metrics.csv or one of our own logs) and write it as our JSONL, with its labels in
+OUTPUT.labels.json next to it (from --labels, else from LOG.labels.json if there is one).
+A log that counts steps from 0 is shifted to start at 1 (its labels too) unless
+--step-offset says otherwise."""
 
 _IMPORT_EPILOG = """\
 examples:
@@ -79,7 +84,9 @@ def add_import_parser(commands: Any) -> None:
         epilog=_IMPORT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("log", metavar="LOG", help="the log file (or TensorBoard directory)")
+    parser.add_argument(
+        "log", metavar="LOG", help="the log file (or a TensorBoard or MLflow run directory)"
+    )
     _add_source_arguments(parser)
     parser.add_argument(
         "--output", "-o", required=True, metavar="NAME.jsonl", help="the JSONL file to write"
@@ -95,7 +102,7 @@ def add_plot_parser(commands: Any) -> None:
         description="Draw a profile's curve, or a recorded LOG, with its ground-truth events "
         "marked (spikes, non-finite steps, divergence, plateaus, incidents, benign events) "
         "and the floor step. The output's extension picks the format (.png, .svg, .pdf...). "
-        "Needs matplotlib: pip install 'pytest-synthloss[plot]'.",
+        'Needs matplotlib: pip install "pytest-synthloss[plot]".',
         epilog="examples:\n  synthloss plot --profile spiky --steps 40 -o curve.png\n"
         "  synthloss plot runs/metrics.csv --labels incident.labels.json -o incident.svg",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -104,13 +111,7 @@ def add_plot_parser(commands: Any) -> None:
         "log", nargs="?", metavar="LOG", help="a recorded log to draw (instead of --profile)"
     )
     _add_source_arguments(parser)
-    parser.add_argument(
-        "--steps",
-        type=cli_types.positive_int,
-        default=None,
-        metavar="N",
-        help="number of steps; default: the profile's natural length (20 for stable)",
-    )
+    cli_types.add_steps_option(parser)
     parser.add_argument("--profile", metavar="NAME", help="default: stable")
     parser.add_argument(
         "--start-step",
@@ -125,13 +126,19 @@ def add_plot_parser(commands: Any) -> None:
     parser.set_defaults(handler=plot)
 
 
-def import_log(args: argparse.Namespace) -> int:
-    from pytest_synthloss.core.files import OutputError
-    from pytest_synthloss.emulation.importers import load_recorded, write_recorded
+_SOURCE_OPTIONS = ("--labels", "--format", "--step", "--value", "--step-offset")
+_PROFILE_OPTIONS = ("--profile", "--steps", "--start-step")
 
-    if not args.output.endswith(".jsonl"):
-        raise SynthLossError(f"the output must be a .jsonl file, got {args.output!r}")
-    recorded = load_recorded(
+
+def _first_given(args: argparse.Namespace, options: tuple[str, ...]) -> str | None:
+    """The first of ``options`` given on the command line (set to anything but ``None``)."""
+    return next((o for o in options if getattr(args, o[2:].replace("-", "_")) is not None), None)
+
+
+def _load(args: argparse.Namespace) -> ImportedLog:
+    from pytest_synthloss.emulation.importers import load_recorded
+
+    return load_recorded(
         args.log,
         format=args.format,
         step=args.step,
@@ -139,61 +146,45 @@ def import_log(args: argparse.Namespace) -> int:
         labels=args.labels,
         step_offset=args.step_offset,
     )
+
+
+def import_log(args: argparse.Namespace) -> int:
+    from pytest_synthloss.core.files import OutputError
+    from pytest_synthloss.emulation.importers import write_recorded
+
+    if not args.output.endswith(".jsonl"):
+        raise SynthLossError(f"the output must be a .jsonl file, got {args.output!r}")
+    recorded = _load(args)
     try:
         labels_path = write_recorded(recorded, args.output)
     except OutputError as exc:
         raise WriteError(str(exc)) from None
     log = recorded.log
     shift = f", steps shifted by {recorded.step_offset}" if recorded.step_offset else ""
-    skipped = f", {log.skipped} records without it skipped" if log.skipped else ""
+    skipped = f", {count_noun(log.skipped, 'record')} without it skipped" if log.skipped else ""
     print_line(
-        f"read {len(log)} values of {log.value_column!r} by {log.step_column!r} from "
+        f"read {count_noun(len(log), 'value')} of {log.value_column!r} by {log.step_column!r} from "
         f"{args.log} ({log.format}{skipped}{shift})"
     )
-    print_line(f"wrote {args.output} and {labels_path} ({len(recorded.labels)} labels)")
+    labels = count_noun(len(recorded.labels), "label")
+    print_line(f"wrote {args.output} and {labels_path} ({labels})")
     return 0
 
 
 def plot(args: argparse.Namespace) -> int:
     from pytest_synthloss.core.curve import make_curve
     from pytest_synthloss.core.files import open_output
-    from pytest_synthloss.emulation.importers import load_log
     from pytest_synthloss.exports.plotting import image_format, require_matplotlib, save_plot
 
     if args.log is not None:
-        given = [
-            option
-            for option, value in (
-                ("--profile", args.profile),
-                ("--steps", args.steps),
-                ("--start-step", args.start_step),
-            )
-            if value is not None
-        ]
+        given = _first_given(args, _PROFILE_OPTIONS)
         if given:
-            raise SynthLossError(f"{given[0]} draws a profile; it does not go with a LOG")
-        curve = load_log(
-            args.log,
-            format=args.format,
-            step=args.step,
-            value=args.value,
-            labels=args.labels,
-            step_offset=args.step_offset,
-        )
+            raise SynthLossError(f"{given} draws a profile; it does not go with a LOG")
+        curve = _load(args).curve()
     else:
-        given = [
-            option
-            for option, value in (
-                ("--labels", args.labels),
-                ("--format", args.format),
-                ("--step", args.step),
-                ("--value", args.value),
-                ("--step-offset", args.step_offset),
-            )
-            if value is not None
-        ]
+        given = _first_given(args, _SOURCE_OPTIONS)
         if given:
-            raise SynthLossError(f"{given[0]} applies to a recorded LOG; none was given")
+            raise SynthLossError(f"{given} applies to a recorded LOG; none was given")
         curve = make_curve(args.steps, args.profile or "stable", start_step=args.start_step or 1)
     require_matplotlib()
     fmt = image_format(args.output)

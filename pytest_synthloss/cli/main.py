@@ -51,13 +51,7 @@ _FORMAT_HELP = (
 def _add_run_arguments(parser: argparse.ArgumentParser, *, sleep: bool) -> None:
     from pytest_synthloss.emulation.logwriter import FORMATS
 
-    parser.add_argument(
-        "--steps",
-        type=cli_types.positive_int,
-        default=None,
-        metavar="N",
-        help="number of steps; default: the profile's natural length (20 for stable)",
-    )
+    cli_types.add_steps_option(parser)
     if sleep:
         parser.add_argument(
             "--sleep-seconds",
@@ -133,9 +127,9 @@ def _build_train(parser: argparse.ArgumentParser) -> None:
     faults.add_argument(
         "--restart",
         type=cli_types.fault_type("restart", "STEP:BACK, e.g. 10:3"),
-        metavar="STEP:BACK",
-        help="after logging STEP, resume from the checkpoint BACK steps earlier: "
-        "steps STEP-BACK+1..STEP are logged again",
+        metavar="STEP:BACK[:MODE]",
+        help="after logging STEP, resume from the checkpoint BACK steps earlier (logging them "
+        "again); MODE: same, replay:N[:DIP], skip:N or reset (see the emulator docs)",
     )
     faults.add_argument(
         "--drop",
@@ -156,7 +150,7 @@ def _build_train(parser: argparse.ArgumentParser) -> None:
         metavar="PORT",
         help="serve the live loss as Prometheus gauges train_loss and train_loss_step on "
         "http://127.0.0.1:PORT/metrics while the run lasts (0: any free port; the URL is "
-        "printed on stderr). Needs pip install 'pytest-synthloss[prometheus]'. Each step must "
+        'printed on stderr). Needs pip install "pytest-synthloss[prometheus]". Each step must '
         "last at least two scrape intervals (--sleep-seconds >= 2 x the scrape interval), "
         "or a scraper can miss a step, a spike included",
     )

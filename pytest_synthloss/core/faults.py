@@ -10,7 +10,9 @@ fault                          what the run does
                                takes its usual time
 ``restart=(k, r)``             after logging step ``k`` it resumes from the checkpoint of step
                                ``k - r``: steps ``k - r + 1 .. k`` are logged again (``r`` repeated
-                               steps), then the run goes on to its last step
+                               steps), then the run goes on to its last step; ``resume=``
+                               says what the data loader does then (replay seen batches, skip
+                               ahead, reset the step counter: ``core/resumes.py``)
 ``drop=(a, b, ...)``           never logs these steps (also not when a restart repeats them)
 ``crash=(k, code)``            exits with ``code`` (default 1) right after logging step ``k``
 =============================  ==================================================================
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.resumes import Resume, resumed_pass
 from pytest_synthloss.core.validation import MAX_STEP, check_float, check_step, show
 
 __all__ = ["MAX_DROPPED_STEPS", "MAX_STALL_SECONDS", "RESERVED_EXIT_CODES", "Faults", "Segment"]
@@ -44,11 +47,17 @@ RESERVED_EXIT_CODES = {2: "bad input", 130: "SIGINT", 141: "a closed pipe", 143:
 
 
 class Segment(NamedTuple):
-    """Consecutive steps ``first .. last`` logged one after the other, after ``pause`` seconds."""
+    """Consecutive steps ``first .. last`` logged one after the other, after ``pause`` seconds.
+
+    Logged step ``s`` shows ``scale`` times the loss of step ``s - shift`` (a resume's data
+    effect; 0 and 1.0 otherwise).
+    """
 
     first: int
     last: int
     pause: float = 0.0
+    shift: int = 0
+    scale: float = 1.0
 
     @property
     def size(self) -> int:
@@ -61,7 +70,8 @@ class Faults:
     """Declared faults of an emulated run (all optional); frozen, hashable, validated.
 
     ``stall`` is ``(step, seconds)``, ``restart`` is ``(step, back)``, ``drop`` a sequence
-    of steps, ``crash`` is ``(step, exit_code)`` or just ``step`` (exit code 1). Everything
+    of steps, ``crash`` is ``(step, exit_code)`` or just ``step`` (exit code 1), ``resume``
+    the restart's data effect (a :class:`~pytest_synthloss.core.resumes.Resume`). Everything
     that can be checked without the run's length is checked here; :meth:`check_run`
     checks the rest. Contradictory faults are refused with a ``SynthLossError``.
     """
@@ -70,6 +80,7 @@ class Faults:
     restart: tuple[int, int] | None = None
     drop: tuple[int, ...] = ()
     crash: tuple[int, int] | None = None
+    resume: Resume | None = None
 
     def __init__(
         self,
@@ -77,12 +88,27 @@ class Faults:
         restart: tuple[int, int] | None = None,
         drop: Iterable[int] = (),
         crash: int | tuple[int, int] | None = None,
+        resume: Resume | None = None,
     ) -> None:
         object.__setattr__(self, "stall", _checked_stall(stall))
         object.__setattr__(self, "restart", _checked_restart(restart))
         object.__setattr__(self, "drop", _checked_drop(drop))
         object.__setattr__(self, "crash", _checked_crash(crash))
+        if resume is not None and not isinstance(resume, Resume):
+            raise SynthLossError(f"resume must be a Resume or None, got {resume!r}")
+        if resume is not None and restart is None:
+            raise SynthLossError("resume describes a restart's data: give restart=(step, back)")
+        if resume is not None and resume.mode in ("skip", "reset") and crash is not None:
+            raise SynthLossError(f"a crash after a {resume.mode} resume is not supported")
+        object.__setattr__(self, "resume", resume)
         self._check_consistent()
+
+    def __repr__(self) -> str:
+        data = "" if self.resume is None else f", resume={self.resume!r}"
+        return (
+            f"Faults(stall={self.stall!r}, restart={self.restart!r}, drop={self.drop!r}, "
+            f"crash={self.crash!r}{data})"
+        )
 
     def _check_consistent(self) -> None:
         for what, step in (
@@ -134,20 +160,26 @@ class Faults:
 
     @property
     def resume_step(self) -> int | None:
-        """The first step logged after the restart, ``step - back + 1``."""
+        """The model's first step after the restart, ``step - back + 1`` (the first step
+        logged after it, unless the :attr:`resume` skips ahead or resets the counter)."""
         return None if self.restart is None else self.restart[0] - self.restart[1] + 1
 
     @property
     def repeated_steps(self) -> tuple[int, ...]:
-        """The steps logged twice: ``resume_step .. restart_step`` except dropped ones."""
+        """The steps logged twice: ``resume_step .. restart_step`` except dropped ones (from
+        ``resume_step + batches`` on a skip; a reset's depend on the run: ``resume_truth``)."""
         if self.restart is None:
             return ()
+        first = self.restart[0] - self.restart[1] + 1
+        if self.resume is not None and self.resume.mode == "reset":
+            raise SynthLossError(
+                "a reset resume's repeated steps depend on the run's length; use "
+                "resume_truth(faults, steps, start_step).repeated"
+            )
+        if self.resume is not None and self.resume.mode == "skip":
+            first += self.resume.batches
         dropped = set(self.drop)
-        return tuple(
-            s
-            for s in range(self.restart[0] - self.restart[1] + 1, self.restart[0] + 1)
-            if s not in dropped
-        )
+        return tuple(s for s in range(first, self.restart[0] + 1) if s not in dropped)
 
     @property
     def missing_steps(self) -> tuple[int, ...]:
@@ -209,12 +241,13 @@ class Faults:
         self.check_run(steps, start_step)
         first, last = _run_range(steps, start_step)
         end = self.crash_step if self.crash_step is not None else last
-        passes = [(first, end)]
+        passes = [(first, end, 0, 1.0)]
         if self.restart is not None:
-            passes = [(first, self.restart[0]), (self.restart[0] - self.restart[1] + 1, end)]
+            after = resumed_pass(self.resume, *self.restart, end)
+            passes = [(first, self.restart[0], 0, 1.0), *after]
         stall = self.stall_step
         result: list[Segment] = []
-        for low, high in passes:
+        for low, high, shift, scale in passes:
             cuts = sorted({s for s in self.drop if low <= s <= high})
             start = low
             for cut in [*cuts, high + 1]:
@@ -226,7 +259,7 @@ class Faults:
                         pause = 0.0
                         if stall is not None and a == stall:
                             pause, stall = self.stall_seconds, None  # first time only
-                        result.append(Segment(a, b, pause))
+                        result.append(Segment(a, b, pause, shift, scale))
                 start = cut + 1
         return tuple(result)
 
@@ -247,6 +280,7 @@ class Faults:
             restart=override.restart if override.restart is not None else self.restart,
             drop=override.drop or self.drop,
             crash=override.crash if override.crash is not None else self.crash,
+            resume=override.resume if override.restart is not None else self.resume,
         )
 
     def to_args(self) -> list[str]:
@@ -255,7 +289,8 @@ class Faults:
         if self.stall is not None:
             args.append(f"--stall={self.stall[0]}:{self.stall[1]!r}")
         if self.restart is not None:
-            args.append(f"--restart={self.restart[0]}:{self.restart[1]}")
+            data = "" if self.resume is None else f":{self.resume.text()}"
+            args.append(f"--restart={self.restart[0]}:{self.restart[1]}{data}")
         if self.drop:
             args.append(f"--drop={_ranges_text(self.drop)}")
         if self.crash is not None:
@@ -268,7 +303,8 @@ class Faults:
         if self.stall is not None:
             parts.append(f"stall {self.stall[1]:g} s before step {self.stall[0]}")
         if self.restart is not None:
-            parts.append(f"restart after step {self.restart[0]} from step {self.resume_step}")
+            data = "" if self.resume is None else f" ({self.resume.describe()})"
+            parts.append(f"restart after step {self.restart[0]} from step {self.resume_step}{data}")
         if self.drop:
             parts.append(f"drop {', '.join(map(str, self.drop))}")
         if self.crash is not None:

@@ -191,9 +191,11 @@ def inject(curve: LossCurve, *injections: Injection) -> RecordedCurve:
         event = _apply(item, losses, steps, lo, hi, keep)
         if isinstance(item, Stall):
             keep[lo:hi] = False
+            _check_not_swallowed(span, index, taken, steps, keep)
         taken.append((span, f"injection {index} ({span.describe()})"))
         if event is not None:
             added.append(event)
+    labels = [_repeaked(e, steps, losses, curve.losses) for e in labels]
     source = curve.source if isinstance(curve, RecordedCurve) else f"profile {curve.profile.name}"
     name = curve.name if isinstance(curve, RecordedCurve) else curve.profile.name
     try:
@@ -218,6 +220,27 @@ def _check_free(span: Event, index: int, taken: list[tuple[Event, str]]) -> None
                 else f"injection {index} ({span.describe()}) overlaps {name}: two {span.kind} "
                 "events may not share a step"
             )
+
+
+def _check_not_swallowed(
+    span: Event, index: int, taken: list[tuple[Event, str]], steps: np.ndarray, keep: np.ndarray
+) -> None:
+    """Refuse a stall that removes every recorded step of an event."""
+    for other, name in taken:
+        lo, hi = np.searchsorted(steps, [other.first, other.last + 1])
+        if other.kind != "stall" and not keep[lo:hi].any():
+            raise SynthLossError(
+                f"injection {index} ({span.describe()}) removes every recorded step of "
+                f"{name}; a stall may not swallow an event"
+            )
+
+
+def _repeaked(event: Event, steps: np.ndarray, losses: np.ndarray, before: np.ndarray) -> Event:
+    """A carried event whose values an injection changed loses its peak (recomputed)."""
+    lo, hi = np.searchsorted(steps, [event.first, event.last + 1])
+    old, new = before[lo:hi], losses[lo:hi]
+    same = (old == new) | (np.isnan(old) & np.isnan(new))
+    return event if bool(same.all()) else Event(event.kind, event.first, event.last)
 
 
 def _positions(item: Injection, index: int, steps: np.ndarray, keep: np.ndarray) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from pytest_synthloss.core.draws import NOISE_BLOCK, noise_block
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.ranks import reduced_loss, reduced_losses
 from pytest_synthloss.core.registry import resolve_profile
 from pytest_synthloss.core.shaped import held_steps, override, shaped_losses, shaped_trend
 from pytest_synthloss.core.steps import as_steps
@@ -61,6 +62,8 @@ def synthetic_loss(step: int, profile: Profile | str = "stable") -> float:
     """
     checked = check_step(step)
     prof = resolve_profile(profile)
+    if prof.ranks is not None:  # the all-reduced mean of the ranks' losses
+        return reduced_loss(prof, checked, synthetic_loss)
     if prof.shape is not None:  # the shaped engine, on one step
         return float(shaped_losses(prof, np.array([checked], dtype=np.int64))[0])
     if checked in prof.nonfinite:
@@ -156,6 +159,10 @@ def synthetic_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") ->
     Booleans, floats, NaN and strings are refused with ``SynthLossError``.
     """
     prof = resolve_profile(profile)
+    if prof.ranks is not None:
+        flat = as_steps(steps).astype(np.int64, copy=False)
+        out = reduced_losses(prof, flat.reshape(-1), np.empty(flat.size), synthetic_losses)
+        return out.reshape(flat.shape)
     if prof.shape is not None:
         flat = as_steps(steps).astype(np.int64, copy=False)
         return shaped_losses(prof, flat.reshape(-1)).reshape(flat.shape)
@@ -207,7 +214,7 @@ def flat_from(prof: Profile) -> int | None:
 
     That is the floor step of a profile without divergence or noise; ``None`` for others.
     """
-    if prof.divergence is not None or prof.noise is not None or prof.shape is not None:
+    if any(x is not None for x in (prof.divergence, prof.noise, prof.shape, prof.ranks)):
         return None
     return prof.floor_step
 
@@ -266,6 +273,9 @@ def range_losses(
     """
     if out is None:
         out = np.empty(count, dtype=np.float64)
+    if profile.ranks is not None:
+        steps = np.arange(start_step, start_step + count, dtype=np.int64)
+        return reduced_losses(profile, steps, out, synthetic_losses)
     if profile.shape is not None:
         out[:] = shaped_losses(profile, np.arange(start_step, start_step + count, dtype=np.int64))
         return out

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import Divergence, Noise
@@ -57,6 +57,10 @@ from pytest_synthloss.core.validation import (
     check_step,
 )
 
+if TYPE_CHECKING:
+    from pytest_synthloss.core.cohorts import Cohort
+    from pytest_synthloss.core.ranks import Ranks
+
 __all__ = ["Profile"]
 
 
@@ -72,7 +76,10 @@ class Profile:
     a run of this profile (stall, restart, dropped steps, crash): they change what the
     emulator logs and when, never the loss of a step. ``signals`` (a
     :class:`~pytest_synthloss.core.signals.Signals`) add the gradient norm, learning rate,
-    loss scale and step time of every step, with their events.
+    loss scale and step time of every step, with their events. ``ranks`` (a
+    :class:`~pytest_synthloss.core.ranks.Ranks`) makes it a run of several data-parallel
+    ranks whose loss is the all-reduced mean; ``cohort`` (a
+    :class:`~pytest_synthloss.core.cohorts.Cohort`) makes it the first of a family of trials.
     Instances are hashable and compare by value; contradictory events are refused.
     """
 
@@ -90,6 +97,8 @@ class Profile:
     shape: Shape | None = None
     steps: int | None = None
     signals: Signals | None = None
+    ranks: Ranks | None = None
+    cohort: Cohort | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name, "profile name")
@@ -145,6 +154,14 @@ class Profile:
         object.__setattr__(self, "spikes", MappingProxyType(spikes))
         object.__setattr__(self, "nonfinite", MappingProxyType(nonfinite))
         object.__setattr__(self, "plateaus", plateaus)
+        if self.ranks is not None:
+            from pytest_synthloss.core.ranks import attach_ranks
+
+            attach_ranks(self)
+        if self.cohort is not None:
+            from pytest_synthloss.core.cohorts import check_cohort
+
+            check_cohort(self)
 
     def _checked_spikes(self) -> dict[int, float]:
         if not isinstance(self.spikes, Mapping):
@@ -183,24 +200,7 @@ class Profile:
         return nonfinite
 
     def __hash__(self) -> int:
-        return hash(
-            (
-                self.name,
-                self.start,
-                self.decay,
-                self.floor,
-                tuple(self.spikes.items()),
-                self.description,
-                tuple((step, repr(value)) for step, value in self.nonfinite.items()),
-                self.divergence,
-                self.plateaus,
-                self.noise,
-                self.faults,
-                self.shape,
-                self.steps,
-                self.signals,
-            )
-        )
+        return hash(tuple(_hashable(getattr(self, f.name)) for f in fields(self)))
 
     def __repr__(self) -> str:
         spikes = dict(self.spikes)
@@ -222,31 +222,14 @@ class Profile:
             text += f", shape={self.shape!r}"
         if self.steps is not None:
             text += f", steps={self.steps!r}"
-        if self.signals is not None:
-            text += f", signals={self.signals!r}"
+        for name in ("signals", "ranks", "cohort"):
+            if getattr(self, name) is not None:
+                text += f", {name}={getattr(self, name)!r}"
         return text + ")"
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The mappings are read-only proxies, which do not pickle: rebuild from plain dicts.
-        return (
-            _rebuild_profile,
-            (
-                self.name,
-                self.start,
-                self.decay,
-                self.floor,
-                dict(self.spikes),
-                self.description,
-                dict(self.nonfinite),
-                self.divergence,
-                self.plateaus,
-                self.noise,
-                self.faults,
-                self.shape,
-                self.steps,
-                self.signals,
-            ),
-        )
+        return (_rebuild_profile, tuple(_plain(getattr(self, f.name)) for f in fields(self)))
 
     # -- ground truth, derived ---------------------------------------------------------
 
@@ -271,19 +254,25 @@ class Profile:
 
     @property
     def noisy(self) -> bool:
-        """Whether any loss is perturbed: ``noise``, a shape's noise or its precision."""
+        """Whether any loss is perturbed: ``noise``, a shape's noise or precision, ranks' noise."""
         shaped = self.shape is not None and (self.shape.noise or self.shape.precision)
-        return self.noise is not None or bool(shaped)
+        ranked = self.ranks is not None and self.ranks.sigma > 0
+        return self.noise is not None or bool(shaped) or ranked
 
     @property
     def spike_steps(self) -> tuple[int, ...]:
-        """The steps whose loss is a spike, ascending."""
-        return tuple(self.spikes)
+        """The steps whose loss is a spike, ascending (with ranks: a spike on some rank)."""
+        return tuple(self.spikes) if self.ranks is None else self._reduced()[0]
 
     @property
     def nonfinite_steps(self) -> tuple[int, ...]:
-        """The steps whose loss is NaN, inf or -inf, ascending."""
-        return tuple(self.nonfinite)
+        """The steps whose loss is NaN, inf or -inf, ascending (with ranks: on some rank)."""
+        return tuple(self.nonfinite) if self.ranks is None else tuple(self._reduced()[1])
+
+    def _reduced(self) -> tuple[tuple[int, ...], dict[int, float]]:
+        from pytest_synthloss.core.ranks import reduced_overrides
+
+        return reduced_overrides(self.ranks)  # type: ignore[arg-type]
 
     @property
     def divergence_step(self) -> int | None:
@@ -326,36 +315,17 @@ class Profile:
         return first
 
 
-def _rebuild_profile(
-    name: str,
-    start: float,
-    decay: float,
-    floor: float,
-    spikes: dict[int, float],
-    description: str,
-    nonfinite: dict[int, float],
-    divergence: Divergence | None,
-    plateaus: tuple[tuple[int, int], ...],
-    noise: Noise | None,
-    faults: Faults | None,
-    shape: Shape | None = None,
-    steps: int | None = None,
-    signals: Signals | None = None,
-) -> Profile:
+def _hashable(value: object) -> object:
+    """A field's hash key: mappings as item tuples (NaN losses by their repr)."""
+    if isinstance(value, Mapping):
+        return tuple((k, repr(v) if v != v else v) for k, v in value.items())
+    return value
+
+
+def _plain(value: object) -> object:
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def _rebuild_profile(*values: Any) -> Profile:
     """Unpickle a :class:`Profile` (by value: it needs no registry)."""
-    return Profile(
-        name,
-        start,
-        decay,
-        floor,
-        spikes,
-        description,
-        nonfinite,
-        divergence,
-        plateaus,
-        noise,
-        faults,
-        shape,
-        steps,
-        signals,
-    )
+    return Profile(*values)

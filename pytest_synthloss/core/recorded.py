@@ -36,6 +36,7 @@ from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import EVENT_KINDS, Event
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.sparklines import sparkline
+from pytest_synthloss.core.text import count_noun
 from pytest_synthloss.core.truth import runs
 from pytest_synthloss.core.validation import check_name, check_step, show
 from pytest_synthloss.core.validation_recorded import check_labels, check_recorded_arrays
@@ -174,13 +175,7 @@ class RecordedCurve(LossCurve):
             self.repeated_steps,
         )
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, LossCurve):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
+    # __eq__ and __hash__ are LossCurve's, on this _key.
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (
@@ -203,7 +198,7 @@ class RecordedCurve(LossCurve):
         )
 
     def __repr__(self) -> str:
-        notes = [f"{len(self.gaps)} gaps"] if self.gaps else []
+        notes = [count_noun(len(self.gaps), "gap")] if self.gaps else []
         if self.repeated_steps:
             notes.append(f"{len(self.repeated_steps)} repeated")
         extra = f" ({', '.join(notes)})" if notes else ""
@@ -219,7 +214,7 @@ def require_consecutive(curve: LossCurve, what: str) -> None:
         first, last = curve.gaps[0]
         raise SynthLossError(
             f"{what} needs a loss at every step, but the recorded run {curve.name!r} has "
-            f"{len(curve.gaps)} gaps (first: steps {first}..{last} never logged)"
+            f"{count_noun(len(curve.gaps), 'gap')} (first: steps {first}..{last} never logged)"
         )
 
 

@@ -70,6 +70,12 @@ class RecordedProfile(Profile):
             _cache[key] = curve
         return curve
 
+    def check_replayable(self, steps: int | None, start_step: int | None) -> None:
+        """Refuse to replay these steps as a live log when they have gaps (reads the log)."""
+        from pytest_synthloss.core.recorded import require_consecutive
+
+        require_consecutive(self.recorded_make(steps, start_step), "an emulated run")
+
     def natural_steps(self) -> int:
         """How many steps the log holds (reads it)."""
         return len(self.recording())

@@ -112,8 +112,10 @@ def signal_events(profile: Profile, first: int, last: int) -> list[Event]:
     events = []
     for step in _grad_spike_steps(profile):
         if first <= step <= last:
-            peak = signals_at(profile, step)["grad_norm"]
-            events.append(Event("grad_spike", step, step, peak=peak))
+            peak = signals_at(profile, step)["grad_norm"]  # inf if the step also overflows
+            events.append(
+                Event("grad_spike", step, step, peak=peak if math.isfinite(peak) else None)
+            )
     inside = [s for s in signals.overflow_steps if first <= s <= last]
     events.extend(Event("overflow", a, b) for a, b in _runs(inside))
     if signals.loss_scale is not None:

@@ -17,6 +17,7 @@ from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.model import flat_from
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.sweeps import SweepResults, SweepRow
+from pytest_synthloss.core.text import count_noun
 
 __all__ = ["BestConfig", "best_config"]
 
@@ -75,7 +76,7 @@ class BestConfig:
             f"{self.profile} (avoids spikes)" if clean and self.others_spiked else self.profile
         )
         others = self.ties - 1
-        tie = "no other config ties" if others == 0 else f"{_plural(others, 'other config')} tie"
+        tie = "no other config ties" if others == 0 else f"{count_noun(others, 'other config')} tie"
         if self.nonfinite:
             title = (
                 f"No configuration of {self.configs} is free of non-finite losses; the least "
@@ -176,11 +177,15 @@ def _implications(results: SweepResults, best: SweepRow) -> tuple[str, ...]:
         broken = results.nonfinite[mine] > 0
         spikes = ", ".join(str(s) for s in prof.spike_steps) or "none"
         note = (
-            f"spiked in {_plural(int(spiked.sum()), 'config')}" if spiked.any() else "never spiked"
+            f"spiked in {count_noun(int(spiked.sum()), 'config')}"
+            if spiked.any()
+            else "never spiked"
         )
         if prof.nonfinite_steps:
             bad = ", ".join(str(s) for s in prof.nonfinite_steps)
-            note += f"; non-finite steps: {bad}, logged in {_plural(int(broken.sum()), 'config')}"
+            note += (
+                f"; non-finite steps: {bad}, logged in {count_noun(int(broken.sum()), 'config')}"
+            )
         healthy = results.final_loss[mine & (results.nonfinite == 0)]
         lowest = (
             f"best final loss {float(healthy.min()):g}"
@@ -202,7 +207,7 @@ def _implications(results: SweepResults, best: SweepRow) -> tuple[str, ...]:
     first_best = int(steps_of[_same(losses_of, best.final_loss)].min())
     steps_text = (
         f"Steps matter: {best.profile}'s final loss falls from "
-        f"{float(losses_of[steps_of == shortest][0]):g} ({_plural(shortest, 'step')}) to "
+        f"{float(losses_of[steps_of == shortest][0]):g} ({count_noun(shortest, 'step')}) to "
         f"{best.final_loss:g} at {first_best} steps"
     )
     prof = results.profiles[best_index]
@@ -237,8 +242,8 @@ def _implications(results: SweepResults, best: SweepRow) -> tuple[str, ...]:
         )
     else:
         hyper_text = (
-            f"Hyperparameters don't matter: {_plural(lr_count, 'lr value')} x "
-            f"{_plural(size_count, 'batch size')} "
+            f"Hyperparameters don't matter: {count_noun(lr_count, 'lr value')} x "
+            f"{count_noun(size_count, 'batch size')} "
             + (
                 "give identical final losses for every profile and step count"
                 if constant
@@ -251,10 +256,6 @@ def _implications(results: SweepResults, best: SweepRow) -> tuple[str, ...]:
         "(the sweep computes each final loss from the formula, no randomness)."
     )
     return (profile_text, steps_text, hyper_text, determinism)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _logged(value: object) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
-__all__ = ["align_columns", "did_you_mean", "unknown_parameter"]
+__all__ = ["align_columns", "count_noun", "did_you_mean", "unknown_parameter"]
 
 
 def align_columns(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[str]:
@@ -56,3 +56,8 @@ def unknown_parameter(who: str, given: Iterable[str], known: Sequence[str]) -> s
             hint = did_you_mean(key, known)
             return f"{who}: unknown parameter {key!r}; its parameters: {', '.join(known)}{hint}"
     return None
+
+
+def count_noun(count: int, word: str) -> str:
+    """``1 gap``, ``2 gaps``: a count and its noun, plural with an ``s`` unless it is 1."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from pytest_synthloss.core.events import EVENT_KINDS, Event
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.ranks import reduced_overrides
 from pytest_synthloss.core.shapes import event_windows
 
 __all__ = ["events_between", "events_of_kind", "runs"]
@@ -42,13 +43,19 @@ def events_between(profile: Profile, first: int, last: int) -> tuple[Event, ...]
     Events starting at the same step are listed in :data:`EVENT_KINDS` order.
     """
     events: list[Event] = []
-    spikes = [s for s in profile.spikes if first <= s <= last]
+    spike_losses, nonfinite = profile.spikes, profile.nonfinite
+    if profile.ranks is not None:  # a rank's spike shows in the reduced loss, diluted
+        from pytest_synthloss.core.model import synthetic_loss
+
+        spike_steps, nonfinite = reduced_overrides(profile.ranks)
+        spike_losses = {s: synthetic_loss(s, profile) for s in spike_steps if first <= s <= last}
+    spikes = [s for s in spike_losses if first <= s <= last]
     for a, b in runs(spikes):
-        peak = max(profile.spikes[s] for s in range(a, b + 1))
+        peak = max(spike_losses[s] for s in range(a, b + 1))
         events.append(Event("spike", a, b, peak=peak))
-    bad = [s for s in profile.nonfinite if first <= s <= last]
+    bad = [s for s in nonfinite if first <= s <= last]
     for a, b in runs(bad):
-        names = tuple(_nonfinite_name(profile.nonfinite[s]) for s in range(a, b + 1))
+        names = tuple(_nonfinite_name(nonfinite[s]) for s in range(a, b + 1))
         events.append(Event("nonfinite", a, b, values=names))
     onset = profile.divergence_step
     if onset is not None and onset <= last:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import TextIO
@@ -44,8 +44,9 @@ BULK_CHUNK = 4096
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
-#: Called with the last ``(step, loss)`` of every write (a live metrics gauge, say).
-Observer = Callable[[int, float], None]
+#: Called with the last ``(step, loss)`` of every write (a live metrics gauge, say), and
+#: for a profile with linked signals also with that step's ``{signal: value}``.
+Observer = Callable[..., None]
 
 
 class _SleepInterruptedError(Exception):
@@ -225,20 +226,29 @@ class _Stopped(Exception):  # noqa: N818 - control flow
         self.done = done
 
 
-def _write(writer: LogWriter, steps: list[int], losses: list[float], done: int, time: float) -> int:
+def _write(
+    writer: LogWriter,
+    steps: list[int],
+    losses: list[float],
+    done: int,
+    time: float,
+    signals: dict[str, list[float]] | None = None,
+) -> int:
     """Write these lines; on a stop during the write, end the run after the lines delivered."""
     try:
-        writer.write(steps, losses, time)
+        writer.write(steps, losses, time, signals)
     except StopWriting as exc:
         raise _Stopped(done + exc.lines) from None
     return done + len(steps)
 
 
 def _part(curve: LossCurve, segment: Segment) -> LossCurve:
-    """The steps of ``segment``: a recorded run replays its own values."""
+    """The model's steps of ``segment`` (logged step minus the resume's shift): a recorded
+    run replays its own values."""
+    first = segment.first - segment.shift
     if isinstance(curve, RecordedCurve):
-        return curve.window(segment.first - curve.start_step, segment.size)
-    return LossCurve(curve.profile, segment.size, segment.first, curve.lr, curve.batch_size)
+        return curve.window(first - curve.start_step, segment.size)
+    return LossCurve(curve.profile, segment.size, first, curve.lr, curve.batch_size)
 
 
 def _write_segments(
@@ -259,20 +269,21 @@ def _write_segments(
         raise _Stopped(0) from None
     started = run_started = clock()
     for segment in segments:
-        part = _part(curve, segment)
+        part, shift, scale = _part(curve, segment), segment.shift, segment.scale
         if sleep_seconds > 0:
             if segment.pause:
                 # The stall counts from the last line written, whatever the pacing's slack:
                 # no output for at least ``pause`` seconds, then the usual step time.
                 stop.pause(segment.pause)
                 started = clock() - done * sleep_seconds
-            for step, loss in part:
+            for model_step, model_loss, values in _step_records(part):
+                step, loss = model_step + shift, model_loss * scale if scale != 1.0 else model_loss
                 stop.pause(started + (done + 1) * sleep_seconds - clock())
                 if stop.stopped:
                     break
-                done = _write(writer, [step], [loss], done, clock() - run_started)
-                if observer is not None:
-                    observer(step, loss)
+                row = None if values is None else {k: [v] for k, v in values.items()}
+                done = _write(writer, [step], [loss], done, clock() - run_started, row)
+                _observe(observer, step, loss, values)
                 if progress is not None:
                     progress.update(done, total, step, loss)
         else:
@@ -280,12 +291,38 @@ def _write_segments(
             for chunk in part.iter_chunks(BULK_CHUNK):
                 if stop.stopped:
                     break
-                steps, losses = chunk.steps.tolist(), chunk.losses.tolist()
-                done = _write(writer, steps, losses, done, clock() - run_started)
-                if observer is not None:
-                    observer(steps[-1], losses[-1])
+                steps = (chunk.steps + shift if shift else chunk.steps).tolist()
+                losses = (chunk.losses * scale if scale != 1.0 else chunk.losses).tolist()
+                columns = {name: array.tolist() for name, array in chunk.signals.items()}
+                done = _write(writer, steps, losses, done, clock() - run_started, columns or None)
+                last = {name: values[-1] for name, values in columns.items()} or None
+                _observe(observer, steps[-1], losses[-1], last)
                 if progress is not None:
                     progress.update(done, total, steps[-1], losses[-1])
         if stop.stopped:
             break
     return done
+
+
+def _step_records(part: LossCurve) -> Iterator[tuple[int, float, dict[str, float] | None]]:
+    """``(step, loss, signals)`` of every step (signals ``None`` without), by chunks."""
+    for chunk in part.iter_chunks(BULK_CHUNK):
+        steps, losses = chunk.steps.tolist(), chunk.losses.tolist()
+        if not chunk.signals:
+            for step, loss in zip(steps, losses, strict=True):
+                yield step, loss, None
+            continue
+        columns = {name: array.tolist() for name, array in chunk.signals.items()}
+        for index, (step, loss) in enumerate(zip(steps, losses, strict=True)):
+            yield step, loss, {name: values[index] for name, values in columns.items()}
+
+
+def _observe(
+    observer: Observer | None, step: int, loss: float, signals: dict[str, float] | None
+) -> None:
+    if observer is None:
+        return
+    if signals is None:
+        observer(step, loss)
+    else:
+        observer(step, loss, signals)

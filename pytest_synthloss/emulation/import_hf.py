@@ -14,14 +14,11 @@ counted in :attr:`~pytest_synthloss.emulation.recorded_log.RecordedLog.skipped`.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pytest_synthloss.core.errors import SynthLossError
-from pytest_synthloss.emulation.recorded_log import (
-    RecordedLog,
-    column_step,
-    column_value,
-    make_log,
-)
+from pytest_synthloss.emulation.import_tables import read_records
+from pytest_synthloss.emulation.recorded_log import RecordedLog
 
 __all__ = ["is_trainer_state", "read_trainer_state"]
 
@@ -57,27 +54,21 @@ def read_trainer_state(
         )
     step_key = step or "step"
     value_key = value or "loss"
-    steps: list[int] = []
-    values: list[float] = []
+    records: list[tuple[str, dict[str, Any]]] = []
     keys: dict[str, None] = {}
-    skipped = 0
     for index, entry in enumerate(data["log_history"]):
-        where = f"{origin}: log_history[{index}]"
         if not isinstance(entry, dict):
-            raise SynthLossError(f"{where}: expected an object, got {type(entry).__name__}")
+            raise SynthLossError(
+                f"{origin}: log_history[{index}]: expected an object, got {type(entry).__name__}"
+            )
         keys.update(dict.fromkeys(entry))
-        loss = column_value(entry.get(value_key), f"{where}, key {value_key!r}")
-        if loss is None:
-            skipped += 1
-            continue
-        if step_key not in entry:
-            raise SynthLossError(f"{where}: no {step_key!r} key for the {value_key!r} value")
-        steps.append(column_step(entry[step_key], f"{where}, key {step_key!r}"))
-        values.append(loss)
-    if not steps:
+        records.append((f"log_history[{index}]", entry))
+    if value_key not in keys:
         found = ", ".join(repr(k) for k in keys) or "none (log_history is empty)"
         raise SynthLossError(
             f"{origin}: no log_history entry has the key {value_key!r}; keys found: {found}; "
             "pass value="
         )
-    return make_log(steps, values, "trainer-state", step_key, value_key, tuple(keys), skipped)
+    return read_records(
+        records, tuple(keys), step_key, value_key, origin, "trainer-state", "entry", "key"
+    )

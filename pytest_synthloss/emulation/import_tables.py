@@ -39,9 +39,11 @@ from pytest_synthloss.emulation.recorded_log import (
 __all__ = [
     "STEP_COLUMNS",
     "VALUE_COLUMNS",
+    "read_records",
     "read_step_value",
     "read_table_csv",
     "read_table_jsonl",
+    "text_lines",
 ]
 
 #: Step columns tried in order (ours, W&B chart export, W&B history, HF, Lightning/others).
@@ -58,7 +60,8 @@ VALUE_COLUMNS = (
 )
 
 
-def _lines(path: str) -> Iterator[str]:
+def text_lines(path: str) -> Iterator[str]:
+    """The lines of a text file (undecodable bytes kept as surrogates for the error)."""
     try:
         with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
             yield from utf8_lines(handle)
@@ -71,7 +74,7 @@ def read_table_csv(
 ) -> RecordedLog:
     """The step/value columns of a CSV file with a header row (see the module)."""
     origin = f"log {path!r}"
-    reader = csv.reader(_lines(path))
+    reader = csv.reader(text_lines(path))
     try:
         header = next(reader)
     except StopIteration:
@@ -79,40 +82,74 @@ def read_table_csv(
     except csv.Error as exc:
         raise SynthLossError(f"{origin}: line 1: invalid CSV ({exc})") from None
     columns = tuple(header)
-    step_name = pick_column(columns, step, STEP_COLUMNS, "step", origin, "step=")
-    keyed = value is not None and value not in columns and {"key", "value"} <= set(columns)
-    value_name = (
-        "value" if keyed else pick_column(columns, value, VALUE_COLUMNS, "value", origin, "value=")
-    )
-    step_index, value_index = columns.index(step_name), columns.index(value_name)
-    key_index = columns.index("key") if keyed else -1
-    steps: list[int] = []
-    values: list[float] = []
-    skipped = 0
+    rows: list[tuple[int, list[str]]] = []
     try:
         for row in reader:
-            line = f"{origin}: line {reader.line_num}"
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != len(columns):
                 raise SynthLossError(
-                    f"{line}: expected {len(columns)} fields (the header's), got {len(row)}"
+                    f"{origin}: line {reader.line_num}: expected {len(columns)} fields "
+                    f"(the header's), got {len(row)}"
                 )
-            if keyed and row[key_index] != value:
-                skipped += 1
-                continue
-            number = column_value(row[value_index], f"{line}, column {value_name!r}")
-            if number is None:
-                skipped += 1
-                continue
-            steps.append(column_step(row[step_index], f"{line}, column {step_name!r}"))
-            values.append(number)
+            rows.append((reader.line_num, row))
     except csv.Error as exc:
         raise SynthLossError(f"{origin}: line {reader.line_num}: invalid CSV ({exc})") from None
+    records = [(f"line {number}", dict(zip(columns, row, strict=True))) for number, row in rows]
+    return read_records(records, columns, step, value, origin, fmt, "row", "column")
+
+
+def _metric_key(records: list[tuple[str, dict[str, Any]]], value: str | None, origin: str) -> str:
+    """The key to keep in a table of MLflow's ``key``/``value`` rows: ``value=``, else the
+    only key, else the first of :data:`VALUE_COLUMNS` present."""
+    keys = tuple(dict.fromkeys(str(record.get("key")) for _place, record in records))
+    if value is not None:
+        return value
+    only = keys if len(keys) == 1 else ()
+    return pick_column(keys, None, (*only, *VALUE_COLUMNS[:-1]), "key", origin, "value=")
+
+
+def read_records(
+    records: list[tuple[str, dict[str, Any]]],
+    columns: tuple[str, ...],
+    step: str | None,
+    value: str | None,
+    origin: str,
+    fmt: str,
+    noun: str,
+    field: str,
+) -> RecordedLog:
+    """The step/value of each record (a CSV row, a JSON object..., after where it is: "line 3").
+
+    With MLflow's ``key``/``value`` columns and no value column named ``value=``, only the
+    rows of one key are kept (:func:`_metric_key`).
+    """
+    step_name = pick_column(columns, step, STEP_COLUMNS, "step", origin, "step=")
+    keyed = (value is None or value not in columns) and {"key", "value"} <= set(columns)
+    key = _metric_key(records, value, origin) if keyed else None
+    value_name = (
+        "value" if keyed else pick_column(columns, value, VALUE_COLUMNS, "value", origin, "value=")
+    )
+    steps: list[int] = []
+    values: list[float] = []
+    skipped = 0
+    for place, record in records:
+        where = f"{origin}: {place}"
+        if keyed and record.get("key") != key:
+            skipped += 1
+            continue
+        loss = column_value(record.get(value_name), f"{where}, {field} {value_name!r}")
+        if loss is None:
+            skipped += 1
+            continue
+        if step_name not in record:
+            raise SynthLossError(f"{where}: no {step_name!r} {field} for the value {loss!r}")
+        steps.append(column_step(record[step_name], f"{where}, {field} {step_name!r}"))
+        values.append(loss)
     if keyed and not steps:
-        raise SynthLossError(f"{origin}: no row has key {value!r} (column 'key')")
+        raise SynthLossError(f"{origin}: no {noun} has key {key!r} ({field} 'key')")
     return make_log(
-        steps, values, fmt, step_name, str(value) if keyed else value_name, columns, skipped
+        steps, values, fmt, step_name, str(key) if keyed else value_name, columns, skipped
     )
 
 
@@ -121,9 +158,9 @@ def read_table_jsonl(
 ) -> RecordedLog:
     """The step/value keys of a JSON-lines file (one object per line; see the module)."""
     origin = f"log {path!r}"
-    records: list[tuple[int, dict[str, Any]]] = []
+    records: list[tuple[str, dict[str, Any]]] = []
     columns: dict[str, None] = {}
-    for number, raw in enumerate(_lines(path), start=1):
+    for number, raw in enumerate(text_lines(path), start=1):
         if not raw.strip():
             continue
         try:
@@ -134,36 +171,11 @@ def read_table_jsonl(
         if not isinstance(record, dict):
             raise SynthLossError(f"{origin}: line {number}: not a JSON object")
         columns.update(dict.fromkeys(record))
-        records.append((number, record))
+        records.append((f"line {number}", record))
     found = tuple(columns)
     if not records:
         raise SynthLossError(f"{origin}: the file holds no JSON objects")
-    step_name = pick_column(found, step, STEP_COLUMNS, "step", origin, "step=")
-    keyed = value is not None and value not in found and {"key", "value"} <= set(found)
-    value_name = (
-        "value" if keyed else pick_column(found, value, VALUE_COLUMNS, "value", origin, "value=")
-    )
-    steps: list[int] = []
-    values: list[float] = []
-    skipped = 0
-    for number, record in records:
-        where = f"{origin}: line {number}"
-        if keyed and record.get("key") != value:
-            skipped += 1
-            continue
-        loss = column_value(record.get(value_name), f"{where}, key {value_name!r}")
-        if loss is None:
-            skipped += 1
-            continue
-        if step_name not in record:
-            raise SynthLossError(f"{where}: no {step_name!r} key for the value {loss!r}")
-        steps.append(column_step(record[step_name], f"{where}, key {step_name!r}"))
-        values.append(loss)
-    if keyed and not steps:
-        raise SynthLossError(f"{origin}: no record has key {value!r} (key 'key')")
-    return make_log(
-        steps, values, "table-jsonl", step_name, str(value) if keyed else value_name, found, skipped
-    )
+    return read_records(records, found, step, value, origin, "table-jsonl", "record", "key")
 
 
 def read_step_value(path: str) -> RecordedLog:
@@ -172,7 +184,7 @@ def read_step_value(path: str) -> RecordedLog:
     origin = f"log {path!r}"
     steps: list[int] = []
     values: list[float] = []
-    for number, raw in enumerate(_lines(path), start=1):
+    for number, raw in enumerate(text_lines(path), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -64,6 +64,11 @@ def read_tensorboard(path: str, *, value: str | None = None) -> RecordedLog:
         if _is_scalar(accumulator.Tensors(tag))
     )
     found = scalar_tags + tuple(t for t in tensor_tags if t not in scalar_tags)
+    if not found:
+        raise SynthLossError(
+            f"{origin}: no TensorBoard scalars in it; expected event files "
+            "(events.out.tfevents.*) holding add_scalar or tf.summary.scalar values"
+        )
     if value is None and len(found) == 1:
         tag = found[0]
     else:

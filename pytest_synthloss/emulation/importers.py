@@ -15,7 +15,10 @@ The format is ``format=`` (one of :data:`IMPORT_FORMATS`) or detected from the f
   else ``"table-csv"`` (W&B, MLflow and other exports:
   :mod:`~pytest_synthloss.emulation.import_tables`);
 - a first line ``STEP VALUE`` (two fields, whitespace between): ``"step-value"``, as
-  torchtitan's reference loss files.
+  torchtitan's reference loss files;
+- a first line ``TIMESTAMP VALUE STEP``, or a directory holding ``metrics/``: ``"mlflow"``,
+  a metric file of MLflow's file store or a run's directory
+  (:mod:`~pytest_synthloss.emulation.import_mlflow`).
 
 Labels come from ``labels=`` (a file, or a list of ``{kind, start, end?, note?}``, see
 :mod:`~pytest_synthloss.emulation.labels`), else from the sidecar file next to the log
@@ -77,6 +80,7 @@ IMPORT_FORMATS = (
     "table-csv",
     "table-jsonl",
     "step-value",
+    "mlflow",
 )
 _STEP_VALUE = re.compile(r"[0-9]+\s+\S+")
 #: Bytes read to detect a format.
@@ -85,15 +89,18 @@ _SNIFF_BYTES = 1 << 16
 
 def detect_format(path: str) -> str:
     """The format of the log at ``path``, as the module documentation describes."""
+    from pytest_synthloss.emulation.import_mlflow import is_mlflow_line, is_mlflow_run
     from pytest_synthloss.emulation.import_tensorboard import is_event_file
     from pytest_synthloss.emulation.logwriter import CSV_HEADER
 
     if os.path.isdir(path):
         if is_event_file(path):
             return "tensorboard"
+        if is_mlflow_run(path):
+            return "mlflow"
         raise SynthLossError(
             f"cannot read log {path!r}: a directory without TensorBoard event files "
-            "(events.out.tfevents.*)"
+            "(events.out.tfevents.*) or MLflow metrics (metrics/<key>)"
         )
     if is_event_file(path):
         return "tensorboard"
@@ -118,6 +125,8 @@ def detect_format(path: str) -> str:
         return "text"
     if _STEP_VALUE.fullmatch(text):
         return "step-value"
+    if is_mlflow_line(text):
+        return "mlflow"
     if text.startswith("{"):
         try:
             record = json.loads(text)
@@ -160,15 +169,19 @@ def read_recorded(
     fmt = format or detect_format(where)
     if fmt in OUR_FORMATS:
         return _read_ours(where, fmt, step, value)
-    if fmt == "tensorboard":
+    if fmt in ("tensorboard", "mlflow"):
+        from pytest_synthloss.emulation.import_mlflow import read_mlflow
         from pytest_synthloss.emulation.import_tensorboard import read_tensorboard
 
         if step not in (None, "step"):
-            raise SynthLossError(
-                f"log {where!r}: a TensorBoard scalar's step is the event's step; "
-                f"step={step!r} does not apply"
+            kind = (
+                "a TensorBoard scalar's step is the event's step"
+                if fmt == "tensorboard"
+                else ("an MLflow metric's step is its line's third field")
             )
-        return read_tensorboard(where, value=value)
+            raise SynthLossError(f"log {where!r}: {kind}; step={step!r} does not apply")
+        reader = read_tensorboard if fmt == "tensorboard" else read_mlflow
+        return reader(where, value=value)
     if fmt == "trainer-state":
         from pytest_synthloss.emulation.import_hf import read_trainer_state
 

@@ -13,9 +13,23 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from pytest_synthloss.core.errors import SynthLossError
-from pytest_synthloss.core.validation import show
+from pytest_synthloss.core.signals import SIGNAL_NAMES
+from pytest_synthloss.core.validation import parse_float, show
 
-__all__ = ["MAX_LINE_CHARS", "DuplicateKeyError", "json_float", "unique_keys", "utf8_lines"]
+__all__ = [
+    "JSON_NONFINITE_VALUES",
+    "MAX_LINE_CHARS",
+    "DuplicateKeyError",
+    "MalformedLineError",
+    "csv_layout",
+    "json_float",
+    "json_signals",
+    "unique_keys",
+    "utf8_lines",
+]
+
+#: The strings JSONL writes for non-finite values, read back (see the writer).
+JSON_NONFINITE_VALUES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 #: Longest line read (characters): a longer one is not a log line (a binary file).
 MAX_LINE_CHARS = 1 << 20
@@ -60,3 +74,62 @@ def json_float(text: str) -> float:
     if math.isinf(value):
         raise ValueError(f"number {show(text)} is too large for a float")
     return value
+
+
+class MalformedLineError(Exception):
+    """A line that is not what its format says (the message names what is wrong)."""
+
+
+def json_signals(record: dict[str, Any]) -> tuple[float, ...] | None:
+    """The linked signals of a JSONL record, in :data:`SIGNAL_NAMES` order; ``None`` if none.
+
+    A record holds all of them or none; each is a number or ``"NaN"``/``"Infinity"``/
+    ``"-Infinity"``.
+    """
+    present = [name for name in SIGNAL_NAMES if name in record]
+    if not present:
+        return None
+    if len(present) < len(SIGNAL_NAMES):
+        missing = next(name for name in SIGNAL_NAMES if name not in record)
+        raise MalformedLineError(f"missing key {missing!r} (the line has {present[0]!r})")
+    values = []
+    for name in SIGNAL_NAMES:
+        value = record[name]
+        if isinstance(value, str) and value in JSON_NONFINITE_VALUES:
+            value = JSON_NONFINITE_VALUES[value]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise MalformedLineError(
+                f'{name} must be a number or "NaN", "Infinity" or "-Infinity", got {show(value)}'
+            )
+        try:
+            values.append(float(value))
+        except OverflowError:
+            raise MalformedLineError(f"{name} {show(value)} is too large for a float") from None
+    return tuple(values)
+
+
+def csv_signals(fields: list[str]) -> tuple[float, ...]:
+    """The linked signals of a CSV row's last four fields."""
+    values = []
+    for name, text in zip(SIGNAL_NAMES, fields, strict=True):
+        try:
+            values.append(parse_float(text, name))
+        except SynthLossError as exc:
+            raise MalformedLineError(str(exc)) from None
+    return tuple(values)
+
+
+def csv_layout(header: str, base: str) -> tuple[bool, bool] | None:
+    """``(timed, signals)`` for a CSV header: ``base``, then optionally ``time,final_step``,
+    then optionally the signal columns; ``None`` for any other line."""
+    rest = header.rstrip()
+    if not rest.startswith(base):
+        return None
+    rest = rest[len(base) :]
+    timed = rest.startswith(",time,final_step")
+    if timed:
+        rest = rest[len(",time,final_step") :]
+    signals = rest == "," + ",".join(SIGNAL_NAMES)
+    if rest and not signals:
+        return None
+    return timed, signals

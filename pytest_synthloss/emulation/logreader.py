@@ -14,24 +14,30 @@ import os
 import re
 import stat
 from collections.abc import Iterable
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.signals import SIGNAL_NAMES
 from pytest_synthloss.core.validation import MAX_STEP, check_path, parse_float, show
 from pytest_synthloss.emulation.loglines import (
+    JSON_NONFINITE_VALUES,
     MAX_LINE_CHARS,
     DuplicateKeyError,
+    csv_layout,
+    csv_signals,
     json_float,
+    json_signals,
     unique_keys,
     utf8_lines,
 )
+from pytest_synthloss.emulation.loglines import MalformedLineError as _MalformedLineError
 from pytest_synthloss.emulation.logwriter import CSV_HEADER, CSV_TIMED_HEADER, check_format
 from pytest_synthloss.emulation.parsed_log import ParsedLog
 
-#: The strings JSONL writes for non-finite losses, read back (see the writer).
-_JSON_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_JSON_NONFINITE = JSON_NONFINITE_VALUES
 
 __all__ = ["read_log"]  # ParsedLog and MAX_MISSING_STEPS live in parsed_log
 
@@ -88,10 +94,6 @@ def _quote(line: str) -> str:
     return f"{line[:_QUOTE_CHARS]!r}... ({len(line)} characters)"
 
 
-class _MalformedLineError(Exception):
-    pass
-
-
 class _Parser:
     def __init__(self, fmt: str | None, skip_malformed: bool) -> None:
         self.format = fmt
@@ -107,6 +109,10 @@ class _Parser:
         #: Whether the step lines carry a ``time`` (decided by the first one; ``None`` before).
         self.timed: bool | None = None
         self.timed_line = 0
+        self.signals: list[tuple[float, ...]] = []
+        #: Whether the step lines carry the linked signals (as ``timed``).
+        self.signaled: bool | None = None
+        self.csv_timed = self.csv_signals = False
 
     def feed(self, number: int, raw: str) -> None:
         if not isinstance(raw, str):
@@ -142,11 +148,18 @@ class _Parser:
         loss: float,
         meta: dict[str, Any],
         time: float | None = None,
+        signals: tuple[float, ...] | None = None,
     ) -> None:
         if self.timed is not None and self.timed != (time is not None):
             has = "one" if self.timed else "none"
             raise _MalformedLineError(
                 f"{'no' if self.timed else 'a'} time, but line {self.timed_line} has {has}"
+            )
+        if self.signaled is not None and self.signaled != (signals is not None):
+            has = "them" if self.signaled else "none"
+            raise _MalformedLineError(
+                f"{'no' if self.signaled else ''} signals ({', '.join(SIGNAL_NAMES)}), "
+                f"but line {self.timed_line} has {has}".lstrip()
             )
         for key, value in meta.items():
             if key not in self.meta:
@@ -157,10 +170,13 @@ class _Parser:
                 )
         if self.timed is None:
             self.timed, self.timed_line = time is not None, number
+            self.signaled = signals is not None
         self.steps.append(step)
         self.losses.append(loss)
         if time is not None:
             self.times.append(time)
+        if signals is not None:
+            self.signals.append(signals)
 
     def _text(self, number: int, line: str) -> None:
         if line.startswith("#"):
@@ -252,16 +268,18 @@ class _Parser:
             if isinstance(final, bool) or not isinstance(final, int) or not 1 <= final <= MAX_STEP:
                 raise _MalformedLineError(f"final_step must be an integer >= 1, got {final!r}")
             meta["final_step"] = final
-        self._record(number, step, float(loss), meta, time)
+        self._record(number, step, float(loss), meta, time, json_signals(record))
 
     def _csv(self, number: int, line: str) -> None:
         if not self.csv_header_seen:
-            if line.rstrip() not in (CSV_HEADER, CSV_TIMED_HEADER):
+            layout = csv_layout(line, CSV_HEADER)
+            if layout is None:
                 raise _MalformedLineError(
                     f"expected the header {CSV_HEADER!r} or {CSV_TIMED_HEADER!r}"
                 )
             self.csv_header_seen = True
-            self.csv_fields = 7 if line.rstrip() == CSV_TIMED_HEADER else 5
+            self.csv_timed, self.csv_signals = layout
+            self.csv_fields = 5 + 2 * self.csv_timed + len(SIGNAL_NAMES) * self.csv_signals
             return
         fields = next(csv.reader([line]))
         if len(fields) != self.csv_fields:
@@ -273,14 +291,15 @@ class _Parser:
             "batch_size": _step(batch_size, "batch_size") if batch_size else None,
         }
         time = None
-        if self.csv_fields == 7:
+        if self.csv_timed:
             time = _float(fields[5], "time")
             if not time >= 0 or math.isinf(time):
                 raise _MalformedLineError(
                     f"time must be a number of seconds >= 0, got {show(fields[5])}"
                 )
             meta["final_step"] = _step(fields[6], "final_step")
-        self._record(number, _step(step, "step"), _float(loss, "loss"), meta, time)
+        signals = csv_signals(fields[-len(SIGNAL_NAMES) :]) if self.csv_signals else None
+        self._record(number, _step(step, "step"), _float(loss, "loss"), meta, time, signals)
 
     def result(self) -> ParsedLog:
         steps = np.array(self.steps, dtype=np.int64)
@@ -292,6 +311,13 @@ class _Parser:
         if self.timed:
             times = np.array(self.times, dtype=np.float64)
             times.flags.writeable = False
+        signals = {}
+        if self.signaled:
+            table = np.array(self.signals, dtype=np.float64).reshape(-1, len(SIGNAL_NAMES))
+            for index, name in enumerate(SIGNAL_NAMES):
+                column = np.ascontiguousarray(table[:, index])
+                column.flags.writeable = False
+                signals[name] = column
         return ParsedLog(
             steps=steps,
             losses=losses,
@@ -304,6 +330,8 @@ class _Parser:
             gaps=gaps,
             times=times,
             planned_last_step=self.meta.get("final_step"),
+            signals=MappingProxyType(signals),
+            resumes=_resumes(steps),
         )
 
 
@@ -320,6 +348,12 @@ def _repeats_and_gaps(
     return repeated, gaps
 
 
+def _resumes(steps: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """``(before, after)`` wherever the logged step does not grow: the log goes back."""
+    back = np.flatnonzero(np.diff(steps) <= 0)
+    return tuple((int(steps[i]), int(steps[i + 1])) for i in back.tolist())
+
+
 def _parse(lines: Iterable[str], fmt: str | None, skip_malformed: bool) -> ParsedLog:
     parser = _Parser(fmt, skip_malformed)
     for number, raw in enumerate(lines, start=1):
@@ -331,7 +365,7 @@ def _detect(number: int, line: str) -> str:
     stripped = line.lstrip()
     if stripped.startswith("{"):
         return "jsonl"
-    if stripped.rstrip() in (CSV_HEADER, CSV_TIMED_HEADER):
+    if csv_layout(stripped, CSV_HEADER) is not None:
         return "csv"
     if stripped.startswith(("Step ", "#")):
         return "text"

@@ -19,6 +19,12 @@ when the line was written (rounded to the microsecond, so exact under a fake clo
 then :data:`CSV_TIMED_HEADER`. Logs of a whole curve (:func:`write_log`, ``synthloss curve``)
 are not timed; the text format never is (its header already says ``steps=``).
 
+A run of a profile with linked signals (:mod:`pytest_synthloss.core.signals`) logs them
+too, last, on every JSONL and CSV line: ``grad_norm``, ``learning_rate``, ``loss_scale``
+and ``step_time`` (:data:`~pytest_synthloss.core.signals.SIGNAL_NAMES`), exact, non-finite
+values as for the loss. The CSV header then ends with those four columns. Text logs hold
+the loss only.
+
 Floats in JSONL and CSV are written with ``repr``, so both round-trip bit for bit. Text
 rounds every loss to two decimals *by design* (it is what the spec's script prints), so a
 text log reads back as ``round(loss, 2)``. Every line is built whole and written with one
@@ -32,12 +38,13 @@ import io
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol, TextIO
 
 from pytest_synthloss.core.curve import LossCurve, RunConfig
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.files import open_output
+from pytest_synthloss.core.signals import SIGNAL_NAMES
 
 __all__ = [
     "CSV_HEADER",
@@ -86,16 +93,24 @@ class LogWriter:
     ``config`` supplies the profile name, ``lr`` and ``batch_size`` logged on every line
     (JSONL, CSV) or in the header line (text). ``timed=True`` adds ``time`` and
     ``final_step`` to JSONL and CSV lines (see the module docs); each line's time is then
-    passed to :meth:`line` and :meth:`write`.
+    passed to :meth:`line` and :meth:`write`. ``signals=True`` adds the linked signals'
+    columns, whose values are then passed too.
     """
 
     def __init__(
-        self, stream: TextSink, fmt: str, config: RunConfig, *, timed: bool = False
+        self,
+        stream: TextSink,
+        fmt: str,
+        config: RunConfig,
+        *,
+        timed: bool = False,
+        signals: bool = False,
     ) -> None:
         self.stream: TextSink = stream
         self.format = check_format(fmt)
         self.config = config
         self.timed = timed and self.format != "text"
+        self.signals = signals and self.format != "text"
         self._final_step = config.start_step + config.steps - 1
         if "\n" in config.profile or "\r" in config.profile:
             raise SynthLossError(
@@ -117,14 +132,24 @@ class LogWriter:
                 f"start_step={cfg.start_step} lr={cfg.lr!r} batch_size={cfg.batch_size!r}\n"
             )
         if self.format == "csv":
-            return (CSV_TIMED_HEADER if self.timed else CSV_HEADER) + "\n"
+            header = CSV_TIMED_HEADER if self.timed else CSV_HEADER
+            if self.signals:
+                header += "," + ",".join(SIGNAL_NAMES)
+            return header + "\n"
         return ""
 
-    def line(self, step: int, loss: float, time: float | None = None) -> str:
+    def line(
+        self,
+        step: int,
+        loss: float,
+        time: float | None = None,
+        signals: Sequence[float] | None = None,
+    ) -> str:
         """The complete log line (with its newline) for one step.
 
         ``time`` (seconds since the run started) is required for a timed log, and
-        ignored otherwise.
+        ``signals`` (the values of :data:`SIGNAL_NAMES`, in order) for a log with signals;
+        each is ignored otherwise.
         """
         if self.format == "text":
             return f"Step {step}: loss={loss:.2f}\n"
@@ -138,20 +163,52 @@ class LogWriter:
             record: dict[str, object] = {"step": step, "loss": value, **self._json_tail}
             if stamp is not None:
                 record.update(time=stamp, final_step=self._final_step)
+            if self.signals:
+                values = self._signal_values(signals)
+                for name, number in zip(SIGNAL_NAMES, values, strict=True):
+                    record[name] = number if math.isfinite(number) else JSON_NONFINITE[repr(number)]
             return json.dumps(record, allow_nan=False) + "\n"
+        text = f"{step},{loss!r},{self._csv_suffix}"
         if stamp is not None:
-            return f"{step},{loss!r},{self._csv_suffix},{stamp!r},{self._final_step}\n"
-        return f"{step},{loss!r},{self._csv_suffix}\n"
+            text += f",{stamp!r},{self._final_step}"
+        for number in self._signal_values(signals):
+            text += f",{number!r}"
+        return text + "\n"
+
+    def _signal_values(self, signals: Sequence[float] | None) -> Sequence[float]:
+        if not self.signals:
+            return ()
+        if signals is None or len(signals) != len(SIGNAL_NAMES):
+            raise SynthLossError(
+                f"a log with signals needs the values of {', '.join(SIGNAL_NAMES)} on every line"
+            )
+        return signals
 
     def write_header(self) -> None:
         """Write the header line, if the format has one."""
         self._emit(self.header())
 
     def write(
-        self, steps: Sequence[int], losses: Sequence[float], time: float | None = None
+        self,
+        steps: Sequence[int],
+        losses: Sequence[float],
+        time: float | None = None,
+        signals: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
-        """Write the lines of these steps (all at ``time``) with one ``write`` and flush."""
-        if self.format == "jsonl" and not self.timed:
+        """Write the lines of these steps (all at ``time``) with one ``write`` and flush.
+
+        ``signals`` maps each signal name to its values at these steps.
+        """
+        if self.signals and signals is not None:
+            rows = zip(*(signals[name] for name in SIGNAL_NAMES), strict=True)
+            self._emit(
+                "".join(
+                    self.line(s, v, time, row)
+                    for s, v, row in zip(steps, losses, rows, strict=True)
+                )
+            )
+            return
+        if self.format == "jsonl" and not self.timed and not self.signals:
             # what json.dumps writes for an int step and a finite float loss (their repr),
             # then the same tail on every line, encoded once
             tail = json.dumps(self._json_tail, allow_nan=False)[1:] + "\n"
@@ -196,7 +253,8 @@ def write_log(
         raise SynthLossError(f"write_log() takes a LossCurve, got {curve!r}")
     if not isinstance(target, (str, os.PathLike)) and not callable(getattr(target, "write", None)):
         raise SynthLossError(f"write_log() writes to a path or an open text stream, got {target!r}")
-    writer = LogWriter(io.StringIO(), format, curve.config)  # validates before any file
+    signals = curve.profile.signals is not None
+    writer = LogWriter(io.StringIO(), format, curve.config, signals=signals)  # checks first
     if not isinstance(target, (str, os.PathLike)):
         writer.stream = target
         _write_curve(curve, writer)
@@ -217,4 +275,5 @@ def write_log(
 def _write_curve(curve: LossCurve, writer: LogWriter) -> None:
     writer.write_header()
     for chunk in curve.iter_chunks(1 << 14):
-        writer.write(chunk.steps.tolist(), chunk.losses.tolist())
+        values = {name: array.tolist() for name, array in chunk.signals.items()}
+        writer.write(chunk.steps.tolist(), chunk.losses.tolist(), None, values or None)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -42,6 +43,8 @@ class ParsedLog:
     ``repeated_steps`` are the steps logged more than once and ``gaps`` the ``(first, last)``
     windows of steps never logged between the lowest and highest logged step (expanded by
     :attr:`missing_steps`); :meth:`deduplicated` keeps one line per step, the last.
+    ``resumes`` are the ``(before, after)`` steps of each place where the log goes back
+    (``after <= before``): a restart from an older checkpoint or a step counter reset.
     ``profile`` is the logged profile *name* (``None`` if the log does not say, as in a
     text log without its header). ``skipped`` holds ``(line_number, line)`` of malformed
     lines skipped with ``skip_malformed=True``.
@@ -53,7 +56,10 @@ class ParsedLog:
     - ``planned_last_step``: the last step the run planned to log (``final_step`` on timed
       lines, ``start_step + steps - 1`` from a text header), ``None`` if the log does not
       say; :attr:`missing_tail` compares it with what was logged (a crash);
-    - :attr:`stalls`: the gaps between lines far longer than the typical step time.
+    - :attr:`stalls`: the gaps between lines far longer than the typical step time;
+    - ``signals``: the linked signals of a run that logs them (``grad_norm``,
+      ``learning_rate``, ``loss_scale``, ``step_time``; read-only float64 arrays, one
+      entry per line), empty otherwise.
     """
 
     steps: np.ndarray
@@ -67,6 +73,8 @@ class ParsedLog:
     gaps: tuple[tuple[int, int], ...] = field(default=())
     times: np.ndarray | None = field(default=None)
     planned_last_step: int | None = field(default=None)
+    signals: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))
+    resumes: tuple[tuple[int, int], ...] = field(default=())
 
     def __len__(self) -> int:
         return int(self.steps.size)
@@ -157,10 +165,19 @@ class ParsedLog:
         steps, index = np.unique(backwards, return_index=True)
         losses = self.losses[::-1][index]
         times = None if self.times is None else self.times[::-1][index]
-        for array in (steps, losses, times):
+        signals = {name: values[::-1][index] for name, values in self.signals.items()}
+        for array in (steps, losses, times, *signals.values()):
             if array is not None:
                 array.flags.writeable = False
-        return dataclasses.replace(self, steps=steps, losses=losses, times=times, repeated_steps=())
+        return dataclasses.replace(
+            self,
+            steps=steps,
+            losses=losses,
+            times=times,
+            signals=MappingProxyType(signals),
+            repeated_steps=(),
+            resumes=(),
+        )
 
     def to_curve(self) -> LossCurve:
         """The :class:`LossCurve` this log is a run of (its ground truth).

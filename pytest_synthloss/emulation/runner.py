@@ -29,6 +29,7 @@ from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.faults import Faults
 from pytest_synthloss.core.files import check_output_path
 from pytest_synthloss.core.profiles import Profile
+from pytest_synthloss.core.recorded_runs import RecordedProfile
 from pytest_synthloss.core.registry import BUILTIN_NAMES, get_profile, register_profile
 from pytest_synthloss.core.validation import (
     MAX_SLEEP_SECONDS,
@@ -92,6 +93,8 @@ class TrainingRun:
         )
         given = Faults(stall=stall, restart=restart, drop=drop, crash=crash)
         given.check_run(steps, start_step)  # also checks steps and start_step
+        if isinstance(definition, RecordedProfile):  # the child refuses a gap: so do we
+            definition.check_replayable(steps, start_step)
         self.path = Path(check_output_path(path))  # a missing directory: an error now
         self.format = format
         self.steps = steps
@@ -356,10 +359,7 @@ def _check_arguments(
     batch_size: object,
     metrics_port: object,
 ) -> Profile:
-    """Check what ``synthloss train`` would refuse, so that a bad run never starts.
-
-    Returns the run's profile.
-    """
+    """Check what ``synthloss train`` would refuse (a bad run never starts); the profile."""
     check_step(steps, "steps")
     if isinstance(profile, Profile):
         definition = profile
@@ -382,9 +382,7 @@ def _check_arguments(
         allowed=f"of seconds from 0 to {MAX_SLEEP_SECONDS}",
     )
     if not isinstance(format, str) or format not in LOG_SUFFIXES:
-        from pytest_synthloss.emulation.logwriter import (
-            check_format,  # numpy only on this error path
-        )
+        from pytest_synthloss.emulation.logwriter import check_format  # numpy: error path only
 
         check_format(format)
     check_lr(lr)

@@ -1,6 +1,6 @@
 """Plots of a loss curve with its ground truth (every event, the floor step). Needs matplotlib.
 
-matplotlib is an optional extra (``pip install 'pytest-synthloss[plot]'``) and is only
+matplotlib is an optional extra (``pip install "pytest-synthloss[plot]"``) and is only
 imported when a plot is drawn.
 """
 
@@ -76,7 +76,7 @@ def plot_curve(curve: LossCurve, ax: Any = None) -> Any:
             losses[inside],
             color=KIND_COLORS["spike"],
             zorder=3,
-            label=f"spikes (steps {_step_list(steps[inside].tolist())})",
+            label=_span_label("spikes", spikes),
         )
     kinds = dict.fromkeys(e.kind for e in events if e.kind != "spike")
     for kind in kinds:
@@ -118,14 +118,15 @@ def _floor(curve: LossCurve) -> float | None:
 
 def _step_list(steps: Sequence[object]) -> str:
     shown = ", ".join(str(s) for s in steps[:_SHOWN_STEPS])
-    return shown + (f", ... ({len(steps)} steps)" if len(steps) > _SHOWN_STEPS else "")
+    return shown + (f", ... ({len(steps)} in all)" if len(steps) > _SHOWN_STEPS else "")
 
 
 def _span_label(kind: str, spans: list[Any]) -> str:
     if kind == "divergence":
         return f"divergence (from step {spans[0].first})"
     ranges = [f"{e.first}" if e.first == e.last else f"{e.first}-{e.last}" for e in spans]
-    return f"{kind} (steps {_step_list(ranges)})"
+    noun = "step" if ranges == [str(spans[0].first)] else "steps"  # one event, one step
+    return f"{kind} ({noun} {_step_list(ranges)})"
 
 
 def image_format(path: str | os.PathLike[str]) -> str:

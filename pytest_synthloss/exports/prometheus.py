@@ -12,6 +12,12 @@ Each ``set(step, loss)`` updates ``<metric>{labels}`` to the loss and ``<metric>
 to the step, as one pair: a scrape never sees a step with another step's loss. Before the
 first ``set`` the metrics have no samples (a loss of 0 would be a lie). Every handle has
 its own registry, so several can run side by side.
+
+A run with linked signals (:mod:`pytest_synthloss.core.signals`) passes them too,
+``set(step, loss, {"grad_norm": ..., ...})``: each is served as its own gauge,
+``<prefix>_<signal>`` where the prefix is ``metric`` without a final ``_loss``
+(``train_grad_norm``, ``train_learning_rate``, ``train_loss_scale``, ``train_step_time``
+for the default ``train_loss``), set together with the loss and step.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.extras import require_extra
+from pytest_synthloss.core.signals import SIGNAL_NAMES
 from pytest_synthloss.core.validation import check_port, check_real, check_step
 from pytest_synthloss.exports.promtool import check_labels, check_metric_name
 from pytest_synthloss.exports.serving import QuietDisconnects, ServedEndpoint
@@ -64,11 +71,11 @@ class _LastStep:
         self._name = name
         self._labels = dict(labels)
         self._lock = threading.Lock()
-        self._last: tuple[int, float] | None = None
+        self._last: tuple[int, float, Mapping[str, float]] | None = None
 
-    def set(self, step: int, loss: float) -> None:
+    def set(self, step: int, loss: float, signals: Mapping[str, float]) -> None:
         with self._lock:
-            self._last = (step, loss)
+            self._last = (step, loss, signals)
 
     def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import GaugeMetricFamily
@@ -83,6 +90,13 @@ class _LastStep:
             loss.add_metric(values, last[1])
         yield loss
         yield step
+        prefix = self._name.removesuffix("_loss") or self._name
+        for signal, value in ({} if last is None else last[2]).items():
+            gauge = GaugeMetricFamily(
+                f"{prefix}_{signal}", f"{signal} at the last step.", labels=names
+            )
+            gauge.add_metric(values, value)
+            yield gauge
 
 
 class LossGauge(ServedEndpoint):
@@ -95,13 +109,27 @@ class LossGauge(ServedEndpoint):
         self._last = last
         self._serve(server, host, port)
 
-    def set(self, step: int, loss: float) -> None:
-        """Publish ``loss`` as the loss of ``step`` (an integer >= 1). NaN and inf are allowed."""
+    def set(self, step: int, loss: float, signals: Mapping[str, float] | None = None) -> None:
+        """Publish ``loss`` as the loss of ``step`` (an integer >= 1). NaN and inf are allowed.
+
+        ``signals`` (a run's linked signals by name, see the module docs) are published
+        with it, each as its own gauge.
+        """
         checked = check_step(step)
         value = check_real("loss", loss)
+        published: dict[str, float] = {}
+        if signals is not None:
+            if not isinstance(signals, Mapping):
+                raise SynthLossError(f"signals must be a mapping {{name: value}}, got {signals!r}")
+            for name, number in signals.items():
+                if name not in SIGNAL_NAMES:
+                    raise SynthLossError(
+                        f"unknown signal {name!r}; known signals: {', '.join(SIGNAL_NAMES)}"
+                    )
+                published[name] = check_real(name, number)
         if self._closed:
             raise SynthLossError(f"the metrics endpoint on port {self.port} is closed")
-        self._last.set(checked, value)
+        self._last.set(checked, value, published)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "serving"

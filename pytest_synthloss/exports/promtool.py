@@ -9,7 +9,7 @@ elsewhere (``promtool`` compares only *firing* alerts; pending ones count as sil
 Ground truth comes from the run's events (``curve.events``), with the roles of
 :func:`~pytest_synthloss.assert_alerts_match`: ``expect`` (default ``("spike",
 "nonfinite")``) are the kinds during which the alert must fire, ``tolerate`` (default
-``("divergence",)``) the kinds during which it is not checked at all, and at every other
+``("divergence", "incident")``) the kinds during which it is not checked at all, and at every other
 step it must be silent. Without ``for_``, the alert should fire at every step of each
 expected event; with a ``for_`` duration, at the steps ``k`` of an event starting at ``s``
 where ``(k - s) * interval >= for_`` (pending before that). ``firing_steps`` overrides the
@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from pytest_synthloss.checks.scoring import DEFAULT_EXPECT, DEFAULT_TOLERATE, check_kinds
+from pytest_synthloss.checks.scoring import check_roles as scoring_roles
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.faults import Faults
@@ -117,9 +118,7 @@ def unchecked_steps(
     tolerate: Iterable[str] | str = DEFAULT_TOLERATE,
 ) -> tuple[int, ...]:
     """The steps at which the alert is not checked: in a tolerated event, in no expected one."""
-    kinds = check_kinds(expect, "expect")
-    allowed = check_kinds(tolerate, "tolerate")
-    check_roles(kinds, allowed)
+    kinds, allowed = scoring_roles(expect, tolerate)
     _, unchecked = Timeline(curve, 60_000).expected(kinds, allowed, 0)
     return tuple(sorted(curve.start_step + index for index in unchecked))
 

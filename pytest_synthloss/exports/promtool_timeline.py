@@ -41,7 +41,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pytest_synthloss.checks.scoring import check_kinds
+from pytest_synthloss.checks.scoring import check_roles as scoring_roles
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import EVENT_KINDS
@@ -111,15 +111,7 @@ def check_roles(
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``expect`` and ``tolerate`` as kinds of curve or fault events, in neither both."""
     known = (*EVENT_KINDS, *(kind for kind in FAULT_KINDS if kind not in EVENT_KINDS))
-    kinds = check_kinds(expect, "expect", known)
-    allowed = check_kinds(tolerate, "tolerate", known)
-    both = [kind for kind in kinds if kind in allowed]
-    if both:
-        raise SynthLossError(
-            f"event kind {both[0]!r} is in both expect= and tolerate=; a kind is either "
-            "required (expect) or allowed (tolerate), not both"
-        )
-    return kinds, allowed
+    return scoring_roles(expect, tolerate, known)
 
 
 class Timeline:

@@ -12,6 +12,11 @@ summary (``DT_DOUBLE``) so a reader of tensors gets the curve's float64 values e
 stock TensorBoard's fast loader shows no scalars for it, and ``EventAccumulator`` has it
 under ``Tensors``, not ``Scalars``.
 
+A curve whose profile has linked signals (:mod:`pytest_synthloss.core.signals`) also
+writes each of them, under the tag's prefix: ``train/grad_norm``, ``train/learning_rate``,
+``train/loss_scale`` and ``train/step_time`` for the default ``train/loss`` (the same
+event as the loss, same step and wall time, same ``dtype``).
+
 Wall times are real: by default the run *ends now* (its last step's wall time is the
 time of the call), each step ``seconds_per_step`` after the one before; ``wall_time``
 sets the first step's time instead.
@@ -123,17 +128,22 @@ def _write_events(
     header = event_pb2.Event(wall_time=start, file_version="brain.Event:2")
     writer.write(header.SerializeToString())
     first = True
+    prefix = tag.rsplit("/", 1)[0] + "/" if "/" in tag else ""
     for chunk in curve.iter_chunks(_CHUNK):
-        for step, loss in zip(chunk.steps.tolist(), chunk.losses.tolist(), strict=True):
+        columns = [(prefix + name, values.tolist()) for name, values in chunk.signals.items()]
+        for index, (step, loss) in enumerate(
+            zip(chunk.steps.tolist(), chunk.losses.tolist(), strict=True)
+        ):
             event = event_pb2.Event(
                 wall_time=start + (step - curve.start_step) * seconds_per_step, step=step
             )
-            if dtype == "float32":
-                value = event.summary.value.add(tag=tag, simple_value=loss)
-            else:
+            for name, number in [(tag, loss)] + [(t, v[index]) for t, v in columns]:
+                if dtype == "float32":
+                    event.summary.value.add(tag=name, simple_value=number)
+                    continue
                 value = event.summary.value.add(
-                    tag=tag,
-                    tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_DOUBLE, double_val=[loss]),
+                    tag=name,
+                    tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_DOUBLE, double_val=[number]),
                 )
                 if first:
                     value.metadata.CopyFrom(metadata)

@@ -113,9 +113,25 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_synthloss.plugin.selection import resolve_selection
 
         try:
-            config.stash[_SELECTION] = resolve_selection(*given)
+            config.stash[_SELECTION] = selection = resolve_selection(*given)
+            _load_recorded(selection)
         except SynthLossError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+def _load_recorded(selection: Selection) -> None:
+    """Read the recorded runs the options select (cached for the tests), so that a bad log
+    or labels file, or more steps than a log holds, stops pytest before any test runs.
+    A run only a marker selects is read when its first test runs."""
+    from pytest_synthloss.core.recorded_runs import RecordedProfile
+
+    for profile in selection.profile_objects():
+        if isinstance(profile, RecordedProfile):
+            try:
+                profile.recording()
+            except SynthLossError as exc:
+                raise SynthLossError(f"recorded run {profile.name!r}: {exc}") from None
+            profile.recorded_make(selection.steps, None)  # its errors name the run
 
 
 def _register_hook_profiles(config: pytest.Config, profile_hooks: bool) -> None:
