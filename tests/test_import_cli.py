@@ -122,7 +122,7 @@ def test_import_keeps_repeats_and_non_finite_values(tmp_path: Path) -> None:
 
 _FORMATS = (
     "text, jsonl, csv, tensorboard, trainer-state, lightning, table-csv, table-jsonl, step-value, "
-    "mlflow"
+    "mlflow, wandb"
 )
 
 
@@ -148,8 +148,8 @@ def _images() -> str:
             "log '{tmp}/log.csv': no value column 'acc'; columns found: 'step', 'loss'",
         ),
         (
-            ["import", "{tmp}/log.csv", "--format", "wandb", "-o", "{tmp}/o.jsonl"],
-            f"argument --format: unknown log format 'wandb'; known formats: {_FORMATS}",
+            ["import", "{tmp}/log.csv", "--format", "neptune", "-o", "{tmp}/o.jsonl"],
+            f"argument --format: unknown log format 'neptune'; known formats: {_FORMATS}",
         ),
         (
             ["import", "{tmp}/log.csv", "--step-offset", "-1", "-o", "{tmp}/o.jsonl"],
