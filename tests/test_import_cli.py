@@ -190,6 +190,20 @@ def test_cli_errors_are_one_line_exit_2(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
 
 
+def test_a_log_from_step_0_with_step_offset_0_names_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "metrics.csv"
+    log.write_text("step,loss\n0,2.0\n1,1.0\n")
+    assert main(["import", str(log), "--step-offset", "0", "-o", str(tmp_path / "o.jsonl")]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"synthloss import: error: log {str(log)!r}: the log has step 0 and a curve's steps "
+        "start at 1; pass step_offset=1 (--step-offset 1 on the command line), or leave it "
+        "out, to shift every step and label by 1\n",
+    )
+
+
 def test_a_failed_write_exits_1_and_keeps_the_previous_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -218,7 +218,8 @@ def load_recorded(
     if offset == 0 and int(log.steps.min()) == 0:
         raise SynthLossError(
             f"log {where!r}: the log has step 0 and a curve's steps start at 1; "
-            "pass step_offset=1 (or leave it out) to shift every step and label by 1"
+            "pass step_offset=1 (--step-offset 1 on the command line), or leave it out, to "
+            "shift every step and label by 1"
         )
     found, origin, _source = load_labels(labels, where)
     steps = log.steps + offset
