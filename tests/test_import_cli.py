@@ -122,7 +122,7 @@ def test_import_keeps_repeats_and_non_finite_values(tmp_path: Path) -> None:
 
 _FORMATS = (
     "text, jsonl, csv, tensorboard, trainer-state, lightning, table-csv, table-jsonl, step-value, "
-    "mlflow"
+    "mlflow, wandb"
 )
 
 
@@ -148,8 +148,8 @@ def _images() -> str:
             "log '{tmp}/log.csv': no value column 'acc'; columns found: 'step', 'loss'",
         ),
         (
-            ["import", "{tmp}/log.csv", "--format", "wandb", "-o", "{tmp}/o.jsonl"],
-            f"argument --format: unknown log format 'wandb'; known formats: {_FORMATS}",
+            ["import", "{tmp}/log.csv", "--format", "neptune", "-o", "{tmp}/o.jsonl"],
+            f"argument --format: unknown log format 'neptune'; known formats: {_FORMATS}",
         ),
         (
             ["import", "{tmp}/log.csv", "--step-offset", "-1", "-o", "{tmp}/o.jsonl"],
@@ -188,6 +188,20 @@ def test_cli_errors_are_one_line_exit_2(
         f"{message.replace('{tmp}', str(tmp_path)).replace('{images}', _images())}\n",
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
+
+
+def test_a_log_from_step_0_with_step_offset_0_names_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "metrics.csv"
+    log.write_text("step,loss\n0,2.0\n1,1.0\n")
+    assert main(["import", str(log), "--step-offset", "0", "-o", str(tmp_path / "o.jsonl")]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"synthloss import: error: log {str(log)!r}: the log has step 0 and a curve's steps "
+        "start at 1; pass step_offset=1 (--step-offset 1 on the command line), or leave it "
+        "out, to shift every step and label by 1\n",
+    )
 
 
 def test_a_failed_write_exits_1_and_keeps_the_previous_files(

@@ -224,12 +224,12 @@ def test_detection(tmp_path: Path) -> None:
     assert str(info.value) == (
         f"cannot tell the format of log {str(tmp_path / 'empty.log')!r}: it is empty or not "
         "text; pass format= (one of text, jsonl, csv, tensorboard, trainer-state, lightning, "
-        "table-csv, table-jsonl, step-value, mlflow)"
+        "table-csv, table-jsonl, step-value, mlflow, wandb)"
     )
     with pytest.raises(
-        SynthLossError, match=r"^unknown log format 'wandb'; known formats: text, jsonl"
+        SynthLossError, match=r"^unknown log format 'neptune'; known formats: text, jsonl"
     ):
-        read_recorded(tmp_path / "a.txt", format="wandb")
+        read_recorded(tmp_path / "a.txt", format="neptune")
     (tmp_path / "sub").mkdir()
     with pytest.raises(SynthLossError, match=r"a directory without TensorBoard event files"):
         read_recorded(tmp_path / "sub")

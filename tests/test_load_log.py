@@ -130,7 +130,8 @@ def test_a_log_from_step_0_is_shifted_with_its_labels(tmp_path: Path) -> None:
         load_log(log, step_offset=0)
     assert str(info.value) == (
         f"log {str(log)!r}: the log has step 0 and a curve's steps start at 1; pass "
-        "step_offset=1 (or leave it out) to shift every step and label by 1"
+        "step_offset=1 (--step-offset 1 on the command line), or leave it out, to shift every "
+        "step and label by 1"
     )
     _labels(tmp_path / "metrics.csv.labels.json", [{"kind": "incident", "start": 10}])
     with pytest.raises(SynthLossError) as info:

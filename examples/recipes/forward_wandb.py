@@ -8,28 +8,23 @@ training step as a metric of its own, ``trainer/step``, declared as the loss's s
 axis with ``define_metric``: W&B then keeps every line, repeats included.
 
 ``read_wandb_history`` reads an offline run file (``run-<id>.wandb``) back with W&B's own
-record type (``wandb.proto.wandb_internal_pb2.Record``); W&B ships no Python reader of the
-file itself any more, so the few lines of its block format (LevelDB's log format with a
-``:W&B`` header) are read here, checksums included.
+record type (``wandb.proto.wandb_internal_pb2.Record``) through
+:mod:`pytest_synthloss.emulation.import_wandb`, which reads the file's block format
+(W&B ships no Python reader of it any more); ``load_log`` reads the same file.
 
 Needs ``wandb``; no account or network: ``mode="offline"``.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import struct
-import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pytest_synthloss.emulation.import_wandb import history_rows, records
+
 STEP_METRIC = "trainer/step"
-_HEADER = struct.Struct("<4sHB")  # ":W&B", 0xBEE1, version 0
-_RECORD = struct.Struct("<IHB")  # crc32 of type + data, data length, type
-_BLOCK = 32 * 1024
-_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 
 
 def forward_to_wandb(
@@ -76,52 +71,15 @@ def run_file(directory: str | Path, run_id: str) -> Path:
     return found
 
 
-def records(path: str | Path) -> Iterator[Any]:
-    """Every record of an offline run file, as ``wandb_internal_pb2.Record`` objects."""
-    from wandb.proto import wandb_internal_pb2
-
-    data = Path(path).read_bytes()
-    if data[: _HEADER.size] != _HEADER.pack(b":W&B", 0xBEE1, 0):
-        raise ValueError(f"{path}: not a W&B run file (header {data[:7]!r})")
-    pos, pending = _HEADER.size, b""
-    while pos + _RECORD.size <= len(data):
-        left = _BLOCK - pos % _BLOCK
-        if left < _RECORD.size:  # a block's tail too short for a record header is padding
-            pos += left
-            continue
-        crc, length, kind = _RECORD.unpack_from(data, pos)
-        body = data[pos + _RECORD.size : pos + _RECORD.size + length]
-        pos += _RECORD.size + length
-        if kind == 0 and length == 0:
-            continue
-        if zlib.crc32(bytes([kind]) + body) != crc:
-            raise ValueError(f"{path}: bad checksum at byte {pos - length - _RECORD.size}")
-        pending = body if kind in (_FULL, _FIRST) else pending + body
-        if kind in (_FULL, _LAST):
-            record = wandb_internal_pb2.Record()
-            record.ParseFromString(pending)
-            yield record
-
-
 def read_wandb_history(path: str | Path) -> list[dict[str, Any]]:
     """The run's history rows (``_step``, the metrics, ...), values decoded from JSON."""
-    rows = []
-    kinds = []
-    for record in records(path):
-        kinds.append(record.WhichOneof("record_type"))
-        if kinds[-1] == "history":
-            rows.append(
-                {
-                    "/".join(item.nested_key) or item.key: json.loads(item.value_json)
-                    for item in record.history.item
-                }
-            )
+    kinds = [record.WhichOneof("record_type") for record in records(str(path))]
     if "exit" not in kinds:
         raise ValueError(
             f"{path}: the run is not complete (no exit record); read it after run.finish() "
             "and wandb.teardown()"
         )
-    return rows
+    return history_rows(str(path))
 
 
 def logged_pairs(

@@ -1,24 +1,8 @@
 """Turning the logs people have into recorded curves: :func:`load_log` and :func:`read_recorded`.
 
-The format is ``format=`` (one of :data:`IMPORT_FORMATS`) or detected from the file:
-
-- a directory, or a file whose name holds ``tfevents``: ``"tensorboard"``
-  (:mod:`~pytest_synthloss.emulation.import_tensorboard`);
-- a ``.json`` file, or one whose first line is a lone ``{``: ``"trainer-state"``, a
-  Hugging Face ``trainer_state.json`` (:mod:`~pytest_synthloss.emulation.import_hf`);
-- a first line ``Step ...`` or ``#...``: our ``"text"`` log; a first line that is a JSON
-  object with ``step``, ``loss`` and ``profile``: our ``"jsonl"``; our CSV header: our
-  ``"csv"``. These three are read by
-  :func:`~pytest_synthloss.emulation.logreader.read_log`, so they keep every check it has;
-- any other JSON-object line: ``"table-jsonl"``; any other first line: a CSV header,
-  ``"lightning"`` when it has ``epoch`` and ``step`` columns (Lightning's ``CSVLogger``),
-  else ``"table-csv"`` (W&B, MLflow and other exports:
-  :mod:`~pytest_synthloss.emulation.import_tables`);
-- a first line ``STEP VALUE`` (two fields, whitespace between): ``"step-value"``, as
-  torchtitan's reference loss files;
-- a first line ``TIMESTAMP VALUE STEP``, or a directory holding ``metrics/``: ``"mlflow"``,
-  a metric file of MLflow's file store or a run's directory
-  (:mod:`~pytest_synthloss.emulation.import_mlflow`).
+The format is ``format=`` (one of :data:`~pytest_synthloss.emulation.log_formats.IMPORT_FORMATS`)
+or detected from the file (:func:`~pytest_synthloss.emulation.log_formats.detect_format`
+lists how); each format's reader is a module of its own.
 
 Labels come from ``labels=`` (a file, or a list of ``{kind, start, end?, note?}``, see
 :mod:`~pytest_synthloss.emulation.labels`), else from the sidecar file next to the log
@@ -28,9 +12,7 @@ Labels come from ``labels=`` (a file, or a list of ``{kind, start, end?, note?}`
 from __future__ import annotations
 
 import io
-import json
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +33,7 @@ from pytest_synthloss.emulation.labels import (
     read_labels,
     shift_labels,
 )
+from pytest_synthloss.emulation.log_formats import IMPORT_FORMATS, OUR_FORMATS, detect_format
 from pytest_synthloss.emulation.recorded_log import RecordedLog, make_log
 
 if TYPE_CHECKING:
@@ -68,85 +51,6 @@ __all__ = [
     "run_name",
     "write_recorded",
 ]
-
-#: Our own log formats, read by read_log.
-OUR_FORMATS = ("text", "jsonl", "csv")
-#: Every format :func:`load_log` reads.
-IMPORT_FORMATS = (
-    *OUR_FORMATS,
-    "tensorboard",
-    "trainer-state",
-    "lightning",
-    "table-csv",
-    "table-jsonl",
-    "step-value",
-    "mlflow",
-)
-_STEP_VALUE = re.compile(r"[0-9]+\s+\S+")
-#: Bytes read to detect a format.
-_SNIFF_BYTES = 1 << 16
-
-
-def detect_format(path: str) -> str:
-    """The format of the log at ``path``, as the module documentation describes."""
-    from pytest_synthloss.emulation.import_mlflow import is_mlflow_line, is_mlflow_run
-    from pytest_synthloss.emulation.import_tensorboard import is_event_file
-    from pytest_synthloss.emulation.logwriter import CSV_HEADER
-
-    if os.path.isdir(path):
-        if is_event_file(path):
-            return "tensorboard"
-        if is_mlflow_run(path):
-            return "mlflow"
-        raise SynthLossError(
-            f"cannot read log {path!r}: a directory without TensorBoard event files "
-            "(events.out.tfevents.*) or MLflow metrics (metrics/<key>)"
-        )
-    if is_event_file(path):
-        return "tensorboard"
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
-    except OSError as exc:
-        raise SynthLossError(f"cannot read log {path!r}: {exc.strerror}") from None
-    first = next((line for line in head.splitlines() if line.strip()), b"")
-    try:
-        text = first.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        text = ""
-    if not text or b"\0" in head:
-        raise SynthLossError(
-            f"cannot tell the format of log {path!r}: it is empty or not text; "
-            f"pass format= (one of {', '.join(IMPORT_FORMATS)})"
-        )
-    if path.endswith(".json") or text == "{":
-        return "trainer-state"
-    if text.startswith(("Step ", "#")):
-        return "text"
-    if _STEP_VALUE.fullmatch(text):
-        return "step-value"
-    if is_mlflow_line(text):
-        return "mlflow"
-    if text.startswith("{"):
-        try:
-            record = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
-            return "table-jsonl"  # read_table_jsonl names the bad line
-        ours = isinstance(record, dict) and {"step", "loss", "profile"} <= set(record)
-        return "jsonl" if ours else "table-jsonl"
-    if text.startswith(CSV_HEADER):  # and a timed log's longer header
-        return "csv"
-    header = next(iter(_csv_header(text)), [])
-    return "lightning" if {"epoch", "step"} <= set(header) else "table-csv"
-
-
-def _csv_header(line: str) -> list[list[str]]:
-    import csv
-
-    try:
-        return list(csv.reader([line]))
-    except csv.Error:
-        return []
 
 
 def read_recorded(
@@ -182,6 +86,10 @@ def read_recorded(
             raise SynthLossError(f"log {where!r}: {kind}; step={step!r} does not apply")
         reader = read_tensorboard if fmt == "tensorboard" else read_mlflow
         return reader(where, value=value)
+    if fmt == "wandb":
+        from pytest_synthloss.emulation.import_wandb import read_wandb
+
+        return read_wandb(where, step=step, value=value)
     if fmt == "trainer-state":
         from pytest_synthloss.emulation.import_hf import read_trainer_state
 
@@ -310,7 +218,8 @@ def load_recorded(
     if offset == 0 and int(log.steps.min()) == 0:
         raise SynthLossError(
             f"log {where!r}: the log has step 0 and a curve's steps start at 1; "
-            "pass step_offset=1 (or leave it out) to shift every step and label by 1"
+            "pass step_offset=1 (--step-offset 1 on the command line), or leave it out, to "
+            "shift every step and label by 1"
         )
     found, origin, _source = load_labels(labels, where)
     steps = log.steps + offset
