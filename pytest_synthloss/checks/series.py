@@ -59,12 +59,16 @@ class Series:
                 columns = np.flatnonzero(hit)
                 marked = self.curve.start_step + (columns * count + width - 1) // width
             return self.curve.preview(SPARK_WIDTH, marks=tuple(marked.tolist()))
-        positions = np.searchsorted(self.steps, marked)
-        if positions.size > SPARK_WIDTH:  # columns as sparkline computes them
+        if marked.size > SPARK_WIDTH:  # columns as sparkline computes them
             edges = (np.arange(width + 1, dtype=np.int64) * count) // width
+            # a marked step's column from each column's first step (the steps ascend): a
+            # search among the columns, not among all the steps
+            column = np.searchsorted(self.steps[edges[:-1]], marked, side="right") - 1
             hit = np.zeros(width, dtype=bool)
-            hit[np.searchsorted(edges, positions, side="right") - 1] = True
+            hit[np.maximum(column, 0)] = True
             positions = edges[:-1][hit]
+        else:
+            positions = np.searchsorted(self.steps, marked)
         return sparkline(self.losses, width=SPARK_WIDTH, marks=positions.tolist())
 
     def reproduce(self) -> list[str]:
