@@ -22,6 +22,7 @@ import numpy as np
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.signals import SIGNAL_NAMES
 from pytest_synthloss.core.validation import MAX_STEP, check_path, parse_float, show
+from pytest_synthloss.emulation.fast_logs import read_whole
 from pytest_synthloss.emulation.loglines import (
     JSON_NONFINITE_VALUES,
     MAX_LINE_CHARS,
@@ -35,7 +36,7 @@ from pytest_synthloss.emulation.loglines import (
 )
 from pytest_synthloss.emulation.loglines import MalformedLineError as _MalformedLineError
 from pytest_synthloss.emulation.logwriter import CSV_HEADER, CSV_TIMED_HEADER, check_format
-from pytest_synthloss.emulation.parsed_log import ParsedLog
+from pytest_synthloss.emulation.parsed_log import ParsedLog, repeats_and_gaps, resumes_of
 
 _JSON_NONFINITE = JSON_NONFINITE_VALUES
 
@@ -76,6 +77,9 @@ def read_log(
                     f"cannot read log {path!r}: not a regular file; pass the lines "
                     "(an iterable of str, such as an open stream) to read a pipe or a device"
                 )
+            parsed = read_whole(path, _Parser(fmt, skip_malformed))
+            if parsed is not None:
+                return parsed
             with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
                 return _parse(utf8_lines(handle), fmt, skip_malformed)
         except OSError as exc:
@@ -301,12 +305,13 @@ class _Parser:
         signals = csv_signals(fields[-len(SIGNAL_NAMES) :]) if self.csv_signals else None
         self._record(number, _step(step, "step"), _float(loss, "loss"), meta, time, signals)
 
-    def result(self) -> ParsedLog:
-        steps = np.array(self.steps, dtype=np.int64)
-        losses = np.array(self.losses, dtype=np.float64)
+    def result(self, bulk: tuple[np.ndarray, np.ndarray] | None = None) -> ParsedLog:
+        """The log read; ``bulk`` holds the steps and losses of the lines after those fed."""
+        steps = np.array(self.steps, dtype=np.int64) if bulk is None else bulk[0]
+        losses = np.array(self.losses, dtype=np.float64) if bulk is None else bulk[1]
         steps.flags.writeable = False
         losses.flags.writeable = False
-        repeated, gaps = _repeats_and_gaps(steps)
+        repeated, gaps = repeats_and_gaps(steps)
         times = None
         if self.timed:
             times = np.array(self.times, dtype=np.float64)
@@ -331,27 +336,8 @@ class _Parser:
             times=times,
             planned_last_step=self.meta.get("final_step"),
             signals=MappingProxyType(signals),
-            resumes=_resumes(steps),
+            resumes=resumes_of(steps),
         )
-
-
-def _repeats_and_gaps(
-    steps: np.ndarray,
-) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
-    """The steps logged more than once, and the windows of unlogged steps within the range."""
-    if steps.size and bool(np.all(np.diff(steps) == 1)):
-        return (), ()  # the usual log: one line per step, in order
-    unique, counts = np.unique(steps, return_counts=True)
-    repeated = tuple(unique[counts > 1].tolist())
-    jumps = np.flatnonzero(np.diff(unique) > 1)
-    gaps = tuple((int(unique[i]) + 1, int(unique[i + 1]) - 1) for i in jumps.tolist())
-    return repeated, gaps
-
-
-def _resumes(steps: np.ndarray) -> tuple[tuple[int, int], ...]:
-    """``(before, after)`` wherever the logged step does not grow: the log goes back."""
-    back = np.flatnonzero(np.diff(steps) <= 0)
-    return tuple((int(steps[i]), int(steps[i + 1])) for i in back.tolist())
 
 
 def _parse(lines: Iterable[str], fmt: str | None, skip_malformed: bool) -> ParsedLog:

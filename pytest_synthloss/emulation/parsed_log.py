@@ -14,7 +14,15 @@ from pytest_synthloss.core.curve import LossCurve, make_curve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.validation import check_float
 
-__all__ = ["MAX_MISSING_STEPS", "STALL_FACTOR", "ParsedLog", "Stall", "step_list"]
+__all__ = [
+    "MAX_MISSING_STEPS",
+    "STALL_FACTOR",
+    "ParsedLog",
+    "Stall",
+    "repeats_and_gaps",
+    "resumes_of",
+    "step_list",
+]
 
 #: Most steps :attr:`ParsedLog.missing_steps` lists; beyond, use :attr:`ParsedLog.gaps`.
 MAX_MISSING_STEPS = 1_000_000
@@ -216,3 +224,22 @@ class ParsedLog:
 def step_list(steps: Sequence[int], limit: int = 10) -> str:
     shown = ", ".join(map(str, steps[:limit]))
     return shown + (f", ... ({len(steps)} steps)" if len(steps) > limit else "")
+
+
+def repeats_and_gaps(
+    steps: np.ndarray,
+) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+    """The steps logged more than once, and the windows of unlogged steps within the range."""
+    if steps.size and bool(np.all(np.diff(steps) == 1)):
+        return (), ()  # the usual log: one line per step, in order
+    unique, counts = np.unique(steps, return_counts=True)
+    repeated = tuple(unique[counts > 1].tolist())
+    jumps = np.flatnonzero(np.diff(unique) > 1)
+    gaps = tuple((int(unique[i]) + 1, int(unique[i + 1]) - 1) for i in jumps.tolist())
+    return repeated, gaps
+
+
+def resumes_of(steps: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """``(before, after)`` wherever the logged step does not grow: the log goes back."""
+    back = np.flatnonzero(np.diff(steps) <= 0)
+    return tuple((int(steps[i]), int(steps[i + 1])) for i in back.tolist())
