@@ -46,11 +46,10 @@ _TEXT_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "+inf": 
 _JSON_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 #: Longest head line (header, first step line) the fast path takes.
 _MAX_HEAD_CHARS = 10_000
-#: Byte pairs no accepted number holds (``5.``, ``1.e5``); JSONL adds JSON's own rules.
-_BAD_PAIRS = tuple(b"." + bytes([c]) for c in b".eE+-\x00\n")
-_JSON_BAD = (b"\x00.", b"-.", b"\x00+", b"\x00-0\n")  # "-0" is the integer 0 in JSON
+#: What JSON refuses that float() takes: ``+1``; and ``-0``, the integer 0 in JSON.
+_JSON_BAD = (b"\x00+", b"\x00-0\n")
 #: JSON refuses leading zeros (``01``, ``-01``).
-_JSON_LEADING_ZERO = re.compile(rb"\x00-?0[0-9]")
+_JSON_ZERO = re.compile(rb"\x00-?0[0-9]")
 #: Steps of more digits are read by the careful path (which names one above MAX_STEP).
 _MAX_STEP_DIGITS = 18
 _NOT_SEPARATORS = bytes(c for c in range(256) if c not in (0, 10))
@@ -83,23 +82,27 @@ def split_body(fmt: str, body: str, suffix: str) -> tuple[np.ndarray, np.ndarray
         return None  # a quote, a space, an underscore, another letter: not ours
     if data.translate(None, _NOT_SEPARATORS) != b"\x00\n" * count:
         return None  # a line without the separator, or with two
-    bad = _BAD_PAIRS + (_JSON_BAD if fmt == "jsonl" else ())
-    if any(pair in data for pair in bad) or b"\n0" in data or data.startswith(b"0"):
+    if fmt == "jsonl" and (any(bad in data for bad in _JSON_BAD) or _JSON_ZERO.search(data)):
         return None
-    if fmt == "jsonl" and _JSON_LEADING_ZERO.search(data):
-        return None
+    codes = np.frombuffer(data, dtype=np.uint8)
+    dots = np.flatnonzero(codes == ord("."))
+    if not _digits(codes[dots + 1]) or (fmt == "jsonl" and not _digits(codes[dots - 1])):
+        return None  # 5. or 1.e5 (and JSON's .5): refused by the careful grammar
     tokens = data.replace(b"\x00", b"\n").split(b"\n")
     step_tokens, loss_tokens = tokens[0:-1:2], tokens[1::2]
-    if not b"".join(step_tokens).isdigit() or b"" in step_tokens:
+    step_text = b"\n".join(step_tokens)
+    if step_text.translate(None, _DIGITS + b"\n") or b"\n0" in step_text:
+        return None  # a sign, a point, an exponent or a leading zero in a step
+    if step_text.startswith(b"0") or b"" in step_tokens:
         return None
     if max(map(len, step_tokens), default=0) > _MAX_STEP_DIGITS:
         return None  # fromstring would not say that a step overflows int64
-    if max(map(len, loss_tokens), default=0) > _MAX_TOKEN:
+    if max(map(len, loss_tokens), default=0) > _MAX_TOKEN or b"" in loss_tokens:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # fromstring warns (or raises) at unmatched text
         try:
-            steps = np.fromstring(b"\n".join(step_tokens).decode(), dtype=np.int64, sep="\n")
+            steps = np.fromstring(step_text.decode(), dtype=np.int64, sep="\n")
             losses = np.fromstring(b"\n".join(loss_tokens).decode(), dtype=np.float64, sep="\n")
         except (ValueError, DeprecationWarning, OverflowError):
             return None
@@ -114,6 +117,10 @@ def split_body(fmt: str, body: str, suffix: str) -> tuple[np.ndarray, np.ndarray
             return None  # 1e400, -nan, infinity: the careful path decides
         losses[index] = value  # the very NaN the careful path stores
     return steps, losses
+
+
+def _digits(codes: np.ndarray) -> bool:
+    return bool(np.all((codes >= ord("0")) & (codes <= ord("9"))))
 
 
 class _Parser(Protocol):
@@ -136,8 +143,8 @@ def read_whole(path: str, parser: _Parser) -> ParsedLog | None:
         data = handle.read(MAX_FAST_BYTES + 1)
     if len(data) > MAX_FAST_BYTES or not data.isascii() or not data.endswith(b"\n"):
         return None
-    if b"\r" in data or b"\n\n" in data or data.startswith(b"\n"):
-        return None  # CRLF and blank lines: the careful path
+    if b"\r" in data:
+        return None  # CRLF: the careful path (a blank line fails split_body's grammar)
     text = data.decode("ascii")
     start = 0
     for number in (1, 2, 3):  # the header lines and the first step line, read carefully
