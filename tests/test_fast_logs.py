@@ -67,10 +67,10 @@ def _both(tmp: Path, lines: list[str], skip: bool = False) -> tuple[object, obje
     """read_log on the file (fast path when it fits) and on the lines (careful path)."""
     path = tmp / "log.txt"
     path.write_bytes("".join(lines).encode("utf-8"))
-    results = []
+    results: list[object] = []
     for source in (path, io.StringIO("".join(lines), newline="")):
         try:
-            results.append(read_log(source, skip_malformed=skip))  # type: ignore[arg-type]
+            results.append(read_log(source, skip_malformed=skip))
         except SynthLossError as exc:
             results.append(str(exc))
     return results[0], results[1]
