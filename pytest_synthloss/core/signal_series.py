@@ -17,25 +17,16 @@ from pytest_synthloss.core.events import Event
 from pytest_synthloss.core.loss_scale import loss_scale_at, loss_scales
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.signals import SIGNAL_NAMES, Signals
+from pytest_synthloss.core.steps import runs
 from pytest_synthloss.core.validation import check_step
 
 __all__ = ["signal_events", "signal_values", "signals_at"]
 
 
-def _runs(steps: list[int]) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for step in steps:
-        if spans and spans[-1][1] == step - 1:
-            spans[-1] = (spans[-1][0], step)
-        else:
-            spans.append((step, step))
-    return spans
-
-
 @functools.lru_cache(maxsize=64)
 def _grad_spike_steps(profile: Profile) -> tuple[int, ...]:
     """The step before each loss spike's first step (spikes starting at step 1 have none)."""
-    starts = {first for first, _ in _runs(list(profile.spikes))}
+    starts = {first for first, _ in runs(list(profile.spikes))}
     if profile.shape is not None:
         starts.update(spike.step for spike in profile.shape.spikes)
     return tuple(sorted(step - 1 for step in starts if step > 1))
@@ -117,7 +108,7 @@ def signal_events(profile: Profile, first: int, last: int) -> list[Event]:
                 Event("grad_spike", step, step, peak=peak if math.isfinite(peak) else None)
             )
     inside = [s for s in signals.overflow_steps if first <= s <= last]
-    events.extend(Event("overflow", a, b) for a, b in _runs(inside))
+    events.extend(Event("overflow", a, b) for a, b in runs(inside))
     if signals.loss_scale is not None:
         for step in signals.loss_scale.growth_steps(first, last):
             peak = loss_scale_at(signals.loss_scale, step)

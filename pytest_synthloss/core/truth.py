@@ -16,19 +16,9 @@ from pytest_synthloss.core.events import EVENT_KINDS, Event
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.ranks import reduced_overrides
 from pytest_synthloss.core.shapes import event_windows
+from pytest_synthloss.core.steps import runs
 
 __all__ = ["events_between", "events_of_kind", "runs"]
-
-
-def runs(steps: Iterable[int]) -> list[tuple[int, int]]:
-    """Maximal runs of consecutive steps (ascending input) as ``(first, last)`` pairs."""
-    spans: list[tuple[int, int]] = []
-    for step in steps:
-        if spans and spans[-1][1] == step - 1:
-            spans[-1] = (spans[-1][0], step)
-        else:
-            spans.append((step, step))
-    return spans
 
 
 def _nonfinite_name(value: float) -> str:
