@@ -19,6 +19,7 @@ from pytest_synthloss.checks.scoring import (
     score_alerts,
 )
 from pytest_synthloss.checks.scoring_inputs import ScoredRun, scored_curve
+from pytest_synthloss.checks.step_fields import raw_steps
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import LossAssertionError
 from pytest_synthloss.core.validation import check_int
@@ -119,11 +120,11 @@ def _failure_message(score: AlertScore, curve: LossCurve, width: int) -> str:
 
 def _counted_groups(score: AlertScore) -> int:
     """Alert groups with at least one alert step that is not merely tolerated."""
-    alerts = np.array(score.alert_steps, dtype=np.int64)
+    alerts = raw_steps(score, "alert_steps")
     if not alerts.size:
         return 0
     group = np.cumsum(np.concatenate(([0], np.diff(alerts) != 1)))
-    counted = ~np.isin(alerts, np.array(score.tolerated_alerts, dtype=np.int64))
+    counted = ~np.isin(alerts, raw_steps(score, "tolerated_alerts"))
     return int(np.count_nonzero(np.bincount(group, weights=counted) > 0))
 
 

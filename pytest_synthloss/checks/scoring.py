@@ -68,6 +68,7 @@ import numpy as np
 from pytest_synthloss.checks.nab import NAB_PROFILES, nab
 from pytest_synthloss.checks.scorecard import record
 from pytest_synthloss.checks.scoring_inputs import ScoredRun, alert_array, scored_curve
+from pytest_synthloss.checks.step_fields import held, install, raw_steps
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import EVENT_KINDS, Event
 from pytest_synthloss.core.text import did_you_mean
@@ -138,7 +139,8 @@ class AlertScore:
     @property
     def ok(self) -> bool:
         """True when no event was missed, nothing was a false alarm and nothing was late."""
-        return not (self.missed_events or self.false_alarms or self.late_detections)
+        false_alarms = raw_steps(self, "false_alarms", spans=True).shape[1]
+        return not (self.missed_events or false_alarms or self.late_detections)
 
     @property
     def latency_by_event(self) -> dict[Event, int | None]:
@@ -150,6 +152,10 @@ class AlertScore:
         """Mean latency over detected events; ``None`` if none was detected."""
         found = [lat for lat in self.latencies if lat is not None]
         return sum(found) / len(found) if found else None
+
+
+# Up to one item per alert: held as arrays, built as tuples when read (see step_fields).
+install(AlertScore, ("alert_steps", "alert_groups", "tolerated_alerts", "false_alarms"))
 
 
 def check_kinds(value: object, what: str, kinds: tuple[str, ...] = EVENT_KINDS) -> tuple[str, ...]:
@@ -212,14 +218,23 @@ def _members(alerts: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> np.nd
     return np.cumsum(delta[:-1]) > 0
 
 
-def _runs(steps: np.ndarray) -> tuple[Span, ...]:
-    """Maximal runs of consecutive (sorted, unique) steps as ``(first, last)`` pairs."""
+def _run_starts(steps: np.ndarray) -> np.ndarray:
+    """Indices where maximal runs of consecutive (sorted, unique) steps begin."""
     if not steps.size:
-        return ()
-    breaks = np.flatnonzero(np.diff(steps) != 1) + 1
-    first = steps[np.concatenate(([0], breaks))]
-    last = steps[np.concatenate((breaks - 1, [steps.size - 1]))]
-    return tuple(zip(first.tolist(), last.tolist(), strict=True))
+        return np.empty(0, dtype=np.intp)
+    breaks = np.flatnonzero(steps[1:] - steps[:-1] != 1) + 1
+    return np.concatenate(([0], breaks))
+
+
+def _runs(steps: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
+    """Maximal runs of consecutive (sorted, unique) steps: a ``(2, k)`` array of firsts, lasts."""
+    begin = _run_starts(steps) if starts is None else starts
+    spans = np.empty((2, begin.size), dtype=np.int64)
+    if begin.size:
+        np.take(steps, begin, out=spans[0])
+        np.take(steps, begin[1:] - 1, out=spans[1, :-1])
+        spans[1, -1] = steps[-1]
+    return spans
 
 
 def _union_size(events: Sequence[Event]) -> tuple[int, np.ndarray, np.ndarray]:
@@ -302,10 +317,10 @@ def score_alerts(
     tolerated = _members(alerts, ok_starts, ok_ends) & ~hit
     false = ~hit & ~tolerated
 
-    groups = _runs(alerts)
-    group_index = np.cumsum(np.concatenate(([0], np.diff(alerts) != 1))) if alerts.size else alerts
-    group_hit = np.bincount(group_index, weights=hit, minlength=len(groups)) > 0
-    group_false = np.bincount(group_index, weights=false, minlength=len(groups)) > 0
+    group_starts = _run_starts(alerts)
+    groups = _runs(alerts, group_starts)
+    group_hit = np.logical_or.reduceat(hit, group_starts) if alerts.size else hit
+    group_false = np.logical_or.reduceat(false, group_starts) if alerts.size else false
     counted = int(np.count_nonzero(group_hit | group_false))
 
     detected = tuple(e for e, lat in zip(truth, latencies, strict=True) if lat is not None)
@@ -343,13 +358,13 @@ def score_alerts(
         tolerate=tolerated_kinds,
         events=truth,
         tolerated_events=allowed,
-        alert_steps=tuple(alerts.tolist()),
-        alert_groups=groups,
-        tolerated_alerts=tuple(alerts[tolerated].tolist()),
+        alert_steps=held(alerts),
+        alert_groups=held(groups),
+        tolerated_alerts=held(alerts[tolerated]),
         latencies=latencies,
         detected_events=detected,
         missed_events=missed,
-        false_alarms=_runs(alerts[false]),
+        false_alarms=held(_runs(alerts[false])),
         late_detections=late,
         event_precision=event_precision,
         event_recall=event_recall,
