@@ -28,14 +28,18 @@ __all__ = [
     "FINETUNE_EPOCHS",
     "LLM_PRETRAIN",
     "LLM_PRETRAIN_TROUBLE",
+    "LLM_TREND",
     "REALISTIC",
     "SLOW_DIVERGENCE",
     "STEP_DECAY",
     "WSD_COOLDOWN",
 ]
 
+#: The pre-training power law the LLM-like built-ins share: 2 + 8 / (tau + 10) ** 0.35.
+LLM_TREND = PowerLaw(E=2.0, A=8.0, alpha=0.35, t0=10.0)
+
 _PRETRAIN = Shape(
-    trend=PowerLaw(E=2.0, A=8.0, alpha=0.35, t0=10.0),
+    trend=LLM_TREND,
     warmup=50,
     schedule=Cosine(first=51, last=1000, final=0.1),
     anneal=0.2,
@@ -78,7 +82,7 @@ LLM_PRETRAIN_TROUBLE = Profile(
 WSD_COOLDOWN = Profile(
     name="wsd",
     shape=Shape(
-        trend=PowerLaw(E=2.0, A=8.0, alpha=0.35, t0=10.0),
+        trend=LLM_TREND,
         warmup=50,
         schedule=WSD(decay_start=801, decay_steps=200, final=0.0),
         anneal=0.4,
@@ -123,7 +127,7 @@ STEP_DECAY = Profile(
 SLOW_DIVERGENCE = Profile(
     name="slow-divergence",
     shape=Shape(
-        trend=PowerLaw(E=2.0, A=8.0, alpha=0.35, t0=10.0),
+        trend=LLM_TREND,
         warmup=50,
         noise=TrainingNoise(sigma=0.01, seed=18),
     ),

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pytest_synthloss.core.loss_scale import LossScale
 from pytest_synthloss.core.profiles import Profile
-from pytest_synthloss.core.shapes import Cosine, PowerLaw, Shape, Spike, TrainingNoise
+from pytest_synthloss.core.realistic import LLM_TREND
+from pytest_synthloss.core.shapes import Cosine, Shape, Spike, TrainingNoise
 from pytest_synthloss.core.signals import Signals
 
 __all__ = ["FP16_OVERFLOW", "SIGNAL_RUNS"]
@@ -20,7 +21,7 @@ __all__ = ["FP16_OVERFLOW", "SIGNAL_RUNS"]
 FP16_OVERFLOW = Profile(
     name="fp16-overflow",
     shape=Shape(
-        trend=PowerLaw(E=2.0, A=8.0, alpha=0.35, t0=10.0),
+        trend=LLM_TREND,
         warmup=50,
         schedule=Cosine(first=51, last=1000, final=0.1),
         anneal=0.2,
