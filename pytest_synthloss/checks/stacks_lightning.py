@@ -28,16 +28,16 @@ from typing import ClassVar
 
 import numpy as np
 
-from pytest_synthloss.checks.float32_windows import slot_totals
+from pytest_synthloss.checks.float32_windows import slot_scratch, slot_totals
 from pytest_synthloss.checks.stack_base import StackPreset, integer, number, ratio
 from pytest_synthloss.core.errors import SynthLossError
 
 __all__ = ["LightningSpikeDetection"]
 
+#: Steps per chunk: the first after a spike (then doubling), at most (at least this many
+#: rounds of the window).
 _FIRST_CHUNK = 1 << 12
-#: Steps per chunk (the temporaries of a chunk stay in cache), and at least this many
-#: rounds of the window in a chunk.
-_BLOCK = 1 << 14
+_BLOCK = 1 << 16
 _BLOCK_ROWS = 512
 #: The largest window the preset accepts (torchmetrics keeps one state per slot).
 MAX_SLOTS = 1 << 16
@@ -68,9 +68,21 @@ def ring_means(
 
 
 def _finite(values: np.ndarray) -> bool:
-    """Whether every value is finite (as a float64 sum, so a sum that overflows says no)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        return bool(np.isfinite(np.add.reduce(values, dtype=np.float64)))
+    """Whether every value is finite."""
+    return bool(np.isfinite(values).all())
+
+
+class _Work:
+    """:meth:`LightningSpikeDetection._dense`'s temporaries, reused from chunk to chunk."""
+
+    def __init__(self, size: int, window: int, dtype: np.dtype) -> None:
+        self.diff = np.empty(size, dtype)  # the difference with the last loss, then the gap
+        self.limit = np.empty(size, dtype)
+        self.single = np.empty(size, np.float32)
+        self.maybe = np.empty(size, bool)
+        self.far = np.empty(size, bool)
+        self.near = np.empty(size, bool)
+        self.slots = slot_scratch(size, window)
 
 
 class LightningSpikeDetection(StackPreset):
@@ -160,30 +172,36 @@ class LightningSpikeDetection(StackPreset):
         hist_w = np.zeros(0, np.float32)
         count = 0
         last = np.zeros(1, x.dtype)
-        block = max(_BLOCK, _BLOCK_ROWS * window)
-        pos = 0
+        block = min(n, max(_BLOCK, _BLOCK_ROWS * window))
+        work = _Work(block, window, x.dtype)
+        pos, chunk = 0, block
         while pos < n:
-            end = min(n, pos + block)
+            end = min(n, pos + chunk)
             xs = x[pos:end]
             upd: np.ndarray | None = None
             if hist_w.all() and _finite(xs):
-                hit = self._dense(xs, pos, count, last, hist_v, means[pos:end])
+                hit = self._dense(xs, pos, count, last, hist_v, work, means, scores)
             else:
                 hit, upd = self._sparse(xs, pos, count, last, hist_v, hist_w, means[pos:end])
+                done = end if hit < 0 else pos + hit + 1
+                scores[pos:done] = ratio(x[pos:done], means[pos:done])
             stop = xs.size if hit < 0 else hit
-            done = end if hit < 0 else pos + hit + 1
-            scores[pos:done] = ratio(x[pos:done], means[pos:done])
-            accepted = np.arange(stop) if upd is None else np.flatnonzero(upd[:stop])
-            if accepted.size:
-                taken = xs[accepted[-window:]].astype(np.float32)
+            if upd is None:  # every step before the spike is accepted
+                added, taken_at = stop, np.arange(max(0, stop - window), stop)
+            else:
+                accepted = np.flatnonzero(upd[:stop])
+                added, taken_at = accepted.size, accepted[-window:]
+            if added:
+                with np.errstate(over="ignore"):  # beyond float32: inf, as torch casts it
+                    taken = xs[taken_at].astype(np.float32)
                 nan = np.isnan(taken)
                 hist_v = np.concatenate((hist_v, np.where(nan, np.float32(0), taken)))[-window:]
                 hist_w = np.concatenate((hist_w, np.where(nan, 0, 1).astype(np.float32)))
                 hist_w = hist_w[-window:]
-                count += accepted.size
-                last = xs[accepted[-1] : accepted[-1] + 1].copy()
+                count += added
+                last = xs[taken_at[-1] : taken_at[-1] + 1].copy()
             if hit < 0:
-                pos = end
+                pos, chunk = end, min(block, 2 * chunk)
                 continue
             # A spike: the state is frozen until a loss is not a spike.
             frozen = ring_means(hist_v, hist_w, np.array([count]), count - hist_v.size, window)
@@ -195,6 +213,7 @@ class LightningSpikeDetection(StackPreset):
             spikes[start:pos] = True
             means[start:pos] = frozen[0]
             scores[start:pos] = ratio(x[start:pos], means[start:pos])
+            chunk = min(block, _FIRST_CHUNK)
         return means, scores, spikes
 
     def _sparse(
@@ -231,7 +250,8 @@ class LightningSpikeDetection(StackPreset):
         means[:] = np.nan
         if not where.size:
             return -1, upd
-        new_v = (xs if upd is None else xs[upd]).astype(np.float32)
+        with np.errstate(over="ignore"):
+            new_v = (xs if upd is None else xs[upd]).astype(np.float32)
         nan = np.isnan(new_v)
         new_w = np.where(nan, np.float32(0), np.float32(1))
         new_v = np.where(nan, np.float32(0), new_v)
@@ -254,32 +274,48 @@ class LightningSpikeDetection(StackPreset):
         count: int,
         last: np.ndarray,
         hist_v: np.ndarray,
+        work: _Work,
         means: np.ndarray,
+        scores: np.ndarray,
     ) -> int:
-        """A chunk of finite losses after ``count`` updates of weight 1 (the last ones in
-        ``hist_v``): every non-spike is accepted, so the mean before step ``k`` is the
-        slot-order total of ``count + k`` updates (:func:`slot_totals`) over ``min(count + k,
-        window)``. Its means up to the first spike (returned; -1: none), NaN where a step is
-        no worse than the last accepted loss (or in the warm-up)."""
+        """A chunk of finite losses (from run index ``pos``) after ``count`` updates of weight
+        1 (the last ones in ``hist_v``): every non-spike is accepted, so the mean before step
+        ``k`` is the slot-order total of ``count + k`` updates (:func:`slot_totals`) over
+        ``min(count + k, window)``. Writes the chunk's means and scores (NaN where a step is
+        no worse than the last accepted loss, or in the warm-up; those after the first spike
+        are overwritten later) and returns that spike (-1: none)."""
         size = xs.size
-        window = int(self.params["window"])
-        diff = np.empty(size, xs.dtype)
-        with np.errstate(over="ignore"):
+        p = self.params
+        window = int(p["window"])
+        diff, limit, single = work.diff[:size], work.limit[:size], work.single[:size]
+        maybe, far, near = work.maybe[:size], work.far[:size], work.near[:size]
+        out, score = means[pos : pos + size], scores[pos : pos + size]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             diff[0] = xs[0] - last[0]  # last is not NaN (a NaN update weighs 0)
             np.subtract(xs[1:], xs[:-1], out=diff[1:])
-        maybe = diff > 0 if self.params["mode"] == "min" else diff < 0
-        maybe[: max(0, int(self.params["warmup"]) - pos)] = False
-        total = slot_totals(hist_v, xs, count, size, window)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            weight = np.divide(maybe, maybe, dtype=np.float32)  # 1, or NaN: no mean needed
+            (np.greater if p["mode"] == "min" else np.less)(diff, 0, out=maybe)
+            maybe[: max(0, int(p["warmup"]) - pos)] = False
+            mean = slot_totals(hist_v, xs, count, size, window, work.slots)
             if count >= window:
-                weight *= np.float32(window)
+                np.divide(mean, np.float32(window), out=mean)
             else:
-                weight *= np.minimum(np.arange(count, count + size), window).astype(np.float32)
-            mean = total / weight
-        wide = mean.astype(np.float64)
-        spike = maybe & self._far(xs, mean, wide)
-        hit = int(np.argmax(spike)) if spike.any() else -1
-        stop = size if hit < 0 else hit + 1
-        means[:stop] = wide[:stop]
-        return hit
+                weight = np.minimum(np.arange(count, count + size), window)
+                np.divide(mean, weight.astype(np.float32), out=mean)
+            np.copyto(single, maybe)
+            np.divide(single, single, out=single)  # 1.0, or NaN where no mean is wanted
+            np.multiply(mean, single, out=mean)
+            np.copyto(out, mean)
+            gap = np.subtract(xs, out if xs.dtype == np.float64 else mean, out=diff)
+            np.abs(gap, out=gap)
+            np.copyto(far, maybe)
+            if p["atol"] is not None:
+                np.greater_equal(gap, xs.dtype.type(abs(float(p["atol"]))), out=near)
+                far &= near
+            if p["rtol"] is not None:
+                np.multiply(mean, np.float32(p["rtol"]), out=single)
+                np.abs(single, out=single)
+                np.copyto(limit, single)
+                np.greater_equal(gap, limit, out=near)
+                far &= near
+            np.divide(xs, out, out=score)
+        return int(np.argmax(far)) if far.any() else -1
