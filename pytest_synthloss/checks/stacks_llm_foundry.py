@@ -84,7 +84,8 @@ class LLMFoundryKillLossSpike(StackPreset):
             end = min(last - size, begin + ROWS)
             rows = slice(size + begin, size + end)
             outlier = self._outliers(x, sums, work, begin, end, out[0][rows])
-            np.divide(x[rows], out[0][rows], out=out[1][rows])
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                np.divide(x[rows], out[0][rows], out=out[1][rows])  # ratio(), in place
             streak = self._flag(x, size, begin, end, outlier, streak, out[2][rows])
         return out
 

@@ -157,11 +157,9 @@ class OlmoSkipStep(StackPreset):
             np.sqrt(sd, out=sd)
             np.subtract(value, mean, out=diff)
             np.divide(diff, sd, out=z)
-            np.multiply(sd, factor if sigma >= 0 else sigma, out=line)
+            np.multiply(sd, sigma, out=line)
             np.less_equal(diff, line, out=skip)
             np.logical_not(skip, out=skip)
-            if sigma < 0:
-                np.multiply(sd, factor, out=line)
             gap = np.subtract(diff, line, out=line)
             np.abs(gap, out=gap)
             return _unsure(fast, value, sd, gap, size - 1, factor)
@@ -170,7 +168,8 @@ class OlmoSkipStep(StackPreset):
         self, wide: np.ndarray, size: int, begin: int, end: int, kind: type
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean, std and "too close to call" of the full windows ``begin..end-1``."""
-        factor = abs(float(self.params["sigma_factor"]))
+        sigma = float(self.params["sigma_factor"])
+        factor = abs(sigma)
         stats = full_windows(wide, size, begin, end)
         value = wide[size + begin : size + end]
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
@@ -178,10 +177,16 @@ class OlmoSkipStep(StackPreset):
             sd = np.sqrt(stats["m2"] / (size - 1))
             sd_err = stats["m2_err"] / (size - 1) / np.maximum(sd, 1e-300)
             m_err = stats["mean_err"]
-            gap = (value - m) - factor * sd
-            unsure = (stats["m2"] <= 1e6 * stats["m2_err"]) | (
-                np.abs(gap)
-                <= 2 * (m_err + factor * sd_err) + 1e-12 * (np.abs(value) + np.abs(m) + factor * sd)
+            gap = (value - m) - sigma * sd  # the distance to the decision line
+            # m2 inf/NaN: the squares overflowed, the two-pass std is inf or NaN
+            unsure = (
+                ~(stats["m2"] > 1e6 * stats["m2_err"])
+                | ~np.isfinite(stats["m2"])
+                | (
+                    np.abs(gap)
+                    <= 2 * (m_err + factor * sd_err)
+                    + 1e-12 * (np.abs(value) + np.abs(m) + factor * sd)
+                )
             )
             if kind is np.float32:  # the rounding to float32 must be certain
                 for stat, err in ((m, m_err), (sd, sd_err)):
@@ -229,15 +234,15 @@ def _unsure(
     factor: float,
 ) -> np.ndarray:
     """The windows of a common pass that :meth:`OlmoSkipStep._fast` finds too close to call
-    (``gap``: ``|value - mean - factor * sd|``), its test worked out only where a bound over
-    the whole pass cannot rule it out (rounding is monotonic: the test's right-hand side
+    (``gap``: ``|value - mean - sigma_factor * sd|``), its test worked out only where a bound
+    over the whole pass cannot rule it out (rounding is monotonic: the test's right-hand side
     with the pass's extremes is at least that of every window)."""
     assert fast.m2 is not None
     m2, mean = fast.m2, fast.mean
     found = []
     limit = 1e6 * fast.m2_err
-    if not fast.low_m2 > limit:  # NaN: look at every window
-        found.append(np.flatnonzero(m2 <= limit))
+    if not (limit < fast.low_m2 <= fast.high_m2 < np.inf):  # NaN: look at every window
+        found.append(np.flatnonzero(~(m2 > limit) | ~np.isfinite(m2)))
     scale = fast.m2_err / dof
     with np.errstate(invalid="ignore"):
         low_sd, high_sd = (float(np.sqrt(m / dof)) for m in (fast.low_m2, fast.high_m2))

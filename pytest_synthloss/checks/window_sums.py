@@ -49,16 +49,17 @@ def full_windows(x: np.ndarray, size: int, begin: int, end: int) -> dict[str, np
     bad = count_bad[size : size + width] - count_bad[:width] > 0
     changes = np.concatenate(([0, 0], np.cumsum(seg[1:] != seg[:-1])))
     flat = changes[size : size + width] - changes[1 : 1 + width] == 0
-    shift = float(clean.mean())
-    centred = clean - shift
-    c1 = np.concatenate(([0.0], np.cumsum(centred)))
-    c2 = np.concatenate(([0.0], np.cumsum(centred * centred)))
-    s1 = c1[size : size + width] - c1[:width]
-    s2 = c2[size : size + width] - c2[:width]
-    top = float(np.abs(centred).max())
-    bound = error_bound(seg.size, size)
-    mean = np.where(flat, seg[:width], shift + s1 / size)
-    m2 = np.where(flat, 0.0, np.maximum(s2 - s1 * s1 / size, 0.0))
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf/NaN sums
+        shift = float(clean.mean())
+        centred = clean - shift
+        c1 = np.concatenate(([0.0], np.cumsum(centred)))
+        c2 = np.concatenate(([0.0], np.cumsum(centred * centred)))
+        s1 = c1[size : size + width] - c1[:width]
+        s2 = c2[size : size + width] - c2[:width]
+        top = float(np.abs(centred).max())
+        bound = error_bound(seg.size, size)
+        mean = np.where(flat, seg[:width], shift + s1 / size)
+        m2 = np.where(flat, 0.0, np.maximum(s2 - s1 * s1 / size, 0.0))
     return {
         "mean": mean,
         "m2": m2,
@@ -79,7 +80,8 @@ class FastWindows(NamedTuple):
     #: The error bounds, the same for every window of the pass.
     m2_err: float
     mean_err: float
-    #: The largest ``|value|`` in the pass.
+    #: The largest ``|value|`` in the pass's windows and the values after them (NaN left out:
+    #: a comparison with NaN is false whatever the bound).
     top_value: float
     #: The least and largest ``m2`` before clipping at 0 (0.0 without squares).
     low_m2: float
@@ -101,7 +103,8 @@ class RunningSums:
 
     def common(self, x: np.ndarray, begin: int, end: int, mean: np.ndarray) -> FastWindows | None:
         """:func:`full_windows` of a pass in which every value is finite and no window holds
-        one value, writing the means into ``mean``; ``None`` for any other pass."""
+        one value, writing the means into ``mean``; ``None`` for any other pass. ``x`` holds
+        the value after the last window (``end + size - 1 < x.size``)."""
         size = self.size
         seg = x[begin : end + size - 1]
         width = end - begin
@@ -111,36 +114,37 @@ class RunningSums:
         # a flat window needs size - 1 equal neighbours in a row
         if size < 2 or np.count_nonzero(seg[1:] == seg[:-1]) >= size - 1:
             return None
-        length = seg.size
-        shift = float(seg.mean())
-        centred = np.subtract(seg, shift, out=self._centred[:length])
-        # |value - shift| is largest at an extreme: rounding is monotonic
-        top = max(abs(high - shift), abs(low - shift))
-        c1 = self._c1
-        np.cumsum(centred, out=c1[1 : length + 1])
-        s1 = np.subtract(c1[size : size + width], c1[:width], out=self._s1[:width])
-        divide_by(s1, size, mean)
-        np.add(mean, shift, out=mean)
-        m2 = None
-        low_m2 = high_m2 = 0.0
-        if self.squares:
-            c2 = self._c2
-            np.multiply(centred, centred, out=centred)
-            np.cumsum(centred, out=c2[1 : length + 1])
-            s2 = np.subtract(c2[size : size + width], c2[:width], out=self._s2[:width])
-            np.multiply(s1, s1, out=s1)
-            divide_by(s1, size, s1)
-            m2 = np.subtract(s2, s1, out=s2)
-            low_m2, high_m2 = float(m2.min()), float(m2.max())
-            if not low_m2 > 0:  # NaN, or sums to clip at 0
-                np.maximum(m2, 0.0, out=m2)
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf/NaN sums
+            length = seg.size
+            shift = float(seg.mean())
+            centred = np.subtract(seg, shift, out=self._centred[:length])
+            # |value - shift| is largest at an extreme: rounding is monotonic
+            top = max(abs(high - shift), abs(low - shift))
+            c1 = self._c1
+            np.cumsum(centred, out=c1[1 : length + 1])
+            s1 = np.subtract(c1[size : size + width], c1[:width], out=self._s1[:width])
+            divide_by(s1, size, mean)
+            np.add(mean, shift, out=mean)
+            m2 = None
+            low_m2 = high_m2 = 0.0
+            if self.squares:
+                c2 = self._c2
+                np.multiply(centred, centred, out=centred)
+                np.cumsum(centred, out=c2[1 : length + 1])
+                s2 = np.subtract(c2[size : size + width], c2[:width], out=self._s2[:width])
+                np.multiply(s1, s1, out=s1)
+                divide_by(s1, size, s1)
+                m2 = np.subtract(s2, s1, out=s2)
+                low_m2, high_m2 = float(m2.min()), float(m2.max())
+                if not low_m2 > 0:  # NaN, or sums to clip at 0
+                    np.maximum(m2, 0.0, out=m2)
         bound = error_bound(length, size)
         return FastWindows(
             mean,
             m2,
             bound * top * top,
             bound * top / size + 4 * _EPS * abs(shift),
-            max(abs(high), abs(low)),
+            max(abs(high), abs(low), _magnitude(x[end + size - 1])),
             low_m2,
             high_m2,
         )
@@ -153,3 +157,8 @@ def divide_by(values: np.ndarray, size: int, out: np.ndarray) -> None:
         np.divide(values, size, out=out)
     else:
         np.multiply(values, 1.0 / size, out=out)
+
+
+def _magnitude(value: float) -> float:
+    """``|value|``, 0 for NaN."""
+    return abs(value) if value == value else 0.0
