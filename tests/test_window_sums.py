@@ -29,7 +29,7 @@ from pytest_synthloss.checks import (
     stacks_olmo_stability,
     window_sums,
 )
-from pytest_synthloss.checks.rules import get_rule
+from pytest_synthloss.checks.rules import STACK_PRESETS
 from pytest_synthloss.checks.stacks_olmo import OlmoSkipStep
 from pytest_synthloss.checks.stacks_olmo_stability import OlmoStability
 from pytest_synthloss.checks.window_sums import RunningSums
@@ -59,7 +59,7 @@ def bits(values: np.ndarray) -> np.ndarray:
 
 def outputs(name: str, params: dict[str, Any], losses: np.ndarray, rows: int, fast: bool) -> Any:
     with passes(rows, fast):
-        return get_rule(name, **params).run(losses)
+        return STACK_PRESETS[name](**params).run(losses)
 
 
 def assert_same(name: str, params: dict[str, Any], losses: np.ndarray, rows: int) -> Any:
@@ -105,14 +105,14 @@ def skip_reference(losses: np.ndarray, size: int, factor: float) -> np.ndarray:
     index = np.arange(losses.size)
     mean, std = OlmoSkipStep._two_pass(losses, size, index)
     with np.errstate(invalid="ignore", over="ignore"):
-        skip = ~((losses - mean) <= factor * std)
+        skip: np.ndarray = ~((losses - mean) <= factor * std)
     skip[: max(2, size // 2) - 1] = False
     return skip
 
 
 def on_skip_line(losses: np.ndarray, size: int, factor: float, at: list[int]) -> np.ndarray:
     """Losses ``at`` set to ``mean + factor * std`` of their window (two-pass)."""
-    x = losses.copy()
+    x: np.ndarray = losses.copy()
     for i in sorted(i for i in at if size <= i < x.size):
         mean, std = OlmoSkipStep._two_pass(x, size, np.array([i]))
         if np.isfinite(mean[0] + factor * std[0]):
@@ -143,7 +143,7 @@ def test_skip_step_fast_path_is_the_general_path(
 
 def stability_reference(losses: np.ndarray, size: int, limit: float) -> np.ndarray:
     """The spikes from Python's own mean and population std of every full window."""
-    spike = np.zeros(losses.size, bool)
+    spike: np.ndarray = np.zeros(losses.size, bool)
     if losses.size > size:
         rows = np.arange(losses.size - size)
         mean, std = OlmoStability._exact(losses, size, rows)
@@ -153,7 +153,7 @@ def stability_reference(losses: np.ndarray, size: int, limit: float) -> np.ndarr
 
 
 def on_stability_line(losses: np.ndarray, size: int, limit: float, at: list[int]) -> np.ndarray:
-    x = losses.copy()
+    x: np.ndarray = losses.copy()
     for i in sorted(i for i in at if size <= i < x.size):
         mean, std = OlmoStability._exact(x, size, np.array([i - size]))
         if np.isfinite(mean[0] + limit * std[0]):
@@ -183,7 +183,7 @@ def test_stability_fast_path_is_the_general_path(
 def foundry_reference(losses: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """``KillLossSpike.batch_end`` step by step with numpy's mean of every window."""
     size, mult = params["window_size"], params["outlier_multiplier"]
-    flags = np.zeros(losses.size, bool)
+    flags: np.ndarray = np.zeros(losses.size, bool)
     streak = 0
     last = losses.size if size == 100 else min(losses.size, size + 1)
     for i in range(size, last):
@@ -197,7 +197,7 @@ def foundry_reference(losses: np.ndarray, params: dict[str, Any]) -> np.ndarray:
 
 
 def on_foundry_line(losses: np.ndarray, size: int, mult: float, at: list[int]) -> np.ndarray:
-    x = losses.copy()
+    x: np.ndarray = losses.copy()
     for i in sorted(i for i in at if size <= i < x.size):
         with np.errstate(invalid="ignore", over="ignore"):
             limit = float(np.mean(x[i - size : i])) * mult
