@@ -260,7 +260,7 @@ class RunningMeanRatio(_RatioRule):
 
     def reference(self, losses: np.ndarray, context: np.ndarray) -> np.ndarray:
         """The mean of the finite losses among the previous ``window`` steps."""
-        return rolling_mean(losses, context, self.window, self.warmup)[0]
+        return rolling_mean(losses, context, self.window, self.warmup)
 
 
 @dataclass(frozen=True)
