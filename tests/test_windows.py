@@ -14,7 +14,7 @@ from pytest_synthloss.checks import rolling_stats
 from pytest_synthloss.checks.kernels import ema, rolling
 from pytest_synthloss.checks.rolling_stats import ema_before, rolling_mean, rolling_min
 from pytest_synthloss.checks.rules import RollingZScore
-from pytest_synthloss.checks.windows import window_sums
+from pytest_synthloss.checks.windows import BLOCK, window_sums
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
 WIDTHS = st.sampled_from([1, 2, 3, 7, 8, 9, 10, 16, 17, 100, 127, 128, 129, 200, 300])
@@ -171,7 +171,7 @@ def test_blocked_mean_and_zscore_equal_the_per_window_kernel(
 def test_the_real_blocks_on_a_noisy_trend(window: int) -> None:
     """Two and a bit blocks of the real size, a decaying noisy loss with a few spikes."""
     rng = np.random.default_rng(window)
-    n = 2 * rolling_stats.BLOCK + 333
+    n = 2 * BLOCK + 333
     losses = 2.0 + np.exp(-np.arange(n) / 5000.0) + rng.standard_normal(n) * 0.01
     losses[rng.integers(0, n, 20)] += 0.2
     old_mean, old_z = two_pass_zscore(losses, losses[:50], window, window // 2)

@@ -59,7 +59,8 @@ class PairwiseWindows:
 
     def __init__(self, width: int, capacity: int) -> None:
         self.width = width
-        self._lanes = [np.empty(capacity) for _ in range(3)] if width >= 8 else []
+        #: the lanes' buffers, free for other uses between calls of :meth:`into`
+        self.lanes = (np.empty(capacity), np.empty(capacity))
         order: dict[int, tuple[int, int] | None] = {}
         todo = [width]
         while todo:
@@ -102,11 +103,11 @@ class PairwiseWindows:
         wide = count + 7
         partial = seg[:wide]
         if whole > 8:
-            partial = np.add(partial, seg[8 : 8 + wide], out=self._lanes[0][:wide])
+            partial = np.add(partial, seg[8 : 8 + wide], out=self.lanes[0][:wide])
             for offset in range(16, whole, 8):
                 np.add(partial, seg[offset : offset + wide], out=partial)
-        pairs = np.add(partial[:-1], partial[1:], out=self._lanes[1][: wide - 1])  # r0 + r1, ...
-        quads = np.add(pairs[: count + 4], pairs[2 : count + 6], out=self._lanes[2][: count + 4])
+        pairs = np.add(partial[:-1], partial[1:], out=self.lanes[1][: wide - 1])  # r0 + r1, ...
+        quads = np.add(pairs[: count + 4], pairs[2 : count + 6], out=self.lanes[0][: count + 4])
         np.add(quads[:count], quads[4 : count + 4], out=dest)
         for j in range(whole, length):
             np.add(dest, seg[j : j + count], out=dest)
@@ -134,15 +135,16 @@ def tree_depth(width: int) -> int:
     return width.bit_length() - 1 + bin(width).count("1") - 1
 
 
-def tree_sums(seg: np.ndarray, width: int, out: np.ndarray, spare: np.ndarray) -> None:
+def tree_sums(
+    seg: np.ndarray, width: int, out: np.ndarray, spare: tuple[np.ndarray, np.ndarray]
+) -> None:
     """``out[i]`` = a sum of ``seg[i : i + width]`` by a tree of depth :func:`tree_depth`:
     sums of 2, 4, 8, ... values side by side, those of ``width``'s bits added up.
 
-    ``spare`` holds at least ``2 * seg.size`` values (overwritten).
+    ``spare``: two buffers of at least ``seg.size`` values (overwritten).
     """
     rows = out.size
     level, span, offset, started = seg, 1, 0, False
-    buffers = (spare[: seg.size], spare[seg.size : 2 * seg.size])
     while True:
         if width & span:
             piece = level[offset : offset + rows]
@@ -158,7 +160,7 @@ def tree_sums(seg: np.ndarray, width: int, out: np.ndarray, spare: np.ndarray) -
         if width == 2 * span:  # a power of two: its last level is the sum itself
             np.add(level[:size], level[span : span + size], out=out)
             return
-        target = buffers[span.bit_length() % 2][:size]
+        target = spare[span.bit_length() % 2][:size]
         np.add(level[:size], level[span : span + size], out=target)
         level, span = target, 2 * span
 
