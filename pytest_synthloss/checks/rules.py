@@ -258,7 +258,7 @@ class RunningMeanRatio(_RatioRule):
 
     def reference(self, losses: np.ndarray, context: np.ndarray) -> np.ndarray:
         """The mean of the finite losses among the previous ``window`` steps."""
-        return rolling_mean(losses, context, self.window, self.warmup)[0]
+        return rolling_mean(losses, context, self.window, self.warmup)
 
 
 @dataclass(frozen=True)
@@ -330,9 +330,10 @@ class RollingZScore:
         """The window mean and ``(loss - mean) / std`` (NaN before the warm-up).
 
         The mean is numpy's (``np.nanmean`` of the window) bit for bit; the std comes from
-        running sums with an error bound, and numpy's ``np.nanstd`` of the window wherever
-        that bound cannot tell which side of the threshold the score is on (so the spikes
-        are those of the two-pass std at every step).
+        sums of squares with an error bound, and numpy's ``np.nanstd`` of the window wherever
+        that bound is not below 2**-20 of the variance or cannot tell which side of the
+        threshold the score is on (so the spikes are those of the two-pass std at every
+        step, and the other scores within about 1e-6 of its).
         """
         return rolling_zscore(losses, context, self.window, self.warmup, self.threshold)
 
