@@ -60,12 +60,10 @@ from pytest_synthloss.checks.rolling_stats import (
 )
 from pytest_synthloss.checks.stack_base import StackPreset
 from pytest_synthloss.checks.stacks_lightning import LightningSpikeDetection
-from pytest_synthloss.checks.stacks_llm import (
-    LLMFoundryKillLossSpike,
-    MegatronSpikyLoss,
-    MetaseqSkipSpike,
-)
-from pytest_synthloss.checks.stacks_olmo import OlmoSkipStep, OlmoStability
+from pytest_synthloss.checks.stacks_llm import MegatronSpikyLoss, MetaseqSkipSpike
+from pytest_synthloss.checks.stacks_llm_foundry import LLMFoundryKillLossSpike
+from pytest_synthloss.checks.stacks_olmo import OlmoSkipStep
+from pytest_synthloss.checks.stacks_olmo_stability import OlmoStability
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.text import did_you_mean, unknown_parameter
 from pytest_synthloss.core.validation import show
@@ -260,7 +258,7 @@ class RunningMeanRatio(_RatioRule):
 
     def reference(self, losses: np.ndarray, context: np.ndarray) -> np.ndarray:
         """The mean of the finite losses among the previous ``window`` steps."""
-        return rolling_mean(losses, context, self.window, self.warmup)[0]
+        return rolling_mean(losses, context, self.window, self.warmup)
 
 
 @dataclass(frozen=True)
@@ -332,9 +330,10 @@ class RollingZScore:
         """The window mean and ``(loss - mean) / std`` (NaN before the warm-up).
 
         The mean is numpy's (``np.nanmean`` of the window) bit for bit; the std comes from
-        running sums with an error bound, and numpy's ``np.nanstd`` of the window wherever
-        that bound cannot tell which side of the threshold the score is on (so the spikes
-        are those of the two-pass std at every step).
+        sums of squares with an error bound, and numpy's ``np.nanstd`` of the window wherever
+        that bound is not below 2**-20 of the variance or cannot tell which side of the
+        threshold the score is on (so the spikes are those of the two-pass std at every
+        step, and the other scores within about 1e-6 of its).
         """
         return rolling_zscore(losses, context, self.window, self.warmup, self.threshold)
 
