@@ -198,6 +198,7 @@ class _ZScoreBlocks:
         depth = pairwise_depth(width)  # numpy's sum of a window (the mean's and the var's)
         self._mean_error = (depth + 2) * _EPS  # relative to the largest |value|
         self._square_error = (tree_depth(width) + 5) * _EPS  # of sum((x - shift)**2) / n
+        self._centred_error = (tree_depth(width) + 4) * _EPS  # of sum(x - shift) / n, by top
         self._numpy_error = (depth + 4) * _EPS  # of numpy's var, relative
         self._tiny = (width + 8) * 2.0**-1070  # underflow
         # A std not redone is off by less than 1 / _ROUGH (relative), its score too: only a
@@ -208,12 +209,14 @@ class _ZScoreBlocks:
         )
         self._lo, self._hi = lo - 1e-12 * abs(lo) - 1e-300, hi + 1e-12 * abs(hi) + 1e-300
 
-    def terms(self, top: float, big: float) -> tuple[float, float]:
+    def terms(self, top: float, big: float, centred: bool) -> tuple[float, float]:
         """``a`` and ``b`` of the bound, for values at most ``top`` from the shift and ``big``
-        in magnitude (NaN or inf: no bound)."""
+        in magnitude (NaN or inf: no bound); ``centred``: the distance of the mean from the
+        shift is the sum of the shifted values over ``n`` (see :meth:`centred_var`)."""
         top, big = top * (1 + 4 * _EPS), big * (1 + 4 * _EPS)
         mean = self._mean_error * big  # |mean - exact mean|
-        dev = mean + _EPS * (top + mean)  # |(mean - shift) - exact|
+        # |(mean - shift) - exact|
+        dev = self._centred_error * top if centred else mean + _EPS * (top + mean)
         square = 2 * top * dev + dev * dev + _EPS * (top + dev) * (top + dev)
         a = (1 + _EPS) * (self._square_error * top * top + square) + 1.01 * mean * mean
         return 2 * (a + self._tiny), 2 * (self._square_error + self._numpy_error + _EPS)
@@ -227,6 +230,7 @@ class _ZScoreBlocks:
         high, low = float(seg.max()), float(seg.min())  # NaN: a non-finite value
         centred = self._centred[: seg.size]
         counts: np.ndarray | None = None
+        held: np.ndarray | None = None
         if math.isfinite(high) and math.isfinite(low):
             self.sums.into(seg, mean)
             if low <= 0.0 <= high:  # numpy's 0.0 + sum: only a window of -0.0 changes
@@ -239,9 +243,7 @@ class _ZScoreBlocks:
             counts = _block_mean(seg, width, self.sums, mean)
             held = np.isfinite(seg)
             shift = float(np.mean(seg[held])) if held.any() else 0.0
-            with np.errstate(invalid="ignore", over="ignore"):
-                np.subtract(seg, shift, out=centred)
-            centred[~held] = 0.0
+            self._shifted(seg, shift, held)
             top = max(float(centred.max()), -float(centred.min()))
             big = abs(shift) + top
         _warm(mean, counts, width, self.warmup)
@@ -249,15 +251,17 @@ class _ZScoreBlocks:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             np.multiply(centred, centred, out=centred)
             tree_sums(centred, width, var, self.sums.lanes)
-            if counts is None:
-                np.multiply(var, 1.0 / width, out=var)
-            else:
-                np.divide(var, counts, out=var)
+            self._per_window(var, counts)
             np.subtract(mean, shift, out=work)
             np.multiply(work, work, out=work)
             np.subtract(var, work, out=var)  # sum((x - shift)**2) / n - (mean - shift)**2
-            a, b = self.terms(top, big)
+            a, b = self.terms(top, big, centred=False)
             limit = _ROUGH * a / (1.0 - _ROUGH * b)
+            if not var.min() > limit:  # rough somewhere (or NaN): the error of the mean
+                # grows with the level of the values, that of their shifted sum with the spread
+                self.centred_var(seg, shift, held, counts, var)
+                a, b = self.terms(top, big, centred=True)
+                limit = _ROUGH * a / (1.0 - _ROUGH * b)
             # the std may be 0, or too rough (NaN: see each)
             low_rows = _NONE if var.min() > limit else np.flatnonzero(~(var > limit))
             np.sqrt(var, out=var)
@@ -270,6 +274,42 @@ class _ZScoreBlocks:
             return redo[: held_counts.size], held_counts
         redo = redo[counts[redo] >= self.warmup]
         return redo, counts[redo]
+
+    def _shifted(self, seg: np.ndarray, shift: float, held: np.ndarray | None) -> np.ndarray:
+        """``seg - shift`` (0 where a value is not ``held``) in the centred values' buffer."""
+        centred = self._centred[: seg.size]
+        with np.errstate(invalid="ignore", over="ignore"):
+            np.subtract(seg, shift, out=centred)
+        if held is not None:
+            centred[~held] = 0.0
+        return centred
+
+    def _per_window(self, sums: np.ndarray, counts: np.ndarray | None) -> None:
+        """``sums /= n`` (each window's count of numbers)."""
+        if counts is None:
+            np.multiply(sums, 1.0 / self.width, out=sums)
+        else:
+            np.divide(sums, counts, out=sums)
+
+    def centred_var(
+        self,
+        seg: np.ndarray,
+        shift: float,
+        held: np.ndarray | None,
+        counts: np.ndarray | None,
+        var: np.ndarray,
+    ) -> None:
+        """``var = sum((x - shift)**2) / n - (sum(x - shift) / n)**2``: both sums by
+        :func:`tree_sums`, so the error grows with the values' spread, not their level."""
+        centred = self._shifted(seg, shift, held)
+        distance = self._work[: var.size]
+        tree_sums(centred, self.width, distance, self.sums.lanes)
+        np.multiply(centred, centred, out=centred)
+        tree_sums(centred, self.width, var, self.sums.lanes)
+        self._per_window(var, counts)
+        self._per_window(distance, counts)
+        np.multiply(distance, distance, out=distance)
+        np.subtract(var, distance, out=var)
 
     def _uncertain(self, z: np.ndarray, std: np.ndarray, a: float, b: float) -> np.ndarray:
         """The rows whose score ``z`` might be on the other side of the threshold with
