@@ -165,6 +165,11 @@ def test_blocked_mean_and_zscore_equal_the_per_window_kernel(
             assert same(mean, old_mean)
             np.testing.assert_array_equal(rule.is_spike(z), rule.is_spike(old_z))
             np.testing.assert_allclose(z, old_z, rtol=1e-6, equal_nan=True)
+            # what spike reports use: the spikes computed block by block
+            mean, z, spikes = rule.decide(losses, np.concatenate([[np.nan], context]))
+            assert same(mean, old_mean)
+            assert same(z, rule.evaluate(losses, context)[1])
+            np.testing.assert_array_equal(spikes, rule.is_spike(old_z))
 
 
 @pytest.mark.parametrize("window", [10, 128])

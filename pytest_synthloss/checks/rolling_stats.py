@@ -222,10 +222,12 @@ class _ZScoreBlocks:
         return 2 * (a + self._tiny), 2 * (self._square_error + self._numpy_error + _EPS)
 
     def block(
-        self, seg: np.ndarray, loss: np.ndarray, mean: np.ndarray, z: np.ndarray
+        self, seg: np.ndarray, loss: np.ndarray, out: tuple[np.ndarray, np.ndarray, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``mean`` and ``z`` of the windows of ``seg``; returns the rows (of the block)
-        whose std must be numpy's, and how many numbers their windows hold."""
+        """The ``mean``, ``z`` and ``z > threshold`` (``out``) of the windows of ``seg``;
+        returns the rows (of the block) whose std must be numpy's, and how many numbers
+        their windows hold."""
+        mean, z, spikes = out
         width, rows = self.width, mean.size
         high, low = float(seg.max()), float(seg.min())  # NaN: a non-finite value
         centred = self._centred[: seg.size]
@@ -267,6 +269,7 @@ class _ZScoreBlocks:
             np.sqrt(var, out=var)
             np.subtract(loss, mean, out=work)
             np.divide(work, var, out=z)
+            np.greater(z, self.threshold, out=spikes)
             near = self._uncertain(z, var, a, b)
             redo = np.union1d(low_rows, near) if near.size else low_rows
         if counts is None:
@@ -335,8 +338,9 @@ class _ZScoreBlocks:
 
 def rolling_zscore(
     losses: np.ndarray, context: np.ndarray, window: int, warmup: int, threshold: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """The window mean (numpy's ``np.nanmean`` bit for bit) and ``(loss - mean) / std``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The window mean (numpy's ``np.nanmean`` bit for bit), ``z = (loss - mean) / std`` and
+    the spikes, ``z > threshold``.
 
     The std comes from sums of squares with an error bound (see :class:`_ZScoreBlocks`),
     and is numpy's ``np.nanstd`` of the window wherever that bound cannot tell which side of
@@ -345,9 +349,9 @@ def rolling_zscore(
     bound: 2**-20 relative at worst (1e-13 on the noisy built-in curve), far from the 3
     digits the messages show.
     """
-    mean, z = np.empty(losses.size), np.empty(losses.size)
+    mean, z, spikes = np.empty(losses.size), np.empty(losses.size), np.empty(losses.size, bool)
     if not losses.size:
-        return mean, z
+        return mean, z, spikes
     padded = Padded(losses, context, window)
     width = padded.width
     step = max(BLOCK, 2 * width)
@@ -356,7 +360,8 @@ def rolling_zscore(
     for first in range(0, losses.size, step):
         end = min(losses.size, first + step)
         seg = padded.segment(first, end + width - 1)
-        rows, counts = blocks.block(seg, losses[first:end], mean[first:end], z[first:end])
+        out = mean[first:end], z[first:end], spikes[first:end]
+        rows, counts = blocks.block(seg, losses[first:end], out)
         redo.append(first + rows)
         held.append(counts)
     at = np.concatenate(redo)
@@ -368,7 +373,8 @@ def rolling_zscore(
         # only a recomputed std can be 0: an approximate variance of 0 is redone
         flat = std == 0
         z[at[flat]] = np.where(diff[flat] > 0, np.inf, 0.0)
-    return mean, z
+        spikes[at] = z[at] > threshold
+    return mean, z, spikes
 
 
 def ema_before(values: np.ndarray, alpha: float) -> np.ndarray:

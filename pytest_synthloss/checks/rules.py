@@ -337,7 +337,12 @@ class RollingZScore:
         threshold the score is on (so the spikes are those of the two-pass std at every
         step, and the other scores within about 1e-6 of its).
         """
-        return rolling_zscore(losses, context, self.window, self.warmup, self.threshold)
+        return rolling_zscore(losses, context, self.window, self.warmup, self.threshold)[:2]
+
+    def decide(self, losses: np.ndarray, context: np.ndarray) -> tuple[np.ndarray, ...]:
+        """:meth:`evaluate` and :meth:`is_spike` in one pass (non-finite context left out)."""
+        ctx = context[np.isfinite(context)]
+        return rolling_zscore(losses, ctx, self.window, self.warmup, self.threshold)
 
     def is_spike(self, score: np.ndarray) -> np.ndarray:
         """``z > threshold``."""
