@@ -60,12 +60,10 @@ from pytest_synthloss.checks.rolling_stats import (
 )
 from pytest_synthloss.checks.stack_base import StackPreset
 from pytest_synthloss.checks.stacks_lightning import LightningSpikeDetection
-from pytest_synthloss.checks.stacks_llm import (
-    LLMFoundryKillLossSpike,
-    MegatronSpikyLoss,
-    MetaseqSkipSpike,
-)
-from pytest_synthloss.checks.stacks_olmo import OlmoSkipStep, OlmoStability
+from pytest_synthloss.checks.stacks_llm import MegatronSpikyLoss, MetaseqSkipSpike
+from pytest_synthloss.checks.stacks_llm_foundry import LLMFoundryKillLossSpike
+from pytest_synthloss.checks.stacks_olmo import OlmoSkipStep
+from pytest_synthloss.checks.stacks_olmo_stability import OlmoStability
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.text import did_you_mean, unknown_parameter
 from pytest_synthloss.core.validation import show
