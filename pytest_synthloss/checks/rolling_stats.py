@@ -12,11 +12,10 @@ one pass over it, into buffers made once.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
-from pytest_synthloss.checks.kernels import ema, finite_or_nan
+from pytest_synthloss.checks.kernels import ema, exact_std, finite_or_nan
 from pytest_synthloss.checks.windows import (
     BLOCK,
     PairwiseWindows,
@@ -30,15 +29,11 @@ from pytest_synthloss.checks.windows import (
 __all__ = [
     "Padded",
     "ema_before",
-    "exact_rows",
-    "exact_std",
+    "mean_ratio",
     "rolling_mean",
     "rolling_min",
     "rolling_zscore",
 ]
-
-#: Cells of the window matrix built per pass of an exact recomputation.
-_CELLS = 1 << 22
 
 _EPS = float(np.finfo(np.float64).eps)
 #: A fast variance is used when above this many times its error bound (its relative error is
@@ -52,12 +47,14 @@ class Padded:
 
     ``values = [NaN padding, context, losses[:-1]]``, :attr:`width` long windows: row ``i``
     is ``values[i : i + width]``, as :func:`~pytest_synthloss.checks.kernels.rolling` builds
-    it (``context`` holds finite losses only). A segment holds the losses as they are (a
-    caller replaces a non-finite one by NaN); only :meth:`values` copies them all.
+    it (a non-finite loss of ``context`` is left out). A segment holds the losses as they
+    are (a caller replaces a non-finite one by NaN); only :meth:`values` copies them all.
     """
 
     def __init__(self, losses: np.ndarray, context: np.ndarray, window: int) -> None:
         ctx = context[-window:]
+        if not np.isfinite(ctx).all():
+            ctx = context[np.isfinite(context)][-window:]
         self.losses = losses
         #: the row width: a window longer than everything before the last loss is cut
         self.width = min(window, max(ctx.size + losses.size - 1, 1))
@@ -118,9 +115,26 @@ def _warm(mean: np.ndarray, counts: np.ndarray | None, width: int, warmup: int) 
 
 def rolling_mean(losses: np.ndarray, context: np.ndarray, window: int, warmup: int) -> np.ndarray:
     """``rolling(losses, context, window, warmup, np.nanmean)`` bit for bit, in O(n)."""
+    return _mean_blocks(losses, context, window, warmup, None)[0]
+
+
+def mean_ratio(
+    losses: np.ndarray, context: np.ndarray, window: int, warmup: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`rolling_mean`, ``ratio = losses / mean`` and ``ratio >= threshold``, each block
+    of windows in one pass."""
+    return _mean_blocks(losses, context, window, warmup, threshold)
+
+
+def _mean_blocks(
+    losses: np.ndarray, context: np.ndarray, window: int, warmup: int, threshold: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = np.empty(losses.size)
+    ratio, spikes = (np.empty(0), np.empty(0, bool))
+    if threshold is not None:
+        ratio, spikes = np.empty(losses.size), np.empty(losses.size, bool)
     if not losses.size:
-        return mean
+        return mean, ratio, spikes
     padded = Padded(losses, context, window)
     width = padded.width
     step = max(BLOCK, 2 * width)
@@ -130,7 +144,11 @@ def rolling_mean(losses: np.ndarray, context: np.ndarray, window: int, warmup: i
         out = mean[first:end]
         counts = _block_mean(padded.segment(first, end + width - 1), width, sums, out)
         _warm(out, counts, width, warmup)
-    return mean
+        if threshold is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.divide(losses[first:end], out, out=ratio[first:end])
+                np.greater_equal(ratio[first:end], threshold, out=spikes[first:end])
+    return mean, ratio, spikes
 
 
 def rolling_min(losses: np.ndarray, context: np.ndarray, window: int) -> np.ndarray | None:
@@ -143,41 +161,6 @@ def rolling_min(losses: np.ndarray, context: np.ndarray, window: int) -> np.ndar
     if (values == 0).any():
         return None
     return window_min(values, padded.width)
-
-
-def exact_rows(
-    values: np.ndarray, width: int, rows: np.ndarray, reduce: Callable[..., np.ndarray]
-) -> np.ndarray:
-    """``reduce(values[i : i + width], axis=1)`` for each row ``i`` of ``rows`` (a copy of each
-    row, as :func:`~pytest_synthloss.checks.kernels.rolling` reduces them)."""
-    view = np.lib.stride_tricks.sliding_window_view(values, width)
-    out = np.empty(rows.size)
-    step = max(1, _CELLS // width)
-    for first in range(0, rows.size, step):
-        at = rows[first : first + step]
-        out[first : first + at.size] = reduce(view[at], axis=1)
-    return out
-
-
-def exact_std(values: np.ndarray, width: int, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """``np.nanstd`` of the windows ``rows`` (holding ``counts`` numbers); windows of one
-    repeated value (full ones) are computed once per value."""
-    out = np.empty(rows.size)
-    full = np.flatnonzero(counts == width)
-    flat = np.zeros(rows.size, bool)
-    if full.size > 64:
-        breaks = np.concatenate(([0], np.cumsum(values[1:] != values[:-1])))
-        starts = rows[full]
-        flat[full[breaks[starts + width - 1] - breaks[starts] == 0]] = True
-    if flat.any():
-        levels, which = np.unique(values[rows[flat]], return_inverse=True)
-        grid = np.repeat(levels[:, None], width, axis=1)
-        out[flat] = exact_rows(grid.ravel(), width, np.arange(levels.size) * width, np.nanstd)[
-            which
-        ]
-    rest = np.flatnonzero(~flat)
-    out[rest] = exact_rows(values, width, rows[rest], np.nanstd)
-    return out
 
 
 class _ZScoreBlocks:
