@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pytest_synthloss.checks import rolling_stats
 from pytest_synthloss.checks.kernels import ema, rolling
 from pytest_synthloss.checks.rolling_stats import ema_before, rolling_mean, rolling_min
-from pytest_synthloss.checks.rules import RollingZScore
+from pytest_synthloss.checks.rules import RollingZScore, RunningMeanRatio
 from pytest_synthloss.checks.windows import BLOCK, window_sums
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
@@ -159,12 +159,22 @@ def test_blocked_mean_and_zscore_equal_the_per_window_kernel(
     thresholds = [6.0, 0.5, float(scores[pick % scores.size])] if scores.size else [6.0]
     with mock.patch.object(rolling_stats, "BLOCK", block), np.errstate(all="ignore"):
         assert same(rolling_stats.rolling_mean(losses, context, window, warmup), old_mean)
+        ratio_rule = RunningMeanRatio(threshold=1.0, window=window, warmup=warmup)
+        mean, ratio, spikes = ratio_rule.decide(losses, np.concatenate([[np.inf], context]))
+        assert same(mean, old_mean)
+        assert same(ratio, losses / old_mean)
+        np.testing.assert_array_equal(spikes, ratio_rule.is_spike(losses / old_mean))
         for threshold in thresholds:
             rule = RollingZScore(threshold=threshold, window=window, warmup=warmup)
             mean, z = rule.evaluate(losses, context)
             assert same(mean, old_mean)
             np.testing.assert_array_equal(rule.is_spike(z), rule.is_spike(old_z))
             np.testing.assert_allclose(z, old_z, rtol=1e-6, equal_nan=True)
+            # what spike reports use: the spikes computed block by block
+            mean, z, spikes = rule.decide(losses, np.concatenate([[np.nan], context]))
+            assert same(mean, old_mean)
+            assert same(z, rule.evaluate(losses, context)[1])
+            np.testing.assert_array_equal(spikes, rule.is_spike(old_z))
 
 
 @pytest.mark.parametrize("window", [10, 128])

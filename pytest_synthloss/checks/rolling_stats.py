@@ -12,11 +12,10 @@ one pass over it, into buffers made once.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
-from pytest_synthloss.checks.kernels import ema, finite_or_nan
+from pytest_synthloss.checks.kernels import ema, exact_std, finite_or_nan
 from pytest_synthloss.checks.windows import (
     BLOCK,
     PairwiseWindows,
@@ -30,15 +29,11 @@ from pytest_synthloss.checks.windows import (
 __all__ = [
     "Padded",
     "ema_before",
-    "exact_rows",
-    "exact_std",
+    "mean_ratio",
     "rolling_mean",
     "rolling_min",
     "rolling_zscore",
 ]
-
-#: Cells of the window matrix built per pass of an exact recomputation.
-_CELLS = 1 << 22
 
 _EPS = float(np.finfo(np.float64).eps)
 #: A fast variance is used when above this many times its error bound (its relative error is
@@ -52,12 +47,14 @@ class Padded:
 
     ``values = [NaN padding, context, losses[:-1]]``, :attr:`width` long windows: row ``i``
     is ``values[i : i + width]``, as :func:`~pytest_synthloss.checks.kernels.rolling` builds
-    it (``context`` holds finite losses only). A segment holds the losses as they are (a
-    caller replaces a non-finite one by NaN); only :meth:`values` copies them all.
+    it (a non-finite loss of ``context`` is left out). A segment holds the losses as they
+    are (a caller replaces a non-finite one by NaN); only :meth:`values` copies them all.
     """
 
     def __init__(self, losses: np.ndarray, context: np.ndarray, window: int) -> None:
         ctx = context[-window:]
+        if not np.isfinite(ctx).all():
+            ctx = context[np.isfinite(context)][-window:]
         self.losses = losses
         #: the row width: a window longer than everything before the last loss is cut
         self.width = min(window, max(ctx.size + losses.size - 1, 1))
@@ -118,9 +115,26 @@ def _warm(mean: np.ndarray, counts: np.ndarray | None, width: int, warmup: int) 
 
 def rolling_mean(losses: np.ndarray, context: np.ndarray, window: int, warmup: int) -> np.ndarray:
     """``rolling(losses, context, window, warmup, np.nanmean)`` bit for bit, in O(n)."""
+    return _mean_blocks(losses, context, window, warmup, None)[0]
+
+
+def mean_ratio(
+    losses: np.ndarray, context: np.ndarray, window: int, warmup: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`rolling_mean`, ``ratio = losses / mean`` and ``ratio >= threshold``, each block
+    of windows in one pass."""
+    return _mean_blocks(losses, context, window, warmup, threshold)
+
+
+def _mean_blocks(
+    losses: np.ndarray, context: np.ndarray, window: int, warmup: int, threshold: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = np.empty(losses.size)
+    ratio, spikes = (np.empty(0), np.empty(0, bool))
+    if threshold is not None:
+        ratio, spikes = np.empty(losses.size), np.empty(losses.size, bool)
     if not losses.size:
-        return mean
+        return mean, ratio, spikes
     padded = Padded(losses, context, window)
     width = padded.width
     step = max(BLOCK, 2 * width)
@@ -130,7 +144,11 @@ def rolling_mean(losses: np.ndarray, context: np.ndarray, window: int, warmup: i
         out = mean[first:end]
         counts = _block_mean(padded.segment(first, end + width - 1), width, sums, out)
         _warm(out, counts, width, warmup)
-    return mean
+        if threshold is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.divide(losses[first:end], out, out=ratio[first:end])
+                np.greater_equal(ratio[first:end], threshold, out=spikes[first:end])
+    return mean, ratio, spikes
 
 
 def rolling_min(losses: np.ndarray, context: np.ndarray, window: int) -> np.ndarray | None:
@@ -143,41 +161,6 @@ def rolling_min(losses: np.ndarray, context: np.ndarray, window: int) -> np.ndar
     if (values == 0).any():
         return None
     return window_min(values, padded.width)
-
-
-def exact_rows(
-    values: np.ndarray, width: int, rows: np.ndarray, reduce: Callable[..., np.ndarray]
-) -> np.ndarray:
-    """``reduce(values[i : i + width], axis=1)`` for each row ``i`` of ``rows`` (a copy of each
-    row, as :func:`~pytest_synthloss.checks.kernels.rolling` reduces them)."""
-    view = np.lib.stride_tricks.sliding_window_view(values, width)
-    out = np.empty(rows.size)
-    step = max(1, _CELLS // width)
-    for first in range(0, rows.size, step):
-        at = rows[first : first + step]
-        out[first : first + at.size] = reduce(view[at], axis=1)
-    return out
-
-
-def exact_std(values: np.ndarray, width: int, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """``np.nanstd`` of the windows ``rows`` (holding ``counts`` numbers); windows of one
-    repeated value (full ones) are computed once per value."""
-    out = np.empty(rows.size)
-    full = np.flatnonzero(counts == width)
-    flat = np.zeros(rows.size, bool)
-    if full.size > 64:
-        breaks = np.concatenate(([0], np.cumsum(values[1:] != values[:-1])))
-        starts = rows[full]
-        flat[full[breaks[starts + width - 1] - breaks[starts] == 0]] = True
-    if flat.any():
-        levels, which = np.unique(values[rows[flat]], return_inverse=True)
-        grid = np.repeat(levels[:, None], width, axis=1)
-        out[flat] = exact_rows(grid.ravel(), width, np.arange(levels.size) * width, np.nanstd)[
-            which
-        ]
-    rest = np.flatnonzero(~flat)
-    out[rest] = exact_rows(values, width, rows[rest], np.nanstd)
-    return out
 
 
 class _ZScoreBlocks:
@@ -198,6 +181,7 @@ class _ZScoreBlocks:
         depth = pairwise_depth(width)  # numpy's sum of a window (the mean's and the var's)
         self._mean_error = (depth + 2) * _EPS  # relative to the largest |value|
         self._square_error = (tree_depth(width) + 5) * _EPS  # of sum((x - shift)**2) / n
+        self._centred_error = (tree_depth(width) + 4) * _EPS  # of sum(x - shift) / n, by top
         self._numpy_error = (depth + 4) * _EPS  # of numpy's var, relative
         self._tiny = (width + 8) * 2.0**-1070  # underflow
         # A std not redone is off by less than 1 / _ROUGH (relative), its score too: only a
@@ -208,25 +192,30 @@ class _ZScoreBlocks:
         )
         self._lo, self._hi = lo - 1e-12 * abs(lo) - 1e-300, hi + 1e-12 * abs(hi) + 1e-300
 
-    def terms(self, top: float, big: float) -> tuple[float, float]:
+    def terms(self, top: float, big: float, centred: bool) -> tuple[float, float]:
         """``a`` and ``b`` of the bound, for values at most ``top`` from the shift and ``big``
-        in magnitude (NaN or inf: no bound)."""
+        in magnitude (NaN or inf: no bound); ``centred``: the distance of the mean from the
+        shift is the sum of the shifted values over ``n`` (see :meth:`centred_var`)."""
         top, big = top * (1 + 4 * _EPS), big * (1 + 4 * _EPS)
         mean = self._mean_error * big  # |mean - exact mean|
-        dev = mean + _EPS * (top + mean)  # |(mean - shift) - exact|
+        # |(mean - shift) - exact|
+        dev = self._centred_error * top if centred else mean + _EPS * (top + mean)
         square = 2 * top * dev + dev * dev + _EPS * (top + dev) * (top + dev)
         a = (1 + _EPS) * (self._square_error * top * top + square) + 1.01 * mean * mean
         return 2 * (a + self._tiny), 2 * (self._square_error + self._numpy_error + _EPS)
 
     def block(
-        self, seg: np.ndarray, loss: np.ndarray, mean: np.ndarray, z: np.ndarray
+        self, seg: np.ndarray, loss: np.ndarray, out: tuple[np.ndarray, np.ndarray, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``mean`` and ``z`` of the windows of ``seg``; returns the rows (of the block)
-        whose std must be numpy's, and how many numbers their windows hold."""
+        """The ``mean``, ``z`` and ``z > threshold`` (``out``) of the windows of ``seg``;
+        returns the rows (of the block) whose std must be numpy's, and how many numbers
+        their windows hold."""
+        mean, z, spikes = out
         width, rows = self.width, mean.size
         high, low = float(seg.max()), float(seg.min())  # NaN: a non-finite value
         centred = self._centred[: seg.size]
         counts: np.ndarray | None = None
+        held: np.ndarray | None = None
         if math.isfinite(high) and math.isfinite(low):
             self.sums.into(seg, mean)
             if low <= 0.0 <= high:  # numpy's 0.0 + sum: only a window of -0.0 changes
@@ -239,9 +228,7 @@ class _ZScoreBlocks:
             counts = _block_mean(seg, width, self.sums, mean)
             held = np.isfinite(seg)
             shift = float(np.mean(seg[held])) if held.any() else 0.0
-            with np.errstate(invalid="ignore", over="ignore"):
-                np.subtract(seg, shift, out=centred)
-            centred[~held] = 0.0
+            self._shifted(seg, shift, held)
             top = max(float(centred.max()), -float(centred.min()))
             big = abs(shift) + top
         _warm(mean, counts, width, self.warmup)
@@ -249,20 +236,23 @@ class _ZScoreBlocks:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             np.multiply(centred, centred, out=centred)
             tree_sums(centred, width, var, self.sums.lanes)
-            if counts is None:
-                np.multiply(var, 1.0 / width, out=var)
-            else:
-                np.divide(var, counts, out=var)
+            self._per_window(var, counts)
             np.subtract(mean, shift, out=work)
             np.multiply(work, work, out=work)
             np.subtract(var, work, out=var)  # sum((x - shift)**2) / n - (mean - shift)**2
-            a, b = self.terms(top, big)
+            a, b = self.terms(top, big, centred=False)
             limit = _ROUGH * a / (1.0 - _ROUGH * b)
+            if not var.min() > limit:  # rough somewhere (or NaN): the error of the mean
+                # grows with the level of the values, that of their shifted sum with the spread
+                self.centred_var(seg, shift, held, counts, var)
+                a, b = self.terms(top, big, centred=True)
+                limit = _ROUGH * a / (1.0 - _ROUGH * b)
             # the std may be 0, or too rough (NaN: see each)
             low_rows = _NONE if var.min() > limit else np.flatnonzero(~(var > limit))
             np.sqrt(var, out=var)
             np.subtract(loss, mean, out=work)
             np.divide(work, var, out=z)
+            np.greater(z, self.threshold, out=spikes)
             near = self._uncertain(z, var, a, b)
             redo = np.union1d(low_rows, near) if near.size else low_rows
         if counts is None:
@@ -270,6 +260,42 @@ class _ZScoreBlocks:
             return redo[: held_counts.size], held_counts
         redo = redo[counts[redo] >= self.warmup]
         return redo, counts[redo]
+
+    def _shifted(self, seg: np.ndarray, shift: float, held: np.ndarray | None) -> np.ndarray:
+        """``seg - shift`` (0 where a value is not ``held``) in the centred values' buffer."""
+        centred = self._centred[: seg.size]
+        with np.errstate(invalid="ignore", over="ignore"):
+            np.subtract(seg, shift, out=centred)
+        if held is not None:
+            centred[~held] = 0.0
+        return centred
+
+    def _per_window(self, sums: np.ndarray, counts: np.ndarray | None) -> None:
+        """``sums /= n`` (each window's count of numbers)."""
+        if counts is None:
+            np.multiply(sums, 1.0 / self.width, out=sums)
+        else:
+            np.divide(sums, counts, out=sums)
+
+    def centred_var(
+        self,
+        seg: np.ndarray,
+        shift: float,
+        held: np.ndarray | None,
+        counts: np.ndarray | None,
+        var: np.ndarray,
+    ) -> None:
+        """``var = sum((x - shift)**2) / n - (sum(x - shift) / n)**2``: both sums by
+        :func:`tree_sums`, so the error grows with the values' spread, not their level."""
+        centred = self._shifted(seg, shift, held)
+        distance = self._work[: var.size]
+        tree_sums(centred, self.width, distance, self.sums.lanes)
+        np.multiply(centred, centred, out=centred)
+        tree_sums(centred, self.width, var, self.sums.lanes)
+        self._per_window(var, counts)
+        self._per_window(distance, counts)
+        np.multiply(distance, distance, out=distance)
+        np.subtract(var, distance, out=var)
 
     def _uncertain(self, z: np.ndarray, std: np.ndarray, a: float, b: float) -> np.ndarray:
         """The rows whose score ``z`` might be on the other side of the threshold with
@@ -295,8 +321,9 @@ class _ZScoreBlocks:
 
 def rolling_zscore(
     losses: np.ndarray, context: np.ndarray, window: int, warmup: int, threshold: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """The window mean (numpy's ``np.nanmean`` bit for bit) and ``(loss - mean) / std``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The window mean (numpy's ``np.nanmean`` bit for bit), ``z = (loss - mean) / std`` and
+    the spikes, ``z > threshold``.
 
     The std comes from sums of squares with an error bound (see :class:`_ZScoreBlocks`),
     and is numpy's ``np.nanstd`` of the window wherever that bound cannot tell which side of
@@ -305,9 +332,9 @@ def rolling_zscore(
     bound: 2**-20 relative at worst (1e-13 on the noisy built-in curve), far from the 3
     digits the messages show.
     """
-    mean, z = np.empty(losses.size), np.empty(losses.size)
+    mean, z, spikes = np.empty(losses.size), np.empty(losses.size), np.empty(losses.size, bool)
     if not losses.size:
-        return mean, z
+        return mean, z, spikes
     padded = Padded(losses, context, window)
     width = padded.width
     step = max(BLOCK, 2 * width)
@@ -316,7 +343,8 @@ def rolling_zscore(
     for first in range(0, losses.size, step):
         end = min(losses.size, first + step)
         seg = padded.segment(first, end + width - 1)
-        rows, counts = blocks.block(seg, losses[first:end], mean[first:end], z[first:end])
+        out = mean[first:end], z[first:end], spikes[first:end]
+        rows, counts = blocks.block(seg, losses[first:end], out)
         redo.append(first + rows)
         held.append(counts)
     at = np.concatenate(redo)
@@ -328,7 +356,8 @@ def rolling_zscore(
         # only a recomputed std can be 0: an approximate variance of 0 is redone
         flat = std == 0
         z[at[flat]] = np.where(diff[flat] > 0, np.inf, 0.0)
-    return mean, z
+        spikes[at] = z[at] > threshold
+    return mean, z, spikes
 
 
 def ema_before(values: np.ndarray, alpha: float) -> np.ndarray:

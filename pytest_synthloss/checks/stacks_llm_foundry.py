@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from pytest_synthloss.checks.stack_base import StackPreset, integer, number, ratio
-from pytest_synthloss.checks.window_sums import ROWS, RunningSums, full_windows
+from pytest_synthloss.checks.window_sums import ROWS, RunningSums, full_windows, near_line
 from pytest_synthloss.core.errors import SynthLossError
 
 __all__ = ["LLMFoundryKillLossSpike"]
@@ -83,10 +83,10 @@ class LLMFoundryKillLossSpike(StackPreset):
         for begin in range(0, last - size, ROWS):
             end = min(last - size, begin + ROWS)
             rows = slice(size + begin, size + end)
-            outlier = self._outliers(x, sums, work, begin, end, out[0][rows])
+            outlier, high = self._outliers(x, sums, work, begin, end, out[0][rows])
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 np.divide(x[rows], out[0][rows], out=out[1][rows])  # ratio(), in place
-            streak = self._flag(x, size, begin, end, outlier, streak, out[2][rows])
+            streak = self._flag(x, size, begin, end, outlier, streak, high, out[2][rows])
         return out
 
     def _outliers(
@@ -97,10 +97,11 @@ class LLMFoundryKillLossSpike(StackPreset):
         begin: int,
         end: int,
         mean: np.ndarray,
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, float]:
         """The window means of windows ``begin..end-1`` into ``mean``, and which losses after
         them are outliers: the running-sums mean, or numpy's own mean of the window where
-        that is too close to call or the window holds a NaN/inf."""
+        that is too close to call or the window holds a NaN/inf. Also the largest loss in
+        the windows, if known (else inf)."""
         size = sums.size
         mult = float(self.params["outlier_multiplier"])
         value = x[size + begin : size + end]
@@ -123,7 +124,7 @@ class LLMFoundryKillLossSpike(StackPreset):
                 mean[row] = float(np.mean(x[begin + row : begin + row + size].copy()))
                 limit[row] = mean[row] * mult
             outlier: np.ndarray = value >= limit
-        return outlier
+        return outlier, np.inf if fast is None else fast.high
 
     def _flag(
         self,
@@ -133,26 +134,29 @@ class LLMFoundryKillLossSpike(StackPreset):
         end: int,
         outlier: np.ndarray,
         streak_in: int,
+        high: float,
         flags: np.ndarray,
     ) -> int:
         """Spike and high-loss flags of the steps after windows ``begin..end-1`` into
-        ``flags``; returns the outlier streak at the end of the pass."""
+        ``flags`` (``high``: at least the largest loss in the windows); returns the outlier
+        streak at the end of the pass."""
         cap = float(self.params["loss_cap"])
         patience = int(self.params["patience"])
-        index = np.arange(end - begin)
         flags[:] = False
         streak_out = 0
         if outlier.any():  # the outlier counter: consecutive outliers, carried across passes
+            index = np.arange(end - begin)
             reset = np.maximum.accumulate(np.where(outlier, -1, index))
             streak = np.where(reset < 0, index + 1 + streak_in, index - reset)
             flags[:] = outlier & (streak > patience)
             streak_out = int(streak[-1]) if outlier[-1] else 0
         seg = x[begin : end + size - 1]
-        if np.count_nonzero(seg > cap) >= size / 2:  # else no window is half above the cap
+        # else no window is half above the cap
+        if high > cap and np.count_nonzero(seg > cap) >= size / 2:
             above = np.concatenate(([0], np.cumsum(seg > cap)))
             high_count = above[size : size + end - begin] - above[: end - begin]
-            late = size + begin + index + 1 >= 2 * size  # batch number >= 2 * window_size
-            flags |= late & (high_count >= size / 2)
+            batch = size + begin + np.arange(end - begin) + 1
+            flags |= (batch >= 2 * size) & (high_count >= size / 2)
         return streak_out
 
 
@@ -164,11 +168,7 @@ def _near(
     (``top``: the largest ``|value|``) cannot rule it out (rounding is monotonic)."""
     np.subtract(value, limit, out=gap)
     widest = tolerance + 1e-12 * (top + max(abs(float(limit.max())), abs(float(limit.min()))))
-    widest *= 1 + 1e-9
-    if gap.max() < -widest:  # every loss well below its limit (NaN: look closer)
-        return np.empty(0, np.intp)
-    np.abs(gap, out=gap)
-    near = np.flatnonzero(~(gap > widest))
+    near = near_line(gap, widest * (1 + 1e-9))
     edge = tolerance + 1e-12 * (np.abs(value[near]) + np.abs(limit[near]))
     close: np.ndarray = near[gap[near] <= edge]
     return close

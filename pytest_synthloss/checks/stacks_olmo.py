@@ -26,6 +26,7 @@ from pytest_synthloss.checks.window_sums import (
     FastWindows,
     RunningSums,
     full_windows,
+    near_line,
 )
 
 __all__ = ["OlmoSkipStep"]
@@ -161,7 +162,6 @@ class OlmoSkipStep(StackPreset):
             np.less_equal(diff, line, out=skip)
             np.logical_not(skip, out=skip)
             gap = np.subtract(diff, line, out=line)
-            np.abs(gap, out=gap)
             return _unsure(fast, value, sd, gap, size - 1, factor)
 
     def _fast(
@@ -234,7 +234,7 @@ def _unsure(
     factor: float,
 ) -> np.ndarray:
     """The windows of a common pass that :meth:`OlmoSkipStep._fast` finds too close to call
-    (``gap``: ``|value - mean - sigma_factor * sd|``), its test worked out only where a bound
+    (``gap``: ``value - mean - sigma_factor * sd``), its test worked out only where a bound
     over the whole pass cannot rule it out (rounding is monotonic: the test's right-hand side
     with the pass's extremes is at least that of every window)."""
     assert fast.m2 is not None
@@ -251,8 +251,8 @@ def _unsure(
         fast.top_value + top_mean + factor * high_sd
     )
     widest *= 1 + 1e-9
-    if not gap.min() > widest:
-        near = np.flatnonzero(~(gap > widest))
+    near = near_line(gap, widest)
+    if near.size:
         sd_near = sd[near]
         sd_err = scale / np.maximum(sd_near, 1e-300)
         rhs = 2 * (fast.mean_err + factor * sd_err) + 1e-12 * (

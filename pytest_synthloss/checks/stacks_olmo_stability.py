@@ -24,6 +24,7 @@ from pytest_synthloss.checks.window_sums import (
     RunningSums,
     divide_by,
     full_windows,
+    near_line,
 )
 from pytest_synthloss.core.errors import SynthLossError
 
@@ -131,7 +132,6 @@ class OlmoStability(StackPreset):
             np.subtract(value, mean, out=gap)
             np.divide(gap, std, out=z)
             np.subtract(value, line, out=gap)
-            np.abs(gap, out=gap)
         redo = _unsure(fast, value, std, line, gap, limit, size)
         if redo.size:
             _patch(value, redo, *self._exact(x, size, begin + redo), limit, out)
@@ -228,7 +228,7 @@ def _unsure(
     size: int,
 ) -> np.ndarray:
     """The windows of a common pass that :meth:`OlmoStability._general` finds too close to
-    call (``line``: ``mean + limit * std``, ``gap``: ``|value - line|``), each test worked out
+    call (``line``: ``mean + limit * std``, ``gap``: ``value - line``), each test worked out
     only where a bound over the whole pass cannot rule it out (rounding is monotonic: a
     test's right-hand side with the pass's extremes is at least that of every window)."""
     assert fast.m2 is not None
@@ -249,8 +249,8 @@ def _unsure(
         widest = 2 * (fast.mean_err + abs(limit) * std_err) + 1e-12 * (
             fast.top_value + max(abs(high), abs(low))
         )
-        if not gap.min() > widest * (1 + 1e-9):
-            near = np.flatnonzero(~(gap > widest * (1 + 1e-9)))
+        near = near_line(gap, widest * (1 + 1e-9))
+        if near.size:
             line_err = fast.mean_err + abs(limit) * (scale / np.maximum(std[near], 1e-300))
             edge = 2 * line_err + 1e-12 * (np.abs(value[near]) + np.abs(line[near]))
             found.append(near[gap[near] <= edge])

@@ -18,7 +18,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["CELLS", "ROWS", "FastWindows", "RunningSums", "divide_by", "full_windows"]
+__all__ = [
+    "CELLS",
+    "ROWS",
+    "FastWindows",
+    "RunningSums",
+    "divide_by",
+    "full_windows",
+    "near_line",
+]
 
 _EPS = float(np.finfo(np.float64).eps)
 #: Windows per pass (the error bound grows with the pass length; the results depend on it).
@@ -86,6 +94,8 @@ class FastWindows(NamedTuple):
     #: The least and largest ``m2`` before clipping at 0 (0.0 without squares).
     low_m2: float
     high_m2: float
+    #: The largest value in the pass's windows.
+    high: float
 
 
 class RunningSums:
@@ -147,6 +157,7 @@ class RunningSums:
             max(abs(high), abs(low), _magnitude(x[end + size - 1])),
             low_m2,
             high_m2,
+            high,
         )
 
 
@@ -162,3 +173,14 @@ def divide_by(values: np.ndarray, size: int, out: np.ndarray) -> None:
 def _magnitude(value: float) -> float:
     """``|value|``, 0 for NaN."""
     return abs(value) if value == value else 0.0
+
+
+def near_line(gap: np.ndarray, widest: float) -> np.ndarray:
+    """The rows where ``|gap| <= widest`` may hold (NaN included: no bound rules it out);
+    ``gap`` becomes ``|gap|``. Most passes are settled by ``gap``'s extremes alone."""
+    if gap.max() < -widest or gap.min() > widest:
+        return np.empty(0, np.intp)
+    np.abs(gap, out=gap)
+    if gap.min() > widest:
+        return np.empty(0, np.intp)
+    return np.flatnonzero(~(gap > widest))

@@ -31,6 +31,8 @@ __all__ = [
 BLOCK = 1 << 14
 #: numpy's pairwise summation: rows up to this length use eight partial sums.
 _PW_BLOCKSIZE = 128
+#: Partial sums per chunk of :func:`_lanes` (16 KiB: they stay in the L1 cache).
+_LANE_CHUNK = 2048
 
 
 def _halves(length: int) -> tuple[int, int]:
@@ -101,16 +103,32 @@ class PairwiseWindows:
         whole = length - length % 8
         # r[j] = a[j] + a[j + 8] + ...: the same sequence from every start, shifted by j
         wide = count + 7
-        partial = seg[:wide]
-        if whole > 8:
-            partial = np.add(partial, seg[8 : 8 + wide], out=self.lanes[0][:wide])
-            for offset in range(16, whole, 8):
-                np.add(partial, seg[offset : offset + wide], out=partial)
+        partial = seg[:wide] if whole == 8 else _lanes(seg, whole // 8, self.lanes[0][:wide])
         pairs = np.add(partial[:-1], partial[1:], out=self.lanes[1][: wide - 1])  # r0 + r1, ...
         quads = np.add(pairs[: count + 4], pairs[2 : count + 6], out=self.lanes[0][: count + 4])
         np.add(quads[:count], quads[4 : count + 4], out=dest)
         for j in range(whole, length):
             np.add(dest, seg[j : j + count], out=dest)
+
+
+def _lanes(seg: np.ndarray, terms: int, out: np.ndarray) -> np.ndarray:
+    """``out[k] = seg[k] + seg[k + 8] + ... + seg[k + 8 * (terms - 1)]``, left to right.
+
+    One reduction over a strided view (chunks, terms, _LANE_CHUNK): numpy adds the terms
+    in order, a chunk at a time, so each chunk of ``out`` stays in the L1 cache.
+    """
+    seg = np.ascontiguousarray(seg)  # a view of it (below) needs its buffer
+    wide, step = out.size, seg.itemsize
+    chunk = min(_LANE_CHUNK, wide)
+    chunks = wide // chunk
+    head = chunks * chunk
+    shape, strides = (chunks, terms, chunk), (chunk * step, 8 * step, step)
+    view = np.ndarray(shape, seg.dtype, seg, 0, strides)
+    np.add.reduce(view, axis=1, out=out[:head].reshape(chunks, chunk))
+    if head < wide:
+        rest = np.ndarray((terms, wide - head), seg.dtype, seg[head:], 0, strides[1:])
+        np.add.reduce(rest, axis=0, out=out[head:])
+    return out
 
 
 def window_sums(values: np.ndarray, width: int) -> np.ndarray:
