@@ -1,4 +1,5 @@
-"""Vectorized kernels of the spike rules: running minimum, rolling reductions and the EMA.
+"""Vectorized kernels of the spike rules: running minimum, rolling reductions, the EMA and
+numpy's std of chosen windows (the exact fallback of the fast z-score).
 
 Each works on float64 arrays in blocks, so that memory stays bounded for long series and
 wide windows; NaN marks a value that does not count (a non-finite loss).
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["ema", "finite_or_nan", "rolling", "running_min_before"]
+__all__ = ["ema", "exact_rows", "exact_std", "finite_or_nan", "rolling", "running_min_before"]
 
 #: Rows of the previous-window matrix built per pass (bounds memory for long curves).
 _CHUNK_ROWS = 1 << 14
@@ -26,6 +27,8 @@ def finite_or_nan(values: np.ndarray) -> np.ndarray:
 
 #: Block length of :func:`running_min_before` (fits the L1 cache).
 _MIN_BLOCK = 1024
+#: Blocks accumulated per pass of :func:`running_min_before`.
+_MIN_BLOCKS_PER_PASS = 64
 
 
 def running_min_before(values: np.ndarray, lead: float) -> np.ndarray:
@@ -52,9 +55,12 @@ def running_min_before(values: np.ndarray, lead: float) -> np.ndarray:
         dest[:] = before[:-1, None]
         with np.errstate(invalid="ignore"):
             exact = np.flatnonzero(~(lows >= before[:-1]) & ~np.isnan(lows))
-        if exact.size:
-            running = np.fmin.accumulate(blocks[exact], axis=1)
-            dest[exact] = np.fmin(running, before[exact][:, None])
+        # a few blocks at a time: the temporaries stay small even when every block
+        # sets a new minimum (a curve that only falls)
+        for first in range(0, exact.size, _MIN_BLOCKS_PER_PASS):
+            rows = exact[first : first + _MIN_BLOCKS_PER_PASS]
+            running = np.fmin.accumulate(blocks[rows], axis=1)
+            dest[rows] = np.fmin(running, before[rows][:, None], out=running)
     if head < src.size:
         out[1 + head :] = np.fmin(np.fmin.accumulate(src[head:]), before[-1])
     return out
@@ -115,4 +121,39 @@ def ema(values: np.ndarray, alpha: float) -> np.ndarray:
         y = decay**count * (state + sums)
         out[begin : begin + x.size] = y
         state = float(y[-1])
+    return out
+
+
+def exact_rows(
+    values: np.ndarray, width: int, rows: np.ndarray, reduce: Callable[..., np.ndarray]
+) -> np.ndarray:
+    """``reduce(values[i : i + width], axis=1)`` for each row ``i`` of ``rows`` (a copy of each
+    row, as :func:`~pytest_synthloss.checks.kernels.rolling` reduces them)."""
+    view = np.lib.stride_tricks.sliding_window_view(values, width)
+    out = np.empty(rows.size)
+    step = max(1, _CHUNK_CELLS // width)
+    for first in range(0, rows.size, step):
+        at = rows[first : first + step]
+        out[first : first + at.size] = reduce(view[at], axis=1)
+    return out
+
+
+def exact_std(values: np.ndarray, width: int, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``np.nanstd`` of the windows ``rows`` (holding ``counts`` numbers); windows of one
+    repeated value (full ones) are computed once per value."""
+    out = np.empty(rows.size)
+    full = np.flatnonzero(counts == width)
+    flat = np.zeros(rows.size, bool)
+    if full.size > 64:
+        breaks = np.concatenate(([0], np.cumsum(values[1:] != values[:-1])))
+        starts = rows[full]
+        flat[full[breaks[starts + width - 1] - breaks[starts] == 0]] = True
+    if flat.any():
+        levels, which = np.unique(values[rows[flat]], return_inverse=True)
+        grid = np.repeat(levels[:, None], width, axis=1)
+        out[flat] = exact_rows(grid.ravel(), width, np.arange(levels.size) * width, np.nanstd)[
+            which
+        ]
+    rest = np.flatnonzero(~flat)
+    out[rest] = exact_rows(values, width, rows[rest], np.nanstd)
     return out

@@ -54,18 +54,17 @@ import numpy as np
 from pytest_synthloss.checks.kernels import finite_or_nan, rolling, running_min_before
 from pytest_synthloss.checks.rolling_stats import (
     ema_before,
+    mean_ratio,
     rolling_mean,
     rolling_min,
     rolling_zscore,
 )
 from pytest_synthloss.checks.stack_base import StackPreset
 from pytest_synthloss.checks.stacks_lightning import LightningSpikeDetection
-from pytest_synthloss.checks.stacks_llm import (
-    LLMFoundryKillLossSpike,
-    MegatronSpikyLoss,
-    MetaseqSkipSpike,
-)
-from pytest_synthloss.checks.stacks_olmo import OlmoSkipStep, OlmoStability
+from pytest_synthloss.checks.stacks_llm import MegatronSpikyLoss, MetaseqSkipSpike
+from pytest_synthloss.checks.stacks_llm_foundry import LLMFoundryKillLossSpike
+from pytest_synthloss.checks.stacks_olmo import OlmoSkipStep
+from pytest_synthloss.checks.stacks_olmo_stability import OlmoStability
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.text import did_you_mean, unknown_parameter
 from pytest_synthloss.core.validation import show
@@ -260,7 +259,11 @@ class RunningMeanRatio(_RatioRule):
 
     def reference(self, losses: np.ndarray, context: np.ndarray) -> np.ndarray:
         """The mean of the finite losses among the previous ``window`` steps."""
-        return rolling_mean(losses, context, self.window, self.warmup)[0]
+        return rolling_mean(losses, context, self.window, self.warmup)
+
+    def decide(self, losses: np.ndarray, context: np.ndarray) -> tuple[np.ndarray, ...]:
+        """:meth:`evaluate` and :meth:`is_spike` in one pass (non-finite context left out)."""
+        return mean_ratio(losses, context, self.window, self.warmup, self.threshold)
 
 
 @dataclass(frozen=True)
@@ -331,11 +334,14 @@ class RollingZScore:
     def evaluate(self, losses: np.ndarray, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The window mean and ``(loss - mean) / std`` (NaN before the warm-up).
 
-        The mean is numpy's (``np.nanmean`` of the window) bit for bit; the std comes from
-        running sums with an error bound, and numpy's ``np.nanstd`` of the window wherever
-        that bound cannot tell which side of the threshold the score is on (so the spikes
-        are those of the two-pass std at every step).
+        The mean is numpy's (``np.nanmean`` of the window) bit for bit; the spikes are those
+        of numpy's two-pass std, the other scores within 2**-20 of its (see
+        :func:`~pytest_synthloss.checks.rolling_stats.rolling_zscore`).
         """
+        return rolling_zscore(losses, context, self.window, self.warmup, self.threshold)[:2]
+
+    def decide(self, losses: np.ndarray, context: np.ndarray) -> tuple[np.ndarray, ...]:
+        """:meth:`evaluate` and :meth:`is_spike` in one pass (non-finite context left out)."""
         return rolling_zscore(losses, context, self.window, self.warmup, self.threshold)
 
     def is_spike(self, score: np.ndarray) -> np.ndarray:

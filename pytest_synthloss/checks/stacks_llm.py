@@ -1,4 +1,4 @@
-"""The ``metaseq``, ``megatron`` and ``llm-foundry`` presets.
+"""The ``metaseq`` and ``megatron`` presets.
 
 ``metaseq`` follows ``Trainer.skip_spike`` (``metaseq/trainer.py``, commit f7ffa5f): the loss
 is taken in bits (``loss / ln 2``); the EWM starts at the first loss; a step is a skipped
@@ -15,16 +15,7 @@ calls it under ``--check-for-spiky-loss`` (``threshold=SPIKY_LOSS_FACTOR=10``): 
 ``|loss| >= threshold * max``. NaN/inf are never spikes here (Megatron checks them
 separately, fatally, under ``--check-for-nan-in-loss-and-grad``) and are not counted.
 
-``llm-foundry`` follows ``KillLossSpike.batch_end``
-(``llmfoundry/callbacks/kill_loss_spike_callback.py``, commit 8c8dd48) in a run without
-``max_duration`` (the window is not widened). From batch ``window_size + 1`` on, a loss is an
-outlier when ``loss >= mean(last window_size losses) * outlier_multiplier``; the step is a
-spike when more than ``patience`` consecutive checked steps are outliers, and otherwise, from
-batch ``2 * window_size`` on, a "high loss" step when at least half the window is above
-``loss_cap``. Both are flagged. Every loss enters the window. As upstream: a ``window_size``
-other than 100 leaves the window unbounded, so only batch ``window_size + 1`` is checked, and
-the loss cap is never taken from the first window (the check that would set it runs at batch
-``window_size``, before the window is full).
+``llm-foundry`` is in :mod:`pytest_synthloss.checks.stacks_llm_foundry`.
 """
 
 from __future__ import annotations
@@ -43,10 +34,9 @@ from pytest_synthloss.checks.stack_base import (
     ratio,
     repeat_last,
 )
-from pytest_synthloss.checks.stacks_olmo import ROWS, full_windows
 from pytest_synthloss.core.errors import SynthLossError
 
-__all__ = ["LLMFoundryKillLossSpike", "MegatronSpikyLoss", "MetaseqSkipSpike"]
+__all__ = ["MegatronSpikyLoss", "MetaseqSkipSpike"]
 
 _LN2 = math.log(2)
 #: Runs up to this many steps are replayed step by step (exact); longer ones vectorised.
@@ -274,85 +264,3 @@ def _first_finite(values: np.ndarray, count: int) -> np.ndarray:
         held += found[-1].size
         begin, block = begin + block, block * 2
     return np.concatenate(found) if found else np.empty(0, np.int64)
-
-
-class LLMFoundryKillLossSpike(StackPreset):
-    """llm-foundry ``KillLossSpike(log_only, patience, outlier_multiplier, window_size,
-    loss_cap)``."""
-
-    name: ClassVar[str] = "llm-foundry"
-    source: ClassVar[str] = "llmfoundry/callbacks/kill_loss_spike_callback.py (KillLossSpike)"
-    version: ClassVar[str] = "llm-foundry 0.22.0 (8c8dd48; not installable: its test vectors)"
-    PARAMS: ClassVar[dict[str, object]] = {
-        "log_only": True,
-        "patience": 4,
-        "outlier_multiplier": 2,
-        "window_size": 100,
-        "loss_cap": 10,
-    }
-
-    def check(self, params: dict[str, object]) -> dict[str, object]:
-        """Integers for patience and window, numbers for the multiplier and cap."""
-        if not isinstance(params["log_only"], bool):
-            raise SynthLossError(
-                f"{self.name}: log_only must be True or False, got {params['log_only']!r}"
-            )
-        params["patience"] = integer(self.name, "patience", params["patience"], low=0)
-        params["window_size"] = integer(self.name, "window_size", params["window_size"], low=1)
-        for key in ("outlier_multiplier", "loss_cap"):
-            number(self.name, key, params[key])
-        return params
-
-    def settle(self, start: int) -> int | None:
-        """From ``start + window_size`` on the window holds one value (outlier or not, high
-        loss or not, for good); ``patience`` steps later the counter no longer changes the
-        decision; the high-loss check starts at batch ``2 * window_size``. With a window
-        other than 100 only one batch is checked (no bound needed: the run is short)."""
-        size = int(self.params["window_size"])
-        if size != 100:
-            return None
-        return max(size + int(self.params["patience"]) + 1, 2 * size - 1 - start)
-
-    def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The window mean, ``loss / mean`` and the flagged (spike or high-loss) steps."""
-        x = losses.astype(np.float64, copy=False)
-        n = x.size
-        size = int(self.params["window_size"])
-        mean = np.full(n, np.nan)
-        flags = np.zeros(n, bool)
-        if n <= size:
-            return mean, ratio(x, mean), flags
-        # index i (batch i + 1) is checked when the window before it is full
-        last = n if size == 100 else size + 1
-        mult = float(self.params["outlier_multiplier"])
-        cap = float(self.params["loss_cap"])
-        patience = int(self.params["patience"])
-        streak_in = 0  # consecutive outliers up to the previous pass
-        for begin in range(0, last - size, ROWS):
-            end = min(last - size, begin + ROWS)
-            stats = full_windows(x, size, begin, end)
-            value = x[size + begin : size + end]
-            approx = stats["mean"]
-            with np.errstate(invalid="ignore", over="ignore"):
-                limit = approx * mult
-                # too close to call, or a NaN/inf in the window: numpy's own mean of it
-                unsure = stats["bad"] | (
-                    np.abs(value - limit)
-                    <= 4 * stats["mean_err"] * abs(mult) + 1e-12 * (np.abs(value) + np.abs(limit))
-                )
-                for row in np.flatnonzero(unsure):
-                    approx[row] = float(np.mean(x[begin + row : begin + row + size].copy()))
-                outlier = value >= approx * mult
-            # the outlier counter: consecutive outliers, carried across passes
-            index = np.arange(end - begin)
-            reset = np.maximum.accumulate(np.where(outlier, -1, index))
-            streak = np.where(reset < 0, index + 1 + streak_in, index - reset)
-            spike = outlier & (streak > patience)
-            streak_in = int(streak[-1]) if outlier[-1] else 0
-            above = np.concatenate(([0], np.cumsum(x[begin : end + size - 1] > cap)))
-            high_count = above[size : size + end - begin] - above[: end - begin]
-            late = size + begin + index + 1 >= 2 * size  # batch number >= 2 * window_size
-            high = late & (high_count >= size / 2) & ~spike
-            flags[size + begin : size + end] = spike | high
-            mean[size + begin : size + end] = approx
-        return mean, ratio(x, mean), flags

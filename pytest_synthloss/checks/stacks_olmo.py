@@ -1,4 +1,4 @@
-"""The OLMo-core presets: ``olmo-skip-step`` and ``olmo-stability`` (ai2-olmo-core 3.0.0).
+"""The OLMo-core ``olmo-skip-step`` preset (ai2-olmo-core 3.0.0).
 
 ``olmo-skip-step`` follows ``SkipStepOptimizer.get_step_factor``
 (``src/olmo_core/optim/skip_step_optimizer.py``), on the loss only. Every loss enters the
@@ -10,77 +10,37 @@ single earlier loss, whose unbiased std is NaN) means a skip. torch accumulates 
 and rounds the mean and std to the tensor's dtype; a constant window has mean = the value
 and std = 0 exactly (Welford).
 
-``olmo-stability`` follows ``StabilityMonitorCallback._is_spike``
-(``src/olmo_core/train/callbacks/stability_monitor.py``): only once ``window_size`` earlier
-values are held, a value is a spike when ``std >= 1e-10`` and
-``value > mean + threshold_std * std``, with ``mean = sum(window) / n`` and the population
-variance ``sum((x - mean) ** 2) / n`` in Python floats (``sum`` is sequential before Python
-3.12 and compensated from 3.12, as here). Every value, spikes and NaN included, enters the
-window.
+``olmo-stability`` is in :mod:`pytest_synthloss.checks.stacks_olmo_stability`.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import ClassVar
 
 import numpy as np
 
 from pytest_synthloss.checks.stack_base import StackPreset, finite, integer
-from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.checks.window_sums import (
+    CELLS,
+    ROWS,
+    FastWindows,
+    RunningSums,
+    full_windows,
+    near_line,
+)
 
-__all__ = ["OlmoSkipStep", "OlmoStability"]
-
-#: Windows computed per pass (bounds memory: rows x window cells).
-_CELLS = 1 << 22
-
-
-def _windows(x: np.ndarray, width: int) -> np.ndarray:
-    """Row ``i``: the ``width`` values before ``x[i]``, NaN-padded at the start."""
-    padded = np.concatenate([np.full(width, np.nan), x])
-    return np.lib.stride_tricks.sliding_window_view(padded[:-1], width)
+__all__ = ["OlmoSkipStep"]
 
 
-_EPS = float(np.finfo(np.float64).eps)
-#: Windows per pass of the fast path (its error bound grows with the pass length).
-ROWS = 1 << 15
-
-
-def full_windows(x: np.ndarray, size: int, begin: int, end: int) -> dict[str, np.ndarray]:
-    """Approximate statistics of the full windows ``x[r:r + size]``, ``r = begin..end-1``.
-
-    ``mean`` and ``m2`` (sum of squared deviations) from running sums of the values minus a
-    shift, with ``m2_err``/``mean_err`` bounding their error; ``flat``: the window holds one
-    value (exact: ``mean`` is it, ``m2`` is 0); ``bad``: a NaN/inf in the window. Callers
-    decide with these where the bounds allow it and recompute the rest exactly; they pass
-    at most :data:`ROWS` windows at a time, so every temporary stays small.
-    """
-    seg = x[begin : end + size - 1]
-    width = end - begin
-    finite = np.isfinite(seg)
-    clean = seg if finite.all() else np.where(finite, seg, 0.0)
-    count_bad = np.concatenate(([0], np.cumsum(~finite)))
-    bad = count_bad[size : size + width] - count_bad[:width] > 0
-    changes = np.concatenate(([0, 0], np.cumsum(seg[1:] != seg[:-1])))
-    flat = changes[size : size + width] - changes[1 : 1 + width] == 0
-    shift = float(clean.mean())
-    centred = clean - shift
-    c1 = np.concatenate(([0.0], np.cumsum(centred)))
-    c2 = np.concatenate(([0.0], np.cumsum(centred * centred)))
-    s1 = c1[size : size + width] - c1[:width]
-    s2 = c2[size : size + width] - c2[:width]
-    top = float(np.abs(centred).max())
-    bound = 8 * _EPS * (seg.size + size)
-    mean = np.where(flat, seg[:width], shift + s1 / size)
-    m2 = np.where(flat, 0.0, np.maximum(s2 - s1 * s1 / size, 0.0))
-    return {
-        "mean": mean,
-        "m2": m2,
-        "m2_err": np.full(width, bound * top * top),
-        "mean_err": np.full(width, bound * top / size + 4 * _EPS * abs(shift)),
-        "flat": flat,
-        "bad": bad,
-    }
+def _before(x: np.ndarray, size: int, at: np.ndarray) -> np.ndarray:
+    """Row ``k``: the ``size`` values before ``x[at[k]]``, NaN-padded at the start."""
+    head = np.concatenate([np.full(size, np.nan), x[:size]])
+    early = at < size
+    rows = np.empty((at.size, size))
+    rows[early] = np.lib.stride_tricks.sliding_window_view(head, size)[at[early]]
+    if not early.all():
+        rows[~early] = np.lib.stride_tricks.sliding_window_view(x, size)[at[~early] - size]
+    return rows
 
 
 class OlmoSkipStep(StackPreset):
@@ -118,41 +78,98 @@ class OlmoSkipStep(StackPreset):
         (see :func:`full_windows`), get the two-pass float64 mean and std; flat windows are
         exact (mean = the value, std = 0, as Welford gives).
         """
-        x = losses
-        n = x.size
+        n = losses.size
         size = int(self.params["rolling_interval_length"])
         first = max(2, size // 2) - 1  # index of the first step that is checked
-        mean = np.full(n, np.nan)
-        std = np.full(n, np.nan)
-        wide = x.astype(np.float64, copy=False)
-        factor = self.params["sigma_factor"]
-        kind = x.dtype.type
-        redo = np.arange(first, min(size, n))
-        if n > size and size >= 2:
-            parts = [redo]
+        out = (np.empty(n), np.empty(n), np.empty(n, bool))  # mean, z, skip
+        wide = losses.astype(np.float64, copy=False)
+        blocks = n > size and size >= 2
+        head = np.arange(size if blocks else n)
+        unknown = np.full(head.size, np.nan)
+        self._settle(losses, wide, out, head, unknown, unknown)
+        redo = [np.arange(first, min(size, n))]
+        if blocks:
+            sums = RunningSums(size, squares=True)
+            work = np.empty((3, ROWS))
             for begin in range(0, n - size, ROWS):
                 end = min(n - size, begin + ROWS)
-                m, sd, unsure = self._fast(wide, size, begin, end, kind)
-                mean[size + begin : size + end] = m
-                std[size + begin : size + end] = sd
-                parts.append(size + begin + np.flatnonzero(unsure))
-            redo = np.concatenate(parts)
-        if redo.size:
-            mean[redo], std[redo] = self._two_pass(wide, size, redo)
-        mean_t = mean.astype(x.dtype, copy=False)
-        std_t = std.astype(x.dtype, copy=False)
+                rows = slice(size + begin, size + end)
+                unsure = self._block(losses, wide, sums, work, begin, end, [a[rows] for a in out])
+                redo.append(size + begin + unsure)
+        index = np.concatenate(redo)
+        if index.size:
+            self._settle(losses, wide, out, index, *self._two_pass(wide, size, index))
+        out[2][:first] = False
+        return out
+
+    def _settle(
+        self,
+        x: np.ndarray,
+        wide: np.ndarray,
+        out: tuple[np.ndarray, np.ndarray, np.ndarray],
+        index: np.ndarray,
+        mean: np.ndarray,
+        std: np.ndarray,
+    ) -> None:
+        """Steps ``index`` get the window mean ``mean`` and std ``std``: their mean, z and skip."""
+        out[0][index] = mean
+        out[1][index], out[2][index] = self._outcome(x[index], wide[index], mean, std)
+
+    def _outcome(
+        self, x: np.ndarray, wide: np.ndarray, mean: np.ndarray, std: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """z and the skip decision (in the tensor's dtype) given the window's mean and std."""
+        kind = x.dtype.type
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            keep = (x - mean_t) <= kind(factor) * std_t
-            skip = ~keep
-            skip[:first] = False
-            z = (wide - mean) / std
-        return mean, z, skip
+            mean_t = mean.astype(x.dtype, copy=False)
+            std_t = std.astype(x.dtype, copy=False)
+            keep = (x - mean_t) <= kind(self.params["sigma_factor"]) * std_t
+            return (wide - mean) / std, ~keep
+
+    def _block(
+        self,
+        x: np.ndarray,
+        wide: np.ndarray,
+        sums: RunningSums,
+        work: np.ndarray,
+        begin: int,
+        end: int,
+        out: list[np.ndarray],
+    ) -> np.ndarray:
+        """Mean, z and skip of the full windows ``begin..end-1`` into ``out``; returns the
+        windows too close to call (recomputed by the caller)."""
+        size = sums.size
+        width = end - begin
+        mean, z, skip = out
+        fast = sums.common(wide, begin, end, mean) if x.dtype == np.float64 else None
+        if fast is None:
+            m, sd, unsure = self._fast(wide, size, begin, end, x.dtype.type)
+            mean[:] = m
+            rows = slice(size + begin, size + end)
+            z[:], skip[:] = self._outcome(x[rows], wide[rows], m, sd)
+            return np.flatnonzero(unsure)
+        assert fast.m2 is not None
+        value = wide[size + begin : size + end]
+        sigma = float(self.params["sigma_factor"])
+        factor = abs(sigma)
+        sd, diff, line = (row[:width] for row in work)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            np.divide(fast.m2, size - 1, out=sd)
+            np.sqrt(sd, out=sd)
+            np.subtract(value, mean, out=diff)
+            np.divide(diff, sd, out=z)
+            np.multiply(sd, sigma, out=line)
+            np.less_equal(diff, line, out=skip)
+            np.logical_not(skip, out=skip)
+            gap = np.subtract(diff, line, out=line)
+            return _unsure(fast, value, sd, gap, size - 1, factor)
 
     def _fast(
         self, wide: np.ndarray, size: int, begin: int, end: int, kind: type
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean, std and "too close to call" of the full windows ``begin..end-1``."""
-        factor = abs(float(self.params["sigma_factor"]))
+        sigma = float(self.params["sigma_factor"])
+        factor = abs(sigma)
         stats = full_windows(wide, size, begin, end)
         value = wide[size + begin : size + end]
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
@@ -160,10 +177,16 @@ class OlmoSkipStep(StackPreset):
             sd = np.sqrt(stats["m2"] / (size - 1))
             sd_err = stats["m2_err"] / (size - 1) / np.maximum(sd, 1e-300)
             m_err = stats["mean_err"]
-            gap = (value - m) - factor * sd
-            unsure = (stats["m2"] <= 1e6 * stats["m2_err"]) | (
-                np.abs(gap)
-                <= 2 * (m_err + factor * sd_err) + 1e-12 * (np.abs(value) + np.abs(m) + factor * sd)
+            gap = (value - m) - sigma * sd  # the distance to the decision line
+            # m2 inf/NaN: the squares overflowed, the two-pass std is inf or NaN
+            unsure = (
+                ~(stats["m2"] > 1e6 * stats["m2_err"])
+                | ~np.isfinite(stats["m2"])
+                | (
+                    np.abs(gap)
+                    <= 2 * (m_err + factor * sd_err)
+                    + 1e-12 * (np.abs(value) + np.abs(m) + factor * sd)
+                )
             )
             if kind is np.float32:  # the rounding to float32 must be certain
                 for stat, err in ((m, m_err), (sd, sd_err)):
@@ -177,14 +200,13 @@ class OlmoSkipStep(StackPreset):
     @staticmethod
     def _two_pass(wide: np.ndarray, size: int, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and unbiased std of the (up to) ``size`` losses before each of ``index``."""
-        rows = _windows(wide, size)
         mean = np.empty(index.size)
         std = np.empty(index.size)
-        step = max(1, _CELLS // size)
+        step = max(1, CELLS // size)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             for begin in range(0, index.size, step):
                 at = index[begin : begin + step]
-                block = rows[at]
+                block = _before(wide, size, at)
                 count = np.minimum(at, size)
                 held = np.arange(size) >= size - count[:, None]
                 bad = ~np.isfinite(np.where(held, block, 0.0)).all(axis=1)
@@ -203,140 +225,38 @@ class OlmoSkipStep(StackPreset):
         return mean, std
 
 
-def _python_sum(rows: np.ndarray) -> np.ndarray:
-    """Python's ``sum()`` of each row of floats (compensated from Python 3.12)."""
-    total = np.zeros(rows.shape[0])
-    if sys.version_info < (3, 12):
-        for column in range(rows.shape[1]):
-            total = total + rows[:, column]
-        return total
-    carry = np.zeros(rows.shape[0])
-    for column in range(rows.shape[1]):
-        value = rows[:, column]
-        new = total + value
-        carry += np.where(
-            np.abs(total) >= np.abs(value), (total - new) + value, (value - new) + total
+def _unsure(
+    fast: FastWindows,
+    value: np.ndarray,
+    sd: np.ndarray,
+    gap: np.ndarray,
+    dof: int,
+    factor: float,
+) -> np.ndarray:
+    """The windows of a common pass that :meth:`OlmoSkipStep._fast` finds too close to call
+    (``gap``: ``value - mean - sigma_factor * sd``), its test worked out only where a bound
+    over the whole pass cannot rule it out (rounding is monotonic: the test's right-hand side
+    with the pass's extremes is at least that of every window)."""
+    assert fast.m2 is not None
+    m2, mean = fast.m2, fast.mean
+    found = []
+    limit = 1e6 * fast.m2_err
+    if not (limit < fast.low_m2 <= fast.high_m2 < np.inf):  # NaN: look at every window
+        found.append(np.flatnonzero(~(m2 > limit) | ~np.isfinite(m2)))
+    scale = fast.m2_err / dof
+    with np.errstate(invalid="ignore"):
+        low_sd, high_sd = (float(np.sqrt(m / dof)) for m in (fast.low_m2, fast.high_m2))
+    top_mean = max(abs(float(mean.max())), abs(float(mean.min())))
+    widest = 2 * (fast.mean_err + factor * (scale / max(low_sd, 1e-300))) + 1e-12 * (
+        fast.top_value + top_mean + factor * high_sd
+    )
+    widest *= 1 + 1e-9
+    near = near_line(gap, widest)
+    if near.size:
+        sd_near = sd[near]
+        sd_err = scale / np.maximum(sd_near, 1e-300)
+        rhs = 2 * (fast.mean_err + factor * sd_err) + 1e-12 * (
+            np.abs(value[near]) + np.abs(mean[near]) + factor * sd_near
         )
-        total = new
-    return np.where(np.isfinite(carry), total + carry, total)
-
-
-class OlmoStability(StackPreset):
-    """OLMo-core ``StabilityMonitorCallback(window_size, rolling_window, threshold_std)``."""
-
-    name: ClassVar[str] = "olmo-stability"
-    source: ClassVar[str] = "src/olmo_core/train/callbacks/stability_monitor.py"
-    version: ClassVar[str] = "ai2-olmo-core 3.0.0"
-    score_label: ClassVar[str] = "z"
-    PARAMS: ClassVar[dict[str, object]] = {
-        "window_size": 128,
-        "rolling_window": 10000,
-        "threshold_std": 6.0,
-        "enabled": True,
-    }
-
-    def check(self, params: dict[str, object]) -> dict[str, object]:
-        """Positive integer windows, a finite threshold, ``enabled`` a bool."""
-        for key in ("window_size", "rolling_window"):
-            params[key] = integer(self.name, key, params[key], low=1)
-        params["threshold_std"] = finite(self.name, "threshold_std", params["threshold_std"])
-        if not isinstance(params["enabled"], bool):
-            raise SynthLossError(
-                f"{self.name}: enabled must be True or False, got {params['enabled']!r}"
-            )
-        return params
-
-    def format_score(self, value: float) -> str:
-        """E.g. ``z=7.12``."""
-        return f"z={value:.3g}"
-
-    def settle(self, start: int) -> int:
-        """A step's outcome depends only on the values in its window and the value itself."""
-        return int(self.params["window_size"])
-
-    def run(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The window mean, ``(value - mean) / std`` and the spikes."""
-        x = losses.astype(np.float64, copy=False)
-        n = x.size
-        size = int(self.params["window_size"])
-        limit = float(self.params["threshold_std"])
-        mean = np.full(n, np.nan)
-        z = np.full(n, np.nan)
-        spike = np.zeros(n, bool)
-        if not self.params["enabled"] or n <= size:
-            return mean, z, spike
-        for begin in range(0, n - size, ROWS):
-            end = min(n - size, begin + ROWS)
-            m, score, hit = self._rows(x, size, limit, begin, end)
-            mean[size + begin : size + end] = m
-            z[size + begin : size + end] = score
-            spike[size + begin : size + end] = hit
-        return mean, z, spike
-
-    def _rows(
-        self, x: np.ndarray, size: int, limit: float, begin: int, end: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Mean, z and spike for the windows ``begin..end-1`` (the values after them)."""
-        stats = full_windows(x, size, begin, end)
-        value = x[size + begin : size + end]
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            m, std = stats["mean"], np.sqrt(stats["m2"] / size)
-            std_err = stats["m2_err"] / size / np.maximum(std, 1e-300)
-            line = m + limit * std
-            line_err = stats["mean_err"] + abs(limit) * std_err
-            unsure = (
-                ~stats["bad"]
-                & ~stats["flat"]
-                & (
-                    ~np.isfinite(line)
-                    | (stats["m2"] <= 1e6 * stats["m2_err"])
-                    | (
-                        np.abs(value - line)
-                        <= 2 * line_err + 1e-12 * (np.abs(value) + np.abs(line))
-                    )
-                    | (np.abs(std - 1e-10) <= 2 * std_err + 1e-20)
-                )
-            )
-            hit = ~stats["bad"] & ~stats["flat"] & (std >= 1e-10) & (value > line)
-            z_all = (value - m) / std
-        redo = np.flatnonzero(unsure)
-        exact_m, exact_sd = self._exact(x, size, begin + redo)
-        flat = np.flatnonzero(stats["flat"] & ~stats["bad"])
-        if flat.size:  # a constant window's statistics depend on its value alone
-            held = x[begin + flat]
-            starts = np.flatnonzero(np.concatenate(([True], held[1:] != held[:-1])))
-            which = np.cumsum(np.concatenate(([True], held[1:] != held[:-1]))) - 1
-            levels = held[starts]
-            level_m, level_sd = _population(np.repeat(levels[:, None], size, axis=1))
-            redo = np.concatenate([redo, flat])
-            exact_m = np.concatenate([exact_m, level_m[which]])
-            exact_sd = np.concatenate([exact_sd, level_sd[which]])
-        if redo.size:
-            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-                val = value[redo]
-                hit[redo] = ~(exact_sd < 1e-10) & (val > exact_m + limit * exact_sd)
-                m = m.copy()
-                m[redo] = exact_m
-                z_all[redo] = (val - exact_m) / exact_sd
-        return np.where(stats["bad"], np.nan, m), z_all, hit & ~stats["bad"]
-
-    @staticmethod
-    def _exact(x: np.ndarray, size: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Python's own mean and population std of the windows starting at ``rows``."""
-        windows = np.lib.stride_tricks.sliding_window_view(x[:-1], size)
-        mean = np.empty(rows.size)
-        std = np.empty(rows.size)
-        step = max(1, _CELLS // size)
-        for begin in range(0, rows.size, step):
-            m, sd = _population(windows[rows[begin : begin + step]])
-            mean[begin : begin + m.size] = m
-            std[begin : begin + m.size] = sd
-        return mean, std
-
-
-def _population(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``sum(w) / n`` and ``sqrt(sum((x - mean) ** 2) / n)`` of each row, as Python does."""
-    size = block.shape[1]
-    with np.errstate(invalid="ignore", over="ignore"):
-        mean = _python_sum(block) / size
-        return mean, np.sqrt(_python_sum((block - mean[:, None]) ** 2) / size)
+        found.append(near[gap[near] <= rhs])
+    return np.unique(np.concatenate(found)) if found else np.empty(0, np.intp)

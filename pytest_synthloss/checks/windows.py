@@ -1,25 +1,134 @@
 """Sliding-window kernels in O(n): window sums bit for bit as numpy's, window minima, the EMA.
 
-:func:`window_sums` gives, for every window, the float64 sum ``np.add.reduce`` computes for
-that window as a contiguous row: numpy sums a row pairwise (eight running partial sums for
-up to 128 values, then halves), a tree that depends on the row length only. So each node of
-the tree is itself a sliding sum, computed once for every window at a few additions per
-step, in cache-sized blocks. :func:`window_min` is van Herk / Gil-Werman's algorithm (prefix
-and suffix minima of aligned blocks). :func:`ema_chain` is
-:func:`~pytest_synthloss.checks.kernels.ema`'s blocked closed form with the blocks computed
-side by side and only the carried state chained by a scalar loop.
+:class:`PairwiseWindows` gives, for every window, the float64 sum ``np.add.reduce`` computes
+for that window as a contiguous row: numpy sums a row pairwise (eight running partial sums
+for up to 128 values, then halves), a tree that depends on the row length only. So each node
+of the tree is itself a sliding sum, computed once for every window at a few additions per
+step, a cache-sized block at a time in reused buffers. :func:`tree_sums` sums every window
+by a shallow tree of any order (for sums that need a bound, not numpy's bits).
+:func:`window_min` is van Herk / Gil-Werman's algorithm (prefix and suffix minima of aligned
+blocks). :func:`ema_chain` is :func:`~pytest_synthloss.checks.kernels.ema`'s blocked closed
+form with the blocks computed side by side and only the carried state chained by a scalar
+loop.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ema_chain", "window_min", "window_sums"]
+__all__ = [
+    "BLOCK",
+    "PairwiseWindows",
+    "ema_chain",
+    "pairwise_depth",
+    "tree_depth",
+    "tree_sums",
+    "window_min",
+    "window_sums",
+]
 
 #: Windows computed per pass (the temporaries of a pass stay in cache).
-_BLOCK = 1 << 15
+BLOCK = 1 << 14
 #: numpy's pairwise summation: rows up to this length use eight partial sums.
 _PW_BLOCKSIZE = 128
+#: Partial sums per chunk of :func:`_lanes` (16 KiB: they stay in the L1 cache).
+_LANE_CHUNK = 2048
+
+
+def _halves(length: int) -> tuple[int, int]:
+    """The two parts numpy's pairwise sum splits a row of ``length`` > 128 values into."""
+    half = length // 2
+    half -= half % 8
+    return half, length - half
+
+
+def pairwise_depth(length: int) -> int:
+    """The most additions on one value's way into numpy's pairwise sum of ``length`` values."""
+    if length < 8:
+        return length
+    if length <= _PW_BLOCKSIZE:
+        return length // 8 - 1 + 3 + length % 8
+    return 1 + max(pairwise_depth(part) for part in _halves(length))
+
+
+class PairwiseWindows:
+    """numpy's pairwise sum of every ``width``-long window of a segment, block by block.
+
+    The partial sums of the eight lanes are kept in buffers made once for segments of up to
+    ``capacity`` values; the result leaves out the ``0.0 +`` that starts numpy's reduction
+    (it turns a sum of -0.0 only into 0.0: add ``0.0`` where that can happen).
+    """
+
+    def __init__(self, width: int, capacity: int) -> None:
+        self.width = width
+        #: the lanes' buffers, free for other uses between calls of :meth:`into`
+        self.lanes = (np.empty(capacity), np.empty(capacity))
+        order: dict[int, tuple[int, int] | None] = {}
+        todo = [width]
+        while todo:
+            length = todo.pop()
+            if length not in order:
+                parts = _halves(length) if length > _PW_BLOCKSIZE else None
+                order[length] = parts
+                todo.extend(parts or ())
+        #: the tree's row lengths, shortest first, with their two parts (None: a leaf)
+        self._order = sorted(order.items())
+        #: the longest row each length is a part of (its node can be dropped after that one)
+        self._last = {part: length for length, parts in self._order for part in parts or ()}
+
+    def into(self, seg: np.ndarray, out: np.ndarray) -> None:
+        """``out[i]`` = numpy's pairwise sum of ``seg[i : i + width]`` for every full window."""
+        nodes: dict[int, np.ndarray] = {}
+        for length, parts in self._order:
+            count = seg.size - length + 1
+            dest = out if length == self.width else np.empty(count)
+            if parts is None:
+                self._leaf(seg, length, dest)
+            else:
+                left, right = nodes[parts[0]], nodes[parts[1]]
+                np.add(left[:count], right[parts[0] : parts[0] + count], out=dest)
+                for part in parts:
+                    if self._last[part] == length:
+                        nodes.pop(part, None)
+            nodes[length] = dest
+
+    def _leaf(self, seg: np.ndarray, length: int, dest: np.ndarray) -> None:
+        """numpy's sum of up to 128 values for every window of ``length`` in ``seg``."""
+        count = dest.size
+        if length < 8:  # res = 0.0; res += a[i] for each i
+            np.add(seg[:count], 0.0, out=dest)
+            for j in range(1, length):
+                np.add(dest, seg[j : j + count], out=dest)
+            return
+        whole = length - length % 8
+        # r[j] = a[j] + a[j + 8] + ...: the same sequence from every start, shifted by j
+        wide = count + 7
+        partial = seg[:wide] if whole == 8 else _lanes(seg, whole // 8, self.lanes[0][:wide])
+        pairs = np.add(partial[:-1], partial[1:], out=self.lanes[1][: wide - 1])  # r0 + r1, ...
+        quads = np.add(pairs[: count + 4], pairs[2 : count + 6], out=self.lanes[0][: count + 4])
+        np.add(quads[:count], quads[4 : count + 4], out=dest)
+        for j in range(whole, length):
+            np.add(dest, seg[j : j + count], out=dest)
+
+
+def _lanes(seg: np.ndarray, terms: int, out: np.ndarray) -> np.ndarray:
+    """``out[k] = seg[k] + seg[k + 8] + ... + seg[k + 8 * (terms - 1)]``, left to right.
+
+    One reduction over a strided view (chunks, terms, _LANE_CHUNK): numpy adds the terms
+    in order, a chunk at a time, so each chunk of ``out`` stays in the L1 cache.
+    """
+    seg = np.ascontiguousarray(seg)  # a view of it (below) needs its buffer
+    wide, step = out.size, seg.itemsize
+    chunk = min(_LANE_CHUNK, wide)
+    chunks = wide // chunk
+    head = chunks * chunk
+    shape, strides = (chunks, terms, chunk), (chunk * step, 8 * step, step)
+    view = np.ndarray(shape, seg.dtype, seg, 0, strides)
+    np.add.reduce(view, axis=1, out=out[:head].reshape(chunks, chunk))
+    if head < wide:
+        rest = np.ndarray((terms, wide - head), seg.dtype, seg[head:], 0, strides[1:])
+        np.add.reduce(rest, axis=0, out=out[head:])
+    return out
 
 
 def window_sums(values: np.ndarray, width: int) -> np.ndarray:
@@ -29,43 +138,49 @@ def window_sums(values: np.ndarray, width: int) -> np.ndarray:
     """
     count = values.size - width + 1
     out = np.empty(max(count, 0))
-    step = max(_BLOCK, 2 * width)
+    step = max(BLOCK, 2 * width)
+    sums = PairwiseWindows(width, min(step, max(count, 0)) + width - 1)
     for first in range(0, count, step):
         rows = min(step, count - first)
-        segment = values[first : first + rows + width - 1]
-        nodes: dict[int, np.ndarray] = {}
-        np.add(0.0, _node(segment, width, nodes)[:rows], out=out[first : first + rows])
+        block = out[first : first + rows]
+        sums.into(values[first : first + rows + width - 1], block)
+        np.add(block, 0.0, out=block)
     return out
 
 
-def _node(seg: np.ndarray, length: int, nodes: dict[int, np.ndarray]) -> np.ndarray:
-    """numpy's pairwise sum of ``seg[i : i + length]`` for every ``i`` where it fits."""
-    if length in nodes:
-        return nodes[length]
-    count = seg.size - length + 1
-    if length < 8:  # res = 0.0; res += a[i] for each i
-        res = 0.0 + seg[:count]
-        for j in range(1, length):
-            res += seg[j : j + count]
-    elif length <= _PW_BLOCKSIZE:
-        whole = length - length % 8
-        # r[j] = a[j] + a[j + 8] + ...: the same sequence from every start, shifted by j
-        partial = seg[: count + 7].copy()
-        for offset in range(8, whole, 8):
-            partial += seg[offset : offset + count + 7]
-        pairs = partial[:-1] + partial[1:]  # r0 + r1, r2 + r3, ...
-        quads = pairs[: count + 4] + pairs[2 : count + 6]
-        res = quads[:count] + quads[4 : count + 4]
-        for j in range(whole, length):
-            res += seg[j : j + count]
-    else:
-        half = length // 2
-        half -= half % 8
-        left = _node(seg, half, nodes)
-        right = _node(seg, length - half, nodes)
-        res = left[:count] + right[half : half + count]
-    nodes[length] = res
-    return res
+def tree_depth(width: int) -> int:
+    """The most additions on one value's way into a sum of :func:`tree_sums`."""
+    return width.bit_length() - 1 + bin(width).count("1") - 1
+
+
+def tree_sums(
+    seg: np.ndarray, width: int, out: np.ndarray, spare: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """``out[i]`` = a sum of ``seg[i : i + width]`` by a tree of depth :func:`tree_depth`:
+    sums of 2, 4, 8, ... values side by side, those of ``width``'s bits added up.
+
+    ``spare``: two buffers of at least ``seg.size`` values (overwritten).
+    """
+    rows = out.size
+    level, span, offset, started = seg, 1, 0, False
+    while True:
+        if width & span:
+            piece = level[offset : offset + rows]
+            if started:
+                np.add(out, piece, out=out)
+            else:
+                np.copyto(out, piece)
+            started = True
+            offset += span
+        if 2 * span > width:
+            return
+        size = level.size - span
+        if width == 2 * span:  # a power of two: its last level is the sum itself
+            np.add(level[:size], level[span : span + size], out=out)
+            return
+        target = spare[span.bit_length() % 2][:size]
+        np.add(level[:size], level[span : span + size], out=target)
+        level, span = target, 2 * span
 
 
 def window_min(values: np.ndarray, width: int) -> np.ndarray:

@@ -1,0 +1,186 @@
+"""Running sums over the full windows of a run, for the ``olmo-*`` and ``llm-foundry`` presets.
+
+The windows ``x[r:r + size]`` are taken :data:`ROWS` at a time. In each pass the values
+minus a shift (the pass's mean) are summed with :func:`numpy.cumsum`, and a window's sum
+(and sum of squares) is the difference of two running sums; the presets report the mean
+and spread these give, with an error bound, and recompute exactly where the bound cannot
+settle a decision.
+
+:func:`full_windows` handles any pass (NaN/inf, constant windows). :class:`RunningSums`
+does the common pass (every value finite, no constant window) with the same operations on
+reused buffers, writing the means straight into the caller's output: the same numbers bit
+for bit, fewer passes over memory. It returns ``None`` for any other pass.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "CELLS",
+    "ROWS",
+    "FastWindows",
+    "RunningSums",
+    "divide_by",
+    "full_windows",
+    "near_line",
+]
+
+_EPS = float(np.finfo(np.float64).eps)
+#: Windows per pass (the error bound grows with the pass length; the results depend on it).
+ROWS = 1 << 15
+#: Cells (windows x values) per pass of the presets' exact recomputations (bounds memory).
+CELLS = 1 << 22
+
+
+def error_bound(length: int, size: int) -> float:
+    """The relative error bound of running sums over a pass of ``length`` values."""
+    return 8 * _EPS * (length + size)
+
+
+def full_windows(x: np.ndarray, size: int, begin: int, end: int) -> dict[str, np.ndarray]:
+    """Approximate statistics of the full windows ``x[r:r + size]``, ``r = begin..end-1``.
+
+    ``mean`` and ``m2`` (sum of squared deviations) from running sums of the values minus a
+    shift, with ``m2_err``/``mean_err`` bounding their error; ``flat``: the window holds one
+    value (exact: ``mean`` is it, ``m2`` is 0); ``bad``: a NaN/inf in the window. Callers
+    decide with these where the bounds allow it and recompute the rest exactly; they pass
+    at most :data:`ROWS` windows at a time, so every temporary stays small.
+    """
+    seg = x[begin : end + size - 1]
+    width = end - begin
+    finite = np.isfinite(seg)
+    clean = seg if finite.all() else np.where(finite, seg, 0.0)
+    count_bad = np.concatenate(([0], np.cumsum(~finite)))
+    bad = count_bad[size : size + width] - count_bad[:width] > 0
+    changes = np.concatenate(([0, 0], np.cumsum(seg[1:] != seg[:-1])))
+    flat = changes[size : size + width] - changes[1 : 1 + width] == 0
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf/NaN sums
+        shift = float(clean.mean())
+        centred = clean - shift
+        c1 = np.concatenate(([0.0], np.cumsum(centred)))
+        c2 = np.concatenate(([0.0], np.cumsum(centred * centred)))
+        s1 = c1[size : size + width] - c1[:width]
+        s2 = c2[size : size + width] - c2[:width]
+        top = float(np.abs(centred).max())
+        bound = error_bound(seg.size, size)
+        mean = np.where(flat, seg[:width], shift + s1 / size)
+        m2 = np.where(flat, 0.0, np.maximum(s2 - s1 * s1 / size, 0.0))
+    return {
+        "mean": mean,
+        "m2": m2,
+        "m2_err": np.full(width, bound * top * top),
+        "mean_err": np.full(width, bound * top / size + 4 * _EPS * abs(shift)),
+        "flat": flat,
+        "bad": bad,
+    }
+
+
+class FastWindows(NamedTuple):
+    """One common pass: what :func:`full_windows` gives when no window is bad or flat."""
+
+    #: The window means (a view of the caller's output).
+    mean: np.ndarray
+    #: Sums of squared deviations (a view of a reused buffer; ``None`` without squares).
+    m2: np.ndarray | None
+    #: The error bounds, the same for every window of the pass.
+    m2_err: float
+    mean_err: float
+    #: The largest ``|value|`` in the pass's windows and the values after them (NaN left out:
+    #: a comparison with NaN is false whatever the bound).
+    top_value: float
+    #: The least and largest ``m2`` before clipping at 0 (0.0 without squares).
+    low_m2: float
+    high_m2: float
+    #: The largest value in the pass's windows.
+    high: float
+
+
+class RunningSums:
+    """Reused buffers for the common passes of one run with windows of ``size`` values."""
+
+    def __init__(self, size: int, squares: bool) -> None:
+        self.size = size
+        self.squares = squares
+        length = ROWS + size  # the longest pass, and a leading zero
+        self._centred = np.empty(length)
+        self._c1 = np.zeros(length)
+        self._c2 = np.zeros(length if squares else 1)
+        self._s1 = np.empty(ROWS)
+        self._s2 = np.empty(ROWS if squares else 1)
+
+    def common(self, x: np.ndarray, begin: int, end: int, mean: np.ndarray) -> FastWindows | None:
+        """:func:`full_windows` of a pass in which every value is finite and no window holds
+        one value, writing the means into ``mean``; ``None`` for any other pass. ``x`` holds
+        the value after the last window (``end + size - 1 < x.size``)."""
+        size = self.size
+        seg = x[begin : end + size - 1]
+        width = end - begin
+        high, low = float(seg.max()), float(seg.min())  # NaN propagates
+        if not (np.isfinite(high) and np.isfinite(low)):
+            return None
+        # a flat window needs size - 1 equal neighbours in a row
+        if size < 2 or np.count_nonzero(seg[1:] == seg[:-1]) >= size - 1:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf/NaN sums
+            length = seg.size
+            shift = float(seg.mean())
+            centred = np.subtract(seg, shift, out=self._centred[:length])
+            # |value - shift| is largest at an extreme: rounding is monotonic
+            top = max(abs(high - shift), abs(low - shift))
+            c1 = self._c1
+            np.cumsum(centred, out=c1[1 : length + 1])
+            s1 = np.subtract(c1[size : size + width], c1[:width], out=self._s1[:width])
+            divide_by(s1, size, mean)
+            np.add(mean, shift, out=mean)
+            m2 = None
+            low_m2 = high_m2 = 0.0
+            if self.squares:
+                c2 = self._c2
+                np.multiply(centred, centred, out=centred)
+                np.cumsum(centred, out=c2[1 : length + 1])
+                s2 = np.subtract(c2[size : size + width], c2[:width], out=self._s2[:width])
+                np.multiply(s1, s1, out=s1)
+                divide_by(s1, size, s1)
+                m2 = np.subtract(s2, s1, out=s2)
+                low_m2, high_m2 = float(m2.min()), float(m2.max())
+                if not low_m2 > 0:  # NaN, or sums to clip at 0
+                    np.maximum(m2, 0.0, out=m2)
+        bound = error_bound(length, size)
+        return FastWindows(
+            mean,
+            m2,
+            bound * top * top,
+            bound * top / size + 4 * _EPS * abs(shift),
+            max(abs(high), abs(low), _magnitude(x[end + size - 1])),
+            low_m2,
+            high_m2,
+            high,
+        )
+
+
+def divide_by(values: np.ndarray, size: int, out: np.ndarray) -> None:
+    """``values / size`` into ``out``; by a power of two as a product (the same numbers:
+    both are the exact quotient rounded once)."""
+    if size & (size - 1):
+        np.divide(values, size, out=out)
+    else:
+        np.multiply(values, 1.0 / size, out=out)
+
+
+def _magnitude(value: float) -> float:
+    """``|value|``, 0 for NaN."""
+    return abs(value) if value == value else 0.0
+
+
+def near_line(gap: np.ndarray, widest: float) -> np.ndarray:
+    """The rows where ``|gap| <= widest`` may hold (NaN included: no bound rules it out);
+    ``gap`` becomes ``|gap|``. Most passes are settled by ``gap``'s extremes alone."""
+    if gap.max() < -widest or gap.min() > widest:
+        return np.empty(0, np.intp)
+    np.abs(gap, out=gap)
+    if gap.min() > widest:
+        return np.empty(0, np.intp)
+    return np.flatnonzero(~(gap > widest))
