@@ -13,11 +13,13 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_synthloss import make_curve, read_log, write_log
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.emulation.fast_csv import csv_bulk
 from pytest_synthloss.emulation.fast_logs import read_whole
 from pytest_synthloss.emulation.logreader import _Parser
 
@@ -191,3 +193,46 @@ def test_timed_and_nonstandard_logs_are_left_to_the_careful_path(tmp_path: Path)
     path.write_text("step,loss,profile,lr,batch_size\n1,0.5,p,,\n1,0.25,p,,\n")
     assert read_whole(str(path), _Parser(None, False)) is not None
     assert read_log(path).resumes == ((1, 1),)
+
+
+_CSV_LOSS_ODD = [*_TEXT_ODD, "", "1e", "e5", ".", "1.5.5", "--1", "+-1", "1,5", '"1.5"', "#1"]
+_CSV_LOSS_ODD += ["1e+", "nosy", "1s", "y", " nan", "Inf", "+nan", "1" * 401, "0." + "1" * 399]
+_CSV_SUFFIXES = [",noisy,0.001,", ",noisy,,", ",my run #2,,", ",,,", ",a b,1e-3,8"]
+
+
+@pytest.mark.parametrize("suffix", _CSV_SUFFIXES)
+@pytest.mark.parametrize("token", _CSV_LOSS_ODD + [f"step:{s}" for s in _STEP_ODD])
+def test_csv_near_misses_read_as_the_careful_path_reads_them(
+    tmp_path: Path, token: str, suffix: str
+) -> None:
+    lines = ["step,loss,profile,lr,batch_size\n"]
+    lines += [f"{i},{0.5 + i!r}{suffix}\n" for i in range(1, 6)]
+    step, loss = (token[5:], "0.25") if token.startswith("step:") else ("3", token)
+    lines[3] = f"{step},{loss}{suffix}\n"
+    fast, careful = _both(tmp_path, lines)
+    _same(fast, careful)
+
+
+@pytest.mark.parametrize("suffix", _CSV_SUFFIXES)
+def test_csv_logs_of_every_suffix_are_read_in_bulk(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / "run.csv"
+    values = [0.5, math.nan, math.inf, -math.inf, 1e-320, -0.0, 1.7976931348623157e308]
+    body = "".join(f"{i + 1},{v!r}{suffix}\n" for i, v in enumerate(values))
+    path.write_text("step,loss,profile,lr,batch_size\n" + body)
+    head = len("step,loss,profile,lr,batch_size\n")
+    bulk = csv_bulk(str(path), path.read_bytes(), head, suffix.encode())
+    assert bulk is not None
+    assert bulk[0].tolist() == list(range(1, len(values) + 1))
+    assert bulk[0].dtype == np.int64
+    assert _bits(bulk[1]) == _bits(np.array(values))
+
+
+def test_csv_steps_are_read_as_integers_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "run.csv"
+    big = 2**53 + 1  # not a float64
+    path.write_text(f"step,loss,profile,lr,batch_size\n{big},0.5,p,,\n")
+    head = len("step,loss,profile,lr,batch_size\n")
+    bulk = csv_bulk(str(path), path.read_bytes(), head, b",p,,")
+    assert bulk is not None
+    assert bulk[0].tolist() == [big]
+    assert read_log(path).steps.tolist() == [big]

@@ -22,7 +22,9 @@ from pytest_synthloss.core.validation import loss_array, step_array
 __all__ = [
     "NONFINITE_POLICIES",
     "SpikeReport",
+    "apply_policy",
     "check_nonfinite_policy",
+    "decision",
     "detect_spikes",
     "spike_report",
 ]
@@ -112,22 +114,38 @@ def spike_report(
 ) -> SpikeReport:
     """:func:`detect_spikes` on checked input: float64 losses, int64 steps of the same shape
     (both kept in the report as given), a rule instance and a checked policy."""
-    # under "stack" the preset alone decides what a non-finite loss is
-    finite = np.isfinite(values) if policy != "stack" else None
-    if policy == "error" and finite is not None and not finite.all():
+    finite = np.isfinite(values) if policy == "error" else None
+    if finite is not None and not finite.all():
         first = int(np.argmin(finite))
         raise LossAssertionError(
             f"Loss is not finite at step {int(steps[first])} (loss={float(values[first])!r}) "
             f"and nonfinite='error'"
         )
-    ctx = loss_array("context", context)
+    reference, score, mask = decision(values, rule, policy, loss_array("context", context))
+    return SpikeReport(rule, steps, values, reference, score, mask, policy)
+
+
+def decision(
+    values: np.ndarray, rule: SpikeRule, policy: str, context: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reference, score and spike mask of ``rule`` over ``values`` (checked float64
+    losses; ``context`` checked, ``policy`` checked and not ``"error"`` with a non-finite
+    loss)."""
     decide = getattr(rule, "decide", None)
     if decide is not None:
-        reference, score, mask = decide(values, ctx)
+        reference, score, mask = decide(values, context)
     else:
-        ctx = ctx[np.isfinite(ctx)]
-        reference, score = rule.evaluate(values, ctx)
+        reference, score = rule.evaluate(values, context[np.isfinite(context)])
         mask = rule.is_spike(score)
-    if finite is not None and not finite.all():
-        mask = mask | ~finite if policy == "spike" else mask & finite
-    return SpikeReport(rule, steps, values, reference, score, mask, policy)
+    return reference, score, apply_policy(mask, values, policy)
+
+
+def apply_policy(mask: np.ndarray, values: np.ndarray, policy: str) -> np.ndarray:
+    """``mask`` with the non-finite losses among ``values`` counted as ``policy`` says."""
+    if policy == "stack":  # the preset alone decides what a non-finite loss is
+        return mask
+    finite = np.isfinite(values)
+    if finite.all():
+        return mask
+    counted: np.ndarray = mask | ~finite if policy == "spike" else mask & finite
+    return counted

@@ -27,6 +27,8 @@ def finite_or_nan(values: np.ndarray) -> np.ndarray:
 
 #: Block length of :func:`running_min_before` (fits the L1 cache).
 _MIN_BLOCK = 1024
+#: Blocks accumulated per pass of :func:`running_min_before`.
+_MIN_BLOCKS_PER_PASS = 64
 
 
 def running_min_before(values: np.ndarray, lead: float) -> np.ndarray:
@@ -53,9 +55,12 @@ def running_min_before(values: np.ndarray, lead: float) -> np.ndarray:
         dest[:] = before[:-1, None]
         with np.errstate(invalid="ignore"):
             exact = np.flatnonzero(~(lows >= before[:-1]) & ~np.isnan(lows))
-        if exact.size:
-            running = np.fmin.accumulate(blocks[exact], axis=1)
-            dest[exact] = np.fmin(running, before[exact][:, None])
+        # a few blocks at a time: the temporaries stay small even when every block
+        # sets a new minimum (a curve that only falls)
+        for first in range(0, exact.size, _MIN_BLOCKS_PER_PASS):
+            rows = exact[first : first + _MIN_BLOCKS_PER_PASS]
+            running = np.fmin.accumulate(blocks[rows], axis=1)
+            dest[rows] = np.fmin(running, before[rows][:, None], out=running)
     if head < src.size:
         out[1 + head :] = np.fmin(np.fmin.accumulate(src[head:]), before[-1])
     return out

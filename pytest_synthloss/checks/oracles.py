@@ -228,7 +228,7 @@ def early_stop_step(curve: LossSeries, framework: str, **params: object) -> int 
     defaults, oracle = _FRAMEWORKS[framework]
     series = as_series(curve)
     index = oracle(np.asarray(series.losses, np.float64), _params(framework, defaults, params))
-    return None if index is None else int(series.steps[index])
+    return None if index is None else series.step_at(index)
 
 
 def lr_plateau_cuts(curve: LossSeries, **params: object) -> tuple[int, ...]:
@@ -277,7 +277,7 @@ def lr_plateau_cuts(curve: LossSeries, **params: object) -> tuple[int, ...]:
             new = max(lr * factor, floor)
             if lr - new > eps:
                 lr = new
-                cuts.append(int(series.steps[index]))
+                cuts.append(series.step_at(index))
             cool, bad = cooldown, 0
     return tuple(cuts)
 

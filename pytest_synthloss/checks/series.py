@@ -7,12 +7,12 @@ how to describe its span, draw its sparkline with marked steps and say how to re
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from pytest_synthloss.checks.messages import SPARK_WIDTH
+from pytest_synthloss.checks.offenders import columns_hit
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.model import as_steps
@@ -26,21 +26,76 @@ __all__ = ["LossSeries", "Series", "as_series", "is_pair", "span"]
 LossSeries = LossCurve | npt.ArrayLike | tuple[npt.ArrayLike, npt.ArrayLike]
 
 
-@dataclass(frozen=True)
 class Series:
-    """Steps and losses to check, and the curve they come from (``None`` for raw data)."""
+    """Steps and losses to check, and the curve they come from (``None`` for raw data).
 
-    steps: np.ndarray
-    losses: np.ndarray
-    curve: LossCurve | None
+    Steps ``first, first + 1, ...`` (a curve's, or ``1..n`` for plain losses) are implicit:
+    ``steps`` is built only when read, and :meth:`step_at`, :meth:`steps_at` and
+    :meth:`position` answer without it, so a check costs no step array of its own.
+    """
+
+    __slots__ = ("_given", "_steps", "curve", "first", "losses")
+
+    def __init__(
+        self,
+        steps: np.ndarray | None,
+        losses: np.ndarray,
+        curve: LossCurve | None,
+        first: int = 1,
+    ) -> None:
+        self._given = steps
+        self._steps: np.ndarray | None = steps
+        self.losses = losses
+        self.curve = curve
+        self.first = int(steps[0]) if steps is not None and steps.size else first
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Every step (int64), made on first read when they are implicit."""
+        if self._steps is None:
+            self._steps = np.arange(self.first, self.first + self.losses.size, dtype=np.int64)
+        return self._steps
+
+    @property
+    def count(self) -> int:
+        """How many steps."""
+        return int(self.losses.size)
+
+    def step_at(self, index: int) -> int:
+        """The step at ``index`` (negative counts from the end)."""
+        if self._given is not None:
+            return int(self._given[index])
+        return self.first + (index if index >= 0 else self.count + index)
+
+    def steps_at(self, indices: np.ndarray) -> np.ndarray:
+        """The steps at ``indices`` (int64)."""
+        if self._given is not None:
+            picked: np.ndarray = self._given[indices]
+            return picked
+        return np.asarray(indices, dtype=np.int64) + self.first
+
+    def positions(self, steps: np.ndarray) -> np.ndarray:
+        """Where each of ``steps`` is, or would be inserted (``np.searchsorted``)."""
+        if self._given is not None:
+            found: np.ndarray = np.searchsorted(self._given, steps)
+            return found
+        return np.clip(np.asarray(steps, dtype=np.int64) - self.first, 0, self.count)
+
+    def same_steps(self, other: Series) -> bool:
+        """Whether ``other`` has exactly these steps."""
+        if self.count != other.count:
+            return False
+        if self._given is None and other._given is None:
+            return self.first == other.first
+        return bool((self.steps == other.steps).all())
 
     @property
     def where(self) -> str:
-        span = f"steps {int(self.steps[0])}..{int(self.steps[-1])}"
+        span = f"steps {self.step_at(0)}..{self.step_at(-1)}"
         return f"profile {self.curve.profile.name!r}, {span}" if self.curve else span
 
     def position(self, step: int) -> int:
-        return int(np.searchsorted(self.steps, step))
+        return int(self.positions(np.array([step], dtype=np.int64))[0])
 
     def spark(self, marks: Iterable[int] | np.ndarray = ()) -> str:
         """The sparkline with ``marks`` (steps) marked under it.
@@ -50,26 +105,32 @@ class Series:
         """
         given = marks if isinstance(marks, np.ndarray) else list(marks)
         marked = np.asarray(given, dtype=np.int64).ravel()
-        count = self.steps.size
+        return self.spark_at(self.positions(marked))
+
+    @property
+    def _preview(self) -> bool:
+        """Whether the sparkline is the curve's own preview (a synthetic curve's)."""
+        return self.curve is not None and not isinstance(self.curve, RecordedCurve)
+
+    def spark_bounds(self) -> np.ndarray:
+        """The first position of each sparkline column, then the step count (int64)."""
+        count = self.count
         width = min(count, SPARK_WIDTH)
-        if self.curve is not None and not isinstance(self.curve, RecordedCurve):
-            if marked.size > SPARK_WIDTH:  # columns as LossCurve.preview computes them
-                hit = np.zeros(width, dtype=bool)
-                hit[(marked - self.curve.start_step) * width // count] = True
-                columns = np.flatnonzero(hit)
-                marked = self.curve.start_step + (columns * count + width - 1) // width
-            return self.curve.preview(SPARK_WIDTH, marks=tuple(marked.tolist()))
-        if marked.size > SPARK_WIDTH:  # columns as sparkline computes them
-            edges = (np.arange(width + 1, dtype=np.int64) * count) // width
-            # a marked step's column from each column's first step (the steps ascend): a
-            # search among the columns, not among all the steps
-            column = np.searchsorted(self.steps[edges[:-1]], marked, side="right") - 1
-            hit = np.zeros(width, dtype=bool)
-            hit[np.maximum(column, 0)] = True
-            positions = edges[:-1][hit]
-        else:
-            positions = np.searchsorted(self.steps, marked)
-        return sparkline(self.losses, width=SPARK_WIDTH, marks=positions.tolist())
+        column = np.arange(width + 1, dtype=np.int64)
+        if self._preview:  # position p is in column p * width // count (LossCurve.preview)
+            return (column * count + width - 1) // width
+        return (column * count) // width  # the columns of ``sparkline``
+
+    def spark_hit(self, hit: np.ndarray) -> str:
+        """The sparkline with the columns ``hit`` (see :meth:`spark_bounds`) marked."""
+        starts = self.spark_bounds()[:-1][hit]
+        if self.curve is not None and self._preview:
+            return self.curve.preview(SPARK_WIDTH, marks=tuple((self.first + starts).tolist()))
+        return sparkline(self.losses, width=SPARK_WIDTH, marks=starts.tolist())
+
+    def spark_at(self, positions: np.ndarray) -> str:
+        """The sparkline with the steps at ``positions`` marked (one mark per column)."""
+        return self.spark_hit(columns_hit(positions, self.spark_bounds()))
 
     def reproduce(self) -> list[str]:
         curve = self.curve
@@ -93,8 +154,10 @@ def as_series(data: LossSeries, what: str = "losses", *, copy: bool = True) -> S
     ``copy=False`` keeps float64 losses given as an array as they are (for a check that
     only reads them and returns nothing of them); by default they are copied.
     """
-    if isinstance(data, LossCurve):
+    if isinstance(data, RecordedCurve):  # its steps may have gaps
         return Series(data.steps, data.losses, data)
+    if isinstance(data, LossCurve):
+        return Series(None, data.losses, data, data.start_step)
     steps: np.ndarray | None = None
     raw: object = data
     if is_pair(data):
@@ -111,20 +174,19 @@ def as_series(data: LossSeries, what: str = "losses", *, copy: bool = True) -> S
         raise SynthLossError(f"{what} is empty: there is no step to check")
     losses = arr.astype(np.float64, copy=copy)
     if steps is None:
-        steps = np.arange(1, losses.size + 1, dtype=np.int64)
-    elif steps.shape != losses.shape:
+        return Series(None, losses, None)
+    if steps.shape != losses.shape:
         raise SynthLossError(
             f"{what}: steps and losses differ in length ({steps.size} steps, {losses.size} losses)"
         )
-    else:
-        steps = steps.astype(np.int64)
-        back = np.flatnonzero(np.diff(steps) <= 0)
-        if back.size:
-            i = int(back[0]) + 1
-            raise SynthLossError(
-                f"{what}: steps must be strictly increasing, got {int(steps[i])} "
-                f"after {int(steps[i - 1])} at index {i}"
-            )
+    steps = steps.astype(np.int64)
+    back = np.flatnonzero(np.diff(steps) <= 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise SynthLossError(
+            f"{what}: steps must be strictly increasing, got {int(steps[i])} "
+            f"after {int(steps[i - 1])} at index {i}"
+        )
     return Series(steps, losses, None)
 
 
@@ -140,5 +202,4 @@ def is_pair(data: object) -> bool:
 
 def span(series: Series) -> str:
     """E.g. ``steps 1..20 (20 steps)``."""
-    count = series.steps.size
-    return f"steps {int(series.steps[0])}..{int(series.steps[-1])} ({count} steps)"
+    return f"steps {series.step_at(0)}..{series.step_at(-1)} ({series.count} steps)"

@@ -27,7 +27,7 @@ fails on ``nan``, ``inf`` and ``diverging``, by design.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -37,8 +37,10 @@ from pytest_synthloss.checks.detection import (
     spike_report,
 )
 from pytest_synthloss.checks.messages import MAX_ROWS, fail, num, percent, table
+from pytest_synthloss.checks.offenders import Tally
 from pytest_synthloss.checks.rules import SpikeRule, get_rule
 from pytest_synthloss.checks.series import LossSeries, Series, as_series
+from pytest_synthloss.checks.spike_outcome import Outcome, spike_outcome
 from pytest_synthloss.checks.stack_base import MAX_HISTORY, StackPreset
 from pytest_synthloss.checks.value_assertions import nonfinite_details
 from pytest_synthloss.core.curve import make_curve
@@ -46,7 +48,7 @@ from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.model import range_losses, trend_losses
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.recorded import RecordedCurve
-from pytest_synthloss.core.validation import check_step
+from pytest_synthloss.core.validation import check_step, loss_array
 
 __all__ = ["NOISY_HISTORY_WINDOW", "assert_no_spikes", "assert_spikes_at", "find_spikes"]
 
@@ -128,61 +130,75 @@ def find_spikes(
     return _find(as_series(curve), rule, nonfinite)
 
 
-def _find(series: Series, rule: SpikeRule | str | None, nonfinite: str | None) -> SpikeReport:
-    """The spike report; under ``nonfinite="error"``, first fail on any non-finite loss."""
+def _policy(
+    series: Series, rule: SpikeRule | str | None, nonfinite: str | None
+) -> tuple[SpikeRule, str]:
+    """The rule and policy; under ``nonfinite="error"``, first fail on any non-finite loss."""
     __tracebackhide__ = True
     chosen = get_rule(rule)
     policy = check_nonfinite_policy(nonfinite, chosen)
-    if policy == "error":
-        bad = np.flatnonzero(~np.isfinite(series.losses))
-        if bad.size:
-            first = int(bad[0])
-            summary, rest = nonfinite_details(series, bad)
-            fail(
-                [
-                    f"Loss is not finite at step {int(series.steps[first])} "
-                    f"(loss={num(series.losses[first])}) and nonfinite='error': "
-                    f"spikes by rule {chosen.describe()} not checked ({series.where})",
-                    f"Non-finite losses: {summary}",
-                    *rest,
-                ]
-            )
+    details = nonfinite_details(series) if policy == "error" else None
+    if details is not None:
+        first, summary, rest = details
+        fail(
+            [
+                f"Loss is not finite at step {series.step_at(first)} "
+                f"(loss={num(series.losses[first])}) and nonfinite='error': "
+                f"spikes by rule {chosen.describe()} not checked ({series.where})",
+                f"Non-finite losses: {summary}",
+                *rest,
+            ]
+        )
+    return chosen, policy
+
+
+def _find(series: Series, rule: SpikeRule | str | None, nonfinite: str | None) -> SpikeReport:
+    """The spike report (every step's reference, score and flag)."""
+    __tracebackhide__ = True
+    chosen, policy = _policy(series, rule, nonfinite)
     # the series' arrays are checked already (a curve's, or copies made by as_series)
     return spike_report(series.losses, series.steps, chosen, policy, _context(series, chosen))
 
 
-def _rule_text(report: SpikeReport) -> str:
+def _outcome(series: Series, rule: SpikeRule | str | None, nonfinite: str | None) -> Outcome:
+    """What an assertion shows of the decision (see :mod:`.spike_outcome`)."""
+    __tracebackhide__ = True
+    chosen, policy = _policy(series, rule, nonfinite)
+    context = loss_array("context", _context(series, chosen))
+    return spike_outcome(series.losses, chosen, policy, context)
+
+
+def _rule_text(outcome: Outcome) -> str:
     """The rule, and the NaN policy when it is not the default."""
-    text = report.rule.describe()
-    default = getattr(report.rule, "default_nonfinite", "spike")
-    return text if report.nonfinite == default else f"{text}, nonfinite={report.nonfinite!r}"
+    text = outcome.rule.describe()
+    default = getattr(outcome.rule, "default_nonfinite", "spike")
+    return text if outcome.nonfinite == default else f"{text}, nonfinite={outcome.nonfinite!r}"
 
 
-def _spike_row(report: SpikeReport, index: int, note: str = "") -> list[str]:
-    loss = float(report.losses[index])
-    reference = float(report.reference[index])
-    score = float(report.score[index])
+def _spike_row(series: Series, outcome: Outcome, index: int, note: str = "") -> list[str]:
+    loss = float(series.losses[index])
+    reference = outcome.reference_at(index)
     row = [
-        str(int(report.steps[index])),
+        str(series.step_at(index)),
         num(loss),
         "none" if math.isnan(reference) else num(reference),
-        "non-finite" if not math.isfinite(loss) else report.rule.format_score(score),
+        "non-finite"
+        if not math.isfinite(loss)
+        else outcome.rule.format_score(outcome.score_at(index)),
     ]
     return [*row, note] if note else row
 
 
-def _spike_header(report: SpikeReport, *extra: str) -> list[str]:
-    return ["step", "loss", "reference", report.rule.score_label, *extra]
+def _spike_header(outcome: Outcome, *extra: str) -> list[str]:
+    return ["step", "loss", "reference", outcome.rule.score_label, *extra]
 
 
-def _worst(report: SpikeReport, indices: np.ndarray) -> str:
-    scores = np.where(np.isfinite(report.losses[indices]), report.score[indices], np.inf)
-    index = int(indices[int(np.argmax(scores))])
-    step, loss = int(report.steps[index]), float(report.losses[index])
+def _worst(series: Series, outcome: Outcome, index: int) -> str:
+    step, loss = series.step_at(index), float(series.losses[index])
     if not math.isfinite(loss):
         return f"Worst: step {step} loss={num(loss)} (non-finite)"
-    score = report.rule.format_score(float(report.score[index]))
-    reference = num(report.reference[index])
+    score = outcome.rule.format_score(outcome.score_at(index))
+    reference = num(outcome.reference_at(index))
     return f"Worst: step {step} loss={num(loss)} vs reference {reference} ({score})"
 
 
@@ -196,21 +212,21 @@ def assert_no_spikes(
     """
     __tracebackhide__ = True
     series = as_series(curve, copy=False)
-    report = _find(series, rule, nonfinite)
-    found = np.flatnonzero(report.mask)
-    if not found.size:
+    outcome = _outcome(series, rule, nonfinite)
+    found = outcome.tally(series.spark_bounds())
+    if not found.count:
         return
     fail(
         [
-            f"Loss spikes found: {percent(found.size, series.steps.size)} by rule "
-            f"{_rule_text(report)} ({series.where})",
-            _worst(report, found),
+            f"Loss spikes found: {percent(found.count, series.count)} by rule "
+            f"{_rule_text(outcome)} ({series.where})",
+            _worst(series, outcome, found.worst),
             *table(
-                _spike_header(report),
-                [_spike_row(report, int(i)) for i in found[:MAX_ROWS]],
-                found.size,
+                _spike_header(outcome),
+                [_spike_row(series, outcome, i) for i in found.first.tolist()],
+                found.count,
             ),
-            series.spark(report.steps[found]),
+            series.spark_hit(found.columns),
             *series.reproduce(),
         ]
     )
@@ -237,40 +253,53 @@ def assert_spikes_at(
     series = as_series(curve, copy=False)
     expected = sorted({check_step(s, "expected spike step") for s in steps})
     wanted = np.array(expected, dtype=np.int64)
-    at = np.minimum(np.searchsorted(series.steps, wanted), series.steps.size - 1)
-    outside = np.flatnonzero(series.steps[at] != wanted)
+    at = np.minimum(series.positions(wanted), series.count - 1)
+    outside = np.flatnonzero(series.steps_at(at) != wanted)
     if outside.size:
         raise SynthLossError(
             f"expected spike step {expected[int(outside[0])]} is not in the series ({series.where})"
         )
-    report = _find(series, rule, nonfinite)
-    flagged = report.steps[report.mask]
-    if flagged.size == wanted.size and (flagged == wanted).all():
+    outcome = _outcome(series, rule, nonfinite)
+    bounds = series.spark_bounds()
+    spots = series.positions(wanted)
+    # block by block: the flagged steps, and those not expected or expected and missing
+    flagged, missing, extra, wrong = (Tally(bounds) for _ in range(4))
+    for first, end, positions, _ in outcome.blocks():
+        due = spots[np.searchsorted(spots, first) : np.searchsorted(spots, end)]
+        if not positions.size and not due.size:
+            continue
+        found, expect = np.zeros(end - first, bool), np.zeros(end - first, bool)
+        found[positions - first] = True
+        expect[due - first] = True
+        flagged.add(positions)
+        missing.add(np.flatnonzero(expect & ~found) + first)
+        extra.add(np.flatnonzero(found & ~expect) + first)
+        wrong.add(np.flatnonzero(found ^ expect) + first)
+    if not wrong.count:
         return
-    found = set(flagged.tolist())
-    missing = [s for s in expected if s not in found]
-    extra = sorted(found - set(expected))
-    wrong = sorted([*missing, *extra])
-    absent = set(missing)
+    shown = wrong.first
+    absent = np.isin(shown, missing.first)
     rows = [  # only the rows shown: the cost does not grow with the number of offenders
-        _spike_row(report, series.position(s), "missing" if s in absent else "unexpected")
-        for s in wrong[:MAX_ROWS]
+        _spike_row(series, outcome, s, "missing" if a else "unexpected")
+        for s, a in zip(shown.tolist(), absent.tolist(), strict=True)
     ]
     fail(
         [
-            f"Spikes differ from the expected steps by rule {_rule_text(report)} ({series.where})",
-            f"Expected: {_steps_text(expected)}; found: {_steps_text(sorted(found))}",
-            f"Missing: {len(missing)}, unexpected: {len(extra)}",
-            *table(_spike_header(report, ""), rows, len(wrong)),
-            series.spark(wrong),
+            f"Spikes differ from the expected steps by rule {_rule_text(outcome)} ({series.where})",
+            f"Expected: {_steps_text(wanted, wanted.size)}; "
+            f"found: {_steps_text(series.steps_at(flagged.first), flagged.count)}",
+            f"Missing: {missing.count}, unexpected: {extra.count}",
+            *table(_spike_header(outcome, ""), rows, wrong.count),
+            series.spark_hit(wrong.columns),
             *series.reproduce(),
         ]
     )
 
 
-def _steps_text(steps: Sequence[int]) -> str:
-    if not steps:
+def _steps_text(steps: np.ndarray, count: int) -> str:
+    """The first steps (of ``count``), e.g. ``steps 4, 5``."""
+    if not count:
         return "no spikes"
-    shown = ", ".join(str(s) for s in steps[:MAX_ROWS])
-    more = f", ... {len(steps) - MAX_ROWS} more" if len(steps) > MAX_ROWS else ""
+    shown = ", ".join(str(s) for s in steps[:MAX_ROWS].tolist())
+    more = f", ... {count - MAX_ROWS} more" if count > MAX_ROWS else ""
     return f"steps {shown}{more}"

@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from pytest_synthloss.checks.messages import MAX_ROWS, SPARK_WIDTH, fail, num, percent, table
+from pytest_synthloss.checks.messages import SPARK_WIDTH, fail, num, percent, table
+from pytest_synthloss.checks.offenders import BLOCK, Tally
 from pytest_synthloss.checks.series import LossSeries, Series, as_series, is_pair, span
 from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
@@ -38,34 +39,44 @@ __all__ = [
 # -- non-finite losses ----------------------------------------------------------------
 
 
-def nonfinite_details(series: Series, bad: np.ndarray) -> tuple[str, list[str]]:
-    """For non-finite positions ``bad``: a count summary, and the table, sparkline, reproduce."""
+def nonfinite_details(series: Series) -> tuple[int, str, list[str]] | None:
+    """The first non-finite position, a count summary, and the table, sparkline and
+    reproduce lines; ``None`` when every loss is finite. A block at a time: the cost does
+    not grow with the number of non-finite losses."""
     losses = series.losses
-    values = losses[bad]
-    kinds = [
-        f"{count} {name}"
-        for name, count in (
-            ("nan", int(np.isnan(values).sum())),
-            ("inf", int(np.isposinf(values).sum())),
-            ("-inf", int(np.isneginf(values).sum())),
-        )
-        if count
-    ]
-    summary = f"{percent(bad.size, losses.size)}: {', '.join(kinds)}"
-    shown = bad[:MAX_ROWS].tolist()
+    bad = Tally(series.spark_bounds())
+    nan = pos = neg = 0
+    for first in range(0, losses.size, BLOCK):
+        part = losses[first : first + BLOCK]
+        at = np.flatnonzero(~np.isfinite(part))
+        if at.size:
+            values = part[at]
+            nan += int(np.isnan(values).sum())
+            pos += int(np.isposinf(values).sum())
+            neg += int(np.isneginf(values).sum())
+            bad.add(at + first)
+    if not bad.count:
+        return None
+    kinds = [f"{n} {name}" for name, n in (("nan", nan), ("inf", pos), ("-inf", neg)) if n]
+    summary = f"{percent(bad.count, losses.size)}: {', '.join(kinds)}"
+    shown = bad.first.tolist()
     rows = [
         [
-            str(int(series.steps[i])),
+            str(series.step_at(i)),
             num(losses[i]),
-            "none" if j < 0 else f"{num(losses[j])} (step {int(series.steps[j])})",
+            "none" if j < 0 else f"{num(losses[j])} (step {series.step_at(j)})",
         ]
         for i, j in zip(shown, _last_finite(losses, shown), strict=True)
-    ]  # only the rows shown: the cost does not grow with the number of offenders
-    return summary, [
-        *table(["step", "loss", "last finite loss"], rows, bad.size),
-        series.spark(series.steps[bad]),
-        *series.reproduce(),
-    ]
+    ]  # only the rows shown
+    return (
+        shown[0],
+        summary,
+        [
+            *table(["step", "loss", "last finite loss"], rows, bad.count),
+            series.spark_hit(bad.columns),
+            *series.reproduce(),
+        ],
+    )
 
 
 def _last_finite(losses: np.ndarray, positions: list[int]) -> list[int]:
@@ -89,15 +100,14 @@ def assert_all_finite(curve: LossSeries) -> None:
     """
     __tracebackhide__ = True
     series = as_series(curve, copy=False)
-    bad = np.flatnonzero(~np.isfinite(series.losses))
-    if not bad.size:
+    details = nonfinite_details(series)
+    if details is None:
         return
-    first = int(bad[0])
-    summary, rest = nonfinite_details(series, bad)
+    first, summary, rest = details
     fail(
         [
             f"Non-finite losses found: {summary} ({series.where})",
-            f"First: step {int(series.steps[first])} loss={num(series.losses[first])}",
+            f"First: step {series.step_at(first)} loss={num(series.losses[first])}",
             *rest,
         ]
     )
@@ -120,38 +130,45 @@ def assert_monotonic_decreasing(
     losses = series.losses
     if losses.size < 2:
         if not np.isfinite(losses).all():
-            fail([f"Loss is not finite: step {int(series.steps[0])} loss={num(losses[0])}"])
+            fail([f"Loss is not finite: step {series.step_at(0)} loss={num(losses[0])}"])
         return
-    change = losses[1:] - losses[:-1]
-    with np.errstate(invalid="ignore"):
-        bad = change >= -tolerance if strict else change > tolerance
-    bad |= ~np.isfinite(losses[1:]) | ~np.isfinite(losses[:-1])
-    found = np.flatnonzero(bad)
-    if not found.size:
+    bounds = series.spark_bounds()
+    found = Tally(bounds)
+    for first in range(0, losses.size - 1, BLOCK):  # change i: from loss i to loss i + 1
+        before, after = losses[first : first + BLOCK], losses[first + 1 : first + BLOCK + 1]
+        before = before[: after.size]
+        change = after - before
+        with np.errstate(invalid="ignore"):
+            bad = change >= -tolerance if strict else change > tolerance
+        bad |= ~np.isfinite(after) | ~np.isfinite(before)
+        at = np.flatnonzero(bad)
+        # the step after each change: the losses' positions, one further on
+        found.add(at + first + 1, np.where(np.isfinite(change[at]), change[at], np.inf))
+    if not found.count:
         return
     rule = f"loss < previous - {tolerance!r}" if strict else f"loss <= previous + {tolerance!r}"
-    ranked = np.where(np.isfinite(change[found]), change[found], np.inf)
-    worst = int(found[int(np.argmax(ranked))])
+    worst = found.worst
     rows = [
-        [
-            str(int(series.steps[i + 1])),
-            num(losses[i + 1]),
-            num(losses[i]),
-            f"{change[i]:+.6g}",
-        ]
-        for i in found[:MAX_ROWS].tolist()
+        [str(series.step_at(i)), num(losses[i]), num(losses[i - 1]), f"{_rise(losses, i):+.6g}"]
+        for i in found.first.tolist()
     ]
     fail(
         [
-            f"Loss is not monotonic decreasing: {percent(found.size, change.size)} "
+            f"Loss is not monotonic decreasing: {percent(found.count, losses.size - 1)} "
             f"break {rule} ({series.where})",
-            f"Worst: step {int(series.steps[worst + 1])} loss={num(losses[worst + 1])} "
-            f"vs previous {num(losses[worst])} ({change[worst]:+.6g})",
-            *table(["step", "loss", "previous", "change"], rows, found.size),
-            series.spark(series.steps[found + 1]),
+            f"Worst: step {series.step_at(worst)} loss={num(losses[worst])} "
+            f"vs previous {num(losses[worst - 1])} ({_rise(losses, worst):+.6g})",
+            *table(["step", "loss", "previous", "change"], rows, found.count),
+            series.spark_hit(found.columns),
             *series.reproduce(),
         ]
     )
+
+
+def _rise(losses: np.ndarray, index: int) -> float:
+    """``losses[index] - losses[index - 1]`` (NaN for inf - inf, without a warning)."""
+    with np.errstate(invalid="ignore"):
+        return float(losses[index] - losses[index - 1])
 
 
 def assert_reaches_floor(
@@ -175,7 +192,7 @@ def assert_reaches_floor(
         target = series.curve.floor
     else:
         target = _finite("floor", floor)
-    first, last = int(series.steps[0]), int(series.steps[-1])
+    first, last = series.step_at(0), series.step_at(-1)
     deadline = last if by_step is None else check_step(by_step, "by_step")
     if deadline < first:
         raise SynthLossError(f"by_step {deadline} is before the first step ({series.where})")
@@ -199,9 +216,9 @@ def assert_reaches_floor(
         [
             f"Loss does not reach the floor {num(target)} (atol={tolerance!r}) by step {deadline} "
             f"({series.where})",
-            f"Lowest by step {deadline}: step {int(series.steps[low])} loss={num(lowest)} "
+            f"Lowest by step {deadline}: step {series.step_at(low)} loss={num(lowest)} "
             f"({num(lowest - target)} above the floor). {after}",
-            series.spark([int(series.steps[low])]),
+            series.spark([series.step_at(low)]),
             *series.reproduce(),
         ]
     )
@@ -256,7 +273,7 @@ def assert_final_loss(
         return
     diff = abs(actual - desired)
     rel_text = num(diff / abs(desired)) if desired else "inf"
-    last = int(series.steps[-1])
+    last = series.step_at(-1)
     fail(
         [
             f"Final loss not equal to tolerance rtol={rel!r}, atol={absolute!r} ({series.where})",
@@ -279,35 +296,35 @@ def _compare(
 ) -> None:
     __tracebackhide__ = True
     rel, absolute = _tolerance("rtol", rtol), _tolerance("atol", atol)
-    ok = _close(actual.losses, desired, rel, absolute)
-    found = np.flatnonzero(~ok)
-    if not found.size:
+    found = Tally(actual.spark_bounds())
+    for first in range(0, desired.size, BLOCK):
+        a, d = actual.losses[first : first + BLOCK], desired[first : first + BLOCK]
+        bad = np.flatnonzero(~_close(a, d, rel, absolute))
+        with np.errstate(invalid="ignore"):
+            ranked = np.abs(a[bad] - d[bad])
+        ranked[np.isnan(ranked)] = np.inf
+        found.add(bad + first, ranked)
+    if not found.count:
         return
+    shown, worst = found.first, found.worst
     with np.errstate(invalid="ignore", divide="ignore"):
-        diff = np.abs(actual.losses - desired)
-        relative = diff / np.abs(desired)
-    ranked = np.where(np.isnan(diff[found]), np.inf, diff[found])
-    worst = int(found[int(np.argmax(ranked))])
+        diff = np.abs(actual.losses[shown] - desired[shown])
+        relative = diff / np.abs(desired[shown])
+        worst_diff = np.abs(actual.losses[worst] - desired[worst])
+        worst_relative = worst_diff / np.abs(desired[worst])
     rows = [
-        [
-            str(int(actual.steps[i])),
-            num(actual.losses[i]),
-            num(desired[i]),
-            num(diff[i]),
-            num(relative[i]),
-        ]
-        for i in found[:MAX_ROWS].tolist()
+        [str(actual.step_at(i)), num(actual.losses[i]), num(desired[i]), num(d), num(r)]
+        for i, d, r in zip(shown.tolist(), diff.tolist(), relative.tolist(), strict=True)
     ]
-    marks = actual.steps[found].tolist()
-    spark_actual = actual.spark(marks).split("\n")
+    spark_actual = actual.spark_hit(found.columns).split("\n")
     fail(
         [
             f"{title} to tolerance rtol={rel!r}, atol={absolute!r} ({actual.where})",
-            f"Mismatched steps: {percent(found.size, actual.steps.size)}",
-            f"Worst: step {int(actual.steps[worst])} actual={num(actual.losses[worst])} "
-            f"expected={num(desired[worst])} (abs diff {num(diff[worst])}, "
-            f"rel diff {num(relative[worst])})",
-            *table(["step", "actual", "expected", "abs diff", "rel diff"], rows, found.size),
+            f"Mismatched steps: {percent(found.count, actual.count)}",
+            f"Worst: step {actual.step_at(worst)} actual={num(actual.losses[worst])} "
+            f"expected={num(desired[worst])} (abs diff {num(worst_diff)}, "
+            f"rel diff {num(worst_relative)})",
+            *table(["step", "actual", "expected", "abs diff", "rel diff"], rows, found.count),
             f" ACTUAL:   {spark_actual[0]}",
             *(f"           {line}" for line in spark_actual[1:]),
             f" EXPECTED: {expected_spark}",
@@ -327,7 +344,7 @@ def assert_curve_equal(
     __tracebackhide__ = True
     left = as_series(actual, "actual", copy=False)
     right = as_series(expected, "expected", copy=False)
-    if left.steps.shape != right.steps.shape or (left.steps != right.steps).any():
+    if not left.same_steps(right):
         fail(
             [
                 f"Loss curves cover different steps: actual {span(left)}, expected {span(right)}",
@@ -369,17 +386,17 @@ def assert_matches_profile(
             raise SynthLossError(
                 "start_step= is only for plain losses; a curve or (steps, losses) has its steps"
             )
-        end = first + series.steps.size - 1
+        end = first + series.count - 1
         if end > MAX_STEP:
             raise SynthLossError(f"the run would end at step {end}, past the last step {MAX_STEP}")
-        series = Series(series.steps + (first - 1), series.losses, None)
+        series = Series(None, series.losses, None, first)
     if isinstance(prof, RecordedProfile):  # a recorded run: its logged values
         whole = prof.recording()
         desired = np.array([whole.loss_at(int(step)) for step in series.steps])
     else:
         desired = synthetic_losses(series.steps, prof)
-    first_step, count = int(series.steps[0]), series.steps.size
-    contiguous = int(series.steps[-1]) - first_step + 1 == count
+    first_step, count = series.step_at(0), series.count
+    contiguous = series.step_at(-1) - first_step + 1 == count
     expected_spark = sparkline(desired, width=SPARK_WIDTH)
     start = "" if first_step == 1 else f", start_step={first_step}"
     reproduce = [f"Reproduce: make_curve({count}, {prof.name!r}{start})"] if contiguous else []

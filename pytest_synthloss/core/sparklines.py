@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -12,6 +13,31 @@ __all__ = ["BARS", "sparkline"]
 BARS = "▁▂▃▄▅▆▇█"
 NON_FINITE = "×"
 MARK = "▲"
+
+
+#: Values per column from which :func:`_column_peaks` goes column by column.
+_LONG = 1 << 12
+
+
+def _column_peaks(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's largest finite value (-inf if none) and whether it holds a non-finite
+    one, a column at a time (in cache): its max and min are finite only if all of it is."""
+    peaks = np.empty(edges.size - 1)
+    bad = np.zeros(edges.size - 1, dtype=bool)
+    for column in range(edges.size - 1):
+        part = values[edges[column] : edges[column + 1]]
+        high = float(part.max())  # NaN if a NaN is in the column
+        if math.isfinite(high):
+            peaks[column] = high
+            bad[column] = not math.isfinite(float(part.min()))  # a -inf
+            continue
+        bad[column] = True
+        with np.errstate(invalid="ignore"):
+            peak = float(np.fmax.reduce(part)) if math.isnan(high) else math.inf
+        if peak == math.inf:  # +inf wins under fmax: the largest finite value, by hand
+            peak = float(np.where(np.isfinite(part), part, -np.inf).max())
+        peaks[column] = peak
+    return peaks, bad
 
 
 def sparkline(
@@ -32,15 +58,18 @@ def sparkline(
         return ""
     columns = min(count, max(1, width))
     edges = (np.arange(columns + 1, dtype=np.int64) * count) // columns
-    bad = ~np.logical_and.reduceat(np.isfinite(values), edges[:-1])
-    # the largest finite value of each column: NaN and -inf never win under fmax; +inf does,
-    # so its (rare) columns are redone one at a time; a column with no finite value is not
-    # finite either way (it is drawn as non-finite, and left out of the range)
-    with np.errstate(invalid="ignore"):
-        peaks = np.fmax.reduceat(values, edges[:-1])
-    for column in np.flatnonzero(peaks == np.inf).tolist():
-        part = values[edges[column] : edges[column + 1]]
-        peaks[column] = np.where(np.isfinite(part), part, -np.inf).max()
+    if count // columns >= _LONG:
+        peaks, bad = _column_peaks(values, edges)
+    else:
+        bad = ~np.logical_and.reduceat(np.isfinite(values), edges[:-1])
+        # the largest finite value of each column: NaN and -inf never win under fmax; +inf
+        # does, so its (rare) columns are redone one at a time; a column with no finite
+        # value is not finite either way (drawn as non-finite, left out of the range)
+        with np.errstate(invalid="ignore"):
+            peaks = np.fmax.reduceat(values, edges[:-1])
+        for column in np.flatnonzero(peaks == np.inf).tolist():
+            part = values[edges[column] : edges[column + 1]]
+            peaks[column] = np.where(np.isfinite(part), part, -np.inf).max()
     good = peaks[np.isfinite(peaks)]
     low, high = (float(good.min()), float(good.max())) if good.size else (0.0, 0.0)
     span = high - low

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.emulation.fast_csv import csv_bulk
 
 if TYPE_CHECKING:
     from pytest_synthloss.emulation.parsed_log import ParsedLog
@@ -145,7 +146,7 @@ def read_whole(path: str, parser: _Parser) -> ParsedLog | None:
         return None
     if b"\r" in data:
         return None  # CRLF: the careful path (a blank line fails split_body's grammar)
-    text = data.decode("ascii")
+    text = data[: 3 * (_MAX_HEAD_CHARS + 1)].decode("ascii")  # the head lines
     start = 0
     for number in (1, 2, 3):  # the header lines and the first step line, read carefully
         end = text.find("\n", start) + 1
@@ -179,7 +180,10 @@ def read_whole(path: str, parser: _Parser) -> ParsedLog | None:
         cut = len(line)
     if fmt is None or cut < 0:
         return None
-    bulk = split_body(fmt, text[start:], line[cut:])
+    if fmt == "csv":
+        bulk = csv_bulk(path, data, start, line[cut:].encode("ascii"))
+    else:
+        bulk = split_body(fmt, data[start:].decode("ascii"), line[cut:])
     if bulk is None:
         return None
     parser.steps.clear()

@@ -1,0 +1,87 @@
+"""The bulk fast path of :func:`~pytest_synthloss.emulation.logreader.read_log` for CSV.
+
+The buffer is checked against the strict grammar of our writer's lines (``step,loss`` then
+the same suffix on every line) in a few passes that each take a tenth of the parse or less,
+then ``np.loadtxt`` parses the step (as an integer) and loss columns of the file. What
+``np.loadtxt`` would take but the careful per-line path refuses (``5.``, ``1.e5``, a step
+``+5``, ``05`` or ``1e3``, a token over 400 characters, spaces, a second separator,
+``infinity``) is refused here first, and a token ``np.loadtxt`` cannot parse makes it
+raise: the careful path then reads the file and reports the line. The values are exactly
+the careful path's (``np.loadtxt`` converts with the same correctly rounded
+decimal-to-double conversion as ``float``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+__all__ = ["csv_bulk"]
+
+_DIGITS = b"0123456789"
+#: What a step or loss token of ours is made of.
+_NUMBER = _DIGITS + b".eE+-nNaAiIfF"
+#: Longest line the fast path takes (the careful path refuses a number over 400 chars).
+_MAX_LINE = 400
+#: A step line's two numbers, as ``np.loadtxt`` parses them (a step only as an integer).
+_ROW = np.dtype([("step", np.int64), ("loss", np.float64)])
+_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "+inf": math.inf}
+
+
+def csv_bulk(
+    path: str, data: bytes, start: int, suffix: bytes
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(steps, losses)`` of the step lines of ``data`` (the file at ``path``: whole
+    ``\n``-ended ASCII lines, the step lines from offset ``start``), or ``None`` if a line
+    is not ``step,loss`` + ``suffix`` in the careful grammar."""
+    head = data[:start]
+    codes = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(codes == ord("\n"))
+    skip = head.count(b"\n")
+    count = ends.size - skip
+    line_end = suffix + b"\n"
+    if count < 1 or data.count(line_end) - head.count(line_end) != count:
+        return None  # a line that does not end as the first one does
+    # without the characters of numbers, each line is its separator then what the suffix
+    # has besides (its commas, a space, a quote, a '#', a letter): nothing else
+    rest = b"," + suffix.translate(None, _NUMBER) + b"\n"
+    if data.translate(None, _NUMBER) != head.translate(None, _NUMBER) + rest * count:
+        return None
+    starts = np.concatenate(([start], ends[skip:-1] + 1))
+    first = codes[starts]
+    if not bool(np.all((first >= ord("1")) & (first <= ord("9")))):
+        return None  # a step with a sign, a leading zero, or none
+    if int(np.diff(np.concatenate(([start - 1], ends[skip:]))).max()) > _MAX_LINE:
+        return None  # a number over 400 characters may be in it
+    if data.find(b"," + line_end, start) >= 0:
+        return None  # no loss
+    after = codes[np.flatnonzero(codes == ord(".")) + 1]
+    if not bool(np.all((after >= ord("0")) & (after <= ord("9")))):
+        return None  # 5. or 1.e5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an integer read through a float warns
+        try:
+            table = np.loadtxt(
+                path,
+                delimiter=",",
+                skiprows=skip,
+                max_rows=count,
+                usecols=(0, 1),
+                comments=None,
+                dtype=_ROW,
+                ndmin=1,
+            )
+        except (ValueError, OSError, UnicodeError, Warning):
+            return None  # 1e3 or 5.0 as a step, 1e or e5 as a loss
+    if table.shape != (count,):
+        return None  # the file changed under us
+    steps, losses = table["step"], np.ascontiguousarray(table["loss"])
+    for index in np.flatnonzero(~np.isfinite(losses)).tolist():
+        line = data[int(starts[index]) : int(ends[skip + index])].decode("ascii")
+        value = _NONFINITE.get(line.split(",", 2)[1].lower())
+        if value is None:
+            return None  # 1e400, -nan, infinity: the careful path decides
+        losses[index] = value
+    return np.ascontiguousarray(steps), losses
