@@ -56,7 +56,10 @@ class EwmBlocks:
 
     def _before(self, before: np.ndarray, starts: np.ndarray, local: np.ndarray) -> None:
         """``before[:, 0] = starts``, ``before[:, 1:] = powers[1:block] * starts + local[:,
-        :-1]``: the EWM before each value of the blocks."""
+        :-1]``: the EWM before each value of the blocks (``before`` C-contiguous). Computed
+        over whole rows (``powers[0] * start`` is the start) and with ``local`` shifted by
+        one along the flat array; column 0, which then holds a neighbour's sum, is reset."""
+        np.multiply(self.powers[: self.block], starts[:, None], out=before)
+        flat = before.reshape(-1)
+        np.add(flat[1:], local.reshape(-1)[:-1], out=flat[1:])
         before[:, 0] = starts
-        np.multiply(self.powers[1 : self.block], starts[:, None], out=before[:, 1:])
-        np.add(before[:, 1:], local[:, :-1], out=before[:, 1:])

@@ -76,7 +76,7 @@ class _Work:
     """:meth:`LightningSpikeDetection._dense`'s temporaries, reused from chunk to chunk."""
 
     def __init__(self, size: int, window: int, dtype: np.dtype) -> None:
-        self.diff = np.empty(size, dtype)  # the difference with the last loss, then the gap
+        self.gap = np.empty(size, dtype)
         self.limit = np.empty(size, dtype)
         self.single = np.empty(size, np.float32)
         self.maybe = np.empty(size, bool)
@@ -287,13 +287,16 @@ class LightningSpikeDetection(StackPreset):
         size = xs.size
         p = self.params
         window = int(p["window"])
-        diff, limit, single = work.diff[:size], work.limit[:size], work.single[:size]
+        gap, limit, single = work.gap[:size], work.limit[:size], work.single[:size]
         maybe, far, near = work.maybe[:size], work.far[:size], work.near[:size]
         out, score = means[pos : pos + size], scores[pos : pos + size]
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            diff[0] = xs[0] - last[0]  # last is not NaN (a NaN update weighs 0)
-            np.subtract(xs[1:], xs[:-1], out=diff[1:])
-            (np.greater if p["mode"] == "min" else np.less)(diff, 0, out=maybe)
+            # not better than the last loss: loss - last > 0 (< 0 in mode max), that is
+            # loss > last for these finite losses (a difference of two floats is 0 only
+            # when they are equal); the last accepted loss is not NaN (a NaN weighs 0)
+            worse = np.greater if p["mode"] == "min" else np.less
+            maybe[0] = worse(xs[0] - last[0], 0)
+            worse(xs[1:], xs[:-1], out=maybe[1:])
             maybe[: max(0, int(p["warmup"]) - pos)] = False
             mean = slot_totals(hist_v, xs, count, size, window, work.slots)
             if count >= window:
@@ -305,17 +308,17 @@ class LightningSpikeDetection(StackPreset):
             np.divide(single, single, out=single)  # 1.0, or NaN where no mean is wanted
             np.multiply(mean, single, out=mean)
             np.copyto(out, mean)
-            gap = np.subtract(xs, out if xs.dtype == np.float64 else mean, out=diff)
+            np.subtract(xs, out if xs.dtype == np.float64 else mean, out=gap)
             np.abs(gap, out=gap)
             np.copyto(far, maybe)
             if p["atol"] is not None:
                 np.greater_equal(gap, xs.dtype.type(abs(float(p["atol"]))), out=near)
-                far &= near
+                np.logical_and(far, near, out=far)
             if p["rtol"] is not None:
                 np.multiply(mean, np.float32(p["rtol"]), out=single)
                 np.abs(single, out=single)
                 np.copyto(limit, single)
                 np.greater_equal(gap, limit, out=near)
-                far &= near
+                np.logical_and(far, near, out=far)
             np.divide(xs, out, out=score)
         return int(np.argmax(far)) if far.any() else -1
