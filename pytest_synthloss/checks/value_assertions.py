@@ -10,6 +10,7 @@ Bad input (not a failed check) raises :class:`~pytest_synthloss.SynthLossError`.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -23,7 +24,7 @@ from pytest_synthloss.core.model import synthetic_losses
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.recorded_runs import RecordedProfile
 from pytest_synthloss.core.registry import resolve_profile
-from pytest_synthloss.core.sparklines import sparkline
+from pytest_synthloss.core.sparklines import column_peak, sparkline
 from pytest_synthloss.core.validation import MAX_STEP, check_step
 
 __all__ = [
@@ -44,19 +45,36 @@ def nonfinite_details(series: Series) -> tuple[int, str, list[str]] | None:
     reproduce lines; ``None`` when every loss is finite. A block at a time: the cost does
     not grow with the number of non-finite losses."""
     losses = series.losses
-    bad = Tally(series.spark_bounds())
+    bounds = series.spark_bounds()
+    bad = Tally(bounds)
+    # a plain series' long sparkline columns are the blocks: each column's peak is taken
+    # while it is in cache, and only once a non-finite loss means it will be drawn
+    by_column = series.draws_columns
+    edges = bounds if by_column else [*range(0, losses.size, BLOCK), losses.size]
+    peaks = np.full(len(edges) - 1, np.nan)
+    nonfinite = np.zeros(len(edges) - 1, dtype=bool)
     nan = pos = neg = 0
-    for first in range(0, losses.size, BLOCK):
-        part = losses[first : first + BLOCK]
+    for column, (first, end) in enumerate(itertools.pairwise(edges)):
+        part = losses[first:end]
         at = np.flatnonzero(~np.isfinite(part))
         if at.size:
             values = part[at]
-            nan += int(np.isnan(values).sum())
-            pos += int(np.isposinf(values).sum())
-            neg += int(np.isneginf(values).sum())
-            bad.add(at + first)
+            infinite = int(np.isinf(values).sum())
+            nan += at.size - infinite
+            if infinite:
+                up = int((values == np.inf).sum())
+                pos, neg = pos + up, neg + infinite - up
+            bad.add(at + first, column=column if by_column else None)
+        if by_column and bad.count:
+            peaks[column], nonfinite[column] = column_peak(part, bool(at.size))
     if not bad.count:
         return None
+    if by_column:
+        for column in np.flatnonzero(np.isnan(peaks)).tolist():  # before the first one
+            peaks[column] = column_peak(losses[edges[column] : edges[column + 1]], False)[0]
+        spark = series.spark_columns(peaks, nonfinite, bad.columns)
+    else:
+        spark = series.spark_hit(bad.columns)
     kinds = [f"{n} {name}" for name, n in (("nan", nan), ("inf", pos), ("-inf", neg)) if n]
     summary = f"{percent(bad.count, losses.size)}: {', '.join(kinds)}"
     shown = bad.first.tolist()
@@ -73,7 +91,7 @@ def nonfinite_details(series: Series) -> tuple[int, str, list[str]] | None:
         summary,
         [
             *table(["step", "loss", "last finite loss"], rows, bad.count),
-            series.spark_hit(bad.columns),
+            spark,
             *series.reproduce(),
         ],
     )
