@@ -212,7 +212,7 @@ class _ZScoreBlocks:
         their windows hold."""
         mean, z, spikes = out
         width, rows = self.width, mean.size
-        high, low = float(seg.max()), float(seg.min())  # NaN: a non-finite value
+        high, low = float(np.maximum.reduce(seg)), float(np.minimum.reduce(seg))  # NaN: not finite
         centred = self._centred[: seg.size]
         counts: np.ndarray | None = None
         held: np.ndarray | None = None
@@ -242,13 +242,15 @@ class _ZScoreBlocks:
             np.subtract(var, work, out=var)  # sum((x - shift)**2) / n - (mean - shift)**2
             a, b = self.terms(top, big, centred=False)
             limit = _ROUGH * a / (1.0 - _ROUGH * b)
-            if not var.min() > limit:  # rough somewhere (or NaN): the error of the mean
-                # grows with the level of the values, that of their shifted sum with the spread
+            floor = float(np.minimum.reduce(var))
+            if not floor > limit:  # rough somewhere (or NaN): the error of the mean grows
+                # with the level of the values, that of their shifted sum with the spread
                 self.centred_var(seg, shift, held, counts, var)
                 a, b = self.terms(top, big, centred=True)
                 limit = _ROUGH * a / (1.0 - _ROUGH * b)
+                floor = float(np.minimum.reduce(var))
             # the std may be 0, or too rough (NaN: see each)
-            low_rows = _NONE if var.min() > limit else np.flatnonzero(~(var > limit))
+            low_rows = _NONE if floor > limit else np.flatnonzero(~(var > limit))
             np.sqrt(var, out=var)
             np.subtract(loss, mean, out=work)
             np.divide(work, var, out=z)
