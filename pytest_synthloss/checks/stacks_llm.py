@@ -25,6 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from pytest_synthloss.checks.ewm_blocks import EwmBlocks
 from pytest_synthloss.checks.stack_base import (
     StackPreset,
     constant_tail,
@@ -70,12 +71,11 @@ class MetaseqSkipSpike(StackPreset):
             tail = self._tail(losses, start)
             if tail is not None:
                 return tail
-        bits = losses.astype(np.float64, copy=False) / _LN2
-        if bits.size > _EXACT_STEPS and np.isfinite(bits).all():
-            fast = self._vectorised(bits)
+        if losses.size > _EXACT_STEPS:
+            fast = self._vectorised(losses)
             if fast is not None:
                 return fast
-        return self._exact(bits)
+        return self._exact(losses.astype(np.float64, copy=False) / _LN2)
 
     def _alpha(self) -> float:
         return float(2 / (self.params["span"] + 1))
@@ -138,77 +138,66 @@ class MetaseqSkipSpike(StackPreset):
             repeat_last(mask[:done], n),
         )
 
-    def _vectorised(self, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """As if no step spiked, up to the first spike; frozen while spiking. ``None``: a
-        ratio too close to the threshold to decide without the exact EWM (replay instead)."""
+    def _vectorised(self, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """As if no step spiked, up to the first spike; frozen while spiking; a chunk of
+        ``_CHUNK`` steps at a time (in bits, checked finite). ``None``: a non-finite loss,
+        or a ratio too close to the threshold to decide without the exact EWM (replay
+        instead)."""
         threshold = float(self.params["ewm_ratio_to_skip_batch"])
         alpha = self._alpha()
         decay = 1 - alpha
         if not 0 < decay < 1:
             return None
         tolerance = 1e-9 * max(1.0, abs(threshold))
-        n = bits.size
+        n = losses.size
         ewm_before = np.empty(n)
+        scores = np.empty(n)
         spikes = np.zeros(n, bool)
-        ewm = float(bits[0])
+        ewm = float(losses[0]) / _LN2
         block = max(1, min(256, int(12.0 / -math.log10(decay))))
-        powers = decay ** np.arange(block + 1)
+        blocks = EwmBlocks(alpha, decay ** np.arange(block + 1), _CHUNK)
+        bits_buf, gap_buf, flag_buf = np.empty(_CHUNK), np.empty(_CHUNK), np.empty(_CHUNK, bool)
         pos = 0
         while pos < n:
             end = min(n, pos + _CHUNK)
-            xs = bits[pos:end]
-            chain, state = _chain(xs, ewm, alpha, powers)
-            if (chain == 0).any():
+            xs, gap, flags = bits_buf[: end - pos], gap_buf[: end - pos], flag_buf[: end - pos]
+            if losses.dtype != np.float64:  # divided in float64
+                np.copyto(xs, losses[pos:end])
+            np.divide(xs if losses.dtype != np.float64 else losses[pos:end], _LN2, out=xs)
+            if not np.isfinite(xs, out=flags).all():
                 return None
-            score = xs / chain
-            if (np.abs(score - threshold) <= tolerance).any():
-                return None
-            hits = np.flatnonzero(score > threshold)
-            if not hits.size:
-                ewm_before[pos:end] = chain
+            chain = ewm_before[pos:end]  # after a spike: overwritten below
+            state = blocks.chain(xs, ewm, chain)
+            with np.errstate(divide="ignore", invalid="ignore"):  # a 0 is refused below
+                score = np.divide(xs, chain, out=scores[pos:end])
+            high, low = float(np.max(score)), float(np.min(score))
+            if not (math.isfinite(high) and math.isfinite(low)):  # a 0 EWM gives inf or NaN
+                if np.equal(chain, 0, out=flags).any():
+                    return None
+            elif high <= threshold - 2 * tolerance:  # every ratio far below the threshold
                 ewm, pos = state, end
                 continue
-            stop = int(hits[0])
-            ewm_before[pos : pos + stop + 1] = chain[: stop + 1]
+            np.abs(np.subtract(score, threshold, out=gap), out=gap)
+            if np.less_equal(gap, tolerance, out=flags).any():
+                return None
+            if not np.greater(score, threshold, out=flags).any():
+                ewm, pos = state, end
+                continue
+            stop = int(np.argmax(flags))
             ewm = float(chain[stop])
-            tail = bits[pos + stop : min(n, pos + stop + _CHUNK)] / ewm
+            bits = losses[pos + stop : min(n, pos + stop + _CHUNK)].astype(np.float64) / _LN2
+            if not np.isfinite(bits).all():
+                return None
+            tail = bits / ewm
             if (np.abs(tail - threshold) <= tolerance).any():
                 return None
             calm = np.flatnonzero(~(tail > threshold))
             length = tail.size if not calm.size else int(calm[0])
             spikes[pos + stop : pos + stop + length] = True
             ewm_before[pos + stop : pos + stop + length] = ewm
+            scores[pos + stop : pos + stop + length] = tail[:length]
             pos += stop + length
-        return ewm_before, bits / ewm_before, spikes
-
-
-def _chain(
-    values: np.ndarray, state: float, alpha: float, powers: np.ndarray
-) -> tuple[np.ndarray, float]:
-    """The EWM before each value if every value were taken in, and the EWM after them all.
-
-    Blocks of ``len(powers) - 1`` values, each in closed form from a zero start (so
-    ``decay ** -block`` stays far inside float64); the block starts are then chained with a
-    scalar loop over blocks.
-    """
-    block = powers.size - 1
-    count = -(-values.size // block)
-    padded = np.zeros(count * block)
-    padded[: values.size] = values
-    grid = padded.reshape(count, block)
-    local = np.cumsum(alpha * grid / powers[1:], axis=1) * powers[1:]
-    starts = np.empty(count)
-    step = float(powers[block])
-    for index, end in enumerate(local[:, -1].tolist()):
-        starts[index] = state
-        state = step * state + end
-    before = np.empty((count, block))
-    before[:, 0] = starts
-    before[:, 1:] = powers[1:block] * starts[:, None] + local[:, :-1]
-    flat = before.ravel()[: values.size]
-    last = values.size - (count - 1) * block  # values in the last block
-    after = float(powers[last] * starts[-1] + local[-1, last - 1])
-    return flat, after
+        return ewm_before, scores, spikes
 
 
 class MegatronSpikyLoss(StackPreset):
