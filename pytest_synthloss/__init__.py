@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_synthloss.checks.alert_assertions import assert_alerts_match
     from pytest_synthloss.checks.detection import detect_spikes
+    from pytest_synthloss.checks.finite_assertions import assert_all_finite
     from pytest_synthloss.checks.scoring import AlertScore, score_alerts
     from pytest_synthloss.checks.spike_assertions import (
         assert_no_spikes,
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
         find_spikes,
     )
     from pytest_synthloss.checks.value_assertions import (
-        assert_all_finite,
         assert_curve_equal,
         assert_final_loss,
         assert_matches_profile,
@@ -80,7 +80,7 @@ _EXPORTS: dict[str, str] = {
     "find_spikes": "checks.spike_assertions",
     "assert_no_spikes": "checks.spike_assertions",
     "assert_spikes_at": "checks.spike_assertions",
-    "assert_all_finite": "checks.value_assertions",
+    "assert_all_finite": "checks.finite_assertions",
     "assert_monotonic_decreasing": "checks.value_assertions",
     "assert_reaches_floor": "checks.value_assertions",
     "assert_final_loss": "checks.value_assertions",

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 import pytest_synthloss as sl
-from pytest_synthloss.checks.messages import num
+from pytest_synthloss.checks.messages import SPARK_WIDTH, num
 from pytest_synthloss.checks.offenders import BLOCK
 from pytest_synthloss.core.errors import LossAssertionError
+from pytest_synthloss.core.sparklines import LONG_COLUMN, sparkline
 
 N = 3 * BLOCK + 123  # crosses block boundaries, with a partial last block
 
@@ -106,3 +107,21 @@ def test_a_failure_message_keeps_its_rows_bounded_when_every_step_offends() -> N
     worst = int(np.argmax(np.diff(_UP))) + 1
     assert lines[1].startswith(f"Worst: step {worst + 1} loss={num(_UP[worst])} vs previous")
     assert any(line.strip().startswith("... ") for line in lines)
+
+
+@pytest.mark.parametrize("fill", ["every 100", "second half", "one -inf at the end", "all"])
+def test_all_finite_draws_a_long_series_as_sparkline_does(fill: str) -> None:
+    n = SPARK_WIDTH * LONG_COLUMN + 777  # long columns: drawn a column at a time
+    values = np.linspace(2.25, 1.05, n)
+    if fill == "every 100":
+        values[99::100] = np.nan
+    elif fill == "second half":
+        values[n // 2 :] = np.nan
+        values[3 * n // 4] = np.inf
+    elif fill == "one -inf at the end":
+        values[-1] = -np.inf
+    else:
+        values[:] = np.nan
+    lines = _message(lambda: sl.assert_all_finite(values))
+    expected = sparkline(values, width=SPARK_WIDTH).split("\n")[0]
+    assert expected in lines

@@ -298,7 +298,7 @@ def test_a_failure_message_formats_only_the_rows_it_shows(monkeypatch: pytest.Mo
         calls.append(value)
         return real(value)
 
-    monkeypatch.setattr("pytest_synthloss.checks.value_assertions.num", counting)
+    monkeypatch.setattr("pytest_synthloss.checks.finite_assertions.num", counting)
     with pytest.raises(LossAssertionError) as info:
         assert_all_finite(np.full(100_000, math.nan))
     assert len(calls) <= 20  # 10 rows of at most 2 numbers, not 100,000

@@ -39,12 +39,12 @@ def _long_columns(values: np.ndarray, width: int) -> tuple[str, str]:
     import pytest_synthloss.core.sparklines as module
 
     fast = sparkline(values, width=width, marks=[0, values.size // 2])
-    saved = module._LONG
-    module._LONG = 1 << 62  # every column "short": the reduceat path
+    saved = module.LONG_COLUMN
+    module.LONG_COLUMN = 1 << 62  # every column "short": the reduceat path
     try:
         slow = sparkline(values, width=width, marks=[0, values.size // 2])
     finally:
-        module._LONG = saved
+        module.LONG_COLUMN = saved
     return fast, slow
 
 

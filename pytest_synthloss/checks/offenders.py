@@ -45,15 +45,21 @@ class Tally:
         self._bounds = bounds
         self.columns = np.zeros(max(bounds.size - 1, 0), dtype=bool)
 
-    def add(self, positions: np.ndarray, ranks: np.ndarray | None = None) -> None:
-        """Count ``positions`` (ascending, after any added before), ranked by ``ranks``."""
+    def add(
+        self, positions: np.ndarray, ranks: np.ndarray | None = None, column: int | None = None
+    ) -> None:
+        """Count ``positions`` (ascending, after any added before), ranked by ``ranks``;
+        ``column``: the one column they all fall in, when the caller knows it."""
         if not positions.size:
             return
         self.count += positions.size
         if self._kept < self._keep:
             self._first.append(positions[: self._keep - self._kept])
             self._kept += self._first[-1].size
-        self.columns |= columns_hit(positions, self._bounds)
+        if column is None:
+            self.columns |= columns_hit(positions, self._bounds)
+        else:
+            self.columns[column] = True
         if ranks is None or self._nan:
             return
         k = int(np.argmax(ranks))

@@ -17,7 +17,7 @@ from pytest_synthloss.core.curve import LossCurve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.model import as_steps
 from pytest_synthloss.core.recorded import RecordedCurve
-from pytest_synthloss.core.sparklines import sparkline
+from pytest_synthloss.core.sparklines import LONG_COLUMN, draw_columns, sparkline
 from pytest_synthloss.core.validation import as_numeric_array
 
 __all__ = ["LossSeries", "Series", "as_series", "is_pair", "span"]
@@ -127,6 +127,17 @@ class Series:
         if self.curve is not None and self._preview:
             return self.curve.preview(SPARK_WIDTH, marks=tuple((self.first + starts).tolist()))
         return sparkline(self.losses, width=SPARK_WIDTH, marks=starts.tolist())
+
+    @property
+    def draws_columns(self) -> bool:
+        """Whether the sparkline can be drawn from its columns' peaks (:meth:`spark_columns`):
+        a plain series, with long columns."""
+        return not self._preview and self.count // SPARK_WIDTH >= LONG_COLUMN
+
+    def spark_columns(self, peaks: np.ndarray, bad: np.ndarray, hit: np.ndarray) -> str:
+        """The sparkline from each column's largest finite loss and whether it holds a
+        non-finite one (the columns of :meth:`spark_bounds`), ``hit`` columns marked."""
+        return draw_columns(peaks, bad, hit)
 
     def spark_at(self, positions: np.ndarray) -> str:
         """The sparkline with the steps at ``positions`` marked (one mark per column)."""

@@ -36,13 +36,13 @@ from pytest_synthloss.checks.detection import (
     check_nonfinite_policy,
     spike_report,
 )
+from pytest_synthloss.checks.finite_assertions import nonfinite_details
 from pytest_synthloss.checks.messages import MAX_ROWS, fail, num, percent, table
 from pytest_synthloss.checks.offenders import Tally
 from pytest_synthloss.checks.rules import SpikeRule, get_rule
 from pytest_synthloss.checks.series import LossSeries, Series, as_series
 from pytest_synthloss.checks.spike_outcome import Outcome, spike_outcome
 from pytest_synthloss.checks.stack_base import MAX_HISTORY, StackPreset
-from pytest_synthloss.checks.value_assertions import nonfinite_details
 from pytest_synthloss.core.curve import make_curve
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.model import range_losses, trend_losses

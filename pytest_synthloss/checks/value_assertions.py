@@ -4,7 +4,8 @@ Each takes a :class:`~pytest_synthloss.LossCurve`, a 1-D array-like of losses (s
 ``1..n``) or a ``(steps, losses)`` pair, and raises :class:`~pytest_synthloss.LossAssertionError`
 with a numpy.testing-style message: counts, each offending step with its value (at most
 ``MAX_ROWS`` rows), the worst one, a sparkline with the offenders marked, and how to
-reproduce a curve. :func:`assert_all_finite` fails on any NaN, inf or -inf.
+reproduce a curve (:func:`assert_all_finite` is in
+:mod:`~pytest_synthloss.checks.finite_assertions`).
 Bad input (not a failed check) raises :class:`~pytest_synthloss.SynthLossError`.
 """
 
@@ -27,91 +28,12 @@ from pytest_synthloss.core.sparklines import sparkline
 from pytest_synthloss.core.validation import MAX_STEP, check_step
 
 __all__ = [
-    "assert_all_finite",
     "assert_curve_equal",
     "assert_final_loss",
     "assert_matches_profile",
     "assert_monotonic_decreasing",
     "assert_reaches_floor",
-    "nonfinite_details",
 ]
-
-# -- non-finite losses ----------------------------------------------------------------
-
-
-def nonfinite_details(series: Series) -> tuple[int, str, list[str]] | None:
-    """The first non-finite position, a count summary, and the table, sparkline and
-    reproduce lines; ``None`` when every loss is finite. A block at a time: the cost does
-    not grow with the number of non-finite losses."""
-    losses = series.losses
-    bad = Tally(series.spark_bounds())
-    nan = pos = neg = 0
-    for first in range(0, losses.size, BLOCK):
-        part = losses[first : first + BLOCK]
-        at = np.flatnonzero(~np.isfinite(part))
-        if at.size:
-            values = part[at]
-            nan += int(np.isnan(values).sum())
-            pos += int(np.isposinf(values).sum())
-            neg += int(np.isneginf(values).sum())
-            bad.add(at + first)
-    if not bad.count:
-        return None
-    kinds = [f"{n} {name}" for name, n in (("nan", nan), ("inf", pos), ("-inf", neg)) if n]
-    summary = f"{percent(bad.count, losses.size)}: {', '.join(kinds)}"
-    shown = bad.first.tolist()
-    rows = [
-        [
-            str(series.step_at(i)),
-            num(losses[i]),
-            "none" if j < 0 else f"{num(losses[j])} (step {series.step_at(j)})",
-        ]
-        for i, j in zip(shown, _last_finite(losses, shown), strict=True)
-    ]  # only the rows shown
-    return (
-        shown[0],
-        summary,
-        [
-            *table(["step", "loss", "last finite loss"], rows, bad.count),
-            series.spark_hit(bad.columns),
-            *series.reproduce(),
-        ],
-    )
-
-
-def _last_finite(losses: np.ndarray, positions: list[int]) -> list[int]:
-    """The last finite loss before each of the ascending ``positions`` (-1: none), looking
-    back only as far as the previous position (no array of the series' size is built)."""
-    found, before, previous = [], -1, 0
-    for position in positions:
-        gap = np.isfinite(losses[previous:position])[::-1]
-        if gap.any():
-            before = position - 1 - int(np.argmax(gap))
-        found.append(before)
-        previous = position
-    return found
-
-
-def assert_all_finite(curve: LossSeries) -> None:
-    """Assert that no loss is NaN, inf or -inf.
-
-    The failure lists the non-finite steps (how many of each kind, each with its value and
-    the last finite loss before it), with ``×`` in the sparkline and ``▲`` under them.
-    """
-    __tracebackhide__ = True
-    series = as_series(curve, copy=False)
-    details = nonfinite_details(series)
-    if details is None:
-        return
-    first, summary, rest = details
-    fail(
-        [
-            f"Non-finite losses found: {summary} ({series.where})",
-            f"First: step {series.step_at(first)} loss={num(series.losses[first])}",
-            *rest,
-        ]
-    )
-
 
 # -- shape of the curve ----------------------------------------------------------------
 

@@ -8,15 +8,15 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BARS", "sparkline"]
+__all__ = ["BARS", "LONG_COLUMN", "column_peak", "draw_columns", "sparkline"]
 
 BARS = "▁▂▃▄▅▆▇█"
 NON_FINITE = "×"
 MARK = "▲"
 
 
-#: Values per column from which :func:`_column_peaks` goes column by column.
-_LONG = 1 << 12
+#: Values per column from which :func:`sparkline` goes column by column.
+LONG_COLUMN = 1 << 12
 
 
 def _column_peaks(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -25,19 +25,25 @@ def _column_peaks(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np
     peaks = np.empty(edges.size - 1)
     bad = np.zeros(edges.size - 1, dtype=bool)
     for column in range(edges.size - 1):
-        part = values[edges[column] : edges[column + 1]]
+        peaks[column], bad[column] = column_peak(values[edges[column] : edges[column + 1]])
+    return peaks, bad
+
+
+def column_peak(part: np.ndarray, bad: bool | None = None) -> tuple[float, bool]:
+    """A column's largest finite value (-inf if none) and whether it holds a non-finite
+    value (``bad``, when the caller knows it already): its max and min are finite only if
+    all of it is."""
+    if bad is None or not bad:
         high = float(part.max())  # NaN if a NaN is in the column
         if math.isfinite(high):
-            peaks[column] = high
-            bad[column] = not math.isfinite(float(part.min()))  # a -inf
-            continue
-        bad[column] = True
-        with np.errstate(invalid="ignore"):
-            peak = float(np.fmax.reduce(part)) if math.isnan(high) else math.inf
-        if peak == math.inf:  # +inf wins under fmax: the largest finite value, by hand
-            peak = float(np.where(np.isfinite(part), part, -np.inf).max())
-        peaks[column] = peak
-    return peaks, bad
+            return high, (not math.isfinite(float(part.min()))) if bad is None else False
+    with np.errstate(invalid="ignore"):
+        peak = float(np.fmax.reduce(part))  # NaN is skipped, +inf wins
+    if peak == math.inf:  # the largest finite value, by hand
+        peak = float(np.where(np.isfinite(part), part, -np.inf).max())
+    elif math.isnan(peak):  # no number at all
+        peak = -math.inf
+    return peak, True
 
 
 def sparkline(
@@ -58,7 +64,7 @@ def sparkline(
         return ""
     columns = min(count, max(1, width))
     edges = (np.arange(columns + 1, dtype=np.int64) * count) // columns
-    if count // columns >= _LONG:
+    if count // columns >= LONG_COLUMN:
         peaks, bad = _column_peaks(values, edges)
     else:
         bad = ~np.logical_and.reduceat(np.isfinite(values), edges[:-1])
@@ -70,6 +76,16 @@ def sparkline(
         for column in np.flatnonzero(peaks == np.inf).tolist():
             part = values[edges[column] : edges[column + 1]]
             peaks[column] = np.where(np.isfinite(part), part, -np.inf).max()
+    positions = sorted({int(m) for m in marks if 0 <= int(m) < count})
+    marked = np.zeros(columns, dtype=bool)
+    if positions:
+        marked[np.searchsorted(edges, positions, side="right") - 1] = True
+    return draw_columns(peaks, bad, marked)
+
+
+def draw_columns(peaks: np.ndarray, bad: np.ndarray, marked: np.ndarray) -> str:
+    """The sparkline of columns given by their largest finite value and whether they hold
+    a non-finite one, with ``▲`` under the ``marked`` columns (boolean arrays)."""
     good = peaks[np.isfinite(peaks)]
     low, high = (float(good.min()), float(good.max())) if good.size else (0.0, 0.0)
     span = high - low
@@ -82,9 +98,7 @@ def sparkline(
         else:
             chars.append(BARS[min(len(BARS) - 1, int((peak - low) / span * len(BARS)))])
     line = "".join(chars)
-    positions = sorted({int(m) for m in marks if 0 <= int(m) < count})
-    if not positions:
+    if not marked.any():
         return line
-    columns_marked = set(np.searchsorted(edges, positions, side="right") - 1)
-    under = "".join(MARK if c in columns_marked else " " for c in range(columns)).rstrip()
+    under = "".join(MARK if hit else " " for hit in marked.tolist()).rstrip()
     return f"{line}\n{under}"

@@ -34,7 +34,7 @@ def csv_bulk(
     path: str, data: bytes, start: int, suffix: bytes
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``(steps, losses)`` of the step lines of ``data`` (the file at ``path``: whole
-    ``\n``-ended ASCII lines, the step lines from offset ``start``), or ``None`` if a line
+    newline-ended ASCII lines, the step lines from offset ``start``), or ``None`` if a line
     is not ``step,loss`` + ``suffix`` in the careful grammar."""
     head = data[:start]
     codes = np.frombuffer(data, dtype=np.uint8)

@@ -52,6 +52,8 @@ MARKER = (
 
 _SELECTION = pytest.StashKey["Selection"]()
 _ADDED = pytest.StashKey[tuple[str, ...]]()
+#: A node's selection with its markers applied (see :func:`_selection_for`).
+_NODE_SELECTION = pytest.StashKey["Selection"]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -214,9 +216,13 @@ def _selection_for(config: pytest.Config, node: pytest.Item | pytest.Collector) 
     Each key (``profile``, ``steps``) comes from the closest marker that sets it:
     function, then class, then module; keys no marker sets keep the run's value.
     """
+    cached = node.stash.get(_NODE_SELECTION, None)
+    if cached is not None:
+        return cached
     selection = _selection(config)
     markers = list(node.iter_markers("synthloss"))  # closest first
     if not markers:
+        node.stash[_NODE_SELECTION] = selection
         return selection
     from pytest_synthloss.plugin.selection import parse_marker
 
@@ -229,6 +235,7 @@ def _selection_for(config: pytest.Config, node: pytest.Item | pytest.Collector) 
             selection = settings.apply(selection)
             continue
         pytest.fail(problem, pytrace=False)  # outside the except: the message shows once
+    node.stash[_NODE_SELECTION] = selection
     return selection
 
 
@@ -346,7 +353,7 @@ def synthloss_shared_curve(
 
 
 @pytest.fixture
-def synthloss_curve(request: pytest.FixtureRequest, synthloss_profile: Profile) -> LossCurve:
+def synthloss_curve(request: pytest.FixtureRequest, synthloss_profile_name: str) -> LossCurve:
     """The selected profile's :class:`~pytest_synthloss.LossCurve` from step 1.
 
     Steps: marker ``steps=``, else ``--synthloss-steps``, else ini ``synthloss_steps``,
@@ -354,9 +361,11 @@ def synthloss_curve(request: pytest.FixtureRequest, synthloss_profile: Profile) 
     truth is on the curve (``spike_steps``, ``floor_step``, ``final_loss``...).
     """
     from pytest_synthloss.core.curve import make_curve
+    from pytest_synthloss.core.registry import resolve_profile
 
-    steps = _selection_for(request.config, request.node).steps
-    return make_curve(steps, synthloss_profile)
+    # the profile as synthloss_profile gives it, without a fixture of its own per test
+    profile = resolve_profile(_chosen(request))
+    return make_curve(_selection_for(request.config, request.node).steps, profile)
 
 
 @pytest.fixture
