@@ -53,7 +53,10 @@ class Series:
     def steps(self) -> np.ndarray:
         """Every step (int64), made on first read when they are implicit."""
         if self._steps is None:
-            self._steps = np.arange(self.first, self.first + self.losses.size, dtype=np.int64)
+            if self.curve is not None:  # the curve's own (cached on it, read-only)
+                self._steps = self.curve.steps
+            else:
+                self._steps = np.arange(self.first, self.first + self.count, dtype=np.int64)
         return self._steps
 
     @property
