@@ -34,11 +34,12 @@ from pytest_synthloss.core.errors import SynthLossError
 
 __all__ = ["LightningSpikeDetection"]
 
-#: Steps per chunk: the first after a spike (then doubling), at most (at least this many
-#: rounds of the window).
+#: Steps per chunk: the first after a spike (then doubling), and at most: ``_BLOCK``, or
+#: ``_BLOCK_ROWS`` rounds of a wide window, up to ``_MAX_BLOCK``.
 _FIRST_CHUNK = 1 << 12
 _BLOCK = 1 << 16
 _BLOCK_ROWS = 512
+_MAX_BLOCK = 1 << 20
 #: The largest window the preset accepts (torchmetrics keeps one state per slot).
 MAX_SLOTS = 1 << 16
 
@@ -172,7 +173,7 @@ class LightningSpikeDetection(StackPreset):
         hist_w = np.zeros(0, np.float32)
         count = 0
         last = np.zeros(1, x.dtype)
-        block = min(n, max(_BLOCK, _BLOCK_ROWS * window))
+        block = min(n, max(_BLOCK, min(_BLOCK_ROWS * window, _MAX_BLOCK)))
         work = _Work(block, window, x.dtype)
         pos, chunk = 0, block
         while pos < n:
