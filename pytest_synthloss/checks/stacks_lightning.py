@@ -19,7 +19,11 @@ summed in slot order (slot ``count % window`` is overwritten), a NaN slot weighi
 
 Vectorised: a stretch of steps is computed as if none were a spike (the mean only where a
 loss is not an improvement), up to the first spike; a spike freezes the state, so the steps
-after it are compared with the same mean until one is not a spike.
+after it are compared with the same mean until one is not a spike. A chunk of finite losses
+after a history without NaN takes every step's slot-order total from
+:func:`~pytest_synthloss.checks.float32_windows.slot_totals` (the same float32 additions in
+the same order); any other chunk gathers the slots of the steps that need a mean
+(:func:`ring_means`).
 """
 
 from __future__ import annotations
