@@ -236,3 +236,19 @@ def test_csv_steps_are_read_as_integers_exactly(tmp_path: Path) -> None:
     assert bulk is not None
     assert bulk[0].tolist() == [big]
     assert read_log(path).steps.tolist() == [big]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
+@pytest.mark.parametrize("loss", ["5.", "1.e5", "2.5", ".5", "1.0e-3"])
+def test_csv_dots_are_checked_across_chunk_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, loss: str
+) -> None:
+    monkeypatch.setattr("pytest_synthloss.emulation.fast_csv._CHUNK", chunk)
+    lines = ["step,loss,profile,lr,batch_size\n"]
+    lines += [f"{i},{loss if i % 3 == 0 else '0.25'},p,,\n" for i in range(1, 9)]
+    fast, careful = _both(tmp_path, lines)
+    _same(fast, careful)
+    data = (tmp_path / "log.txt").read_bytes()
+    head = len(lines[0])
+    bulk = csv_bulk(str(tmp_path / "log.txt"), data, head, b",p,,")
+    assert (bulk is None) == (loss in ("5.", "1.e5"))

@@ -5,10 +5,10 @@ the same suffix on every line) in a few passes that each take a tenth of the par
 then ``np.loadtxt`` parses the step (as an integer) and loss columns of the file. What
 ``np.loadtxt`` would take but the careful per-line path refuses (``5.``, ``1.e5``, a step
 ``+5``, ``05`` or ``1e3``, a token over 400 characters, spaces, a second separator,
-``infinity``) is refused here first, and a token ``np.loadtxt`` cannot parse makes it
-raise: the careful path then reads the file and reports the line. The values are exactly
-the careful path's (``np.loadtxt`` converts with the same correctly rounded
-decimal-to-double conversion as ``float``).
+``infinity``) is refused here first, and a token ``np.loadtxt`` cannot parse (an empty
+one too) makes it raise: the careful path then reads the file and reports the line. The
+values are exactly the careful path's (``np.loadtxt`` converts with the same correctly
+rounded decimal-to-double conversion as ``float``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,20 @@ _NUMBER = _DIGITS + b".eE+-nNaAiIfF"
 _MAX_LINE = 400
 #: A step line's two numbers, as ``np.loadtxt`` parses them (a step only as an integer).
 _ROW = np.dtype([("step", np.int64), ("loss", np.float64)])
+#: Bytes per pass of :func:`_dot_without_digit`.
+_CHUNK = 1 << 18
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "+inf": math.inf}
+
+
+def _dot_without_digit(codes: np.ndarray) -> bool:
+    """Whether a ``.`` is followed by anything but a digit (the buffer ends in a newline),
+    a cache-sized chunk at a time."""
+    for first in range(0, codes.size - 1, _CHUNK):
+        chunk = codes[first : first + _CHUNK + 1]
+        dots = chunk[:-1] == ord(".")
+        if dots.any() and (dots & (chunk[1:] - np.uint8(ord("0")) > 9)).any():
+            return True  # (a byte below '0' wraps around above 9)
+    return False
 
 
 def csv_bulk(
@@ -53,12 +66,13 @@ def csv_bulk(
     first = codes[starts]
     if not bool(np.all((first >= ord("1")) & (first <= ord("9")))):
         return None  # a step with a sign, a leading zero, or none
-    if int(np.diff(np.concatenate(([start - 1], ends[skip:]))).max()) > _MAX_LINE:
+    lines = ends[skip:]
+    longest = int(lines[0]) - start + 1
+    if count > 1:
+        longest = max(longest, int(np.subtract(lines[1:], lines[:-1]).max()))
+    if longest > _MAX_LINE:
         return None  # a number over 400 characters may be in it
-    if data.find(b"," + line_end, start) >= 0:
-        return None  # no loss
-    after = codes[np.flatnonzero(codes == ord(".")) + 1]
-    if not bool(np.all((after >= ord("0")) & (after <= ord("9")))):
+    if _dot_without_digit(codes):
         return None  # 5. or 1.e5
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an integer read through a float warns
