@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 
 __all__ = ["align_columns", "count_noun", "did_you_mean", "unknown_parameter"]
@@ -38,6 +37,8 @@ def did_you_mean(name: object, known: Iterable[str]) -> str:
     if not isinstance(name, str):
         return ""
     names = list(known)
+    import difflib  # only when a name is unknown: the plugin's start-up does not pay it
+
     close = difflib.get_close_matches(name, names, n=1)
     if not close:
         close = [known_name for known_name in names if name and name in known_name][:2]
