@@ -29,9 +29,11 @@ __all__ = [
     "LOSS_CEILING",
     "MAX_ARRAY_SIZE",
     "MAX_NAME_CHARS",
+    "MAX_NUMBER_CHARS",
     "MAX_SLEEP_SECONDS",
     "MAX_STEP",
     "MAX_WALL_TIME",
+    "SPECIAL_FLOATS",
     "as_numeric_array",
     "check_float",
     "check_int",
@@ -68,11 +70,11 @@ MAX_WALL_TIME = 253_402_300_799.0
 #: values are 2 GiB. Larger runs are written in chunks (``iter_chunks``) instead.
 MAX_ARRAY_SIZE = 2**28
 MAX_PORT = 65535
-
 _DIGITS = re.compile(r"[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "+inf": math.inf}
-_MAX_NUMBER_CHARS = 400
+#: :func:`parse_float`'s non-finite spellings (lower-cased), and its longest number.
+SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "+inf": math.inf}
+MAX_NUMBER_CHARS = 400
 
 
 def show(value: object, limit: int = 200) -> str:
@@ -273,10 +275,10 @@ def parse_float(text: str, what: str) -> float:
     Refused: ``2.``, ``1_000``, non-ASCII digits, hexadecimal, and numbers of more than
     400 characters (a 200-million-digit loss is not read as inf).
     """
-    if len(text) <= _MAX_NUMBER_CHARS:
+    if len(text) <= MAX_NUMBER_CHARS:
         if _FLOAT.fullmatch(text):
             return float(text)
-        special = _SPECIAL_FLOATS.get(text.lower())
+        special = SPECIAL_FLOATS.get(text.lower())
         if special is not None:
             return special
     raise SynthLossError(f"{what} must be a number, got {show(text)}")

@@ -13,23 +13,21 @@ rounded decimal-to-double conversion as ``float``).
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
+
+from pytest_synthloss.core.validation import MAX_NUMBER_CHARS, SPECIAL_FLOATS
 
 __all__ = ["csv_bulk"]
 
 _DIGITS = b"0123456789"
 #: What a step or loss token of ours is made of.
 _NUMBER = _DIGITS + b".eE+-nNaAiIfF"
-#: Longest line the fast path takes (the careful path refuses a number over 400 chars).
-_MAX_LINE = 400
 #: A step line's two numbers, as ``np.loadtxt`` parses them (a step only as an integer).
 _ROW = np.dtype([("step", np.int64), ("loss", np.float64)])
 #: Bytes per pass of :func:`_dot_without_digit`.
 _CHUNK = 1 << 18
-_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "+inf": math.inf}
 
 
 def _dot_without_digit(codes: np.ndarray) -> bool:
@@ -70,7 +68,7 @@ def csv_bulk(
     longest = int(lines[0]) - start + 1
     if count > 1:
         longest = max(longest, int(np.subtract(lines[1:], lines[:-1]).max()))
-    if longest > _MAX_LINE:
+    if longest > MAX_NUMBER_CHARS:  # no longer line can hold a longer number
         return None  # a number over 400 characters may be in it
     if _dot_without_digit(codes):
         return None  # 5. or 1.e5
@@ -94,7 +92,7 @@ def csv_bulk(
     steps, losses = table["step"], np.ascontiguousarray(table["loss"])
     for index in np.flatnonzero(~np.isfinite(losses)).tolist():
         line = data[int(starts[index]) : int(ends[skip + index])].decode("ascii")
-        value = _NONFINITE.get(line.split(",", 2)[1].lower())
+        value = SPECIAL_FLOATS.get(line.split(",", 2)[1].lower())
         if value is None:
             return None  # 1e400, -nan, infinity: the careful path decides
         losses[index] = value

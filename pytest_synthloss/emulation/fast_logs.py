@@ -11,7 +11,6 @@ skipped line, resume and column report stays its own.
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from typing import TYPE_CHECKING, Protocol
@@ -19,7 +18,9 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.validation import MAX_NUMBER_CHARS, SPECIAL_FLOATS
 from pytest_synthloss.emulation.fast_csv import csv_bulk
+from pytest_synthloss.emulation.loglines import JSON_NONFINITE_VALUES
 
 if TYPE_CHECKING:
     from pytest_synthloss.emulation.parsed_log import ParsedLog
@@ -34,17 +35,12 @@ FAST_PREFIXES = {
     "csv": ("", ","),
     "jsonl": ('{"step": ', ', "loss": '),
 }
-#: Longest number token taken by the fast path (parse_float refuses more than 400).
-_MAX_TOKEN = 400
 _DIGITS = b"0123456789"
 _NUMBER_BYTES = {
     "text": _DIGITS + b".eE+-nNaAiIfF\x00\n",
     "csv": _DIGITS + b".eE+-nNaAiIfF\x00\n",
     "jsonl": _DIGITS + b".eE+-NaIfinty\x00\n",
 }
-#: ``parse_float``'s non-finite spellings (lower-cased) and JSON's, with their values.
-_TEXT_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "+inf": math.inf}
-_JSON_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 #: Longest head line (header, first step line) the fast path takes.
 _MAX_HEAD_CHARS = 10_000
 #: What JSON refuses that float() takes: ``+1``; and ``-0``, the integer 0 in JSON.
@@ -98,7 +94,7 @@ def split_body(fmt: str, body: str, suffix: str) -> tuple[np.ndarray, np.ndarray
         return None
     if max(map(len, step_tokens), default=0) > _MAX_STEP_DIGITS:
         return None  # fromstring would not say that a step overflows int64
-    if max(map(len, loss_tokens), default=0) > _MAX_TOKEN or b"" in loss_tokens:
+    if max(map(len, loss_tokens), default=0) > MAX_NUMBER_CHARS or b"" in loss_tokens:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # fromstring warns (or raises) at unmatched text
@@ -110,7 +106,7 @@ def split_body(fmt: str, body: str, suffix: str) -> tuple[np.ndarray, np.ndarray
     if steps.size != count or losses.size != count or (count and steps.min() < 1):
         return None
     odd = np.flatnonzero(~np.isfinite(losses))
-    allowed = _JSON_NONFINITE if fmt == "jsonl" else _TEXT_NONFINITE
+    allowed = JSON_NONFINITE_VALUES if fmt == "jsonl" else SPECIAL_FLOATS
     for index in odd.tolist():
         token = loss_tokens[index].decode()
         value = allowed.get(token.lower() if fmt != "jsonl" else token)
