@@ -527,3 +527,63 @@ def test_a_bad_marker_is_reported_once(pytester: pytest.Pytester) -> None:
     out = result.stdout.str()
     assert out.splitlines().count(message) == 1
     assert "During handling of the above exception" not in out
+
+
+CURVE_ONLY = """
+import pytest
+
+
+@pytest.mark.parametrize("synthloss_profile_name", ["spiky", "nan"])
+def test_curve_chosen(synthloss_curve):
+    print("curve", synthloss_curve.profile.name)
+
+
+@pytest.mark.parametrize("synthloss_profile_name", ["noisy"])
+def test_stream_chosen(synthloss_stream):
+    print("stream", synthloss_stream.curve.profile.name)
+
+
+@pytest.mark.parametrize("synthloss_curve", ["plateau"], indirect=True)
+def test_curve_indirect(synthloss_curve):
+    print("indirect", synthloss_curve.profile.name)
+
+
+def test_name_on_demand(request, synthloss_curve):
+    name = request.getfixturevalue("synthloss_profile_name")
+    print("on-demand", name, synthloss_curve.profile.name)
+"""
+
+
+@pytest.mark.parametrize("args", [[], ["--synthloss-profile", "stable,diverging"]])
+def test_a_curve_only_test_chooses_its_profiles_and_names_them_on_demand(
+    pytester: pytest.Pytester, args: list[str]
+) -> None:
+    # synthloss_curve is parametrized itself (one fixture set up per test), yet a test may
+    # still parametrize synthloss_profile_name and look its value up
+    pytester.makepyfile(test_curve_only=CURVE_ONLY)
+    result = pytester.runpytest("-p", "no:randomly", "-s", "-q", *args)
+    result.assert_outcomes(passed=6 if args else 5)
+    printed = [line.lstrip(".") for line in result.outlines]
+    on_demand = ["on-demand stable stable", "on-demand diverging diverging"][: len(args) or 1]
+    assert printed[: printed.index("")] == [
+        "curve spiky",
+        "curve nan",
+        "stream noisy",
+        "indirect plateau",
+        *on_demand,
+    ]
+    ids = pytester.runpytest("--collect-only", "-q", "-p", "no:randomly", *args)
+    assert ids.outlines[: ids.outlines.index("")] == [
+        "test_curve_only.py::test_curve_chosen[spiky]",
+        "test_curve_only.py::test_curve_chosen[nan]",
+        "test_curve_only.py::test_stream_chosen[noisy]",
+        "test_curve_only.py::test_curve_indirect[plateau]",
+        *(
+            [
+                "test_curve_only.py::test_name_on_demand[stable]",
+                "test_curve_only.py::test_name_on_demand[diverging]",
+            ]
+            if args
+            else ["test_curve_only.py::test_name_on_demand"]
+        ),
+    ]

@@ -359,3 +359,39 @@ def test_more_bad_paths_and_ini_values_are_usage_errors(
     result = pytester.runpytest(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+PHASES = """\
+import pytest
+
+from pytest_synthloss import score_alerts
+
+
+@pytest.fixture
+def scored_around(synthloss_curve):
+    score_alerts([], synthloss_curve, name="in-setup")
+    yield
+    score_alerts([], synthloss_curve, name="in-teardown")
+
+
+def test_scored(scored_around, synthloss_curve):
+    score_alerts([], synthloss_curve, name="in-call")
+
+
+def test_quiet(synthloss_curve):
+    pass
+"""
+
+
+def test_only_calls_made_while_a_test_runs_are_recorded(pytester: pytest.Pytester) -> None:
+    from pytest_synthloss.checks import scorecard
+
+    installed = len(scorecard._recorders)  # this very session's recorder among them
+    pytester.makepyfile(test_phases=PHASES)
+    result = pytester.runpytest("--synthloss-report", "out.json", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    report = json.loads((pytester.path / "out.json").read_text())
+    assert [(r["test"], r["monitor"]) for r in report["records"]] == [
+        ("test_phases.py::test_scored", "in-call")
+    ]
+    assert len(scorecard._recorders) == installed  # the inner session's recorder is gone

@@ -54,6 +54,10 @@ _SELECTION = pytest.StashKey["Selection"]()
 _ADDED = pytest.StashKey[tuple[str, ...]]()
 #: A node's selection with its markers applied (see :func:`_selection_for`).
 _NODE_SELECTION = pytest.StashKey["Selection"]()
+_NAME = "synthloss_profile_name"
+_CURVE = "synthloss_curve"
+#: The parameters that carry a test's profile (see :func:`pytest_generate_tests`).
+_PARAMETERS = (SHARED, _NAME, _CURVE)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -245,25 +249,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     A synthloss marker is validated on every test that has one, used or not; tests with
     neither a synthloss fixture nor the marker cost one lookup. A test that uses the
     module-shared fixtures is parametrized at module scope instead (see
-    :func:`synthloss_shared_profile`).
+    :func:`synthloss_shared_profile`). A test whose only synthloss fixture is
+    ``synthloss_curve`` (or ``synthloss_stream``) is parametrized on ``synthloss_curve``
+    itself: one fixture set up per test instead of two.
     """
-    if SHARED in metafunc.fixturenames:
+    names = metafunc.fixturenames
+    if SHARED in names:
         _parametrize_shared(metafunc)
         return
-    if "synthloss_profile_name" not in metafunc.fixturenames:
+    target = _NAME if _NAME in names else _CURVE if _CURVE in names else None
+    if target is None:
         if "synthloss" in metafunc.definition.keywords:  # a marker here or on a parent
             _selection_for(metafunc.config, metafunc.definition)  # validate it
         return
     selection = _selection_for(metafunc.config, metafunc.definition)
     for marker in metafunc.definition.iter_markers("parametrize"):
         argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
-        names = argnames.split(",") if isinstance(argnames, str) else list(argnames)
-        if "synthloss_profile_name" in (n.strip() for n in names):
-            return  # the test chose its profiles itself
+        given = argnames.split(",") if isinstance(argnames, str) else list(argnames)
+        chosen = {name.strip() for name in given} & {_NAME, _CURVE}
+        if chosen:  # the test chose its profiles itself
+            if _NAME in chosen and _NAME not in names:
+                # synthloss_curve reads the parameter: let pytest accept it
+                names.append(_NAME)
+            return
     if len(selection.profiles) > 1:
-        metafunc.parametrize(
-            "synthloss_profile_name", selection.profiles, ids=selection.names, indirect=True
-        )
+        metafunc.parametrize(target, selection.profiles, ids=selection.names, indirect=True)
 
 
 def _parametrize_shared(metafunc: pytest.Metafunc) -> None:
@@ -287,14 +297,16 @@ def _parametrize_shared(metafunc: pytest.Metafunc) -> None:
 
 
 def _chosen(request: pytest.FixtureRequest) -> str | Profile:
-    """The profile (or registered name) the requesting test runs with."""
-    if SHARED in request.fixturenames:
-        shared: Profile = request.getfixturevalue(SHARED)
-        return shared
+    """The profile (or registered name) the requesting test runs with: its parameter
+    (see :func:`pytest_generate_tests`), else its selection's only profile. A test using
+    the module-shared fixtures has the module's selection (checked at collection)."""
     callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and "synthloss_profile_name" in callspec.params:
-        chosen: str | Profile = callspec.params["synthloss_profile_name"]
-        return chosen
+    if callspec is not None:
+        params = callspec.params
+        for key in _PARAMETERS:
+            if key in params:
+                chosen: str | Profile = params[key]
+                return chosen
     return _selection_for(request.config, request.node).profiles[0]
 
 
@@ -353,7 +365,7 @@ def synthloss_shared_curve(
 
 
 @pytest.fixture
-def synthloss_curve(request: pytest.FixtureRequest, synthloss_profile_name: str) -> LossCurve:
+def synthloss_curve(request: pytest.FixtureRequest) -> LossCurve:
     """The selected profile's :class:`~pytest_synthloss.LossCurve` from step 1.
 
     Steps: marker ``steps=``, else ``--synthloss-steps``, else ini ``synthloss_steps``,
@@ -361,11 +373,9 @@ def synthloss_curve(request: pytest.FixtureRequest, synthloss_profile_name: str)
     truth is on the curve (``spike_steps``, ``floor_step``, ``final_loss``...).
     """
     from pytest_synthloss.core.curve import make_curve
-    from pytest_synthloss.core.registry import resolve_profile
 
-    # the profile as synthloss_profile gives it, without a fixture of its own per test
-    profile = resolve_profile(_chosen(request))
-    return make_curve(_selection_for(request.config, request.node).steps, profile)
+    # make_curve resolves a name as synthloss_profile does
+    return make_curve(_selection_for(request.config, request.node).steps, _chosen(request))
 
 
 @pytest.fixture

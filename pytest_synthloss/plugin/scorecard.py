@@ -42,8 +42,6 @@ __all__ = ["REPORT_VERSION", "ScorecardPlugin", "add_options", "monitor_name"]
 #: The ``version`` field of the JSON report; it changes when the schema does.
 REPORT_VERSION = 1
 
-_CALLS = pytest.StashKey[list[tuple["AlertScore", "LossCurve", "str | None"]]]()
-
 
 def add_options(group: Any, parser: pytest.Parser) -> None:
     """The scorecard's command-line options and ini keys."""
@@ -93,31 +91,53 @@ class ScorecardPlugin:
         where = "--synthloss-plots" if given else "ini synthloss_plots"
         self.plots = (given or str(config.getini("synthloss_plots"))).strip()
         self.is_worker = hasattr(config, "workerinput")
+        #: The oracle calls of the test in its call phase (None outside one).
+        self.calls: list[tuple[AlertScore, LossCurve, str | None]] | None = None
         if self.report_path is not None:
             _check_report_path(self.report_path)
         if self.plots not in ("", "off"):
             _check_plot_dir(self.plots, where)
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, None]:
-        calls: list[tuple[AlertScore, LossCurve, str | None]] = []
-        item.stash[_CALLS] = calls
-        with recording(lambda score, curve, name: calls.append((score, curve, name))):
-            yield
+    # One recorder for the whole session, installed at configure: a test costs one plain
+    # hook call (its call phase opens a list) and one wrapper that returns at once when
+    # the test made no oracle call.
+    def pytest_configure(self) -> None:  # called for a plugin registered at configure
+        self._recording = recording(self._record)
+        self._recording.__enter__()
 
-    @pytest.hookimpl(hookwrapper=True)
+    def pytest_unconfigure(self) -> None:
+        self._recording.__exit__(None, None, None)
+
+    def _record(self, score: AlertScore, curve: LossCurve, name: str | None) -> None:
+        if self.calls is not None:  # only during a test's call phase
+            self.calls.append((score, curve, name))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        self.calls = []
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, Any, None]:
-        outcome = yield
-        if call.when != "call":
-            return
-        calls = item.stash.get(_CALLS, [])
-        if not calls:
-            return
-        report = outcome.get_result()
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        calls = self.calls
+        if call.when != "call" or calls is None:
+            return report
+        self.calls = None
+        if calls:
+            self._attach(item, call, report, calls)
+        return report
+
+    def _attach(
+        self,
+        item: pytest.Item,
+        call: pytest.CallInfo[None],
+        report: pytest.TestReport,
+        calls: list[tuple[AlertScore, LossCurve, str | None]],
+    ) -> None:
         default = monitor_name(item)
-        report.synthloss_scores = [
+        report.synthloss_scores = [  # type: ignore[attr-defined]
             summarize(score, name or default, item.nodeid) for score, _, name in calls
         ]
         from pytest_synthloss.core.errors import LossAssertionError
@@ -216,6 +236,7 @@ def monitor_name(item: pytest.Item) -> str:
     callspec = getattr(item, "callspec", None)
     params = dict(callspec.params) if callspec is not None else {}
     params.pop("synthloss_profile_name", None)
+    params.pop("synthloss_curve", None)  # tests whose only synthloss fixture is the curve
     if params:
         shown = ",".join(f"{key}={str(value)[:24]}" for key, value in params.items())
         name += f"[{shown}]"
