@@ -1,6 +1,6 @@
 """The common-pass fast path of ``olmo-skip-step``, ``olmo-stability`` and ``llm-foundry``.
 
-``RunningSums.common`` handles a pass in which every value is finite and no window holds
+``PassSums.common`` handles a pass in which every value is finite and no window holds
 one value, on reused buffers and with the close-call tests bounded per pass; any other pass
 goes through ``full_windows`` as before. The fast path must give the same outputs bit for
 bit: each test runs a preset as it is and with the fast path switched off (every pass then
@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from pytest_synthloss.checks import (
 from pytest_synthloss.checks.rules import STACK_PRESETS
 from pytest_synthloss.checks.stacks_olmo import OlmoSkipStep
 from pytest_synthloss.checks.stacks_olmo_stability import OlmoStability
-from pytest_synthloss.checks.window_sums import RunningSums
+from pytest_synthloss.checks.window_sums import PassSums
 
 HYPOTHESIS = settings(
     max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
@@ -48,7 +49,7 @@ def passes(rows: int, fast: bool = True) -> Iterator[None]:
         for module in MODULES:
             patch.setattr(module, "ROWS", rows)
         if not fast:
-            patch.setattr(RunningSums, "common", lambda *args: None)
+            patch.setattr(PassSums, "common", lambda *args: None)
         yield
 
 
@@ -241,3 +242,70 @@ LONG = [("noisy", 70_001), ("noisy-spiky", 66_000), ("llm-pretrain-trouble", 40_
 def test_default_passes_on_long_curves(name: str, profile: str, steps: int) -> None:
     losses = make_curve(steps, profile).losses
     assert_same(name, {}, losses, window_sums.ROWS)
+
+
+# -- the error bounds are rigorous ---------------------------------------------------------
+
+
+def exact_stats(x: np.ndarray, size: int, rows: np.ndarray) -> list[tuple[Fraction, Fraction]]:
+    """The exact mean and sum of squared deviations of windows ``rows`` (rationals)."""
+    found = []
+    for r in rows.tolist():
+        values = [Fraction(v) for v in x[r : r + size].tolist()]
+        mean = sum(values, Fraction(0)) / size
+        found.append((mean, sum(((v - mean) ** 2 for v in values), Fraction(0))))
+    return found
+
+
+def assert_within_bounds(x: np.ndarray, size: int, label: str) -> None:
+    """Both paths' ``mean`` and ``m2`` of every 97th full window and the last one are within
+    their bounds of the exact values."""
+    end = x.size - size
+    rows = np.unique(np.concatenate([np.arange(0, end, 97), [end - 1]]))
+    mean = np.empty(end)
+    fast = PassSums(size, squares=True).common(x, 0, end, mean)
+    assert fast is not None, label
+    assert fast.m2 is not None
+    general = window_sums.full_windows(x, size, 0, end)
+    for r, (want_mean, want_m2) in zip(rows.tolist(), exact_stats(x, size, rows), strict=True):
+        for got_mean, got_m2, mean_err, m2_err in (
+            (mean[r], fast.m2[r], fast.mean_err, fast.m2_err),
+            (general["mean"][r], general["m2"][r], general["mean_err"][r], general["m2_err"][r]),
+        ):
+            off_mean = abs(Fraction(float(got_mean)) - want_mean) / Fraction(float(mean_err))
+            off_m2 = abs(Fraction(float(got_m2)) - want_m2) / Fraction(float(m2_err))
+            assert off_mean <= 1, (label, r, float(off_mean))
+            assert off_m2 <= 1, (label, r, float(off_m2))
+
+
+def test_the_bounds_hold_where_running_sums_broke_theirs() -> None:
+    # Alternating +-(1 + d): the running (cumsum) sums this module used before were up to
+    # 5.7 times their claimed bound on these; the tree sums' bound is derived, and holds.
+    rng = np.random.default_rng(7)
+    size, n = 128, window_sums.ROWS + 128  # one full pass
+    sign = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    cases = {
+        f"alternating d={d} noise={noise}": sign * (1 + d) + noise * rng.standard_normal(n)
+        for d in (2.0**-40, 2.0**-20, 0.1)
+        for noise in (0.0, 1e-12)
+    }
+    cases["two levels"] = np.where(sign > 0, 1.0, -7.0) + 1e-12 * rng.standard_normal(n)
+    cases["level 1e6"] = 1e6 + rng.standard_normal(n)
+    cases["ramp"] = np.linspace(0, 1, n) ** 2 * 100 + 1e-3 * rng.standard_normal(n)
+    for label, x in cases.items():
+        assert_within_bounds(x, size, label)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    st.integers(2, 300),
+    st.sampled_from([1.0, 1e6, -3.0]),
+    st.sampled_from([1.0, 1e-3, 1e-7]),
+    st.integers(0, 2**32 - 1),
+)
+def test_the_bounds_hold_on_random_windows(
+    size: int, level: float, spread: float, seed: int
+) -> None:
+    noise = np.random.default_rng(seed).standard_normal(size + 400)
+    x = level + spread * max(1.0, abs(level)) * noise  # no window of one value
+    assert_within_bounds(x, size, f"size={size}")

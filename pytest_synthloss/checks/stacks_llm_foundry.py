@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from pytest_synthloss.checks.stack_base import StackPreset, integer, number, ratio
-from pytest_synthloss.checks.window_sums import ROWS, RunningSums, full_windows, near_line
+from pytest_synthloss.checks.window_sums import ROWS, PassSums, full_windows, near_line
 from pytest_synthloss.core.errors import SynthLossError
 
 __all__ = ["LLMFoundryKillLossSpike"]
@@ -77,7 +77,7 @@ class LLMFoundryKillLossSpike(StackPreset):
             out[0][part] = np.nan
             out[1][part] = ratio(x[part], out[0][part])
             out[2][part] = False
-        sums = RunningSums(size, squares=False)
+        sums = PassSums(size, squares=False)
         work = np.empty((2, ROWS))
         streak = 0  # consecutive outliers up to the previous pass
         for begin in range(0, last - size, ROWS):
@@ -92,7 +92,7 @@ class LLMFoundryKillLossSpike(StackPreset):
     def _outliers(
         self,
         x: np.ndarray,
-        sums: RunningSums,
+        sums: PassSums,
         work: np.ndarray,
         begin: int,
         end: int,

@@ -24,7 +24,7 @@ from pytest_synthloss.checks.window_sums import (
     CELLS,
     ROWS,
     FastWindows,
-    RunningSums,
+    PassSums,
     full_windows,
     near_line,
 )
@@ -89,7 +89,7 @@ class OlmoSkipStep(StackPreset):
         self._settle(losses, wide, out, head, unknown, unknown)
         redo = [np.arange(first, min(size, n))]
         if blocks:
-            sums = RunningSums(size, squares=True)
+            sums = PassSums(size, squares=True)
             work = np.empty((3, ROWS))
             for begin in range(0, n - size, ROWS):
                 end = min(n - size, begin + ROWS)
@@ -130,7 +130,7 @@ class OlmoSkipStep(StackPreset):
         self,
         x: np.ndarray,
         wide: np.ndarray,
-        sums: RunningSums,
+        sums: PassSums,
         work: np.ndarray,
         begin: int,
         end: int,

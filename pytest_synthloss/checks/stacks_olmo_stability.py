@@ -21,7 +21,7 @@ from pytest_synthloss.checks.window_sums import (
     CELLS,
     ROWS,
     FastWindows,
-    RunningSums,
+    PassSums,
     divide_by,
     full_windows,
     near_line,
@@ -93,7 +93,7 @@ class OlmoStability(StackPreset):
         out = (np.empty(n), np.empty(n), np.empty(n, bool))  # mean, z, spike
         out[0][:size] = out[1][:size] = np.nan
         out[2][:size] = False
-        sums = RunningSums(size, squares=True)
+        sums = PassSums(size, squares=True)
         work = np.empty((3, ROWS))
         for begin in range(0, n - size, ROWS):
             end = min(n - size, begin + ROWS)
@@ -105,7 +105,7 @@ class OlmoStability(StackPreset):
         self,
         x: np.ndarray,
         limit: float,
-        sums: RunningSums,
+        sums: PassSums,
         work: np.ndarray,
         begin: int,
         end: int,

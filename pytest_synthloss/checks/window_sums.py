@@ -1,12 +1,13 @@
-"""Running sums over the full windows of a run, for the ``olmo-*`` and ``llm-foundry`` presets.
+"""Window sums over the full windows of a run, for the ``olmo-*`` and ``llm-foundry`` presets.
 
 The windows ``x[r:r + size]`` are taken :data:`ROWS` at a time. In each pass the values
-minus a shift (the pass's mean) are summed with :func:`numpy.cumsum`, and a window's sum
-(and sum of squares) is the difference of two running sums; the presets report the mean
-and spread these give, with an error bound, and recompute exactly where the bound cannot
-settle a decision.
+minus a shift (the pass's mean) are summed window by window by a shallow tree
+(:func:`~pytest_synthloss.checks.windows.tree_sums`: each value goes through at most
+``tree_depth(size)`` additions), and so are their squares; the presets report the mean and
+spread these give, with a rigorous error bound (:func:`bounds`), and recompute exactly where
+the bound cannot settle a decision.
 
-:func:`full_windows` handles any pass (NaN/inf, constant windows). :class:`RunningSums`
+:func:`full_windows` handles any pass (NaN/inf, constant windows). :class:`PassSums`
 does the common pass (every value finite, no constant window) with the same operations on
 reused buffers, writing the means straight into the caller's output: the same numbers bit
 for bit, fewer passes over memory. It returns ``None`` for any other pass.
@@ -18,11 +19,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pytest_synthloss.checks.windows import tree_depth, tree_sums
+
 __all__ = [
     "CELLS",
     "ROWS",
     "FastWindows",
-    "RunningSums",
+    "PassSums",
+    "bounds",
     "divide_by",
     "full_windows",
     "near_line",
@@ -35,9 +39,36 @@ ROWS = 1 << 15
 CELLS = 1 << 22
 
 
-def error_bound(length: int, size: int) -> float:
-    """The relative error bound of running sums over a pass of ``length`` values."""
-    return 8 * _EPS * (length + size)
+def bounds(size: int, top: float, shift: float) -> tuple[float, float]:
+    """Bounds on the errors of a window's ``m2`` and ``mean`` as computed here, for values at
+    most ``top`` from ``shift`` (``u`` is taken as ``eps``, twice the unit roundoff).
+
+    A value ``c = fl(x - shift)`` is off by at most ``u|c|``, its square by ``3u`` (relative);
+    a tree of depth ``d`` sums ``n = size`` of them to within ``g = d u / (1 - d u)`` of the
+    sum of their magnitudes. So ``|s1 - S1| <= a1 n top`` with ``a1 = (g + u)(1 + u)`` and
+    ``|s2 - S2| <= a2 n top**2`` with ``a2 = (g + 4u)(1 + 4u)``; ``s1**2 / n`` adds at most
+    ``a1 (2 + a1) n top**2`` and its two roundings ``2u (1 + a1)**2 n top**2``; the
+    subtraction ``u m2 <= u n top**2``. The mean ``shift + s1 / n`` is off by at most
+    ``a1 top`` plus its two roundings.
+    """
+    u = _EPS
+    depth = tree_depth(size)
+    g = depth * u / (1 - depth * u)
+    a1 = (g + u) * (1 + u)
+    a2 = (g + 4 * u) * (1 + 4 * u)
+    top = top * (1 + 4 * u)
+    scale = (1 + 16 * u) * size * top * top
+    m2_err = scale * (a2 + a1 * (2 + a1) + 2 * u * (1 + a1) ** 2 + u)
+    mean_err = (1 + 16 * u) * (top * (a1 + 2 * u * (1 + a1) * (1 + u)) + u * abs(shift))
+    return m2_err, mean_err
+
+
+def _window_sums(
+    values: np.ndarray, size: int, out: np.ndarray, spare: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """``out[r]``: the tree sum of ``values[r : r + size]`` (see :func:`bounds`)."""
+    tree_sums(values, size, out, spare)
+    return out
 
 
 def full_windows(x: np.ndarray, size: int, begin: int, end: int) -> dict[str, np.ndarray]:
@@ -60,19 +91,18 @@ def full_windows(x: np.ndarray, size: int, begin: int, end: int) -> dict[str, np
     with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf/NaN sums
         shift = float(clean.mean())
         centred = clean - shift
-        c1 = np.concatenate(([0.0], np.cumsum(centred)))
-        c2 = np.concatenate(([0.0], np.cumsum(centred * centred)))
-        s1 = c1[size : size + width] - c1[:width]
-        s2 = c2[size : size + width] - c2[:width]
+        spare = (np.empty(seg.size), np.empty(seg.size))
+        s1 = _window_sums(centred, size, np.empty(width), spare)
+        s2 = _window_sums(centred * centred, size, np.empty(width), spare)
         top = float(np.abs(centred).max())
-        bound = error_bound(seg.size, size)
+        m2_err, mean_err = bounds(size, top, shift)
         mean = np.where(flat, seg[:width], shift + s1 / size)
         m2 = np.where(flat, 0.0, np.maximum(s2 - s1 * s1 / size, 0.0))
     return {
         "mean": mean,
         "m2": m2,
-        "m2_err": np.full(width, bound * top * top),
-        "mean_err": np.full(width, bound * top / size + 4 * _EPS * abs(shift)),
+        "m2_err": np.full(width, m2_err),
+        "mean_err": np.full(width, mean_err),
         "flat": flat,
         "bad": bad,
     }
@@ -98,16 +128,16 @@ class FastWindows(NamedTuple):
     high: float
 
 
-class RunningSums:
+class PassSums:
     """Reused buffers for the common passes of one run with windows of ``size`` values."""
 
     def __init__(self, size: int, squares: bool) -> None:
         self.size = size
         self.squares = squares
-        length = ROWS + size  # the longest pass, and a leading zero
+        length = ROWS + size  # the longest pass
         self._centred = np.empty(length)
-        self._c1 = np.zeros(length)
-        self._c2 = np.zeros(length if squares else 1)
+        self._square = np.empty(length if squares else 1)
+        self._spare = (np.empty(length), np.empty(length))
         self._s1 = np.empty(ROWS)
         self._s2 = np.empty(ROWS if squares else 1)
 
@@ -130,30 +160,26 @@ class RunningSums:
             centred = np.subtract(seg, shift, out=self._centred[:length])
             # |value - shift| is largest at an extreme: rounding is monotonic
             top = max(abs(high - shift), abs(low - shift))
-            c1 = self._c1
-            np.cumsum(centred, out=c1[1 : length + 1])
-            s1 = np.subtract(c1[size : size + width], c1[:width], out=self._s1[:width])
+            s1 = _window_sums(centred, size, self._s1[:width], self._spare)
             divide_by(s1, size, mean)
             np.add(mean, shift, out=mean)
             m2 = None
             low_m2 = high_m2 = 0.0
             if self.squares:
-                c2 = self._c2
-                np.multiply(centred, centred, out=centred)
-                np.cumsum(centred, out=c2[1 : length + 1])
-                s2 = np.subtract(c2[size : size + width], c2[:width], out=self._s2[:width])
+                square = np.multiply(centred, centred, out=self._square[:length])
+                s2 = _window_sums(square, size, self._s2[:width], self._spare)
                 np.multiply(s1, s1, out=s1)
                 divide_by(s1, size, s1)
                 m2 = np.subtract(s2, s1, out=s2)
                 low_m2, high_m2 = float(m2.min()), float(m2.max())
                 if not low_m2 > 0:  # NaN, or sums to clip at 0
                     np.maximum(m2, 0.0, out=m2)
-        bound = error_bound(length, size)
+        m2_err, mean_err = bounds(size, top, shift)
         return FastWindows(
             mean,
             m2,
-            bound * top * top,
-            bound * top / size + 4 * _EPS * abs(shift),
+            m2_err,
+            mean_err,
             max(abs(high), abs(low), _magnitude(x[end + size - 1])),
             low_m2,
             high_m2,
