@@ -266,6 +266,14 @@ def test_nonfinite_policies_on_every_rule(name: str) -> None:
     np.testing.assert_array_equal(ignore.reference[[0, 2, 4, 6]], finite_only.reference)
 
 
+def test_huge_finite_losses_whose_sum_overflows_are_not_non_finite() -> None:
+    # the policy's quick check sums the losses: an overflow to inf must not count as one
+    losses = [1e308, 1e308, 1e308, math.nan, 1e308]
+    assert detect_spikes(losses, "running-min").spike_steps == (4,)
+    assert detect_spikes(losses, "running-min", nonfinite="ignore").spike_steps == ()
+    assert detect_spikes(losses[:3] + losses[4:], "running-min").spike_steps == ()
+
+
 def test_ignore_still_flags_finite_spikes_against_an_unpoisoned_reference() -> None:
     report = detect_spikes([2.0, math.inf, math.nan, 6.0, 6.5], nonfinite="ignore")
     assert report.spike_steps == (4, 5)

@@ -10,6 +10,8 @@ rule's default.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,6 +145,10 @@ def decision(
 def apply_policy(mask: np.ndarray, values: np.ndarray, policy: str) -> np.ndarray:
     """``mask`` with the non-finite losses among ``values`` counted as ``policy`` says."""
     if policy == "stack":  # the preset alone decides what a non-finite loss is
+        return mask
+    with np.errstate(over="ignore", invalid="ignore"):  # one pass, no array made
+        total = float(np.add.reduce(values, axis=None))
+    if math.isfinite(total):  # a NaN/inf makes the sum NaN/inf (so can an overflow)
         return mask
     finite = np.isfinite(values)
     if finite.all():
