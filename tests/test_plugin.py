@@ -587,3 +587,57 @@ def test_a_curve_only_test_chooses_its_profiles_and_names_them_on_demand(
             else ["test_curve_only.py::test_name_on_demand"]
         ),
     ]
+
+
+OVERRIDES = {
+    "conftest": """
+import pytest
+
+from pytest_synthloss import make_curve
+""",
+    "own/conftest": """
+import pytest
+
+from pytest_synthloss import make_curve
+
+
+@pytest.fixture
+def synthloss_curve():  # the user's own curve: not the plugin's
+    return make_curve(7, "plateau")
+""",
+    "own/test_own": """
+def test_own(synthloss_curve):
+    assert len(synthloss_curve) == 7
+""",
+    "wrapped/conftest": """
+import pytest
+
+
+@pytest.fixture
+def synthloss_curve(synthloss_curve):  # the plugin's, looked at first
+    return synthloss_curve
+""",
+    "wrapped/test_wrapped": """
+def test_wrapped(synthloss_curve):
+    print("wrapped", synthloss_curve.profile.name)
+""",
+}
+
+
+def test_a_conftest_curve_of_ones_own_is_not_parametrized(pytester: pytest.Pytester) -> None:
+    for path, source in OVERRIDES.items():
+        (pytester.path / path).parent.mkdir(exist_ok=True)
+        (pytester.path / f"{path}.py").write_text(source)
+    args = ("-p", "no:randomly", "--synthloss-profile", "stable,spiky")
+    ids = pytester.runpytest("--collect-only", "-q", *args)
+    assert ids.outlines[: ids.outlines.index("")] == [
+        "own/test_own.py::test_own",
+        "wrapped/test_wrapped.py::test_wrapped[stable]",
+        "wrapped/test_wrapped.py::test_wrapped[spiky]",
+    ]
+    result = pytester.runpytest("-s", "-q", *args)
+    result.assert_outcomes(passed=3)
+    assert [line.lstrip(".") for line in result.outlines if "wrapped " in line] == [
+        "wrapped stable",
+        "wrapped spiky",
+    ]

@@ -15,6 +15,7 @@ import pytest
 from pytest_synthloss.core import hookspecs
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.plugin import recorded, scorecard
+from pytest_synthloss.plugin.parametrization import _CURVE, _NAME, chosen_by_test, ours
 from pytest_synthloss.plugin.prometheus_fixture import (
     _synthloss_prometheus_session,
     synthloss_prometheus,
@@ -54,8 +55,6 @@ _SELECTION = pytest.StashKey["Selection"]()
 _ADDED = pytest.StashKey[tuple[str, ...]]()
 #: A node's selection with its markers applied (see :func:`_selection_for`).
 _NODE_SELECTION = pytest.StashKey["Selection"]()
-_NAME = "synthloss_profile_name"
-_CURVE = "synthloss_curve"
 #: The parameters that carry a test's profile (see :func:`pytest_generate_tests`).
 _PARAMETERS = (SHARED, _NAME, _CURVE)
 
@@ -257,21 +256,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if SHARED in names:
         _parametrize_shared(metafunc)
         return
-    target = _NAME if _NAME in names else _CURVE if _CURVE in names else None
+    target = _NAME if _NAME in names else _CURVE if ours(metafunc, __name__) else None
     if target is None:
         if "synthloss" in metafunc.definition.keywords:  # a marker here or on a parent
             _selection_for(metafunc.config, metafunc.definition)  # validate it
         return
     selection = _selection_for(metafunc.config, metafunc.definition)
-    for marker in metafunc.definition.iter_markers("parametrize"):
-        argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
-        given = argnames.split(",") if isinstance(argnames, str) else list(argnames)
-        chosen = {name.strip() for name in given} & {_NAME, _CURVE}
-        if chosen:  # the test chose its profiles itself
-            if _NAME in chosen and _NAME not in names:
-                # synthloss_curve reads the parameter: let pytest accept it
-                names.append(_NAME)
-            return
+    if chosen_by_test(metafunc):
+        return
     if len(selection.profiles) > 1:
         metafunc.parametrize(target, selection.profiles, ids=selection.names, indirect=True)
 

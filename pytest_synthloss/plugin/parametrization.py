@@ -1,0 +1,50 @@
+"""Which fixture a test using the synthloss fixtures is parametrized on, and whether the
+test chose its profiles itself: helpers of
+:func:`pytest_synthloss.plugin.hooks.pytest_generate_tests`.
+
+A test whose closure holds ``synthloss_profile_name`` is parametrized on it; one whose only
+synthloss fixture is ``synthloss_curve`` (or ``synthloss_stream``) on ``synthloss_curve``
+itself, one fixture set up per test instead of two.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+__all__ = ["chosen_by_test", "ours"]
+
+_NAME = "synthloss_profile_name"
+_CURVE = "synthloss_curve"
+
+
+def ours(metafunc: pytest.Metafunc, module: str) -> bool:
+    """Whether the test gets ``synthloss_curve`` from the plugin (defined in ``module``): directly,
+    or through overrides that each request the one they override. A conftest fixture of
+    that name that does not is the user's own curve: the test is not parametrized for it."""
+    if _CURVE not in metafunc.fixturenames:
+        return False
+    chain = getattr(metafunc, "_arg2fixturedefs", {}).get(_CURVE)
+    if not chain:  # pytest keeps this mapping private: without it, assume ours
+        return True
+    for fixturedef in reversed(chain):  # closest first
+        func = fixturedef.func
+        if getattr(func, "__module__", None) == module and getattr(func, "__name__", "") == _CURVE:
+            return True
+        if _CURVE not in fixturedef.argnames:
+            return False
+    return False
+
+
+def chosen_by_test(metafunc: pytest.Metafunc) -> bool:
+    """Whether the test parametrizes ``synthloss_profile_name`` or ``synthloss_curve`` itself
+    (then the options leave it alone). A test parametrizing the name without it in its
+    closure gets it there: ``synthloss_curve`` reads the parameter."""
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        given = argnames.split(",") if isinstance(argnames, str) else list(argnames)
+        chosen = {name.strip() for name in given} & {_NAME, _CURVE}
+        if chosen:
+            if _NAME in chosen and _NAME not in metafunc.fixturenames:
+                metafunc.fixturenames.append(_NAME)  # so that pytest accepts the parameter
+            return True
+    return False
