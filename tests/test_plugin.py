@@ -641,3 +641,38 @@ def test_a_conftest_curve_of_ones_own_is_not_parametrized(pytester: pytest.Pytes
         "wrapped stable",
         "wrapped spiky",
     ]
+
+
+FOLLOWERS = """
+import pytest
+
+from pytest_synthloss import make_curve
+
+
+@pytest.mark.parametrize("synthloss_curve", [make_curve(5, "spiky"), make_curve(5, "nan")])
+def test_curves_given_directly(synthloss_curve, synthloss_profile):
+    # the test's own curves are not profiles: the profile fixture keeps the selection's
+    print("direct", synthloss_curve.profile.name, synthloss_profile.name)
+
+
+@pytest.mark.parametrize("x", [pytest.param(1, marks=pytest.mark.synthloss(profile="nan")), 2])
+def test_shared_leads(x, synthloss_shared_curve, synthloss_curve, synthloss_profile_name):
+    # the function-scoped fixtures follow the module-shared profile
+    print("shared", x, synthloss_shared_curve.profile.name, synthloss_curve.profile.name,
+          synthloss_profile_name)
+"""
+
+
+def test_function_fixtures_follow_the_shared_profile_and_ignore_direct_curves(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_followers=FOLLOWERS)
+    result = pytester.runpytest("-p", "no:randomly", "-s", "-q")
+    result.assert_outcomes(passed=4)
+    printed = [line.lstrip(".") for line in result.outlines]
+    assert printed[: printed.index("")] == [
+        "direct spiky stable",
+        "direct nan stable",
+        "shared 1 stable stable stable",
+        "shared 2 stable stable stable",
+    ]

@@ -395,3 +395,49 @@ def test_only_calls_made_while_a_test_runs_are_recorded(pytester: pytest.Pyteste
         ("test_phases.py::test_scored", "in-call")
     ]
     assert len(scorecard._recorders) == installed  # the inner session's recorder is gone
+
+
+SUBTESTS = """\
+from pytest_synthloss import assert_alerts_match, score_alerts
+
+
+def test_sub(subtests, synthloss_curve):
+    for alerts in ([], [7]):
+        with subtests.test(alerts=alerts):
+            assert_alerts_match(alerts, synthloss_curve, name="guard")
+    score_alerts([1], synthloss_curve, name="after")
+
+
+def test_shared(synthloss_shared_curve):
+    score_alerts([], synthloss_shared_curve)
+"""
+
+
+@pytest.mark.skipif(
+    int(pytest.__version__.split(".")[0]) < 9, reason="the subtests fixture is pytest 9's"
+)
+def test_each_oracle_call_is_recorded_once_with_subtests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_subtests=SUBTESTS)
+    result = pytester.runpytest(
+        "--synthloss-report",
+        "out.json",
+        "--synthloss-profile",
+        "stable,spiky",
+        "--synthloss-plots",
+        "off",
+        "-p",
+        "no:randomly",
+    )
+    report = json.loads((pytester.path / "out.json").read_text())
+    # sorted by test id, monitor, profile; each call once, with its own subtest's report
+    assert [(r["monitor"], r["profile"], r["ok"]) for r in report["records"]] == [
+        ("test_shared", "spiky", False),  # the shared profile is not part of the name
+        ("test_shared", "stable", True),
+        ("after", "spiky", False),
+        ("guard", "spiky", False),
+        ("guard", "spiky", False),
+        ("after", "stable", False),
+        ("guard", "stable", True),
+        ("guard", "stable", False),
+    ]
+    assert result.ret == pytest.ExitCode.TESTS_FAILED

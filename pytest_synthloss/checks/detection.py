@@ -11,7 +11,6 @@ rule's default.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 import numpy as np

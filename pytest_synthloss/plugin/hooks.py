@@ -55,8 +55,6 @@ _SELECTION = pytest.StashKey["Selection"]()
 _ADDED = pytest.StashKey[tuple[str, ...]]()
 #: A node's selection with its markers applied (see :func:`_selection_for`).
 _NODE_SELECTION = pytest.StashKey["Selection"]()
-#: The parameters that carry a test's profile (see :func:`pytest_generate_tests`).
-_PARAMETERS = (SHARED, _NAME, _CURVE)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -289,17 +287,33 @@ def _parametrize_shared(metafunc: pytest.Metafunc) -> None:
 
 
 def _chosen(request: pytest.FixtureRequest) -> str | Profile:
-    """The profile (or registered name) the requesting test runs with: its parameter
-    (see :func:`pytest_generate_tests`), else its selection's only profile. A test using
-    the module-shared fixtures has the module's selection (checked at collection)."""
-    callspec = getattr(request.node, "callspec", None)
+    """The profile (or registered name) the requesting test runs with: the module-shared
+    one for a test using it, else its parameter (see :func:`pytest_generate_tests`; a
+    ``synthloss_curve`` parameter counts when it is a name or a Profile, as indirect
+    parametrization gives it), else its selection's only profile."""
+    node = request.node
+    if SHARED in getattr(node, "fixturenames", ()):
+        shared: Profile = request.getfixturevalue(SHARED)
+        return shared
+    callspec = getattr(node, "callspec", None)
     if callspec is not None:
         params = callspec.params
-        for key in _PARAMETERS:
-            if key in params:
-                chosen: str | Profile = params[key]
-                return chosen
-    return _selection_for(request.config, request.node).profiles[0]
+        if _NAME in params:
+            chosen: str | Profile = params[_NAME]
+            return chosen
+        if _CURVE in params and _is_profile(params[_CURVE]):
+            chosen = params[_CURVE]
+            return chosen
+    return _selection_for(request.config, node).profiles[0]
+
+
+def _is_profile(value: object) -> bool:
+    """A name or a Profile (a curve given by direct parametrization is neither)."""
+    if isinstance(value, str):
+        return True
+    from pytest_synthloss.core.profiles import Profile
+
+    return isinstance(value, Profile)
 
 
 @pytest.fixture

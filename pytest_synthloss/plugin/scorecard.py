@@ -98,9 +98,10 @@ class ScorecardPlugin:
         if self.plots not in ("", "off"):
             _check_plot_dir(self.plots, where)
 
-    # One recorder for the whole session, installed at configure: a test costs one plain
-    # hook call (its call phase opens a list) and one wrapper that returns at once when
-    # the test made no oracle call.
+    # One recorder for the whole session, installed at configure: a test costs two plain
+    # hook calls (its call phase opens a list, its teardown closes it) and one wrapper that
+    # returns at once when the test made no oracle call. Each report of the call phase (a
+    # subtest's, then the test's) carries the calls made since the one before.
     def pytest_configure(self) -> None:  # called for a plugin registered at configure
         self._recording = recording(self._record)
         self._recording.__enter__()
@@ -116,17 +117,20 @@ class ScorecardPlugin:
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         self.calls = []
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        self.calls = None  # before the fixtures' finalizers run
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         calls = self.calls
-        if call.when != "call" or calls is None:
+        if call.when != "call" or not calls:
             return report
-        self.calls = None
-        if calls:
-            self._attach(item, call, report, calls)
+        self.calls = []
+        self._attach(item, call, report, calls)
         return report
 
     def _attach(
@@ -235,8 +239,8 @@ def monitor_name(item: pytest.Item) -> str:
     name = "::".join(item.nodeid.split("::")[1:]).split("[")[0] or item.name
     callspec = getattr(item, "callspec", None)
     params = dict(callspec.params) if callspec is not None else {}
-    params.pop("synthloss_profile_name", None)
-    params.pop("synthloss_curve", None)  # tests whose only synthloss fixture is the curve
+    for key in ("synthloss_profile_name", "synthloss_curve", "synthloss_shared_profile"):
+        params.pop(key, None)  # the parameters that carry the profile
     if params:
         shown = ",".join(f"{key}={str(value)[:24]}" for key, value in params.items())
         name += f"[{shown}]"
