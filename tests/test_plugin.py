@@ -676,3 +676,37 @@ def test_function_fixtures_follow_the_shared_profile_and_ignore_direct_curves(
         "shared 1 stable stable stable",
         "shared 2 stable stable stable",
     ]
+
+
+OWN_HOOKS = {
+    "conftest": """
+def pytest_generate_tests(metafunc):
+    if metafunc.function.__name__ == "test_by_conftest":
+        metafunc.parametrize("synthloss_profile_name", ["nan"])
+""",
+    "test_hooks": """
+def pytest_generate_tests(metafunc):
+    if metafunc.function.__name__ == "test_by_module":
+        metafunc.parametrize("synthloss_curve", ["spiky", "plateau"], indirect=True)
+
+
+def test_by_module(synthloss_curve):
+    print("module", synthloss_curve.profile.name)
+
+
+def test_by_conftest(synthloss_profile):
+    print("conftest", synthloss_profile.name)
+""",
+}
+
+
+def test_a_generate_tests_hook_of_ones_own_chooses_the_profiles(
+    pytester: pytest.Pytester,
+) -> None:
+    # a conftest's or module's own parametrization is left alone (it was parametrized twice)
+    for path, source in OWN_HOOKS.items():
+        (pytester.path / f"{path}.py").write_text(source)
+    result = pytester.runpytest("-p", "no:randomly", "-s", "-q", "--synthloss-profile", "all")
+    result.assert_outcomes(passed=3)
+    printed = [line.lstrip(".") for line in result.outlines]
+    assert printed[: printed.index("")] == ["module spiky", "module plateau", "conftest nan"]

@@ -37,8 +37,13 @@ def ours(metafunc: pytest.Metafunc, module: str) -> bool:
 
 def chosen_by_test(metafunc: pytest.Metafunc) -> bool:
     """Whether the test parametrizes ``synthloss_profile_name`` or ``synthloss_curve`` itself
-    (then the options leave it alone). A test parametrizing the name without it in its
-    closure gets it there: ``synthloss_curve`` reads the parameter."""
+    (then the options leave it alone): with the marker, or in a ``pytest_generate_tests``
+    of its module, class or a conftest (those run before the plugin's). A test parametrizing
+    the name with the marker without it in its closure gets it there: ``synthloss_curve``
+    reads the parameter."""
+    for callspec in getattr(metafunc, "_calls", ()):  # pytest keeps them private
+        if _NAME in callspec.params or _CURVE in callspec.params:
+            return True
     for marker in metafunc.definition.iter_markers("parametrize"):
         argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
         given = argnames.split(",") if isinstance(argnames, str) else list(argnames)
