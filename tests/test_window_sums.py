@@ -292,6 +292,7 @@ def test_the_bounds_hold_where_running_sums_broke_theirs() -> None:
     cases["two levels"] = np.where(sign > 0, 1.0, -7.0) + 1e-12 * rng.standard_normal(n)
     cases["level 1e6"] = 1e6 + rng.standard_normal(n)
     cases["ramp"] = np.linspace(0, 1, n) ** 2 * 100 + 1e-3 * rng.standard_normal(n)
+    cases["subnormal squares"] = 1e-160 * (1 + rng.standard_normal(n))
     for label, x in cases.items():
         assert_within_bounds(x, size, label)
 
@@ -299,7 +300,7 @@ def test_the_bounds_hold_where_running_sums_broke_theirs() -> None:
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(
     st.integers(2, 300),
-    st.sampled_from([1.0, 1e6, -3.0]),
+    st.sampled_from([1.0, 1e6, -3.0, 1e-160]),
     st.sampled_from([1.0, 1e-3, 1e-7]),
     st.integers(0, 2**32 - 1),
 )
@@ -307,5 +308,5 @@ def test_the_bounds_hold_on_random_windows(
     size: int, level: float, spread: float, seed: int
 ) -> None:
     noise = np.random.default_rng(seed).standard_normal(size + 400)
-    x = level + spread * max(1.0, abs(level)) * noise  # no window of one value
+    x = level + spread * abs(level) * noise  # relative spread: no window of one value
     assert_within_bounds(x, size, f"size={size}")

@@ -49,7 +49,8 @@ def bounds(size: int, top: float, shift: float) -> tuple[float, float]:
     ``|s2 - S2| <= a2 n top**2`` with ``a2 = (g + 4u)(1 + 4u)``; ``s1**2 / n`` adds at most
     ``a1 (2 + a1) n top**2`` and its two roundings ``2u (1 + a1)**2 n top**2``; the
     subtraction ``u m2 <= u n top**2``. The mean ``shift + s1 / n`` is off by at most
-    ``a1 top`` plus its two roundings.
+    ``a1 top`` plus its two roundings. Both bounds add what roundings below the normal
+    range can lose (``2**-1075`` each, whatever the values).
     """
     u = _EPS
     depth = tree_depth(size)
@@ -58,8 +59,10 @@ def bounds(size: int, top: float, shift: float) -> tuple[float, float]:
     a2 = (g + 4 * u) * (1 + 4 * u)
     top = top * (1 + 4 * u)
     scale = (1 + 16 * u) * size * top * top
-    m2_err = scale * (a2 + a1 * (2 + a1) + 2 * u * (1 + a1) ** 2 + u)
-    mean_err = (1 + 16 * u) * (top * (a1 + 2 * u * (1 + a1) * (1 + u)) + u * abs(shift))
+    # below the normal range a rounding is off by up to 2**-1075 whatever the values
+    tiny = (depth + 8) * size * 2.0**-1074
+    m2_err = scale * (a2 + a1 * (2 + a1) + 2 * u * (1 + a1) ** 2 + u) + tiny
+    mean_err = (1 + 16 * u) * (top * (a1 + 2 * u * (1 + a1) * (1 + u)) + u * abs(shift)) + tiny
     return m2_err, mean_err
 
 
