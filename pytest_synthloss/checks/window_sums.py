@@ -66,14 +66,6 @@ def bounds(size: int, top: float, shift: float) -> tuple[float, float]:
     return m2_err, mean_err
 
 
-def _window_sums(
-    values: np.ndarray, size: int, out: np.ndarray, spare: tuple[np.ndarray, np.ndarray]
-) -> np.ndarray:
-    """``out[r]``: the tree sum of ``values[r : r + size]`` (see :func:`bounds`)."""
-    tree_sums(values, size, out, spare)
-    return out
-
-
 def full_windows(x: np.ndarray, size: int, begin: int, end: int) -> dict[str, np.ndarray]:
     """Approximate statistics of the full windows ``x[r:r + size]``, ``r = begin..end-1``.
 
@@ -95,8 +87,9 @@ def full_windows(x: np.ndarray, size: int, begin: int, end: int) -> dict[str, np
         shift = float(clean.mean())
         centred = clean - shift
         spare = (np.empty(seg.size), np.empty(seg.size))
-        s1 = _window_sums(centred, size, np.empty(width), spare)
-        s2 = _window_sums(centred * centred, size, np.empty(width), spare)
+        s1, s2 = np.empty(width), np.empty(width)
+        tree_sums(centred, size, s1, spare)
+        tree_sums(centred * centred, size, s2, spare)
         top = float(np.abs(centred).max())
         m2_err, mean_err = bounds(size, top, shift)
         mean = np.where(flat, seg[:width], shift + s1 / size)
@@ -163,14 +156,16 @@ class PassSums:
             centred = np.subtract(seg, shift, out=self._centred[:length])
             # |value - shift| is largest at an extreme: rounding is monotonic
             top = max(abs(high - shift), abs(low - shift))
-            s1 = _window_sums(centred, size, self._s1[:width], self._spare)
+            s1 = self._s1[:width]
+            tree_sums(centred, size, s1, self._spare)
             divide_by(s1, size, mean)
             np.add(mean, shift, out=mean)
             m2 = None
             low_m2 = high_m2 = 0.0
             if self.squares:
                 square = np.multiply(centred, centred, out=self._square[:length])
-                s2 = _window_sums(square, size, self._s2[:width], self._spare)
+                s2 = self._s2[:width]
+                tree_sums(square, size, s2, self._spare)
                 np.multiply(s1, s1, out=s1)
                 divide_by(s1, size, s1)
                 m2 = np.subtract(s2, s1, out=s2)

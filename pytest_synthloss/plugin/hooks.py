@@ -15,7 +15,13 @@ import pytest
 from pytest_synthloss.core import hookspecs
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.plugin import recorded, scorecard
-from pytest_synthloss.plugin.parametrization import _CURVE, _NAME, chosen_by_test, ours
+from pytest_synthloss.plugin.parametrization import (
+    CURVE,
+    PROFILE_NAME,
+    SHARED,
+    chosen_by_test,
+    ours,
+)
 from pytest_synthloss.plugin.prometheus_fixture import (
     _synthloss_prometheus_session,
     synthloss_prometheus,
@@ -42,8 +48,6 @@ __all__ = [
     "synthloss_stream",
 ]
 
-#: The module-scoped fixture that shares one computation per profile across a module.
-SHARED = "synthloss_shared_profile"
 
 MARKER = (
     "synthloss(profile=None, steps=None): run this test's synthloss fixtures with this "
@@ -254,7 +258,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if SHARED in names:
         _parametrize_shared(metafunc)
         return
-    target = _NAME if _NAME in names else _CURVE if ours(metafunc, __name__) else None
+    target = PROFILE_NAME if PROFILE_NAME in names else CURVE if ours(metafunc, __name__) else None
     if target is None:
         if "synthloss" in metafunc.definition.keywords:  # a marker here or on a parent
             _selection_for(metafunc.config, metafunc.definition)  # validate it
@@ -298,11 +302,11 @@ def _chosen(request: pytest.FixtureRequest) -> str | Profile:
     callspec = getattr(node, "callspec", None)
     if callspec is not None:
         params = callspec.params
-        if _NAME in params:
-            chosen: str | Profile = params[_NAME]
+        if PROFILE_NAME in params:
+            chosen: str | Profile = params[PROFILE_NAME]
             return chosen
-        if _CURVE in params and _is_profile(params[_CURVE]):
-            chosen = params[_CURVE]
+        if CURVE in params and _is_profile(params[CURVE]):
+            chosen = params[CURVE]
             return chosen
     return _selection_for(request.config, node).profiles[0]
 

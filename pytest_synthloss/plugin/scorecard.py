@@ -32,6 +32,7 @@ from pytest_synthloss.checks.scorecard import (
     table_cells,
 )
 from pytest_synthloss.core.text import align_columns
+from pytest_synthloss.plugin.parametrization import CURVE, PROFILE_NAME, SHARED
 
 if TYPE_CHECKING:
     from pytest_synthloss.checks.scoring import AlertScore
@@ -239,7 +240,7 @@ def monitor_name(item: pytest.Item) -> str:
     name = "::".join(item.nodeid.split("::")[1:]).split("[")[0] or item.name
     callspec = getattr(item, "callspec", None)
     params = dict(callspec.params) if callspec is not None else {}
-    for key in ("synthloss_profile_name", "synthloss_curve", "synthloss_shared_profile"):
+    for key in (PROFILE_NAME, CURVE, SHARED):
         params.pop(key, None)  # the parameters that carry the profile
     if params:
         shown = ",".join(f"{key}={str(value)[:24]}" for key, value in params.items())
