@@ -55,6 +55,7 @@ DOC_FILES = _doc_files()
 FENCE = re.compile(r"^(?P<fence>`{3,})(?P<lang>[^\s`]*)(?:\s.*)?$")
 FILE_HEADER = re.compile(r"^# (?P<name>[\w./-]+\.(?:py|toml|ini|yml|yaml))\s*$")
 RUN_LANGS = {"python", "pycon", "console", "bash"}
+ENV_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\S*")
 #: Languages of blocks that are written to the file their first line names.
 FILE_LANGS = {"python", "yaml", "toml", "ini"}
 QUALIFIED_ERROR = re.compile(r"\bpytest_synthloss(?:\.\w+)*\.(\w+(?:Error|Exception))\b")
@@ -144,7 +145,8 @@ def _missing_program(commands: list[tuple[str, str]]) -> str | None:
     """
     builtins = ("cd", "echo", "test", "cat", "python", "pytest", "synthloss")
     for cmd, _ in commands:
-        program = cmd.split()[0]
+        words = cmd.split()  # past the variables the command sets (NAME=value)
+        program = next((w for w in words if not ENV_ASSIGNMENT.fullmatch(w)), words[0])
         if program not in builtins and shutil.which(program) is None:
             return program
         if "/dev/full" in cmd and not Path("/dev/full").exists():

@@ -25,9 +25,6 @@ from hypothesis import strategies as st
 
 from pytest_synthloss import make_curve
 from pytest_synthloss.checks import (
-    stacks_llm_foundry,
-    stacks_olmo,
-    stacks_olmo_stability,
     window_sums,
 )
 from pytest_synthloss.checks.rules import STACK_PRESETS
@@ -39,7 +36,7 @@ HYPOTHESIS = settings(
     max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
 #: The modules that read the pass length.
-MODULES = (window_sums, stacks_olmo, stacks_olmo_stability, stacks_llm_foundry)
+MODULES = (window_sums,)
 
 
 @contextmanager

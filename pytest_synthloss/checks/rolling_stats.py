@@ -18,6 +18,7 @@ import numpy as np
 from pytest_synthloss.checks.kernels import ema, exact_std, finite_or_nan
 from pytest_synthloss.checks.windows import (
     BLOCK,
+    MIN_SPAN,
     PairwiseWindows,
     ema_chain,
     pairwise_depth,
@@ -25,6 +26,7 @@ from pytest_synthloss.checks.windows import (
     tree_sums,
     window_min,
 )
+from pytest_synthloss.core.parallel import in_spans
 
 __all__ = [
     "Padded",
@@ -40,6 +42,10 @@ _EPS = float(np.finfo(np.float64).eps)
 #: then below ``1 / _ROUGH``, its std's and score's below half that).
 _ROUGH = float(1 << 20)
 _NONE = np.empty(0, np.int64)
+#: Windows per block of :func:`rolling_zscore` (its scores depend on it in their last bits:
+#: the shift of the squares is taken per block). Larger than :data:`BLOCK`: a block's numpy
+#: calls are long enough for threads to overlap (each call takes and drops the GIL).
+ZSCORE_BLOCK = 1 << 17
 
 
 class Padded:
@@ -339,19 +345,23 @@ def rolling_zscore(
         return mean, z, spikes
     padded = Padded(losses, context, window)
     width = padded.width
-    step = max(BLOCK, 2 * width)
-    blocks = _ZScoreBlocks(width, warmup, threshold, min(step, losses.size) + width - 1)
-    redo, held = [], []
-    for first in range(0, losses.size, step):
-        end = min(losses.size, first + step)
-        seg = padded.segment(first, end + width - 1)
-        out = mean[first:end], z[first:end], spikes[first:end]
-        rows, counts = blocks.block(seg, losses[first:end], out)
-        redo.append(first + rows)
-        held.append(counts)
-    at = np.concatenate(redo)
+    step = max(ZSCORE_BLOCK, 2 * width)
+
+    def span(begin: int, stop: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        blocks = _ZScoreBlocks(width, warmup, threshold, min(step, losses.size) + width - 1)
+        found = []
+        for first in range(begin, stop, step):
+            end = min(stop, first + step)
+            seg = padded.segment(first, end + width - 1)
+            out = mean[first:end], z[first:end], spikes[first:end]
+            rows, counts = blocks.block(seg, losses[first:end], out)
+            found.append((first + rows, counts))
+        return found
+
+    found = [pair for part in in_spans(span, losses.size, step, MIN_SPAN) for pair in part]
+    at = np.concatenate([rows for rows, _ in found])
     if at.size:
-        std = exact_std(padded.values(), width, at, np.concatenate(held))
+        std = exact_std(padded.values(), width, at, np.concatenate([n for _, n in found]))
         with np.errstate(divide="ignore", invalid="ignore"):
             diff = losses[at] - mean[at]
             z[at] = diff / std

@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from pytest_synthloss.checks.stack_base import StackPreset, integer, number, ratio
-from pytest_synthloss.checks.window_sums import ROWS, PassSums, full_windows, near_line
+from pytest_synthloss.checks.window_sums import PassSums, each_pass, full_windows, near_line
 from pytest_synthloss.core.errors import SynthLossError
 
 __all__ = ["LLMFoundryKillLossSpike"]
@@ -77,16 +77,21 @@ class LLMFoundryKillLossSpike(StackPreset):
             out[0][part] = np.nan
             out[1][part] = ratio(x[part], out[0][part])
             out[2][part] = False
-        sums = PassSums(size, squares=False)
-        work = np.empty((2, ROWS))
-        streak = 0  # consecutive outliers up to the previous pass
-        for begin in range(0, last - size, ROWS):
-            end = min(last - size, begin + ROWS)
+
+        def visit(sums: PassSums, work: np.ndarray, begin: int, end: int) -> tuple[int, ...]:
             rows = slice(size + begin, size + end)
             outlier, high = self._outliers(x, sums, work, begin, end, out[0][rows])
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 np.divide(x[rows], out[0][rows], out=out[1][rows])  # ratio(), in place
-            streak = self._flag(x, size, begin, end, outlier, streak, high, out[2][rows])
+            return (begin, end, *self._flag(x, size, begin, end, outlier, high, out[2][rows]))
+
+        patience = int(self.params["patience"])
+        streak = 0  # consecutive outliers up to the pass
+        for begin, end, lead, tail in each_pass(last - size, size, False, 2, visit):
+            if streak and lead:  # its leading outliers continue the streak before it
+                flags = out[2][size + begin : size + begin + lead]
+                flags |= np.arange(streak + 1, streak + lead + 1) > patience
+            streak = streak + lead if lead == end - begin else tail
         return out
 
     def _outliers(
@@ -133,23 +138,24 @@ class LLMFoundryKillLossSpike(StackPreset):
         begin: int,
         end: int,
         outlier: np.ndarray,
-        streak_in: int,
         high: float,
         flags: np.ndarray,
-    ) -> int:
+    ) -> tuple[int, int]:
         """Spike and high-loss flags of the steps after windows ``begin..end-1`` into
-        ``flags`` (``high``: at least the largest loss in the windows); returns the outlier
-        streak at the end of the pass."""
+        ``flags`` (``high``: at least the largest loss in the windows), as if no outlier came
+        before the pass; returns how many outliers open the pass and how many close it (the
+        caller carries the streak across passes)."""
         cap = float(self.params["loss_cap"])
         patience = int(self.params["patience"])
         flags[:] = False
-        streak_out = 0
-        if outlier.any():  # the outlier counter: consecutive outliers, carried across passes
+        lead = tail = 0
+        if outlier.any():  # the outlier counter: consecutive outliers
             index = np.arange(end - begin)
             reset = np.maximum.accumulate(np.where(outlier, -1, index))
-            streak = np.where(reset < 0, index + 1 + streak_in, index - reset)
+            streak = np.where(reset < 0, index + 1, index - reset)
             flags[:] = outlier & (streak > patience)
-            streak_out = int(streak[-1]) if outlier[-1] else 0
+            lead = outlier.size if outlier.all() else int(np.argmin(outlier))
+            tail = int(streak[-1]) if outlier[-1] else 0
         seg = x[begin : end + size - 1]
         # else no window is half above the cap
         if high > cap and np.count_nonzero(seg > cap) >= size / 2:
@@ -157,7 +163,7 @@ class LLMFoundryKillLossSpike(StackPreset):
             high_count = above[size : size + end - begin] - above[: end - begin]
             batch = size + begin + np.arange(end - begin) + 1
             flags |= (batch >= 2 * size) & (high_count >= size / 2)
-        return streak_out
+        return lead, tail
 
 
 def _near(

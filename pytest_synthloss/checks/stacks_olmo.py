@@ -22,9 +22,9 @@ import numpy as np
 from pytest_synthloss.checks.stack_base import StackPreset, finite, integer
 from pytest_synthloss.checks.window_sums import (
     CELLS,
-    ROWS,
     FastWindows,
     PassSums,
+    each_pass,
     full_windows,
     near_line,
 )
@@ -89,13 +89,13 @@ class OlmoSkipStep(StackPreset):
         self._settle(losses, wide, out, head, unknown, unknown)
         redo = [np.arange(first, min(size, n))]
         if blocks:
-            sums = PassSums(size, squares=True)
-            work = np.empty((3, ROWS))
-            for begin in range(0, n - size, ROWS):
-                end = min(n - size, begin + ROWS)
+
+            def visit(sums: PassSums, work: np.ndarray, begin: int, end: int) -> np.ndarray:
                 rows = slice(size + begin, size + end)
                 unsure = self._block(losses, wide, sums, work, begin, end, [a[rows] for a in out])
-                redo.append(size + begin + unsure)
+                return size + begin + unsure
+
+            redo.extend(each_pass(n - size, size, True, 3, visit))
         index = np.concatenate(redo)
         if index.size:
             self._settle(losses, wide, out, index, *self._two_pass(wide, size, index))

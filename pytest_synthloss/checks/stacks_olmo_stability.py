@@ -19,10 +19,10 @@ import numpy as np
 from pytest_synthloss.checks.stack_base import StackPreset, finite, integer
 from pytest_synthloss.checks.window_sums import (
     CELLS,
-    ROWS,
     FastWindows,
     PassSums,
     divide_by,
+    each_pass,
     full_windows,
     near_line,
 )
@@ -93,12 +93,12 @@ class OlmoStability(StackPreset):
         out = (np.empty(n), np.empty(n), np.empty(n, bool))  # mean, z, spike
         out[0][:size] = out[1][:size] = np.nan
         out[2][:size] = False
-        sums = PassSums(size, squares=True)
-        work = np.empty((3, ROWS))
-        for begin in range(0, n - size, ROWS):
-            end = min(n - size, begin + ROWS)
+
+        def visit(sums: PassSums, work: np.ndarray, begin: int, end: int) -> None:
             rows = slice(size + begin, size + end)
             self._rows(x, limit, sums, work, begin, end, [a[rows] for a in out])
+
+        each_pass(n - size, size, True, 3, visit)
         return out
 
     def _rows(

@@ -15,11 +15,13 @@ for bit, fewer passes over memory. It returns ``None`` for any other pass.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
-from pytest_synthloss.checks.windows import tree_depth, tree_sums
+from pytest_synthloss.checks.windows import MIN_SPAN, tree_depth, tree_sums
+from pytest_synthloss.core.parallel import in_spans
 
 __all__ = [
     "CELLS",
@@ -28,15 +30,19 @@ __all__ = [
     "PassSums",
     "bounds",
     "divide_by",
+    "each_pass",
     "full_windows",
     "near_line",
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
 #: Windows per pass (the error bound grows with the pass length; the results depend on it).
-ROWS = 1 << 15
+#: Long enough for threads to overlap: each numpy call takes and drops the GIL.
+ROWS = 1 << 17
 #: Cells (windows x values) per pass of the presets' exact recomputations (bounds memory).
 CELLS = 1 << 22
+
+_T = TypeVar("_T")
 
 
 def bounds(size: int, top: float, shift: float) -> tuple[float, float]:
@@ -183,6 +189,25 @@ class PassSums:
             high_m2,
             high,
         )
+
+
+def each_pass(
+    total: int,
+    size: int,
+    squares: bool,
+    lines: int,
+    visit: Callable[[PassSums, np.ndarray, int, int], _T],
+) -> list[_T]:
+    """``visit(sums, work, begin, end)`` for each pass of the windows ``0..total-1`` in order
+    (:data:`ROWS` at a time), with :class:`PassSums` and ``lines`` rows of work space made
+    once per thread: spans of passes go to threads of their own
+    (:func:`~pytest_synthloss.core.parallel.in_spans`). Their results, in order."""
+
+    def span(first: int, stop: int) -> list[_T]:
+        sums, work = PassSums(size, squares), np.empty((lines, ROWS))
+        return [visit(sums, work, at, min(stop, at + ROWS)) for at in range(first, stop, ROWS)]
+
+    return [result for part in in_spans(span, total, ROWS, MIN_SPAN) for result in part]
 
 
 def divide_by(values: np.ndarray, size: int, out: np.ndarray) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 __all__ = [
     "BLOCK",
+    "MIN_SPAN",
     "PairwiseWindows",
     "ema_chain",
     "pairwise_depth",
@@ -29,6 +30,9 @@ __all__ = [
 
 #: Windows computed per pass (the temporaries of a pass stay in cache).
 BLOCK = 1 << 14
+#: Passes go to several threads, each at least this many windows
+#: (:mod:`pytest_synthloss.core.parallel`).
+MIN_SPAN = 1 << 17
 #: numpy's pairwise summation: rows up to this length use eight partial sums.
 _PW_BLOCKSIZE = 128
 #: Partial sums per chunk of :func:`_lanes` (16 KiB: they stay in the L1 cache).

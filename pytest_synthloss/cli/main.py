@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NoReturn
 from pytest_synthloss.cli import arguments as cli_types
 from pytest_synthloss.cli import log_commands
 from pytest_synthloss.core.errors import SynthLossError
+from pytest_synthloss.core.parallel import thread_count
 
 if TYPE_CHECKING:
     from pytest_synthloss.emulation.emulator import StopSignals
@@ -307,6 +308,8 @@ def _dispatch_args(
     args.prog = parser.prog if standalone else f"{parser.prog} {args.command}"
     args.stop = stop
     try:
+        if "SYNTHLOSS_THREADS" in os.environ:  # checked before the command starts
+            thread_count()
         code: int = args.handler(args)
     except SynthLossError as exc:
         err(f"{args.prog}: error: {exc}")

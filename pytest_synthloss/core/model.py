@@ -14,12 +14,15 @@ reachable without drawing the ones before it (see :func:`noise_at`).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import numpy.typing as npt
 
 from pytest_synthloss.core.draws import NOISE_BLOCK, noise_block
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import Divergence, Noise
+from pytest_synthloss.core.parallel import in_spans
 from pytest_synthloss.core.profiles import Profile
 from pytest_synthloss.core.ranks import reduced_loss, reduced_losses
 from pytest_synthloss.core.registry import resolve_profile
@@ -42,8 +45,12 @@ __all__ = [
 ]
 
 #: ``synthetic_losses`` works through large arrays in blocks of this many steps, so that its
-#: temporaries stay in the CPU cache: about one read of the steps and one write of the losses.
+#: temporaries stay in the CPU cache: about one read of the steps and one write of the losses
+#: (runs of blocks at the floor are one write).
 _BLOCK = 1 << 15
+#: It hands spans of blocks to several threads, each at least this many steps
+#: (:mod:`pytest_synthloss.core.parallel`).
+_MIN_SPAN = 1 << 20
 
 
 # -- the scalar reference ---------------------------------------------------------------
@@ -178,20 +185,28 @@ def synthetic_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") ->
     flat_out = out.reshape(-1)  # a view: ``out`` is freshly allocated, so contiguous
     flat_start = flat_from(prof)
     last_override = max(max(prof.spikes, default=0), max(prof.nonfinite, default=0))
-    for first in range(0, flat_steps.size, _BLOCK):  # temporaries stay in the CPU cache
-        block = flat_steps[first : first + _BLOCK]
-        low = int(block.min())
-        if low < 1 or (block.dtype.kind == "u" and block.max() > MAX_STEP):
+
+    def fill(begin: int, stop: int) -> None:
+        span, span_out = flat_steps[begin:stop], flat_out[begin:stop]
+        lows = np.minimum.reduceat(span, np.arange(0, span.size, _BLOCK))  # one read
+        if lows.min() < 1 or (span.dtype.kind == "u" and span.max() > MAX_STEP):
             as_steps(arr)  # raises the error naming the bad value of the whole array
-        block = block.astype(np.int64, copy=False)
-        block_out = flat_out[first : first + _BLOCK]
-        if flat_start is not None and low >= flat_start:
-            block_out.fill(prof.floor)
-        else:
-            _trend_into(prof, block, block_out)
-        if low <= last_override:
-            override(prof.spikes, block, block_out)
-            override(prof.nonfinite, block, block_out)
+        flat = lows >= flat_start if flat_start is not None else np.zeros(lows.size, bool)
+        edges = [0, *(np.flatnonzero(flat[1:] != flat[:-1]) + 1).tolist(), lows.size]
+        for low_block, high_block in itertools.pairwise(edges):
+            if flat[low_block]:  # the floor throughout: one write
+                span_out[low_block * _BLOCK : high_block * _BLOCK].fill(prof.floor)
+                continue
+            for index in range(low_block, high_block):  # temporaries stay in the CPU cache
+                at = slice(index * _BLOCK, (index + 1) * _BLOCK)
+                _trend_into(prof, span[at].astype(np.int64, copy=False), span_out[at])
+        for index in np.flatnonzero(lows <= last_override).tolist():
+            at = slice(index * _BLOCK, (index + 1) * _BLOCK)
+            block = span[at].astype(np.int64, copy=False)
+            override(prof.spikes, block, span_out[at])
+            override(prof.nonfinite, block, span_out[at])
+
+    in_spans(fill, flat_steps.size, _BLOCK, _MIN_SPAN)
     return out
 
 

@@ -8,6 +8,7 @@ never use them pay nothing.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -97,7 +98,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker and conftest/plugin profiles; validate the selection (exit 4).
+    """Register the marker and conftest/plugin profiles; validate the selection and
+    ``SYNTHLOSS_THREADS`` (exit 4).
 
     A run with no synthloss option, ini value or profile hook imports nothing more: the
     default selection (stable, 20 steps) needs no checking and is made on first use.
@@ -116,29 +118,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.synthloss_steps,
         _ini(config, "synthloss_steps"),
     )
+    if "SYNTHLOSS_THREADS" in os.environ:  # a bad value is a usage error (exit 4)
+        from pytest_synthloss.core.parallel import thread_count
+
+        try:
+            thread_count()
+        except SynthLossError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if any(value is not None for value in given):
         from pytest_synthloss.plugin.selection import resolve_selection
 
         try:
             config.stash[_SELECTION] = selection = resolve_selection(*given)
-            _load_recorded(selection)
+            recorded.load_selected(selection)
         except SynthLossError as exc:
             raise pytest.UsageError(str(exc)) from None
-
-
-def _load_recorded(selection: Selection) -> None:
-    """Read the recorded runs the options select (cached for the tests), so that a bad log
-    or labels file, or more steps than a log holds, stops pytest before any test runs.
-    A run only a marker selects is read when its first test runs."""
-    from pytest_synthloss.core.recorded_runs import RecordedProfile
-
-    for profile in selection.profile_objects():
-        if isinstance(profile, RecordedProfile):
-            try:
-                profile.recording()
-            except SynthLossError as exc:
-                raise SynthLossError(f"recorded run {profile.name!r}: {exc}") from None
-            profile.recorded_make(selection.steps, None)  # its errors name the run
 
 
 def _register_hook_profiles(config: pytest.Config, profile_hooks: bool) -> None:

@@ -8,12 +8,16 @@ until a test selects a run. Bad values are usage errors (exit 4) naming the valu
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_synthloss.core.errors import SynthLossError
 
-__all__ = ["INI_KEY", "add_ini", "has_recorded", "register_recorded_from"]
+if TYPE_CHECKING:
+    from pytest_synthloss.plugin.selection import Selection
+
+__all__ = ["INI_KEY", "add_ini", "has_recorded", "load_selected", "register_recorded_from"]
 
 INI_KEY = "synthloss_recorded"
 
@@ -78,3 +82,18 @@ def register_recorded_from(config: pytest.Config) -> None:
             register_recorded_runs(sources, base, where)
     except SynthLossError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def load_selected(selection: Selection) -> None:
+    """Read the recorded runs the options select (cached for the tests), so that a bad log
+    or labels file, or more steps than a log holds, stops pytest before any test runs.
+    A run only a marker selects is read when its first test runs."""
+    from pytest_synthloss.core.recorded_runs import RecordedProfile
+
+    for profile in selection.profile_objects():
+        if isinstance(profile, RecordedProfile):
+            try:
+                profile.recording()
+            except SynthLossError as exc:
+                raise SynthLossError(f"recorded run {profile.name!r}: {exc}") from None
+            profile.recorded_make(selection.steps, None)  # its errors name the run
