@@ -9,7 +9,7 @@ import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
-from harness import MISS, PASS, Row, Settings, best_of, case, fmt_steps
+from harness import MISS, PASS, Row, Settings, best_of, case, fmt_steps, one_thread, threads_note
 
 from pytest_synthloss import available_profiles, make_curve, score_alerts, synthetic_losses
 from pytest_synthloss.core.curve import LossCurve, _cached_losses
@@ -65,6 +65,7 @@ def vs_scalar_loop(s: Settings, rows: list[Row]) -> None:
                 "loop": functools.partial(scalar_loop, n),
                 "make_curve": functools.partial(fresh_curve, n),
                 "synthetic_losses": functools.partial(synthetic_losses, steps),
+                "one": one_thread(functools.partial(synthetic_losses, steps)),
             },
             repeats,
             s.min_timing,
@@ -74,6 +75,7 @@ def vs_scalar_loop(s: Settings, rows: list[Row]) -> None:
             row.ours_s, row.baseline_s = times[api], times["loop"]
             row.judge(0.01 if label == "1e7" else None)
             row.notes = f"{1 / row.ratio:,.0f}× faster" if row.ratio else ""
+        row.notes += f"; 1 thread: {times['loop'] / times['one']:,.0f}× faster"
 
 
 # -- vs one write pass ----------------------------------------------------------------------
@@ -97,6 +99,7 @@ def vs_full(s: Settings, rows: list[Row]) -> None:
             "full": lambda: np.full(n, 1.05),
             "make_curve": lambda: fresh_curve(n),
             "synthetic_losses": lambda: synthetic_losses(steps),
+            "one": one_thread(lambda: synthetic_losses(steps)),
         },
         s.repeats * 2,
         s.min_timing,
@@ -105,6 +108,7 @@ def vs_full(s: Settings, rows: list[Row]) -> None:
         row.ours_s, row.baseline_s = times[api], times["full"]
         row.judge(1.5)
         row.details["steps"] = n
+    rows[1].notes = threads_note(times, "full")
 
 
 # -- streaming --------------------------------------------------------------------------------

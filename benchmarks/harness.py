@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import importlib
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,6 +121,28 @@ def missing(needs: tuple[str, ...]) -> str | None:
         except ImportError as exc:
             return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def one_thread(func: Callable[[], object]) -> Callable[[], object]:
+    """``func`` with ``SYNTHLOSS_THREADS=1`` while it runs: its figure on one thread."""
+
+    def call() -> object:
+        before = os.environ.get("SYNTHLOSS_THREADS")
+        os.environ["SYNTHLOSS_THREADS"] = "1"
+        try:
+            return func()
+        finally:
+            if before is None:
+                del os.environ["SYNTHLOSS_THREADS"]
+            else:
+                os.environ["SYNTHLOSS_THREADS"] = before
+
+    return call
+
+
+def threads_note(times: dict[str, float], baseline: str) -> str:
+    """``"1 thread: 12.3×"``: the ``"one"`` timing as a ratio to ``baseline``'s."""
+    return f"1 thread: {times['one'] / times[baseline]:.3g}×"
 
 
 def best_of(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from harness import UNAVAILABLE, Row, Settings, best_of, case, fmt_steps
+from harness import UNAVAILABLE, Row, Settings, best_of, case, fmt_steps, one_thread, threads_note
 
 from pytest_synthloss import make_curve
 from pytest_synthloss.core.curve import _cached_losses
@@ -34,6 +34,10 @@ RULES: dict[str, tuple[dict[str, object], str]] = {
     "olmo-stability": ({}, "rolling(128) mean and std(ddof=0), shifted"),
     "llm-foundry": ({}, "rolling(100).mean().shift()"),
 }
+
+#: The rules that split a long run over threads (``core.parallel``): their rows also show
+#: the figure on one thread.
+THREADED = frozenset({"zscore", "olmo-skip-step", "olmo-stability", "llm-foundry"})
 
 
 def pandas() -> Any:
@@ -98,6 +102,8 @@ def _rule_case(name: str) -> None:
             "ours": lambda: spikes.find_spikes(curve, rule),
             "full": lambda: np.full(n, 1.05),
         }
+        if name in THREADED:
+            funcs["one"] = one_thread(funcs["ours"])
         pd = pandas()
         if pd is not None:
             funcs["pandas"] = pandas_rule(name, pd, curve.losses)
@@ -106,6 +112,8 @@ def _rule_case(name: str) -> None:
         full.ours_s, full.baseline_s = times["ours"], times["full"]
         full.judge(10.0)
         full.details["steps"] = versus.details["steps"] = n
+        if name in THREADED:
+            full.notes = f"noisy; {threads_note(times, 'full')}"
         if pd is None:
             versus.verdict, versus.unavailable = UNAVAILABLE, "pandas is not installed"
             return

@@ -19,7 +19,7 @@ import itertools
 import numpy as np
 import numpy.typing as npt
 
-from pytest_synthloss.core.draws import NOISE_BLOCK, noise_block
+from pytest_synthloss.core.draws import NOISE_BLOCK, noise_block, normals, range_normals
 from pytest_synthloss.core.errors import SynthLossError
 from pytest_synthloss.core.events import Divergence, Noise
 from pytest_synthloss.core.parallel import in_spans
@@ -189,8 +189,7 @@ def synthetic_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") ->
     def fill(begin: int, stop: int) -> None:
         span, span_out = flat_steps[begin:stop], flat_out[begin:stop]
         lows = np.minimum.reduceat(span, np.arange(0, span.size, _BLOCK))  # one read
-        if lows.min() < 1 or (span.dtype.kind == "u" and span.max() > MAX_STEP):
-            as_steps(arr)  # raises the error naming the bad value of the whole array
+        _check(arr, span, int(lows.min()))
         flat = lows >= flat_start if flat_start is not None else np.zeros(lows.size, bool)
         edges = [0, *(np.flatnonzero(flat[1:] != flat[:-1]) + 1).tolist(), lows.size]
         for low_block, high_block in itertools.pairwise(edges):
@@ -202,11 +201,20 @@ def synthetic_losses(steps: npt.ArrayLike, profile: Profile | str = "stable") ->
                 _trend_into(prof, span[at].astype(np.int64, copy=False), span_out[at])
         for index in np.flatnonzero(lows <= last_override).tolist():
             at = slice(index * _BLOCK, (index + 1) * _BLOCK)
-            block = span[at].astype(np.int64, copy=False)
-            override(prof.spikes, block, span_out[at])
-            override(prof.nonfinite, block, span_out[at])
+            _override_events(prof, span[at].astype(np.int64, copy=False), span_out[at])
 
-    in_spans(fill, flat_steps.size, _BLOCK, _MIN_SPAN)
+    if flat_steps.size <= _BLOCK:  # one block (the common small array): no bookkeeping
+        low = int(flat_steps.min())
+        _check(arr, flat_steps, low)
+        block = flat_steps.astype(np.int64, copy=False)
+        if flat_start is not None and low >= flat_start:
+            flat_out.fill(prof.floor)
+        else:
+            _trend_into(prof, block, flat_out)
+        if low <= last_override:
+            _override_events(prof, block, flat_out)
+    else:
+        in_spans(fill, flat_steps.size, _BLOCK, _MIN_SPAN)
     return out
 
 
@@ -218,10 +226,22 @@ def _noisy_losses(prof: Profile, noise: Noise, steps: np.ndarray) -> np.ndarray:
     flat_steps = steps.reshape(-1)
     flat_out = out.reshape(-1)
     _trend_into(prof, flat_steps, flat_out)
-    _noise_into(noise, _normals(noise.seed, flat_steps), flat_out)
-    override(prof.spikes, flat_steps, flat_out)
-    override(prof.nonfinite, flat_steps, flat_out)
+    _noise_into(noise, normals(noise.seed, flat_steps), flat_out)
+    _override_events(prof, flat_steps, flat_out)
     return out
+
+
+def _check(arr: np.ndarray, part: np.ndarray, low: int) -> None:
+    """Raise the error naming the first bad step of ``arr`` if ``part`` of it (whose least
+    step is ``low``) holds one."""
+    if low < 1 or (part.dtype.kind == "u" and part.max() > MAX_STEP):
+        as_steps(arr)
+
+
+def _override_events(prof: Profile, steps: np.ndarray, out: np.ndarray) -> None:
+    """Spikes, then non-finite steps, replace ``out`` at their steps (1-d int64 ``steps``)."""
+    override(prof.spikes, steps, out)
+    override(prof.nonfinite, steps, out)
 
 
 def flat_from(prof: Profile) -> int | None:
@@ -326,7 +346,7 @@ def _noisy_into(prof: Profile, noise: Noise, start_step: int, out: np.ndarray) -
             part.fill(prof.floor)  # what the trend is from the floor step on
         else:
             _trend_into(prof, np.arange(first, last + 1, dtype=np.int64), part)
-        _noise_into(noise, _range_normals(noise.seed, first, part.size), part)
+        _noise_into(noise, range_normals(noise.seed, first, part.size), part)
 
 
 def _trend_into(prof: Profile, steps: np.ndarray, out: np.ndarray) -> None:
@@ -381,30 +401,3 @@ def _noise_into(noise: Noise, z: np.ndarray, out: np.ndarray) -> None:
             np.add(out, z, out=out)
     np.copyto(out, 0.0, where=~(out > 0.0))  # not np.maximum: it may keep -0.0
     np.minimum(out, LOSS_CEILING, out=out)
-
-
-def _normals(seed: int, steps: np.ndarray) -> np.ndarray:
-    """``noise_at(seed, s)`` for every step of the 1-d int64 array ``steps`` (a new array)."""
-    blocks, offsets = np.divmod(steps - 1, NOISE_BLOCK)
-    unique = np.unique(blocks)
-    if unique.size == 1:
-        return noise_block(seed, int(unique[0]))[offsets]
-    z = np.empty(steps.shape, dtype=np.float64)
-    order = np.argsort(blocks, kind="stable")
-    bounds = [*np.searchsorted(blocks[order], unique).tolist(), steps.size]
-    for i, block in enumerate(unique.tolist()):  # one pass per block drawn, not per step
-        chosen = order[bounds[i] : bounds[i + 1]]
-        z[chosen] = noise_block(seed, block)[offsets[chosen]]
-    return z
-
-
-def _range_normals(seed: int, start_step: int, count: int) -> np.ndarray:
-    """``noise_at(seed, s)`` for the ``count`` steps from ``start_step``."""
-    z = np.empty(count, dtype=np.float64)
-    done = 0
-    while done < count:
-        block, offset = divmod(start_step + done - 1, NOISE_BLOCK)
-        take = min(NOISE_BLOCK - offset, count - done)
-        z[done : done + take] = noise_block(seed, block)[offset : offset + take]
-        done += take
-    return z

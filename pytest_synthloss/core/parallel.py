@@ -52,7 +52,8 @@ def spans(size: int, block: int, min_span: int) -> list[tuple[int, int]]:
     """``[first, stop)`` spans of whole blocks of ``block`` steps covering ``range(size)``:
     one a thread, none shorter than ``min_span`` steps (but a lone span); in order."""
     blocks = -(-size // block)
-    count = max(1, min(blocks, size // max(1, min_span), thread_count() if blocks > 1 else 1))
+    count = min(blocks, size // max(1, min_span))
+    count = max(1, min(count, thread_count())) if count > 1 else 1
     edges = [min(size, blocks * k // count * block) for k in range(count + 1)]
     return list(itertools.pairwise(edges))
 
