@@ -107,7 +107,7 @@ def _rule_case(name: str) -> None:
         pd = pandas()
         if pd is not None:
             funcs["pandas"] = pandas_rule(name, pd, curve.losses)
-        times = best_of(funcs, 3 if not s.quick else s.repeats, s.min_timing)
+        times = best_of(funcs, 5 if not s.quick else s.repeats, s.min_timing)
         full, versus = rows
         full.ours_s, full.baseline_s = times["ours"], times["full"]
         full.judge(10.0)

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from pytest_synthloss import SynthLossError, synthetic_loss, synthetic_losses
-from pytest_synthloss.checks import rolling_stats, window_sums
+from pytest_synthloss.checks import rolling_stats, window_sums, windows
+from pytest_synthloss.checks.kernels import ema
+from pytest_synthloss.checks.rolling_stats import ema_before
 from pytest_synthloss.checks.rules import get_rule
 from pytest_synthloss.checks.spike_assertions import find_spikes
 from pytest_synthloss.core import model
@@ -35,6 +37,8 @@ def threads(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     monkeypatch.setattr(rolling_stats, "ZSCORE_BLOCK", 16)
     monkeypatch.setattr(window_sums, "MIN_SPAN", 1)
     monkeypatch.setattr(window_sums, "ROWS", 8)
+    monkeypatch.setattr(windows, "MIN_SPAN", 1)
+    monkeypatch.setattr(windows, "EMA_PASS", 16)
     return monkeypatch
 
 
@@ -174,6 +178,7 @@ def test_a_bad_step_on_a_later_thread_is_reported_as_on_one(threads: pytest.Monk
 
 
 RULES = [
+    ("ema", {}),
     ("zscore", {"window": 16, "warmup": 4}),
     ("olmo-skip-step", {"rolling_interval_length": 8}),
     ("olmo-stability", {"window_size": 8, "threshold_std": 2.0}),
@@ -244,3 +249,12 @@ def test_a_bad_thread_count_is_a_command_line_error(tmp_path: Path) -> None:
         "synthloss curve: error: SYNTHLOSS_THREADS must be an integer from 1 to 1024, got '0'\n"
     )
     assert out.read_text() == "previous\n"
+
+
+@pytest.mark.parametrize("size", [1, 7, 123, 1000, 1001])
+def test_the_ema_gives_the_kernels_bits_on_threads(threads: pytest.MonkeyPatch, size: int) -> None:
+    values = 2.0 + np.random.default_rng(size).standard_normal(size)
+    want = np.concatenate([[np.nan], ema(values, 0.2)[:-1]])
+    for count in ("1", "3"):
+        threads.setenv("SYNTHLOSS_THREADS", count)
+        assert bits(ema_before(values, 0.2)).tolist() == bits(want).tolist(), count

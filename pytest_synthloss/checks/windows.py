@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pytest_synthloss.core.parallel import in_spans
+
 __all__ = [
     "BLOCK",
     "MIN_SPAN",
@@ -33,6 +35,8 @@ BLOCK = 1 << 14
 #: Passes go to several threads, each at least this many windows
 #: (:mod:`pytest_synthloss.core.parallel`).
 MIN_SPAN = 1 << 17
+#: Values per pass of the EMA's blocks (they stay in cache).
+EMA_PASS = 1 << 15
 #: numpy's pairwise summation: rows up to this length use eight partial sums.
 _PW_BLOCKSIZE = 128
 #: Partial sums per chunk of :func:`_lanes` (16 KiB: they stay in the L1 cache).
@@ -251,21 +255,46 @@ def _ema_finite(
     grow: np.ndarray,
     shrink: np.ndarray,
 ) -> None:
-    """:func:`ema_chain`'s blocks of finite ``values`` into ``out``, some at a time (in cache)."""
-    per_pass = max(1, (1 << 15) // block) * block
+    """:func:`ema_chain`'s blocks of finite ``values`` into ``out`` (not overlapping them):
+    each block's scaled cumulative sums, then the chain of the blocks' starts (in order),
+    then each block's start added and scaled. The first and last steps go through the
+    blocks some at a time (in cache), in spans on several threads."""
+    rows = values.size // block
+    grid = out[: rows * block].reshape(rows, block)
+    source = values[: rows * block].reshape(rows, block)
+    per_pass = max(1, EMA_PASS // block)
+
+    lasts = np.empty(rows)  # each block's last sum, gathered while it is in cache
+
+    def sums(first: int, stop: int) -> None:
+        for begin in range(first, stop, per_pass):
+            work = grid[begin : min(stop, begin + per_pass)]
+            np.multiply(source[begin : begin + work.shape[0]], alpha, out=work)
+            work *= grow
+            np.cumsum(work, axis=1, out=work)
+            lasts[begin : begin + work.shape[0]] = work[:, -1]
+
+    def finish(first: int, stop: int) -> None:
+        for begin in range(first, stop, per_pass):
+            work = grid[begin : min(stop, begin + per_pass)]
+            work += starts[begin : begin + work.shape[0], None]
+            work *= shrink
+
+    span = max(1, MIN_SPAN // block)
+    in_spans(sums, rows, per_pass, span)
     step = float(shrink[-1])
-    for begin in range(0, values.size, per_pass):
-        x = values[begin : begin + per_pass]
-        size = x.size
-        if size % block:  # the last, partial block: padded (the padding is never used)
-            x = np.concatenate([x, np.zeros(block - size % block)])
-        work = x.reshape(-1, block) * alpha
+    chain = []
+    for last_sum in lasts.tolist():
+        chain.append(state)
+        state = step * (state + last_sum)
+    starts = np.array(chain)
+    in_spans(finish, rows, per_pass, span)
+    if values.size % block:  # the last, partial block: padded (the padding is never used)
+        tail = np.zeros(block)
+        tail[: values.size % block] = values[rows * block :]
+        work = tail * alpha
         work *= grow
-        np.cumsum(work, axis=1, out=work)
-        starts = []
-        for last_sum in work[:, -1].tolist():
-            starts.append(state)
-            state = step * (state + last_sum)
-        work += np.array(starts)[:, None]
+        np.cumsum(work, out=work)
+        work += state
         work *= shrink
-        out[begin : begin + size] = work.ravel()[:size]
+        out[rows * block :] = work[: values.size % block]
