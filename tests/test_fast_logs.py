@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from pytest_synthloss import make_curve, read_log, write_log
 from pytest_synthloss.core.errors import SynthLossError
-from pytest_synthloss.emulation.fast_csv import csv_bulk
+from pytest_synthloss.emulation.fast_csv import _end_with, csv_bulk
 from pytest_synthloss.emulation.fast_logs import read_whole
 from pytest_synthloss.emulation.logreader import _Parser
 
@@ -252,3 +252,23 @@ def test_csv_dots_are_checked_across_chunk_boundaries(
     head = len(lines[0])
     bulk = csv_bulk(str(tmp_path / "log.txt"), data, head, b",p,,")
     assert (bulk is None) == (loss in ("5.", "1.e5"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")), min_size=1),
+    st.binary(max_size=20).map(lambda b: b.replace(b"\n", b"")),
+    st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")),
+)
+def test_the_line_end_check_is_a_count_of_the_suffix(
+    lines: list[bytes], suffix: bytes, head: bytes
+) -> None:
+    """Eight bytes at a time before each newline, the same answer as counting the suffix
+    (lines shorter than it, near the start, differing in any byte, of any suffix length)."""
+    data = head + b"\n" + b"".join(line + b"\n" for line in lines)
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n"))[1:]
+    expected = data.count(suffix + b"\n") - head.endswith(suffix) == len(lines)
+    assert _end_with(data, ends, suffix) == expected
+    exact = head + b"\n" + b"".join(line + suffix + b"\n" for line in lines)
+    exact_ends = np.flatnonzero(np.frombuffer(exact, np.uint8) == ord("\n"))[1:]
+    assert _end_with(exact, exact_ends, suffix)
