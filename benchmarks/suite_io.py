@@ -71,7 +71,7 @@ def logs(s: Settings, rows: list[Row]) -> None:
                 "write_jsonl": lambda: write_log(curve, root / "out.jsonl", "jsonl"),
                 "write_text": lambda: write_log(curve, root / "out.log", "text"),
             },
-            3 if not s.quick else s.repeats,
+            5 if not s.quick else s.repeats,
             s.min_timing,
         )
     pairs = (
