@@ -37,7 +37,7 @@ RULES: dict[str, tuple[dict[str, object], str]] = {
 
 #: The rules that split a long run over threads (``core.parallel``): their rows also show
 #: the figure on one thread.
-THREADED = frozenset({"zscore", "olmo-skip-step", "olmo-stability", "llm-foundry"})
+THREADED = frozenset({"ema", "zscore", "olmo-skip-step", "olmo-stability", "llm-foundry"})
 
 
 def pandas() -> Any:

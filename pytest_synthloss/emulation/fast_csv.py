@@ -41,6 +41,20 @@ def _dot_without_digit(codes: np.ndarray) -> bool:
     return False
 
 
+def _scan(data: bytes, codes: np.ndarray) -> tuple[np.ndarray, bytes]:
+    """The positions of the newlines in ``data`` (``codes`` is its bytes), and ``data``
+    without the characters of numbers: a cache-sized chunk at a time, so that no temporary
+    is as large as the file."""
+    ends, kept = [], []
+    marks = np.empty(min(_CHUNK, codes.size), bool)
+    for first in range(0, codes.size, _CHUNK):
+        chunk = codes[first : first + _CHUNK]
+        found = np.flatnonzero(np.equal(chunk, ord("\n"), out=marks[: chunk.size]))
+        ends.append(found + first if first else found)
+        kept.append(data[first : first + _CHUNK].translate(None, _NUMBER))
+    return np.concatenate(ends), b"".join(kept)
+
+
 def _end_with(data: bytes, ends: np.ndarray, suffix: bytes) -> bool:
     """Whether the bytes before each newline at ``ends`` are ``suffix``, compared eight at a
     time (the 8 bytes before a position, read as one big-endian integer)."""
@@ -71,7 +85,7 @@ def csv_bulk(
     is not ``step,loss`` + ``suffix`` in the careful grammar."""
     head = data[:start]
     codes = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(codes == ord("\n"))
+    ends, kept = _scan(data, codes)
     skip = head.count(b"\n")
     count = ends.size - skip
     if count < 1 or not _end_with(data, ends[skip:], suffix):
@@ -79,7 +93,7 @@ def csv_bulk(
     # without the characters of numbers, each line is its separator then what the suffix
     # has besides (its commas, a space, a quote, a '#', a letter): nothing else
     rest = b"," + suffix.translate(None, _NUMBER) + b"\n"
-    if data.translate(None, _NUMBER) != head.translate(None, _NUMBER) + rest * count:
+    if kept != head.translate(None, _NUMBER) + rest * count:
         return None
     starts = np.concatenate(([start], ends[skip:-1] + 1))
     first = codes[starts]
