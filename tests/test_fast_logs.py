@@ -200,11 +200,13 @@ _CSV_LOSS_ODD += ["1e+", "nosy", "1s", "y", " nan", "Inf", "+nan", "1" * 401, "0
 _CSV_SUFFIXES = [",noisy,0.001,", ",noisy,,", ",my run #2,,", ",,,", ",a b,1e-3,8"]
 
 
+@pytest.mark.parametrize("chunk", [7, 1 << 18])  # lines across the scan's chunks, or not
 @pytest.mark.parametrize("suffix", _CSV_SUFFIXES)
 @pytest.mark.parametrize("token", _CSV_LOSS_ODD + [f"step:{s}" for s in _STEP_ODD])
 def test_csv_near_misses_read_as_the_careful_path_reads_them(
-    tmp_path: Path, token: str, suffix: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str, suffix: str, chunk: int
 ) -> None:
+    monkeypatch.setattr("pytest_synthloss.emulation.fast_csv._CHUNK", chunk)
     lines = ["step,loss,profile,lr,batch_size\n"]
     lines += [f"{i},{0.5 + i!r}{suffix}\n" for i in range(1, 6)]
     step, loss = (token[5:], "0.25") if token.startswith("step:") else ("3", token)
@@ -213,8 +215,12 @@ def test_csv_near_misses_read_as_the_careful_path_reads_them(
     _same(fast, careful)
 
 
+@pytest.mark.parametrize("chunk", [7, 1 << 18])
 @pytest.mark.parametrize("suffix", _CSV_SUFFIXES)
-def test_csv_logs_of_every_suffix_are_read_in_bulk(tmp_path: Path, suffix: str) -> None:
+def test_csv_logs_of_every_suffix_are_read_in_bulk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, chunk: int
+) -> None:
+    monkeypatch.setattr("pytest_synthloss.emulation.fast_csv._CHUNK", chunk)
     path = tmp_path / "run.csv"
     values = [0.5, math.nan, math.inf, -math.inf, 1e-320, -0.0, 1.7976931348623157e308]
     body = "".join(f"{i + 1},{v!r}{suffix}\n" for i, v in enumerate(values))

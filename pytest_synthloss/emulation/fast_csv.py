@@ -1,11 +1,12 @@
 """The bulk fast path of :func:`~pytest_synthloss.emulation.logreader.read_log` for CSV.
 
-The buffer is checked against the strict grammar of our writer's lines (``step,loss`` then
-the same suffix on every line) in a few passes that each take a tenth of the parse or less,
-then ``np.loadtxt`` parses the step (as an integer) and loss columns of the file. What
-``np.loadtxt`` would take but the careful per-line path refuses (``5.``, ``1.e5``, a step
-``+5``, ``05`` or ``1e3``, a token over 400 characters, spaces, a second separator,
-``infinity``) is refused here first, and a token ``np.loadtxt`` cannot parse (an empty
+``np.loadtxt`` parses the step (as an integer) and loss columns of the file, then the
+buffer is checked against the strict grammar of our writer's lines (``step,loss`` then the
+same suffix on every line) a cache-sized chunk at a time, in a few passes that each take a
+tenth of the parse or less (the parse comes first: its allocations are the large ones).
+What ``np.loadtxt`` would take but the careful per-line path refuses (``5.``, ``1.e5``, a
+step ``+5``, ``05`` or ``1e3``, a token over 400 characters, spaces, a second separator,
+``infinity``) is refused by the checks, and a token ``np.loadtxt`` cannot parse (an empty
 one too) makes it raise: the careful path then reads the file and reports the line. The
 values are exactly the careful path's (``np.loadtxt`` converts with the same correctly
 rounded decimal-to-double conversion as ``float``).
@@ -41,18 +42,30 @@ def _dot_without_digit(codes: np.ndarray) -> bool:
     return False
 
 
-def _scan(data: bytes, codes: np.ndarray) -> tuple[np.ndarray, bytes]:
-    """The positions of the newlines in ``data`` (``codes`` is its bytes), and ``data``
-    without the characters of numbers: a cache-sized chunk at a time, so that no temporary
-    is as large as the file."""
-    ends, kept = [], []
+def _lines(data: bytes, codes: np.ndarray, start: int, suffix: bytes) -> tuple[int, bytes] | None:
+    """The number of step lines (from offset ``start``) and ``data`` without the characters
+    of numbers, or ``None`` if a step line does not end with ``suffix``, does not start with
+    a digit from 1 to 9, or is longer than a number may be. A cache-sized chunk at a time:
+    no temporary is as large as the file."""
+    previous, count, kept = start - 1, 0, []  # the newline before the next step line
     marks = np.empty(min(_CHUNK, codes.size), bool)
     for first in range(0, codes.size, _CHUNK):
         chunk = codes[first : first + _CHUNK]
-        found = np.flatnonzero(np.equal(chunk, ord("\n"), out=marks[: chunk.size]))
-        ends.append(found + first if first else found)
         kept.append(data[first : first + _CHUNK].translate(None, _NUMBER))
-    return np.concatenate(ends), b"".join(kept)
+        found = np.flatnonzero(np.equal(chunk, ord("\n"), out=marks[: chunk.size])) + first
+        found = found[found >= start]
+        if not found.size:
+            continue
+        before = np.concatenate(([previous], found[:-1]))
+        if int((found - before).max()) > MAX_NUMBER_CHARS:
+            return None  # no longer line can hold a number over 400 characters
+        heads = codes[before + 1]
+        if not bool(np.all((heads >= ord("1")) & (heads <= ord("9")))):
+            return None  # a step with a sign, a leading zero, or none
+        if not _end_with(data, found, suffix):
+            return None  # a line that does not end as the first one does
+        previous, count = int(found[-1]), count + found.size
+    return count, b"".join(kept)
 
 
 def _end_with(data: bytes, ends: np.ndarray, suffix: bytes) -> bool:
@@ -84,29 +97,10 @@ def csv_bulk(
     newline-ended ASCII lines, the step lines from offset ``start``), or ``None`` if a line
     is not ``step,loss`` + ``suffix`` in the careful grammar."""
     head = data[:start]
-    codes = np.frombuffer(data, dtype=np.uint8)
-    ends, kept = _scan(data, codes)
     skip = head.count(b"\n")
-    count = ends.size - skip
-    if count < 1 or not _end_with(data, ends[skip:], suffix):
-        return None  # a line that does not end as the first one does
-    # without the characters of numbers, each line is its separator then what the suffix
-    # has besides (its commas, a space, a quote, a '#', a letter): nothing else
-    rest = b"," + suffix.translate(None, _NUMBER) + b"\n"
-    if kept != head.translate(None, _NUMBER) + rest * count:
+    count = data.count(b"\n") - skip
+    if count < 1:
         return None
-    starts = np.concatenate(([start], ends[skip:-1] + 1))
-    first = codes[starts]
-    if not bool(np.all((first >= ord("1")) & (first <= ord("9")))):
-        return None  # a step with a sign, a leading zero, or none
-    lines = ends[skip:]
-    longest = int(lines[0]) - start + 1
-    if count > 1:
-        longest = max(longest, int(np.subtract(lines[1:], lines[:-1]).max()))
-    if longest > MAX_NUMBER_CHARS:  # no longer line can hold a longer number
-        return None  # a number over 400 characters may be in it
-    if _dot_without_digit(codes):
-        return None  # 5. or 1.e5
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an integer read through a float warns
         try:
@@ -122,11 +116,28 @@ def csv_bulk(
             )
         except (ValueError, OSError, UnicodeError, Warning):
             return None  # 1e3 or 5.0 as a step, 1e or e5 as a loss
+    # the file's shape is checked after the parse (whose allocations come first)
+    codes = np.frombuffer(data, dtype=np.uint8)
+    lines = _lines(data, codes, start, suffix)
+    if lines is None or lines[0] != count:
+        return None
+    # without the characters of numbers, each line is its separator then what the suffix
+    # has besides (its commas, a space, a quote, a '#', a letter): nothing else
+    rest = b"," + suffix.translate(None, _NUMBER) + b"\n"
+    if lines[1] != head.translate(None, _NUMBER) + rest * count:
+        return None
+    if _dot_without_digit(codes):
+        return None  # 5. or 1.e5
     if table.shape != (count,):
         return None  # the file changed under us
     steps, losses = table["step"], np.ascontiguousarray(table["loss"])
-    for index in np.flatnonzero(~np.isfinite(losses)).tolist():
-        line = data[int(starts[index]) : int(ends[skip + index])].decode("ascii")
+    odd = np.flatnonzero(~np.isfinite(losses)).tolist()
+    if odd:  # where each step line starts and ends
+        ends = np.flatnonzero(codes == ord("\n"))
+        ends = ends[ends >= start]
+        starts = np.concatenate(([start], ends[:-1] + 1))
+    for index in odd:
+        line = data[int(starts[index]) : int(ends[index])].decode("ascii")
         value = SPECIAL_FLOATS.get(line.split(",", 2)[1].lower())
         if value is None:
             return None  # 1e400, -nan, infinity: the careful path decides
