@@ -114,6 +114,29 @@ def test_spans_run_on_threads_of_their_own_and_give_their_results_in_order(
     assert names == {0: threading.current_thread().name, 4: "synthloss-1", 8: "synthloss-2"}
 
 
+def test_a_span_whose_thread_cannot_start_runs_on_the_callers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SYNTHLOSS_THREADS", "3")
+    start = threading.Thread.start
+
+    def refuse_the_second(thread: threading.Thread) -> None:
+        if thread.name == "synthloss-2":
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", refuse_the_second)
+    names: dict[int, str] = {}
+
+    def work(first: int, stop: int) -> int:
+        names[first] = threading.current_thread().name
+        return stop - first
+
+    assert in_spans(work, 12, 2, 1) == [4, 4, 4]
+    here = threading.current_thread().name
+    assert names == {0: here, 4: "synthloss-1", 8: here}
+
+
 def test_the_first_span_that_failed_is_raised_after_every_span_ended(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

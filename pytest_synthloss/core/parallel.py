@@ -61,8 +61,9 @@ def spans(size: int, block: int, min_span: int) -> list[tuple[int, int]]:
 def in_spans(work: Callable[[int, int], _T], size: int, block: int, min_span: int) -> list[_T]:
     """``work(first, stop)`` for each of :func:`spans`, the first on this thread and the
     others on threads of their own (each with a copy of this thread's context, so numpy's
-    ``errstate`` holds there too); their results in order. The exception of the first span
-    that raised one is raised, once every span has ended."""
+    ``errstate`` holds there too; a span whose thread cannot start runs on this one); their
+    results in order. The exception of the first span that raised one is raised, once
+    every span has ended."""
     parts = spans(size, block, min_span)
     if len(parts) == 1:
         return [work(*parts[0])]
@@ -81,12 +82,19 @@ def in_spans(work: Callable[[int, int], _T], size: int, block: int, min_span: in
         )
         for index in range(1, len(parts))
     ]
-    for thread in threads:
-        thread.start()
+    started, here = [], [0]
     try:
-        run(0)
+        for index, thread in enumerate(threads, start=1):
+            try:
+                thread.start()
+            except RuntimeError:  # no thread to be had: this one runs the span
+                here.append(index)
+            else:
+                started.append(thread)
+        for index in here:
+            run(index)
     finally:
-        for thread in threads:
+        for thread in started:
             thread.join()
     for error in errors:
         if error is not None:
