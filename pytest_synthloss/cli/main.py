@@ -308,8 +308,7 @@ def _dispatch_args(
     args.prog = parser.prog if standalone else f"{parser.prog} {args.command}"
     args.stop = stop
     try:
-        if "SYNTHLOSS_THREADS" in os.environ:  # checked before the command starts
-            thread_count()
+        thread_count()  # a bad SYNTHLOSS_THREADS stops the command before it starts
         code: int = args.handler(args)
     except SynthLossError as exc:
         err(f"{args.prog}: error: {exc}")

@@ -27,30 +27,25 @@ _DIGITS = b"0123456789"
 _NUMBER = _DIGITS + b".eE+-nNaAiIfF"
 #: A step line's two numbers, as ``np.loadtxt`` parses them (a step only as an integer).
 _ROW = np.dtype([("step", np.int64), ("loss", np.float64)])
-#: Bytes per pass of :func:`_dot_without_digit`.
+#: Bytes per pass of :func:`_lines`.
 _CHUNK = 1 << 18
-
-
-def _dot_without_digit(codes: np.ndarray) -> bool:
-    """Whether a ``.`` is followed by anything but a digit (the buffer ends in a newline),
-    a cache-sized chunk at a time."""
-    for first in range(0, codes.size - 1, _CHUNK):
-        chunk = codes[first : first + _CHUNK + 1]
-        dots = chunk[:-1] == ord(".")
-        if dots.any() and (dots & (chunk[1:] - np.uint8(ord("0")) > 9)).any():
-            return True  # (a byte below '0' wraps around above 9)
-    return False
 
 
 def _lines(data: bytes, codes: np.ndarray, start: int, suffix: bytes) -> tuple[int, bytes] | None:
     """The number of step lines (from offset ``start``) and ``data`` without the characters
-    of numbers, or ``None`` if a step line does not end with ``suffix``, does not start with
-    a digit from 1 to 9, or is longer than a number may be. A cache-sized chunk at a time:
-    no temporary is as large as the file."""
+    of numbers, or ``None`` if a ``.`` is followed by anything but a digit (``5.``, ``1.e5``;
+    the buffer ends in a newline), or a step line does not end with ``suffix``, does not
+    start with a digit from 1 to 9, or is longer than a number may be. A cache-sized chunk
+    at a time: no temporary is as large as the file."""
     previous, count, kept = start - 1, 0, []  # the newline before the next step line
     marks = np.empty(min(_CHUNK, codes.size), bool)
     for first in range(0, codes.size, _CHUNK):
         chunk = codes[first : first + _CHUNK]
+        dots = np.equal(chunk, ord("."), out=marks[: chunk.size])
+        if dots.any():  # a byte below '0' wraps around above 9
+            after = codes[first + 1 : first + chunk.size + 1] - np.uint8(ord("0"))
+            if (dots[: after.size] & (after > 9)).any():
+                return None
         kept.append(data[first : first + _CHUNK].translate(None, _NUMBER))
         found = np.flatnonzero(np.equal(chunk, ord("\n"), out=marks[: chunk.size])) + first
         found = found[found >= start]
@@ -126,8 +121,6 @@ def csv_bulk(
     rest = b"," + suffix.translate(None, _NUMBER) + b"\n"
     if lines[1] != head.translate(None, _NUMBER) + rest * count:
         return None
-    if _dot_without_digit(codes):
-        return None  # 5. or 1.e5
     if table.shape != (count,):
         return None  # the file changed under us
     steps, losses = table["step"], np.ascontiguousarray(table["loss"])
